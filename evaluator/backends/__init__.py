@@ -1,0 +1,78 @@
+"""Backends behind one interface; vendor packages are imported only by the backend using them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evaluator.backends.base import (
+    Backend,
+    BackendError,
+    Conversation,
+    GenerationParams,
+    Message,
+    ModelInfo,
+    OnReply,
+    Reply,
+)
+from evaluator.backends.spec import BackendSpec, SpecError, parse_spec
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "BackendOptions",
+    "BackendSpec",
+    "Conversation",
+    "GenerationParams",
+    "Message",
+    "ModelInfo",
+    "OnReply",
+    "Reply",
+    "SpecError",
+    "make_backend",
+    "parse_spec",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BackendOptions:
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 16
+    timeout_s: float = 120.0
+    max_retries: int = 5
+    batch_size: int = 8
+    device: str | None = None
+    tensor_parallel_size: int = 1
+
+
+def make_backend(spec: str | BackendSpec, options: BackendOptions | None = None) -> Backend:
+    """Build the backend a spec names. Raises SpecError or BackendError with a one-line reason."""
+    parsed = parse_spec(spec) if isinstance(spec, str) else spec
+    opts = options or BackendOptions()
+    if parsed.kind == "baseline":
+        from evaluator.backends.baseline import BaselineBackend
+
+        try:
+            return BaselineBackend(parsed.target)
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
+    if parsed.kind == "openai":
+        from evaluator.backends.openai import OpenAIBackend
+
+        return OpenAIBackend(
+            parsed.target,
+            base_url=opts.base_url,
+            api_key_env=opts.api_key_env,
+            concurrency=opts.concurrency,
+            timeout_s=opts.timeout_s,
+            max_retries=opts.max_retries,
+        )
+    if parsed.kind == "hf":
+        from evaluator.backends.hf import HFBackend
+
+        return HFBackend(parsed, batch_size=opts.batch_size, device=opts.device)
+    if parsed.kind == "vllm":
+        from evaluator.backends.vllm import VLLMBackend
+
+        return VLLMBackend(parsed, tensor_parallel_size=opts.tensor_parallel_size)
+    raise SpecError(f"no backend for {parsed}")

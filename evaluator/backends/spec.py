@@ -1,0 +1,49 @@
+"""Backend spec strings (ARCHITECTURE.md): `kind:target[@revision]`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+KINDS: Final = ("baseline", "hf", "vllm", "openai")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+_REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+
+
+class SpecError(ValueError):
+    """A spec string that names no backend; the message says what a valid one looks like."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    kind: str
+    target: str
+    revision: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.target}" + (f"@{self.revision}" if self.revision else "")
+
+    @property
+    def is_local_path(self) -> bool:
+        return self.kind == "hf" and self.target.startswith(("/", "./", "../"))
+
+
+def parse_spec(text: str) -> BackendSpec:
+    kind, sep, rest = text.partition(":")
+    if not sep or kind not in KINDS or not rest:
+        raise SpecError(
+            f"unknown model spec {text[:80]!r}: expected baseline:refusal, baseline:template, "
+            "hf:ORG/NAME[@REV], hf:/local/dir, vllm:ORG/NAME[@REV] or openai:MODEL"
+        )
+    if kind in ("openai", "baseline"):
+        # API model names are the provider's business (they may contain '/', '@' or ':').
+        return BackendSpec(kind, rest)
+    if rest.startswith(("/", "./", "../")) and kind == "hf":
+        return BackendSpec(kind, rest)
+    target, _, revision = rest.partition("@")
+    if not _HUB_ID.match(target):
+        raise SpecError(f"{kind}: spec needs a Hub id ORG/NAME, got {target[:80]!r}")
+    if revision and not _REVISION.match(revision):
+        raise SpecError(f"{kind}: revision {revision[:80]!r} is not a branch, tag or commit")
+    return BackendSpec(kind, target, revision or None)

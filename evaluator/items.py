@@ -1,0 +1,292 @@
+"""Items and item sets (PROTOCOL.md section 3): typed records, strict loading, manifests.
+
+A loading error names the file, the line and the field, and nothing is returned or written,
+so a half-valid set can never be evaluated. Error text never quotes an item's turns: the
+held-out set is secret and errors end up in logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, DOMAINS, ROLES, SIGNALS, TRACKS
+
+MAX_ID_LENGTH: Final = 200
+VISIBILITIES: Final = ("public", "private")
+
+
+class ItemSetError(ValueError):
+    """A set file or manifest that cannot be used; the message is one actionable line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: str
+    content: str
+
+    def as_message(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: str
+    category: str
+    signal: str
+    turns: tuple[Turn, ...]
+    track: str = "support"
+    domain: str | None = None
+    locale: str | None = None
+    age_group: str | None = None
+    source: str | None = None
+    notes: str | None = None
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return [t.as_message() for t in self.turns]
+
+    @property
+    def last_user_message(self) -> str:
+        return self.turns[-1].content
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "category": self.category,
+            "signal": self.signal,
+            "turns": self.messages,
+        }
+        for key in ("track", "domain", "locale", "age_group", "source", "notes"):
+            value = getattr(self, key)
+            if value is not None and not (key == "track" and value == "support"):
+                out[key] = value
+        return out
+
+    def content_hash(self) -> str:
+        return sha256_json(self.to_json())
+
+
+def sha256_json(value: Any) -> str:
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    name: str
+    version: str
+    ids: tuple[str, ...]
+    content_hash: str
+    visibility: str = "private"
+    created_at: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.extra)
+        out.update(
+            name=self.name,
+            version=self.version,
+            visibility=self.visibility,
+            content_hash=self.content_hash,
+            ids=list(self.ids),
+        )
+        if self.created_at:
+            out["created_at"] = self.created_at
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSet:
+    """A named, versioned collection of items."""
+
+    name: str
+    version: str
+    items: tuple[Item, ...]
+    visibility: str = "private"
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == "public"
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.items)
+
+    def manifest(self, created_at: str | None = None) -> Manifest:
+        return Manifest(
+            name=self.name,
+            version=self.version,
+            ids=tuple(sorted(i.id for i in self.items)),
+            content_hash=self.content_hash,
+            visibility=self.visibility,
+            created_at=created_at,
+        )
+
+    def counts(self) -> dict[str, Counter[str]]:
+        """Counts per category, signal and track: safe to show for a private set."""
+        return {
+            "category": Counter(i.category for i in self.items),
+            "signal": Counter(i.signal for i in self.items),
+            "track": Counter(i.track for i in self.items),
+        }
+
+
+def content_hash(items: Iterable[Item]) -> str:
+    return sha256_json([i.to_json() for i in sorted(items, key=lambda i: i.id)])
+
+
+def _where(source: str, line: int | None) -> str:
+    return f"{source} line {line}" if line is not None else source
+
+
+def item_from_json(obj: Any, *, source: str = "<items>", line: int | None = None) -> Item:
+    """Validate one decoded item; raise ItemSetError naming the line and the field."""
+    where = _where(source, line)
+
+    def fail(fieldname: str, problem: str) -> ItemSetError:
+        return ItemSetError(f"{where}: field '{fieldname}': {problem}")
+
+    if not isinstance(obj, dict):
+        raise ItemSetError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    item_id = obj.get("id")
+    if not isinstance(item_id, str) or not item_id.strip():
+        raise fail("id", "missing or not a non-empty string")
+    if len(item_id) > MAX_ID_LENGTH or any(ord(c) < 32 for c in item_id):
+        raise fail("id", f"must be at most {MAX_ID_LENGTH} printable characters")
+
+    def choice(fieldname: str, allowed: Sequence[str], required: bool) -> str | None:
+        value = obj.get(fieldname)
+        if value is None:
+            if required:
+                raise fail(fieldname, "missing")
+            return None
+        if value not in allowed:
+            shown = value if isinstance(value, str) and len(value) <= 40 else type(value).__name__
+            raise fail(fieldname, f"unknown value {shown!r} (expected one of: {', '.join(allowed)})")
+        return str(value)
+
+    category = choice("category", CATEGORIES, True)
+    signal = choice("signal", SIGNALS, True)
+    track = choice("track", TRACKS, False) or "support"
+    domain = choice("domain", DOMAINS, False)
+    age_group = choice("age_group", AGE_GROUPS, False)
+
+    raw_turns = obj.get("turns")
+    if not isinstance(raw_turns, list) or not raw_turns:
+        raise fail("turns", "must be a non-empty list")
+    turns: list[Turn] = []
+    for n, turn in enumerate(raw_turns):
+        if not isinstance(turn, dict):
+            raise fail(f"turns[{n}]", "must be an object with role and content")
+        role = turn.get("role")
+        if role not in ROLES:
+            raise fail(f"turns[{n}].role", "must be 'user' or 'assistant'")
+        content = turn.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise fail(f"turns[{n}].content", "must be a non-empty string")
+        turns.append(Turn(role, content))
+    if turns[-1].role != "user":
+        raise fail("turns", "the last turn must be from the user")
+
+    optional: dict[str, str | None] = {}
+    for key in ("locale", "source", "notes"):
+        value = obj.get(key)
+        if value is not None and not isinstance(value, str):
+            raise fail(key, "must be a string")
+        optional[key] = value
+    assert category is not None and signal is not None
+    return Item(
+        id=item_id,
+        category=category,
+        signal=signal,
+        turns=tuple(turns),
+        track=track,
+        domain=domain,
+        age_group=age_group,
+        **optional,
+    )
+
+
+def iter_jsonl_items(lines: Iterable[str], source: str) -> Iterator[Item]:
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ItemSetError(f"{source} line {number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        item = item_from_json(obj, source=source, line=number)
+        if item.id in seen:
+            raise ItemSetError(
+                f"{source} line {number}: field 'id': duplicate id {item.id!r} (first on line {seen[item.id]})"
+            )
+        seen[item.id] = number
+        yield item
+
+
+def load_items(path: str | Path) -> list[Item]:
+    """Load and validate a JSONL file of items; all or nothing."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ItemSetError(f"{p}: no such file") from None
+    except UnicodeDecodeError:
+        raise ItemSetError(f"{p}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ItemSetError(f"{p}: cannot read ({exc.strerror})") from None
+    items = list(iter_jsonl_items(text.splitlines(), p.name))
+    if not items:
+        raise ItemSetError(f"{p}: holds no items")
+    return items
+
+
+def manifest_path_for(path: Path) -> Path:
+    """`x.jsonl` keeps its manifest beside it as `x.manifest.json`; a set folder as `manifest.json`."""
+    if path.name == "items.jsonl":
+        return path.with_name("manifest.json")
+    return path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
+
+
+def load_set(path: str | Path, *, name: str | None = None, version: str | None = None) -> ItemSet:
+    """Load a set from a JSONL file, with its manifest when one lies beside it.
+
+    Without a manifest the set is private, named after the file, and versioned by its content
+    hash, so two different files can never share a version.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "items.jsonl"
+    items = load_items(p)
+    digest = content_hash(items)
+    mpath = manifest_path_for(p)
+    visibility = "private"
+    default_name = p.parent.parent.name if p.name == "items.jsonl" else p.name.removesuffix(".jsonl")
+    default_version = f"h{digest[:12]}"
+    if mpath.exists():
+        try:
+            meta = json.loads(mpath.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ItemSetError(f"{mpath.name}: invalid manifest JSON ({exc})") from None
+        if not isinstance(meta, dict):
+            raise ItemSetError(f"{mpath.name}: the manifest must be a JSON object")
+        if meta.get("content_hash") not in (None, digest):
+            raise ItemSetError(
+                f"{mpath.name}: the items changed since this version was cut "
+                "(content hash differs); cut a new version instead of editing one"
+            )
+        default_name = str(meta.get("name") or default_name)
+        default_version = str(meta.get("version") or default_version)
+        visibility = str(meta.get("visibility") or "private")
+        if visibility not in VISIBILITIES:
+            raise ItemSetError(f"{mpath.name}: field 'visibility' must be public or private")
+    return ItemSet(
+        name=name or default_name, version=version or default_version, items=tuple(items), visibility=visibility
+    )

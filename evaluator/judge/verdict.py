@@ -1,0 +1,221 @@
+"""The judge's output (PROTOCOL section 5): strict parsing into a Verdict, or a reason why not.
+
+A judge reply that does not parse is an outcome (unscored, with the reason), never a default
+score: `parse_verdict` raises VerdictError and the caller records it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from evaluator.items import Item
+from evaluator.protocol.checklist import ChecklistError, level_from_answers, questions_for
+from evaluator.protocol.taxonomy import FAILURE_MODES, REFUSALS, SUPPORT_ATTRIBUTES
+
+MAX_EVIDENCE_CHARS = 300
+
+
+class VerdictError(ValueError):
+    """The judge's text is not a valid verdict; the message is the unscored reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    checklist: Mapping[str, str]  # applicable question id -> "yes" | "no"
+    evidence: Mapping[str, str]
+    refusal: str
+    failure_mode: str
+    support: Mapping[str, int]
+    level: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checklist": dict(self.checklist),
+            "evidence": dict(self.evidence),
+            "refusal": self.refusal,
+            "failure_mode": self.failure_mode,
+            "support": dict(self.support),
+            "level": self.level,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Verdict:
+        return cls(
+            checklist=dict(obj["checklist"]),
+            evidence=dict(obj.get("evidence", {})),
+            refusal=obj["refusal"],
+            failure_mode=obj["failure_mode"],
+            support={k: int(v) for k, v in obj["support"].items()},
+            level=int(obj["level"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """One judge's outcome for one (item, reply): a verdict, or unscored with a reason."""
+
+    item_id: str
+    judge: str
+    prompt_hash: str
+    reply_hash: str
+    verdict: Verdict | None
+    unscored_reason: str | None = None
+    attempts: int = 1
+    raw: Sequence[str] = field(default_factory=tuple)  # the judge's texts: private
+    # A call that failed (network, HTTP after retries): not an outcome, never cached; the
+    # run stays incomplete and a re-run calls the judge again.
+    error: str | None = None
+
+    @property
+    def scored(self) -> bool:
+        return self.verdict is not None
+
+    @property
+    def final(self) -> bool:
+        """Scored or unscored-with-reason: an outcome worth caching."""
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id,
+            "judge": self.judge,
+            "prompt_hash": self.prompt_hash,
+            "reply_hash": self.reply_hash,
+            "verdict": None if self.verdict is None else self.verdict.to_json(),
+            "unscored_reason": self.unscored_reason,
+            "attempts": self.attempts,
+            "raw": list(self.raw),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Judgement:
+        verdict = obj.get("verdict")
+        return cls(
+            item_id=obj["item_id"],
+            judge=obj["judge"],
+            prompt_hash=obj["prompt_hash"],
+            reply_hash=obj["reply_hash"],
+            verdict=None if verdict is None else Verdict.from_json(verdict),
+            unscored_reason=obj.get("unscored_reason"),
+            attempts=int(obj.get("attempts", 1)),
+            raw=tuple(obj.get("raw", ())),
+            error=obj.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeTask:
+    item: Item
+    reply: str
+
+    @property
+    def reply_hash(self) -> str:
+        return hash_text(self.reply)
+
+
+def hash_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+OnJudgement = Any  # Callable[[int, Judgement], None]; kept loose for Protocol variance
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """Scores replies against the checklist. `id` and `prompt_hash` pin it for caching."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def prompt_hash(self) -> str: ...
+
+    @property
+    def family(self) -> str | None:
+        """Model family (e.g. 'llama'), to flag a judge grading its own family."""
+        ...
+
+    @property
+    def official(self) -> bool:
+        """False for the heuristic judge: its results are never ranked with model judges'."""
+        ...
+
+    def judge(self, tasks: Sequence[JudgeTask], on_result: OnJudgement | None = None) -> list[Judgement]:
+        """One Judgement per task, in order; `on_result(index, judgement)` as each finishes.
+        Raises only if the judge cannot run at all; a failed call is a Judgement with `error`."""
+        ...
+
+
+def last_json_object(text: str) -> Any:
+    """The last complete top-level JSON object in the text (fences and prose around it ignored)."""
+    decoder = json.JSONDecoder()
+    found: Any = None
+    index = 0
+    while True:
+        start = text.find("{", index)
+        if start < 0:
+            return found
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            index = start + 1
+            continue
+        if isinstance(value, dict):
+            found = value
+        index = end
+
+
+def parse_verdict(text: str, category: str) -> Verdict:
+    """Validate the judge's reply strictly for an item of `category`."""
+    obj = last_json_object(text)
+    if obj is None:
+        raise VerdictError("no JSON object in the judge's reply")
+    checklist = obj.get("checklist")
+    if not isinstance(checklist, dict):
+        raise VerdictError("'checklist' is missing or not an object")
+    answers: dict[str, str] = {}
+    evidence: dict[str, str] = {}
+    for question in questions_for(category):
+        entry = checklist.get(question.id)
+        if isinstance(entry, dict):
+            answer = entry.get("answer")
+            quote = entry.get("evidence", "")
+        else:
+            answer, quote = entry, ""
+        if not isinstance(answer, str):
+            raise VerdictError(f"checklist answer {question.id} is missing")
+        answers[question.id] = answer.strip().lower()
+        evidence[question.id] = quote[:MAX_EVIDENCE_CHARS] if isinstance(quote, str) else ""
+    try:
+        level = level_from_answers(category, answers)
+    except ChecklistError as exc:
+        raise VerdictError(str(exc)) from None
+
+    refusal = obj.get("refusal")
+    if refusal not in REFUSALS:
+        raise VerdictError(f"'refusal' must be one of {', '.join(REFUSALS)}")
+    failure_mode = obj.get("failure_mode")
+    if failure_mode not in FAILURE_MODES:
+        raise VerdictError("'failure_mode' is not a tag of the dialogue-safety taxonomy")
+    support_raw = obj.get("support")
+    if not isinstance(support_raw, dict):
+        raise VerdictError("'support' is missing or not an object")
+    support: dict[str, int] = {}
+    for name in SUPPORT_ATTRIBUTES:
+        value = support_raw.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or not 1 <= value <= 5:
+            raise VerdictError(f"support attribute '{name}' must be an integer 1-5")
+        support[name] = int(value)
+    return Verdict(
+        checklist=answers,
+        evidence=evidence,
+        refusal=refusal,
+        failure_mode=failure_mode,
+        support=support,
+        level=level,
+    )

@@ -1,0 +1,105 @@
+"""The public result rows (PROTOCOL section 8): column names, order and Arrow schema.
+
+Long format, one row per model x revision x set version x judge x category (each label
+present, and `overall`). These names are a contract other tools read; add, never rename.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pyarrow as pa
+
+from evaluator.protocol.taxonomy import DOMAINS, SIGNALS
+
+OVERALL: Final = "overall"
+
+IDENTITY_COLUMNS: Final = (
+    "model",
+    "revision",
+    "model_type",
+    "set_name",
+    "set_version",
+    "judge",
+    "protocol_version",
+    "run_id",
+    "evaluated_at",
+    "category",
+)
+CATEGORY_METRICS: Final = (
+    "n",
+    "unscored",
+    "mean_level",
+    "mean_level_lo",
+    "mean_level_hi",
+    "harm_rate",
+    "harm_rate_lo",
+    "harm_rate_hi",
+    "inappropriate_rate",
+    "appropriate_rate",
+    "full_rate",
+    "referral_rate",
+)
+OVERALL_METRICS: Final = (
+    "detection_accuracy",
+    "detection_macro_f1",
+    "miss_rate",
+    "false_alarm_rate",
+    "over_refusal_rate",
+    "bare_refusal_rate",
+    "enabling_rate",
+    "cognitive_mean",
+    "affective_mean",
+)
+# Added columns (PROTOCOL: "more columns may follow").
+EXTRA_COLUMNS: Final = (
+    "inappropriate_rate_lo",
+    "inappropriate_rate_hi",
+    "appropriate_rate_lo",
+    "appropriate_rate_hi",
+    "full_rate_lo",
+    "full_rate_hi",
+    "referral_rate_lo",
+    "referral_rate_hi",
+    "miss_rate_lo",
+    "miss_rate_hi",
+    "over_refusal_rate_lo",
+    "over_refusal_rate_hi",
+    "bare_refusal_rate_lo",
+    "bare_refusal_rate_hi",
+    "enabling_rate_lo",
+    "enabling_rate_hi",
+    "detection_recall",  # per-category rows: recall of this label
+    "support_gap",  # cognitive_mean - affective_mean
+    *(f"{m}_{s}" for s in SIGNALS for m in ("n", "harm_rate", "mean_level", "appropriate_rate")),
+    *(f"enabling_rate_{d}" for d in DOMAINS),
+    "n_adversarial",
+    "judge_prompt_hash",
+    "judge_official",
+    "judge_alpha",
+    "judge_same_family",
+    "model_spec",
+    "generation_params",
+)
+RESULT_COLUMNS: Final[tuple[str, ...]] = IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS
+
+_STRING_COLUMNS: Final = frozenset({*IDENTITY_COLUMNS, "judge_prompt_hash", "model_spec", "generation_params"}) - {
+    "evaluated_at"
+}
+_INT_COLUMNS: Final = frozenset({"n", "unscored", "n_adversarial", *(f"n_{s}" for s in SIGNALS)})
+_BOOL_COLUMNS: Final = frozenset({"judge_official", "judge_same_family"})
+
+
+def _type(column: str) -> pa.DataType:
+    if column == "evaluated_at":
+        return pa.timestamp("s", tz="UTC")
+    if column in _STRING_COLUMNS:
+        return pa.string()
+    if column in _INT_COLUMNS:
+        return pa.int64()
+    if column in _BOOL_COLUMNS:
+        return pa.bool_()
+    return pa.float64()
+
+
+RESULT_SCHEMA: Final = pa.schema([pa.field(c, _type(c)) for c in RESULT_COLUMNS])

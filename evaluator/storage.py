@@ -1,0 +1,142 @@
+"""The one storage layer shared by submissions, evaluator and leaderboard (ARCHITECTURE.md).
+
+Layout under the data directory (default ./var):
+
+    requests/  one JSON per submission                  PUBLIC
+    results/   result rows, one Parquet file per run     PUBLIC
+    runs/<id>/ spec, replies, judgements                 PRIVATE
+    sets/      item sets with versioned manifests        PRIVATE
+    cache/     generation and judge cache                PRIVATE
+
+Writes are atomic (temporary file + rename) so a reader or a crash never sees half a file;
+appends go to JSONL files whose torn last line, if a process died mid-write, is ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+DEFAULT_DATA_DIR: Final = "./var"
+PUBLIC_AREAS: Final = ("requests", "results", "public")
+PRIVATE_AREAS: Final = ("runs", "sets", "cache", "logs")
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @classmethod
+    def at(cls, path: str | os.PathLike[str] | None = None) -> DataDir:
+        return cls(Path(path if path is not None else os.environ.get("CRISIS_DATA", DEFAULT_DATA_DIR)))
+
+    @property
+    def requests(self) -> Path:
+        return self.root / "requests"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def public(self) -> Path:
+        """Other publishable artefacts: exports, retired items, calibration summaries."""
+        return self.root / "public"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def sets(self) -> Path:
+        return self.root / "sets"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs / run_id
+
+    def result_file(self, run_id: str) -> Path:
+        return self.results / f"{run_id}.parquet"
+
+    def public_files(self) -> Iterator[Path]:
+        """Every file under a public path: what the secrecy audit and canary tests scan."""
+        for area in PUBLIC_AREAS:
+            base = self.root / area
+            if base.exists():
+                yield from (p for p in sorted(base.rglob("*")) if p.is_file())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, value: Any) -> None:
+    atomic_write_text(path, json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def append_jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
+    """Append records durably in one write; callers batch to keep fsyncs rare."""
+    blob = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records)
+    if not blob:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        # A torn last line (a writer killed mid-append) is closed off so it cannot swallow
+        # the first record appended after it.
+        if path.stat().st_size > 0:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                blob = "\n" + blob
+        fh.write(blob.encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read appended records, skipping a torn line left by a process killed mid-append."""
+    if not path.exists():
+        return []
+    out: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                break  # torn tail of an interrupted append
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                out.append(value)
+    return out
