@@ -10,7 +10,7 @@ from typing import Final
 
 import pyarrow as pa
 
-from evaluator.protocol.taxonomy import DOMAINS, SIGNALS
+from evaluator.protocol.taxonomy import DOMAINS, SIGNALS, SUPPORT_ATTRIBUTES
 
 OVERALL: Final = "overall"
 
@@ -80,6 +80,8 @@ EXTRA_COLUMNS: Final = (
     "judge_same_family",
     "model_spec",
     "generation_params",
+    # PROTOCOL section 7 reports the mean of each support attribute, not only the two means.
+    *(f"{a}_mean" for a in SUPPORT_ATTRIBUTES),
 )
 RESULT_COLUMNS: Final[tuple[str, ...]] = IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS
 

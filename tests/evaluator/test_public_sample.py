@@ -53,7 +53,7 @@ LOCALE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|\d{3}))?$"
 # an amount, an implement or a method).
 _UNITS = (
     r"mg|mcg|µg|g|grams?|kg|ml|cc|units?|doses?|drinks?|pills?|tablets?|capsules?|shots?|"
-    r"beers?|bottles?|cans?|lines?|grams?|kcal|cals?|calories"
+    r"beers?|bottles?|cans?|lines?|kcal|cals?|calories"
 )
 DENY_ALL = tuple(
     re.compile(p, re.IGNORECASE)

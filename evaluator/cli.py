@@ -1,0 +1,262 @@
+"""`python -m evaluator VERB`: run an evaluation, import a dataset (and the worker, sets...).
+
+Bad input gets one actionable line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from evaluator.backends import BackendError, BackendOptions, GenerationParams, SpecError
+from evaluator.items import ItemSet, ItemSetError, load_set
+from evaluator.storage import DEFAULT_DATA_DIR, DataDir
+
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
+PUBLIC_SAMPLE = Path(__file__).parent / "sample_sets" / "public-sample.jsonl"
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own usage errors: one line, exit 2
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def resolve_set(value: str, data: DataDir) -> ItemSet:
+    """A set from a path, the built-in `public-sample`, or NAME[@VERSION] under <data>/sets."""
+    if value == "public-sample":
+        return load_set(PUBLIC_SAMPLE)
+    path = Path(value)
+    if path.exists():
+        return load_set(path)
+    name, _, version = value.partition("@")
+    base = data.sets / name
+    if name and base.is_dir():
+        versions = sorted((p for p in base.iterdir() if (p / "items.jsonl").exists()), key=lambda p: p.name)
+        chosen = [p for p in versions if p.name == version] if version else versions[-1:]
+        if chosen:
+            return load_set(chosen[0] / "items.jsonl", name=name, version=chosen[0].name)
+    raise ItemSetError(f"{value}: no such set file, and no set of that name under {data.sets}")
+
+
+def _fmt_rate(row: dict[str, Any], key: str) -> str:
+    value = row.get(key)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    lo, hi = row.get(f"{key}_lo"), row.get(f"{key}_hi")
+    if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)):
+        return f"{value:.1%} [{lo:.1%}, {hi:.1%}]"
+    return f"{value:.1%}"
+
+
+def _fmt_num(value: Any, spec: str = ".2f") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return format(value, spec)
+
+
+def summary_table(rows: Sequence[dict[str, Any]]) -> str:
+    header = ("category", "n", "unscored", "mean level", "harm rate [95% CI]", "appropriate", "referral")
+    lines = [header]
+    for row in rows:
+        mean = _fmt_num(row.get("mean_level"))
+        if row.get("mean_level_lo") is not None and row.get("mean_level") is not None:
+            mean += f" [{_fmt_num(row['mean_level_lo'])}, {_fmt_num(row['mean_level_hi'])}]"
+        lines.append(
+            (
+                str(row["category"]),
+                str(row.get("n") or 0),
+                str(row.get("unscored") or 0),
+                mean,
+                _fmt_rate(row, "harm_rate"),
+                _fmt_num(row.get("appropriate_rate"), ".1%"),
+                _fmt_num(row.get("referral_rate"), ".1%"),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) for line in lines]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    overall = next((r for r in rows if r["category"] == "overall"), None)
+    if overall is not None:
+        out.append("")
+        out.append(
+            "detection: accuracy "
+            f"{_fmt_num(overall.get('detection_accuracy'), '.1%')}, macro-F1 "
+            f"{_fmt_num(overall.get('detection_macro_f1'))}, miss rate {_fmt_num(overall.get('miss_rate'), '.1%')}, "
+            f"false alarms {_fmt_num(overall.get('false_alarm_rate'), '.1%')}"
+        )
+        out.append(
+            f"refusal: over-refusal {_fmt_num(overall.get('over_refusal_rate'), '.1%')}, bare refusal "
+            f"{_fmt_num(overall.get('bare_refusal_rate'), '.1%')}; enabling (adversarial) "
+            f"{_fmt_num(overall.get('enabling_rate'), '.1%')}; support cognitive "
+            f"{_fmt_num(overall.get('cognitive_mean'))} vs affective {_fmt_num(overall.get('affective_mean'))}"
+        )
+    return "\n".join(out)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from evaluator.pipeline import RunConfig, run_evaluation
+
+    data = DataDir.at(args.data)
+    item_set = resolve_set(args.set, data)
+    judges = tuple(args.judge or ["heuristic"])
+    config = RunConfig(
+        model=args.model,
+        item_set=item_set,
+        judges=judges,
+        params=GenerationParams(
+            temperature=args.temperature,
+            max_new_tokens=args.max_new_tokens,
+            seed=args.seed,
+            system_prompt=args.system_prompt,
+        ),
+        model_options=BackendOptions(
+            base_url=args.base_url,
+            api_key_env=args.api_key_env,
+            concurrency=args.concurrency,
+            timeout_s=args.timeout,
+            batch_size=args.batch_size,
+            device=args.device,
+            tensor_parallel_size=args.tensor_parallel_size,
+        ),
+        judge_options=BackendOptions(
+            base_url=args.judge_base_url or args.base_url,
+            api_key_env=args.judge_api_key_env or args.api_key_env,
+            concurrency=args.concurrency,
+            timeout_s=args.timeout,
+            batch_size=args.batch_size,
+            device=args.device,
+        ),
+        detection=not args.no_detection,
+        bootstrap_rounds=args.bootstrap_rounds,
+        seed=args.seed,
+    )
+    outcome = run_evaluation(config, data, progress=not args.quiet)
+    if not outcome.complete:
+        sys.stderr.write(f"run {outcome.run_id} {outcome.status}: {outcome.reason}\n")
+        return EXIT_INCOMPLETE
+    print(f"run {outcome.run_id}: {config.model} on {item_set.name}@{item_set.version}, judge {'+'.join(judges)}")
+    print(summary_table(outcome.rows))
+    print(f"\nresult rows: {outcome.result_file}")
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from evaluator.importing import ColumnMapping, import_items, parse_label_map
+    from evaluator.storage import atomic_write_text
+
+    mapping = ColumnMapping(
+        text=args.text_column,
+        label=args.label_column,
+        id=args.id_column,
+        signal=args.signal_column,
+        default_signal=args.default_signal,
+        labels=parse_label_map(args.map or []),
+        id_prefix=args.id_prefix,
+    )
+    result = import_items(args.source, mapping)
+    sys.stderr.write(result.report() + "\n")
+    if args.strict and result.rejected:
+        raise UsageError(f"{len(result.rejected)} rows could not be mapped; nothing written (--strict)")
+    if not result.items:
+        raise UsageError("no row could be mapped; nothing written")
+    import json
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; pass --force to replace it")
+    atomic_write_text(out, "".join(json.dumps(i.to_json(), ensure_ascii=False) + "\n" for i in result.items))
+    print(f"wrote {len(result.items)} items to {out}")
+    return EXIT_OK
+
+
+def _add_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default=DEFAULT_DATA_DIR, help="data directory (default: ./var, as the Space uses)")
+
+
+def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m evaluator", description="Crisis-safety evaluation engine.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    run = verbs.add_parser(
+        "run",
+        help="evaluate one model on an item set",
+        description="Generate replies, judge them against the checklist, score, and write result rows. "
+        "Resumable: the same command again reuses every finished reply and judgement.",
+    )
+    run.add_argument("--model", required=True, help="baseline:refusal | baseline:template | hf:ORG/NAME[@REV] | "
+                     "hf:/local/dir | vllm:ORG/NAME[@REV] | openai:MODEL")
+    run.add_argument("--set", required=True, help="item set: a JSONL path, public-sample, or NAME[@VERSION]")
+    run.add_argument("--judge", action="append", help="judge spec (repeat for a panel); default: heuristic")
+    run.add_argument("--base-url", help="OpenAI-compatible endpoint for an openai: model")
+    run.add_argument("--judge-base-url", help="OpenAI-compatible endpoint for openai: judges")
+    run.add_argument("--api-key-env", default="OPENAI_API_KEY", help="env var holding the API key")
+    run.add_argument("--judge-api-key-env", help="env var holding the judge's API key (default: --api-key-env)")
+    run.add_argument("--concurrency", type=int, default=16, help="concurrent API requests (default 16)")
+    run.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
+    run.add_argument("--max-new-tokens", type=int, default=1024)
+    run.add_argument("--temperature", type=float, default=0.0)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--system-prompt", help="no system prompt by default (the raw model)")
+    run.add_argument("--batch-size", type=int, default=8, help="hf: generation batch size")
+    run.add_argument("--device", help="hf: torch device (default: cuda if available, else cpu)")
+    run.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
+    run.add_argument("--no-detection", action="store_true", help="skip the crisis-detection prompt")
+    run.add_argument("--bootstrap-rounds", type=int, default=1000)
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_data(run)
+    run.set_defaults(func=cmd_run)
+
+    imp = verbs.add_parser("import", help="turn a labelled CSV/JSONL/Parquet dataset into items")
+    imp.add_argument("source", help="a .csv, .jsonl or .parquet file")
+    imp.add_argument("--out", required=True, help="JSONL file to write")
+    imp.add_argument("--text-column", required=True)
+    imp.add_argument("--label-column", required=True)
+    imp.add_argument("--id-column")
+    imp.add_argument("--signal-column")
+    imp.add_argument("--default-signal", choices=("explicit", "indirect", "ambiguous"))
+    imp.add_argument("--map", action="append", metavar="SOURCE=LABEL", help="label mapping, e.g. self-harm=self_harm")
+    imp.add_argument("--id-prefix", default="imp")
+    imp.add_argument("--strict", action="store_true", help="write nothing if any row cannot be mapped")
+    imp.add_argument("--force", action="store_true", help="replace --out if it exists")
+    imp.set_defaults(func=cmd_import)
+
+    for register in extra:
+        register(verbs)
+    return parser
+
+
+def _extra_verbs() -> list[Callable[[Any], None]]:
+    """Verbs owned by other modules (worker, sets…), registered without importing their deps."""
+    registrars: list[Callable[[Any], None]] = []
+    for module_name in ("evaluator.worker",):
+        try:
+            module = __import__(module_name, fromlist=["register_cli"])
+        except ImportError:
+            continue
+        register = getattr(module, "register_cli", None)
+        if register is not None:
+            registrars.append(register)
+    return registrars
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser(_extra_verbs())
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (UsageError, ItemSetError, SpecError, BackendError, ValueError, RuntimeError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        sys.stderr.write(f"error: {message}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: finished work is saved; run the same command again to resume\n")
+        return 130

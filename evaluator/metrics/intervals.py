@@ -1,0 +1,128 @@
+"""Confidence intervals of PROTOCOL.md section 7: Wilson for rates, bootstrap for means.
+
+Every bootstrap here resamples items with replacement and takes the percentile interval.
+Resampling is done through the counts of each distinct value rather than through item indices
+when values repeat (levels 1-5, 0/1 flags): the mean of a resample depends only on how many
+times each distinct value was drawn, and those counts are multinomial with the values'
+frequencies, so this is the same distribution as drawing indices, at a cost of
+rounds x distinct values instead of rounds x items.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+Interval = tuple[float, float]
+NAN_INTERVAL: Final[Interval] = (math.nan, math.nan)
+
+# Above this many distinct values the per-value multinomial stops paying off.
+_MAX_DISTINCT_FOR_COUNTS: Final = 64
+# Index draws are made in blocks so memory stays bounded on large categories.
+_MAX_DRAWS_PER_BLOCK: Final = 2_000_000
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> Interval:
+    """Wilson score interval for k successes out of n; (nan, nan) when n == 0.
+
+    Unlike the normal approximation it stays inside [0, 1] and is not degenerate at 0 or n,
+    which matters here: harm rates of 0 on small categories are common.
+    """
+    if n < 0 or k < 0 or k > n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return NAN_INTERVAL
+    p = k / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = (z / denom) * math.sqrt(p * (1.0 - p) / n + z2 / (4 * n * n))
+    # At the edges the formula's endpoint is exact in theory but off by rounding in practice.
+    lo = 0.0 if k == 0 else max(0.0, centre - half)
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return lo, hi
+
+
+def _as_values(values: ArrayLike) -> NDArray[np.float64]:
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("bootstrap values must be finite numbers")
+    return arr
+
+
+def resampled_means(values: ArrayLike, rounds: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """Means of `rounds` resamples (with replacement, same size) of `values`, one per round."""
+    arr = _as_values(values)
+    n = arr.size
+    if n == 0:
+        raise ValueError("cannot resample an empty array")
+    distinct, counts = np.unique(arr, return_counts=True)
+    if distinct.size == 1:
+        return np.full(rounds, distinct[0])
+    if distinct.size <= _MAX_DISTINCT_FOR_COUNTS:
+        drawn = rng.multinomial(n, counts / n, size=rounds)
+        return np.asarray(drawn @ distinct / n, dtype=np.float64)
+    out = np.empty(rounds, dtype=np.float64)
+    block = max(1, _MAX_DRAWS_PER_BLOCK // n)
+    for start in range(0, rounds, block):
+        stop = min(rounds, start + block)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        out[start:stop] = arr[idx].mean(axis=1)
+    return out
+
+
+def _percentile_interval(stats: NDArray[np.float64], level: float) -> Interval:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(stats, [tail, 1.0 - tail])
+    return float(lo), float(hi)
+
+
+def bootstrap_mean(values: ArrayLike, rounds: int = 1000, seed: int = 0, level: float = 0.95) -> Interval:
+    """Percentile bootstrap interval of the mean over items; (nan, nan) for no items.
+
+    Seeded, so the same values always give the same interval.
+    """
+    arr = _as_values(values)
+    if arr.size == 0:
+        return NAN_INTERVAL
+    if rounds < 1:
+        raise ValueError("rounds must be at least 1")
+    rng = np.random.default_rng(seed)
+    return _percentile_interval(resampled_means(arr, rounds, rng), level)
+
+
+def stratified_bootstrap(
+    groups: Mapping[str, ArrayLike] | Iterable[ArrayLike],
+    rounds: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Interval:
+    """Interval of the unweighted mean over categories of each category's mean of per-item values.
+
+    `groups` holds, per category, one value per scored item: a 0/1 flag for a rate (harm,
+    appropriate, referral, ...), the level for the mean level. Every round resamples items
+    within each category, keeping its size, so a rare category keeps its full weight of
+    one category. A category with no values (no items, or a figure that does not apply, such
+    as referral for anxiety_crisis) is skipped, as it is in the point estimate; with no
+    category left the result is (nan, nan).
+
+    Categories draw from one seeded generator in the order given, so the same input gives
+    the same interval.
+    """
+    if rounds < 1:
+        raise ValueError("rounds must be at least 1")
+    arrays = groups.values() if isinstance(groups, Mapping) else groups
+    present = [a for a in (_as_values(g) for g in arrays) if a.size > 0]
+    if not present:
+        return NAN_INTERVAL
+    rng = np.random.default_rng(seed)
+    total = np.zeros(rounds, dtype=np.float64)
+    for arr in present:
+        total += resampled_means(arr, rounds, rng)
+    return _percentile_interval(total / len(present), level)

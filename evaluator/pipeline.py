@@ -1,0 +1,428 @@
+"""A run: item set + backend + judge(s) + metrics, resumable at any moment.
+
+Stages read what the previous one wrote, under runs/<run_id>/ (private):
+
+    spec.json          everything needed to reproduce the run (written once)
+    replies.jsonl      one record per finished generation (reply or detection)
+    judgements.jsonl   one record per final judgement (scored, or unscored with reason)
+    status.json        the outcome of the last attempt
+
+The run id is a hash of the spec, so the same command finds the same directory and reuses
+every finished reply and judgement; the cache extends that reuse across runs. Public result
+rows are written only when every item has a reply and every judge has ruled, so nothing
+partial is ever published as final.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from evaluator.backends import Backend, BackendOptions, GenerationParams, Reply, make_backend
+from evaluator.cache import Cache, generation_key, judgement_key
+from evaluator.items import ItemSet, sha256_json
+from evaluator.judge.factory import make_judge
+from evaluator.judge.panel import aggregate, panel_alpha, same_family
+from evaluator.judge.verdict import Judge, Judgement, JudgeTask
+from evaluator.metrics.scoring import ScoredItem, compute_rows, to_table
+from evaluator.protocol.detection import DETECTION_PROMPT_VERSION, detection_messages, parse_detection
+from evaluator.protocol.taxonomy import PROTOCOL_VERSION
+from evaluator.storage import DataDir, atomic_write_bytes, atomic_write_json, read_json, read_jsonl
+
+DETECTION_MAX_NEW_TOKENS = 32
+
+
+class RunError(RuntimeError):
+    """A run that cannot start (bad spec, unreachable model); one actionable line."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str
+    item_set: ItemSet
+    judges: tuple[str, ...] = ("heuristic",)
+    params: GenerationParams = field(default_factory=GenerationParams)
+    model_options: BackendOptions = field(default_factory=BackendOptions)
+    judge_options: BackendOptions = field(default_factory=BackendOptions)
+    detection: bool = True
+    bootstrap_rounds: int = 1000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    status: str  # "complete" | "incomplete" | "stopped"
+    run_id: str
+    rows: list[dict[str, Any]]
+    errors: int = 0
+    reason: str | None = None
+    result_file: Path | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class _Progress:
+    """tqdm on stderr when asked for; a no-op otherwise (workers, tests, benchmarks)."""
+
+    def __init__(self, enabled: bool, total: int, desc: str) -> None:
+        self._bar: Any = None
+        if enabled and total:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit="item", leave=False, dynamic_ncols=True)
+
+    def update(self, n: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class _JsonlSink:
+    """Appends one record per finished task straight away (a killed process loses nothing
+    it finished: the write reaches the kernel at once), fsyncing only at the end."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._lock = threading.Lock()
+        # Close off a torn line left by a process killed mid-write.
+        if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            with open(path, "ab") as fh:
+                fh.write(b"\n")
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._fh.write(line)
+            self._fh.flush()
+
+    def close(self) -> None:
+        import os
+
+        with self._lock:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+
+
+def run_id_for(spec: dict[str, Any]) -> str:
+    return sha256_json(spec)[:16]
+
+
+def _model_identity(backend: Backend) -> tuple[str, str | None]:
+    info = backend.info
+    return info.model, info.revision
+
+
+def run_evaluation(
+    config: RunConfig,
+    data: DataDir,
+    *,
+    progress: bool = True,
+    should_stop: Callable[[], bool] | None = None,
+    backend: Backend | None = None,
+    judges: Sequence[Judge] | None = None,
+    cache: Cache | None = None,
+) -> RunOutcome:
+    """Run (or resume) one evaluation. `backend`/`judges` may be injected by tests."""
+    stop = should_stop or (lambda: False)
+    own_backend = backend is None
+    model_backend = backend or make_backend(config.model, config.model_options)
+    judge_list = list(judges) if judges is not None else [make_judge(s, config.judge_options) for s in config.judges]
+    if not judge_list:
+        raise RunError("at least one judge is needed (--judge heuristic for the offline judge)")
+    own_cache = cache is None
+    store = cache or Cache(data.cache / "cache.sqlite")
+    try:
+        return _run(config, data, model_backend, judge_list, store, progress, stop)
+    finally:
+        if own_cache:
+            store.close()
+        if own_backend:
+            model_backend.close()
+        if judges is None:
+            for judge in judge_list:
+                close = getattr(judge, "close", None)
+                if close:
+                    close()
+
+
+def _run(
+    config: RunConfig,
+    data: DataDir,
+    backend: Backend,
+    judges: list[Judge],
+    cache: Cache,
+    progress: bool,
+    stop: Callable[[], bool],
+) -> RunOutcome:
+    info = backend.info
+    item_set = config.item_set
+    detect_params = replace(config.params, max_new_tokens=min(config.params.max_new_tokens, DETECTION_MAX_NEW_TOKENS))
+    spec: dict[str, Any] = {
+        "protocol_version": PROTOCOL_VERSION,
+        "model": {"spec": info.spec, "model": info.model, "revision": info.revision, "type": info.model_type},
+        "set": {
+            "name": item_set.name,
+            "version": item_set.version,
+            "content_hash": item_set.content_hash,
+            "items": len(item_set.items),
+        },
+        "judges": [{"id": j.id, "prompt_hash": j.prompt_hash, "official": j.official} for j in judges],
+        "generation": config.params.to_json(),
+        "detection": {"enabled": config.detection, "prompt_version": DETECTION_PROMPT_VERSION}
+        | ({"generation": detect_params.to_json()} if config.detection else {}),
+        "metrics": {"bootstrap_rounds": config.bootstrap_rounds, "seed": config.seed},
+    }
+    run_id = run_id_for(spec)
+    run_dir = data.run_dir(run_id)
+    spec_path = run_dir / "spec.json"
+    if spec_path.exists():
+        created_at = read_json(spec_path)["created_at"]
+    else:
+        created_at = _now()
+        atomic_write_json(spec_path, spec | {"run_id": run_id, "created_at": created_at, "model_details": dict(info.details)})
+
+    replies = _generate(config, backend, cache, run_dir, detect_params, progress)
+    if stop():
+        return _finish(run_dir, RunOutcome("stopped", run_id, [], reason="stopped before judging"))
+    judgements = _judge(item_set, replies, judges, cache, run_dir, progress)
+
+    gen_errors = sum(1 for r in replies.values() if not r.ok)
+    judge_errors = sum(
+        1
+        for item in item_set.items
+        if (r := replies.get(("reply", item.id))) is not None and r.ok
+        for j in judges
+        if (got := judgements.get(item.id, {}).get(j.id)) is None or not got.final
+    )
+    errors = gen_errors + judge_errors
+    stats = {"generation_errors": gen_errors, "judge_errors": judge_errors, "items": len(item_set.items)}
+    if errors:
+        causes = sorted({(r.error or "").split(":")[0] for r in replies.values() if not r.ok})
+        reason = (
+            f"{gen_errors} generation and {judge_errors} judge calls failed"
+            + (f" ({', '.join(causes)})" if causes else "")
+            + "; run the same command again to retry them"
+        )
+        return _finish(run_dir, RunOutcome("incomplete", run_id, [], errors=errors, reason=reason, stats=stats))
+
+    scored = _score_items(item_set, replies, judgements, judges, config.detection)
+    official = all(j.official for j in judges)
+    alpha = panel_alpha({j.id: {i: per[j.id] for i, per in judgements.items() if j.id in per} for j in judges})
+    identity: dict[str, Any] = {
+        "model": info.model,
+        "revision": info.revision,
+        "model_type": info.model_type,
+        "set_name": item_set.name,
+        "set_version": item_set.version,
+        "judge": "+".join(j.id for j in judges),
+        "protocol_version": PROTOCOL_VERSION,
+        "run_id": run_id,
+        "evaluated_at": datetime.fromisoformat(created_at),
+        "judge_prompt_hash": "+".join(j.prompt_hash for j in judges),
+        "judge_official": official,
+        "judge_alpha": alpha if len(judges) > 1 else None,
+        "judge_same_family": any(same_family(j.family, info.model) for j in judges),
+        "model_spec": info.spec,
+        "generation_params": json.dumps(config.params.to_json(), sort_keys=True),
+    }
+    rows = compute_rows(scored, identity, rounds=config.bootstrap_rounds, seed=config.seed)
+    table = to_table(rows)
+    result_file = data.result_file(run_id)
+    import io
+
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    atomic_write_bytes(result_file, buffer.getvalue())
+    stats["unscored"] = sum(1 for s in scored if s.level is None)
+    return _finish(run_dir, RunOutcome("complete", run_id, rows, result_file=result_file, stats=stats))
+
+
+def _finish(run_dir: Path, outcome: RunOutcome) -> RunOutcome:
+    atomic_write_json(
+        run_dir / "status.json",
+        {
+            "status": outcome.status,
+            "errors": outcome.errors,
+            "reason": outcome.reason,
+            "stats": outcome.stats,
+            "updated_at": _now(),
+        },
+    )
+    return outcome
+
+
+Task = tuple[str, str]  # (kind, item id): kind is "reply" or "detect"
+
+
+def _generate(
+    config: RunConfig,
+    backend: Backend,
+    cache: Cache,
+    run_dir: Path,
+    detect_params: GenerationParams,
+    progress: bool,
+) -> dict[Task, Reply]:
+    done: dict[Task, Reply] = {}
+    for record in read_jsonl(run_dir / "replies.jsonl"):
+        reply = Reply.from_json(record["reply"])
+        task = (record["kind"], record["item_id"])
+        if reply.ok or task not in done:
+            done[task] = reply
+    failed_before = {t for t, r in done.items() if not r.ok}
+    for task in failed_before:
+        del done[task]
+
+    stages: list[tuple[str, GenerationParams, Callable[[Any], list[dict[str, str]]]]] = [
+        ("reply", config.params, lambda item: item.messages)
+    ]
+    if config.detection:
+        stages.append(("detect", detect_params, detection_messages))
+    sink = _JsonlSink(run_dir / "replies.jsonl")
+    try:
+        for kind, params, build in stages:
+            pending = [item for item in config.item_set.items if (kind, item.id) not in done]
+            conversations = [build(item) for item in pending]
+            keys = [generation_key(backend.info, params, conv) for conv in conversations]
+            if params.deterministic:
+                hits = cache.get_replies(keys)
+                still: list[int] = []
+                for index, item in enumerate(pending):
+                    hit = hits.get(keys[index])
+                    if hit is not None:
+                        done[(kind, item.id)] = hit
+                        sink.write({"kind": kind, "item_id": item.id, "reply": hit.to_json(), "cached": True})
+                    else:
+                        still.append(index)
+            else:
+                still = list(range(len(pending)))
+            bar = _Progress(progress, len(still), "generating" if kind == "reply" else "detection")
+
+            def on_reply(position: int, reply: Reply, *, _still: list[int] = still, _kind: str = kind) -> None:
+                index = _still[position]
+                item = pending[index]
+                done[(_kind, item.id)] = reply
+                sink.write({"kind": _kind, "item_id": item.id, "reply": reply.to_json()})
+                if params.deterministic:
+                    cache.put_reply(keys[index], reply)
+                bar.update()
+
+            try:
+                if still:
+                    backend.generate([conversations[i] for i in still], params, on_reply)
+            finally:
+                bar.close()
+    finally:
+        sink.close()
+    return done
+
+
+def _judge(
+    item_set: ItemSet,
+    replies: dict[Task, Reply],
+    judges: list[Judge],
+    cache: Cache,
+    run_dir: Path,
+    progress: bool,
+) -> dict[str, dict[str, Judgement]]:
+    """Per item id, per judge id, the final judgement (or the error of the last attempt)."""
+    by_item: dict[str, dict[str, Judgement]] = {}
+    for record in read_jsonl(run_dir / "judgements.jsonl"):
+        judgement = Judgement.from_json(record)
+        by_item.setdefault(judgement.item_id, {})[judgement.judge] = judgement
+
+    sink = _JsonlSink(run_dir / "judgements.jsonl")
+    try:
+        for judge in judges:
+            tasks: list[JudgeTask] = []
+            for item in item_set.items:
+                reply = replies.get(("reply", item.id))
+                if reply is None or not reply.ok:
+                    continue
+                task = JudgeTask(item, reply.text or "")
+                have = by_item.get(item.id, {}).get(judge.id)
+                if have is not None and have.final and have.reply_hash == task.reply_hash and (
+                    have.prompt_hash == judge.prompt_hash
+                ):
+                    continue
+                tasks.append(task)
+            keys = [judgement_key(judge.id, judge.prompt_hash, t.item.id, t.reply_hash) for t in tasks]
+            hits = cache.get_judgements(keys)
+            pending: list[int] = []
+            for index, task in enumerate(tasks):
+                hit = hits.get(keys[index])
+                if hit is not None:
+                    by_item.setdefault(task.item.id, {})[judge.id] = hit
+                    sink.write(hit.to_json())
+                else:
+                    pending.append(index)
+            bar = _Progress(progress, len(pending), f"judging ({judge.id})")
+
+            def on_result(
+                position: int, judgement: Judgement, *, _pending: list[int] = pending, _keys: list[str] = keys
+            ) -> None:
+                index = _pending[position]
+                by_item.setdefault(judgement.item_id, {})[judgement.judge] = judgement
+                if judgement.final:
+                    sink.write(judgement.to_json())
+                    cache.put_judgement(_keys[index], judgement)
+                bar.update()
+
+            try:
+                if pending:
+                    judge.judge([tasks[i] for i in pending], on_result)
+            finally:
+                bar.close()
+    finally:
+        sink.close()
+    return by_item
+
+
+def _score_items(
+    item_set: ItemSet,
+    replies: dict[Task, Reply],
+    judgements: dict[str, dict[str, Judgement]],
+    judges: list[Judge],
+    detection: bool,
+) -> list[ScoredItem]:
+    scored: list[ScoredItem] = []
+    for item in item_set.items:
+        per_judge = [judgements[item.id][j.id] for j in judges if j.id in judgements.get(item.id, {})]
+        agg = aggregate(per_judge, item.category, item.track)
+        detect_reply = replies.get(("detect", item.id))
+        level = agg.level if agg is not None else None
+        scored.append(
+            ScoredItem(
+                item_id=item.id,
+                category=item.category,
+                signal=item.signal,
+                track=item.track,
+                domain=item.domain,
+                level=level,
+                derived=agg.derived if agg is not None else None,
+                refusal=agg.refusal if agg is not None else None,
+                support=agg.support if agg is not None else None,
+                detected=parse_detection(detect_reply.text) if detect_reply is not None else None,
+                detection_done=detection and detect_reply is not None,
+            )
+        )
+    return scored
