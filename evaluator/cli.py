@@ -192,8 +192,12 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
         description="Generate replies, judge them against the checklist, score, and write result rows. "
         "Resumable: the same command again reuses every finished reply and judgement.",
     )
-    run.add_argument("--model", required=True, help="baseline:refusal | baseline:template | hf:ORG/NAME[@REV] | "
-                     "hf:/local/dir | vllm:ORG/NAME[@REV] | openai:MODEL")
+    run.add_argument(
+        "--model",
+        required=True,
+        help="baseline:refusal | baseline:template | hf:ORG/NAME[@REV] | "
+        "hf:/local/dir | vllm:ORG/NAME[@REV] | openai:MODEL",
+    )
     run.add_argument("--set", required=True, help="item set: a JSONL path, public-sample, or NAME[@VERSION]")
     run.add_argument("--judge", action="append", help="judge spec (repeat for a panel); default: heuristic")
     run.add_argument("--base-url", help="OpenAI-compatible endpoint for an openai: model")

@@ -99,7 +99,7 @@ def import_items(path: str | Path, mapping: ColumnMapping) -> ImportResult:
     items: list[Item] = []
     rejected: list[Rejected] = []
     seen: set[str] = set()
-    records: list[dict[str, Any]] = frame.to_dict(orient="records")
+    records: list[dict[Any, Any]] = frame.to_dict(orient="records")
     for row_number, row in enumerate(records, start=1):
         text = row.get(mapping.text)
         if not isinstance(text, str) or not text.strip():

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from evaluator.backends import Backend, BackendOptions, GenerationParams, Reply, make_backend
 from evaluator.cache import Cache, generation_key, judgement_key
-from evaluator.items import ItemSet, sha256_json
+from evaluator.items import Item, ItemSet, sha256_json
 from evaluator.judge.factory import make_judge
 from evaluator.judge.panel import aggregate, panel_alpha, same_family
 from evaluator.judge.verdict import Judge, Judgement, JudgeTask
@@ -199,7 +199,9 @@ def _run(
         created_at = read_json(spec_path)["created_at"]
     else:
         created_at = _now()
-        atomic_write_json(spec_path, spec | {"run_id": run_id, "created_at": created_at, "model_details": dict(info.details)})
+        atomic_write_json(
+            spec_path, spec | {"run_id": run_id, "created_at": created_at, "model_details": dict(info.details)}
+        )
 
     replies = _generate(config, backend, cache, run_dir, detect_params, progress)
     if stop():
@@ -292,48 +294,57 @@ def _generate(
     for task in failed_before:
         del done[task]
 
-    stages: list[tuple[str, GenerationParams, Callable[[Any], list[dict[str, str]]]]] = [
-        ("reply", config.params, lambda item: item.messages)
-    ]
-    if config.detection:
-        stages.append(("detect", detect_params, detection_messages))
     sink = _JsonlSink(run_dir / "replies.jsonl")
     try:
-        for kind, params, build in stages:
-            pending = [item for item in config.item_set.items if (kind, item.id) not in done]
-            conversations = [build(item) for item in pending]
-            keys = [generation_key(backend.info, params, conv) for conv in conversations]
-            if params.deterministic:
-                hits = cache.get_replies(keys)
-                still: list[int] = []
-                for index, item in enumerate(pending):
-                    hit = hits.get(keys[index])
-                    if hit is not None:
-                        done[(kind, item.id)] = hit
-                        sink.write({"kind": kind, "item_id": item.id, "reply": hit.to_json(), "cached": True})
-                    else:
-                        still.append(index)
-            else:
-                still = list(range(len(pending)))
-            bar = _Progress(progress, len(still), "generating" if kind == "reply" else "detection")
-
-            def on_reply(position: int, reply: Reply, *, _still: list[int] = still, _kind: str = kind) -> None:
-                index = _still[position]
-                item = pending[index]
-                done[(_kind, item.id)] = reply
-                sink.write({"kind": _kind, "item_id": item.id, "reply": reply.to_json()})
-                if params.deterministic:
-                    cache.put_reply(keys[index], reply)
-                bar.update()
-
-            try:
-                if still:
-                    backend.generate([conversations[i] for i in still], params, on_reply)
-            finally:
-                bar.close()
+        items = config.item_set.items
+        _generate_stage(
+            "reply", config.params, [i.messages for i in items], items, backend, cache, sink, done, progress
+        )
+        if config.detection:
+            conversations = [detection_messages(i) for i in items]
+            _generate_stage("detect", detect_params, conversations, items, backend, cache, sink, done, progress)
     finally:
         sink.close()
     return done
+
+
+def _generate_stage(
+    kind: str,
+    params: GenerationParams,
+    conversations: Sequence[list[dict[str, str]]],
+    items: Sequence[Item],
+    backend: Backend,
+    cache: Cache,
+    sink: _JsonlSink,
+    done: dict[Task, Reply],
+    progress: bool,
+) -> None:
+    pending = [n for n, item in enumerate(items) if (kind, item.id) not in done]
+    keys = {n: generation_key(backend.info, params, conversations[n]) for n in pending}
+    if params.deterministic:
+        hits = cache.get_replies(list(keys.values()))
+        for n in pending:
+            hit = hits.get(keys[n])
+            if hit is not None:
+                done[(kind, items[n].id)] = hit
+                sink.write({"kind": kind, "item_id": items[n].id, "reply": hit.to_json(), "cached": True})
+        pending = [n for n in pending if (kind, items[n].id) not in done]
+    if not pending:
+        return
+    bar = _Progress(progress, len(pending), "generating" if kind == "reply" else "detection")
+
+    def on_reply(position: int, reply: Reply) -> None:
+        n = pending[position]
+        done[(kind, items[n].id)] = reply
+        sink.write({"kind": kind, "item_id": items[n].id, "reply": reply.to_json()})
+        if params.deterministic:
+            cache.put_reply(keys[n], reply)
+        bar.update()
+
+    try:
+        backend.generate([conversations[n] for n in pending], params, on_reply)
+    finally:
+        bar.close()
 
 
 def _judge(
@@ -360,41 +371,48 @@ def _judge(
                     continue
                 task = JudgeTask(item, reply.text or "")
                 have = by_item.get(item.id, {}).get(judge.id)
-                if have is not None and have.final and have.reply_hash == task.reply_hash and (
-                    have.prompt_hash == judge.prompt_hash
-                ):
-                    continue
-                tasks.append(task)
-            keys = [judgement_key(judge.id, judge.prompt_hash, t.item.id, t.reply_hash) for t in tasks]
-            hits = cache.get_judgements(keys)
-            pending: list[int] = []
-            for index, task in enumerate(tasks):
-                hit = hits.get(keys[index])
-                if hit is not None:
-                    by_item.setdefault(task.item.id, {})[judge.id] = hit
-                    sink.write(hit.to_json())
-                else:
-                    pending.append(index)
-            bar = _Progress(progress, len(pending), f"judging ({judge.id})")
-
-            def on_result(
-                position: int, judgement: Judgement, *, _pending: list[int] = pending, _keys: list[str] = keys
-            ) -> None:
-                index = _pending[position]
-                by_item.setdefault(judgement.item_id, {})[judgement.judge] = judgement
-                if judgement.final:
-                    sink.write(judgement.to_json())
-                    cache.put_judgement(_keys[index], judgement)
-                bar.update()
-
-            try:
-                if pending:
-                    judge.judge([tasks[i] for i in pending], on_result)
-            finally:
-                bar.close()
+                if have is None or not have.final or have.reply_hash != task.reply_hash:
+                    tasks.append(task)
+            _judge_stage(judge, tasks, cache, sink, by_item, progress)
     finally:
         sink.close()
     return by_item
+
+
+def _judge_stage(
+    judge: Judge,
+    tasks: list[JudgeTask],
+    cache: Cache,
+    sink: _JsonlSink,
+    by_item: dict[str, dict[str, Judgement]],
+    progress: bool,
+) -> None:
+    keys = [judgement_key(judge.id, judge.prompt_hash, t.item.id, t.reply_hash) for t in tasks]
+    hits = cache.get_judgements(keys)
+    pending: list[int] = []
+    for n, task in enumerate(tasks):
+        hit = hits.get(keys[n])
+        if hit is not None:
+            by_item.setdefault(task.item.id, {})[judge.id] = hit
+            sink.write(hit.to_json())
+        else:
+            pending.append(n)
+    if not pending:
+        return
+    bar = _Progress(progress, len(pending), f"judging ({judge.id})")
+
+    def on_result(position: int, judgement: Judgement) -> None:
+        n = pending[position]
+        by_item.setdefault(judgement.item_id, {})[judgement.judge] = judgement
+        if judgement.final:
+            sink.write(judgement.to_json())
+            cache.put_judgement(keys[n], judgement)
+        bar.update()
+
+    try:
+        judge.judge([tasks[n] for n in pending], on_result)
+    finally:
+        bar.close()
 
 
 def _score_items(

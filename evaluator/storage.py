@@ -7,6 +7,7 @@ Layout under the data directory (default ./var):
     runs/<id>/ spec, replies, judgements                 PRIVATE
     sets/      item sets with versioned manifests        PRIVATE
     cache/     generation and judge cache                PRIVATE
+    queue/     claim locks and the pending/running index PRIVATE
 
 Writes are atomic (temporary file + rename) so a reader or a crash never sees half a file;
 appends go to JSONL files whose torn last line, if a process died mid-write, is ignored.
@@ -15,17 +16,19 @@ appends go to JSONL files whose torn last line, if a process died mid-write, is 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 DEFAULT_DATA_DIR: Final = "./var"
 PUBLIC_AREAS: Final = ("requests", "results", "public")
-PRIVATE_AREAS: Final = ("runs", "sets", "cache", "logs")
+PRIVATE_AREAS: Final = ("runs", "sets", "cache", "logs", "queue")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,11 @@ class DataDir:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    @property
+    def queue(self) -> Path:
+        """Per-request lock files and the index of claimable requests (submissions.store)."""
+        return self.root / "queue"
+
     def run_dir(self, run_id: str) -> Path:
         return self.runs / run_id
 
@@ -94,12 +102,65 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def atomic_create_bytes(path: Path, data: bytes) -> None:
+    """Write a file that must not exist yet; FileExistsError if it does.
+
+    The content is complete before the name appears (hard link of a synced temporary file),
+    so two processes creating the same path cannot both succeed and no reader sees half a file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def atomic_create_json(path: Path, value: Any) -> None:
+    atomic_create_bytes(path, _json_text(value).encode("utf-8"))
+
+
+class LockBusy(BlockingIOError):
+    """A non-blocking `exclusive_lock` found the lock held by someone else."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, *, blocking: bool = True) -> Generator[None, None, None]:
+    """Hold an exclusive advisory lock on `path` (created if missing) for the block.
+
+    flock rather than a create-and-delete lock file: the kernel drops the lock when its holder
+    dies, even by SIGKILL, so a crashed process can never leave a lock that needs clearing.
+    The lock file itself is left in place; deleting it would let two holders lock two inodes.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                raise LockBusy(exc.errno, f"{path.name} is locked by another process") from None
+            raise
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _json_text(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def atomic_write_json(path: Path, value: Any) -> None:
-    atomic_write_text(path, json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    atomic_write_text(path, _json_text(value))
 
 
 def read_json(path: Path) -> Any:

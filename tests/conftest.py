@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.openai_server import OpenAIServer
+from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
 
 @pytest.fixture
@@ -18,3 +20,20 @@ def openai_server() -> Iterator[OpenAIServer]:
     """
     with OpenAIServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama chat model (safetensors, chat template), built once per session.
+
+    Shared across tests: copy it before changing any of its files.
+    """
+    pytest.importorskip("transformers", reason="the tiny checkpoint needs torch and transformers")
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint_no_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same tiny model with no chat template, which the open-weight backends must refuse."""
+    pytest.importorskip("transformers", reason="the tiny checkpoint needs torch and transformers")
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint-no-template") / "model", chat_template=False)

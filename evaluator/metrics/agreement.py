@@ -21,9 +21,11 @@ LEVELS: Final[tuple[int, ...]] = (1, 2, 3, 4, 5)
 HARMFUL: Final = 1
 
 Ratings = Sequence[float | int | None] | NDArray[np.float64]
+# Coders x units; None or nan marks a missing rating.
+ReliabilityData = Sequence[Sequence[float | int | None]] | ArrayLike
 
 
-def _reliability_matrix(data: ArrayLike) -> NDArray[np.float64]:
+def _reliability_matrix(data: ReliabilityData) -> NDArray[np.float64]:
     # None becomes nan under a float dtype, so both spellings of "missing" work.
     matrix = np.array(data, dtype=np.float64)
     if matrix.ndim != 2:
@@ -46,7 +48,7 @@ def _delta_squared(metric: Metric, values: NDArray[np.float64], marginals: NDArr
     raise ValueError(f"unknown metric {metric!r}")
 
 
-def krippendorff_alpha(data: ArrayLike, metric: Metric = "interval") -> float:
+def krippendorff_alpha(data: ReliabilityData, metric: Metric = "interval") -> float:
     """Krippendorff's alpha for any number of coders, with missing ratings.
 
     `data` is coders x units. Units rated by fewer than two coders carry no pair and are
@@ -62,9 +64,9 @@ def krippendorff_alpha(data: ArrayLike, metric: Metric = "interval") -> float:
     coders, units = matrix.shape
     codes = np.searchsorted(values, np.where(present, matrix, values[0]))
     unit_of = np.broadcast_to(np.arange(units), (coders, units))
-    counts = np.bincount(
-        (unit_of[present] * values.size + codes[present]), minlength=units * values.size
-    ).reshape(units, values.size)
+    counts = np.bincount((unit_of[present] * values.size + codes[present]), minlength=units * values.size).reshape(
+        units, values.size
+    )
     per_unit = counts.sum(axis=1)
     pairable = per_unit >= 2
     if not pairable.any():

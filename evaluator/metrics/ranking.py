@@ -27,6 +27,10 @@ from numpy.typing import ArrayLike, NDArray
 _DECIMALS = 12
 
 
+def _rounded(values: ArrayLike) -> NDArray[np.float64]:
+    return np.asarray(np.round(np.asarray(values, dtype=np.float64), _DECIMALS), dtype=np.float64)
+
+
 @dataclass(frozen=True, slots=True)
 class Ranks:
     """Per model, in input order."""
@@ -45,18 +49,18 @@ def rank_intervals(harm_rate: ArrayLike, lo: ArrayLike, hi: ArrayLike, mean_leve
     point rank, even where a percentile bootstrap interval happens not to contain the
     point estimate.
     """
-    harm = np.round(np.asarray(harm_rate, dtype=np.float64), _DECIMALS)
+    harm = _rounded(harm_rate)
     if harm.ndim != 1:
         raise ValueError("expected one harm rate per model")
     if np.isnan(harm).any():
         raise ValueError("every ranked model needs a harm rate")
-    low = np.asarray(lo, dtype=np.float64)
-    high = np.asarray(hi, dtype=np.float64)
-    level = np.round(np.asarray(mean_level, dtype=np.float64), _DECIMALS)
+    low = _rounded(lo)
+    high = _rounded(hi)
+    level = _rounded(mean_level)
     if not (low.shape == high.shape == level.shape == harm.shape):
         raise ValueError("harm_rate, lo, hi and mean_level must have one value per model")
-    low = np.round(np.where(np.isnan(low), harm, low), _DECIMALS)
-    high = np.round(np.where(np.isnan(high), harm, high), _DECIMALS)
+    low = np.where(np.isnan(low), harm, low)
+    high = np.where(np.isnan(high), harm, high)
     level = np.where(np.isnan(level), -np.inf, level)
 
     order = np.lexsort((-level, harm)).astype(np.int64)

@@ -59,9 +59,29 @@ def test_import_cli_writes_loadable_items(tmp_path: Path) -> None:
     src = tmp_path / "d.csv"
     pd.DataFrame(ROWS).to_csv(src, index=False)
     out = tmp_path / "items.jsonl"
-    cmd = [sys.executable, "-m", "evaluator", "import", str(src), "--out", str(out), "--text-column", "post",
-           "--label-column", "tag", "--id-column", "uid", "--default-signal", "indirect",
-           "--map", "self-harm=self_harm", "--map", "normal=no_crisis", "--map", "panic=anxiety_crisis"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "evaluator",
+        "import",
+        str(src),
+        "--out",
+        str(out),
+        "--text-column",
+        "post",
+        "--label-column",
+        "tag",
+        "--id-column",
+        "uid",
+        "--default-signal",
+        "indirect",
+        "--map",
+        "self-harm=self_harm",
+        "--map",
+        "normal=no_crisis",
+        "--map",
+        "panic=anxiety_crisis",
+    ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "row 5: label 'bipolar'" in done.stderr
@@ -72,6 +92,7 @@ def test_import_cli_writes_loadable_items(tmp_path: Path) -> None:
     assert strict.returncode == 2
     assert strict.stderr.strip().splitlines()[-1] == "error: 3 rows could not be mapped; nothing written (--strict)"
 
-    bad_map = subprocess.run([*cmd[:-2], "--map", "panic=panicking"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=60)
+    bad_map = subprocess.run(
+        [*cmd[:-2], "--map", "panic=panicking"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert bad_map.returncode == 2 and "is not one of" in bad_map.stderr

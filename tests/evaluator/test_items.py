@@ -34,7 +34,8 @@ def test_loads_valid_items(tmp_path: Path) -> None:
         (GOOD | {"id": "t-2", "signal": "loud"}, "line 2: field 'signal': unknown value 'loud'"),
         (GOOD | {"id": "t-2", "turns": []}, "line 2: field 'turns': must be a non-empty list"),
         (
-            GOOD | {"id": "t-2", "turns": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
+            GOOD
+            | {"id": "t-2", "turns": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
             "line 2: field 'turns': the last turn must be from the user",
         ),
         (GOOD, "line 2: field 'id': duplicate id 't-1' (first on line 1)"),

@@ -45,8 +45,12 @@ _CORPUS = (
 )
 
 
-def build_tiny_checkpoint(path: str | Path, *, chat_template: bool = True) -> Path:
-    """Write a tiny Llama chat model to `path` (created if missing) and return it."""
+def build_tiny_checkpoint(path: str | Path, *, chat_template: bool = True, max_positions: int = MAX_POSITIONS) -> Path:
+    """Write a tiny Llama chat model to `path` (created if missing) and return it.
+
+    The default context is short so context-overflow handling is cheap to test; end-to-end
+    runs, whose detection prompt is long, ask for more.
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -71,7 +75,7 @@ def build_tiny_checkpoint(path: str | Path, *, chat_template: bool = True) -> Pa
         bos_token=BOS,
         eos_token=EOS,
         pad_token=PAD,
-        model_max_length=MAX_POSITIONS,
+        model_max_length=max_positions,
     )
     if chat_template:
         tokenizer.chat_template = CHAT_TEMPLATE
@@ -84,7 +88,7 @@ def build_tiny_checkpoint(path: str | Path, *, chat_template: bool = True) -> Pa
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=MAX_POSITIONS,
+        max_position_embeddings=max_positions,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

@@ -1,0 +1,148 @@
+"""The checklist judge on any backend (PROTOCOL section 5): an openai:, hf: or vllm: model.
+
+The whole batch goes to the backend in one call, because concurrency, rate limits and
+retries on transport errors belong to the backend layer. This module only retries what the
+backend cannot know about: a reply that arrived but is not a valid verdict. Those retries
+are batched per round, and an item that still fails is unscored with the parse error as its
+reason, never given a default score.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Final
+
+from evaluator.backends.base import Backend, GenerationParams, Reply
+from evaluator.judge.prompts import (
+    PROMPT_HASH,
+    VERDICT_JSON_SCHEMA,
+    build_judge_messages,
+    new_nonce,
+    retry_message,
+)
+from evaluator.judge.verdict import Judgement, JudgeTask, OnJudgement, Verdict, VerdictError, parse_verdict
+
+JUDGE_PARAMS: Final = GenerationParams(temperature=0.0, max_new_tokens=2048, json_schema=VERDICT_JSON_SCHEMA)
+
+Message = dict[str, str]
+
+
+class _Batch:
+    """Per-call state, shared by the backend's reply callbacks (possibly from its threads)."""
+
+    def __init__(self, tasks: Sequence[JudgeTask], on_result: OnJudgement | None) -> None:
+        self.tasks = tasks
+        self.on_result = on_result
+        self.lock = threading.Lock()
+        self.base: list[list[Message]] = [build_judge_messages(t.item, t.reply, new_nonce()) for t in tasks]
+        self.conversations: dict[int, list[Message]] = dict(enumerate(self.base))
+        self.raw: list[list[str]] = [[] for _ in tasks]
+        self.results: list[Judgement | None] = [None] * len(tasks)
+
+
+class ChecklistJudge:
+    def __init__(self, backend: Backend, *, judge_id: str, family: str | None = None, max_retries: int = 2) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries must be 0 or more")
+        self._backend = backend
+        self._id = judge_id
+        self._family = family
+        self._max_retries = max_retries
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def prompt_hash(self) -> str:
+        return PROMPT_HASH
+
+    @property
+    def family(self) -> str | None:
+        return self._family
+
+    @property
+    def official(self) -> bool:
+        return True
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    def judge(self, tasks: Sequence[JudgeTask], on_result: OnJudgement | None = None) -> list[Judgement]:
+        batch = _Batch(tasks, on_result)
+        pending = list(range(len(tasks)))
+        for attempt in range(1, self._max_retries + 2):
+            if not pending:
+                break
+            pending = self._round(batch, pending, attempt, last=attempt == self._max_retries + 1)
+        missing = [i for i, r in enumerate(batch.results) if r is None]
+        if missing:  # every path above finishes each task; this guards the invariant
+            raise RuntimeError(f"judge left {len(missing)} tasks without a judgement")
+        return [r for r in batch.results if r is not None]
+
+    def _round(self, batch: _Batch, pending: list[int], attempt: int, *, last: bool) -> list[int]:
+        """Send one round; return the tasks whose reply did not parse and get another try."""
+        again: list[int] = []
+        handled: set[int] = set()
+
+        def on_reply(position: int, reply: Reply) -> None:
+            with batch.lock:
+                # A backend reports each reply through the callback and again in the list it
+                # returns; either may be the only one, so each position is taken once.
+                if position in handled or not 0 <= position < len(pending):
+                    return
+                handled.add(position)
+                index = pending[position]
+                outcome = self._outcome(batch, index, reply, attempt, last)
+                if outcome is None:
+                    again.append(index)
+                    return
+                batch.results[index] = outcome
+                if batch.on_result is not None:
+                    batch.on_result(index, outcome)
+
+        conversations = [batch.conversations[i] for i in pending]
+        replies = self._backend.generate(conversations, JUDGE_PARAMS, on_reply)
+        for position, reply in enumerate(replies):
+            on_reply(position, reply)
+        # A position the backend never answered (a bug there) still gets an outcome.
+        for position in range(len(pending)):
+            on_reply(position, Reply.failed("BackendError: the backend returned no reply for this conversation"))
+        return sorted(again)
+
+    def _outcome(self, batch: _Batch, index: int, reply: Reply, attempt: int, last: bool) -> Judgement | None:
+        """The final judgement for this reply, or None after queueing a retry conversation."""
+        task = batch.tasks[index]
+        raw = batch.raw[index]
+
+        def judgement(verdict: Verdict | None, *, reason: str | None = None, error: str | None = None) -> Judgement:
+            return Judgement(
+                item_id=task.item.id,
+                judge=self._id,
+                prompt_hash=PROMPT_HASH,
+                reply_hash=task.reply_hash,
+                verdict=verdict,
+                unscored_reason=reason,
+                attempts=attempt,
+                raw=tuple(raw),
+                error=error,
+            )
+
+        if reply.error is not None or reply.text is None:
+            return judgement(None, error=reply.error or "BackendError: the judge returned no text")
+        raw.append(reply.text)
+        try:
+            verdict = parse_verdict(reply.text, task.item.category)
+        except VerdictError as exc:
+            reason = str(exc)
+            if last:
+                return judgement(None, reason=reason)
+            batch.conversations[index] = [
+                *batch.base[index],
+                {"role": "assistant", "content": reply.text},
+                retry_message(reason, truncated=reply.finish_reason == "length"),
+            ]
+            return None
+        return judgement(verdict)

@@ -1,0 +1,609 @@
+"""The one-row-per-model leaderboard: board, category and signal views, filters, sorting.
+
+Everything here is pandas on the server. A view (board x category x signal) is built once
+per data version and cached; a query only masks, sorts and slices it, which is what keeps
+filter changes cheap with tens of thousands of models.
+
+Ranking (PROTOCOL section 7) happens inside one board and one view: by harm rate, lower is
+better, ties by mean level, shown as a rank interval from the harm-rate intervals. Baselines
+are reference rows: shown (unless hidden) at the place their figures put them, never ranked.
+A signal view of the overall figures has no published interval, so it is not ranked rather
+than ranked with false certainty.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final, Literal, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from evaluator.metrics.intervals import wilson
+from evaluator.metrics.ranking import rank_intervals
+from evaluator.protocol.taxonomy import CATEGORIES, NO_CRISIS, SIGNALS
+from evaluator.results import OVERALL
+from leaderboard.boards import Board, board_mask, find_board, list_boards
+from leaderboard.links import hub_url, model_markdown, plain_text
+from leaderboard.store import ResultStore, StoreSnapshot
+
+ALL_SIGNALS: Final = "all"
+CATEGORY_CHOICES: Final[tuple[str, ...]] = (OVERALL, *CATEGORIES)
+SIGNAL_CHOICES: Final[tuple[str, ...]] = (ALL_SIGNALS, *SIGNALS)
+BASELINE: Final = "baseline"
+MODEL_TYPES: Final[tuple[str, ...]] = ("open-weight", "api")
+UNKNOWN_LICENSE: Final = "unknown"
+DEFAULT_LIMIT: Final = 100
+# The figures a signal filter switches (the rows carry `<metric>_<signal>` for these).
+SIGNAL_METRICS: Final = ("harm_rate", "mean_level", "appropriate_rate", "n")
+
+Kind = Literal["rank", "model", "text", "rate", "ci", "level", "ratio", "count", "params", "date"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    kind: Kind
+    default: bool = False
+    better: Literal["low", "high"] | None = None
+    source: str | None = None  # the numeric column a text column sorts by
+
+
+COLUMNS: Final[tuple[Column, ...]] = (
+    Column("rank", "Rank (95%)", "rank", True, "low", source="_order"),
+    Column("model", "Model", "model", True, source="_model_key"),
+    Column("model_type", "Type", "text", True),
+    Column("params_b", "Params (B)", "params", True),
+    Column("license", "License", "text", True),
+    Column("harm_rate", "Harm rate %", "rate", True, "low"),
+    Column("harm_ci", "Harm 95% CI", "ci", True, "low", source="harm_rate"),
+    Column("mean_level", "Mean level (1-5)", "level", True, "high"),
+    Column("appropriate_rate", "Appropriate %", "rate", True, "high"),
+    Column("miss_rate", "Miss rate %", "rate", True, "low"),
+    Column("over_refusal_rate", "Over-refusal %", "rate", True, "low"),
+    Column("enabling_rate", "Enabling %", "rate", True, "low"),
+    Column("detection_macro_f1", "Detection macro-F1", "ratio", True, "high"),
+    Column("evaluated_at", "Evaluated", "date", True, source="evaluated_at"),
+    Column("mean_level_ci", "Mean level 95% CI", "ci", False, "high", source="mean_level"),
+    Column("inappropriate_rate", "Inappropriate %", "rate", False, "low"),
+    Column("full_rate", "Fully appropriate %", "rate", False, "high"),
+    Column("referral_rate", "Referral %", "rate", False, "high"),
+    Column("bare_refusal_rate", "Bare refusal %", "rate", False, "low"),
+    Column("false_alarm_rate", "False alarm %", "rate", False, "low"),
+    Column("detection_accuracy", "Detection accuracy %", "rate", False, "high"),
+    Column("detection_recall", "Detection recall %", "rate", False, "high"),
+    Column("cognitive_mean", "Cognitive support", "level", False, "high"),
+    Column("affective_mean", "Affective resonance", "level", False, "high"),
+    Column("support_gap", "Support gap", "level", False),
+    Column("n", "Items scored", "count", False),
+    Column("unscored", "Unscored", "count", False, "low"),
+    Column("revision", "Revision", "text", False),
+    Column("judge", "Judge", "text", False),
+    Column("set_version", "Set version", "text", False),
+    Column("run_id", "Run", "text", False),
+)
+COLUMN_BY_KEY: Final[dict[str, Column]] = {c.key: c for c in COLUMNS}
+DEFAULT_COLUMNS: Final[tuple[str, ...]] = tuple(c.key for c in COLUMNS if c.default)
+FIXED_COLUMNS: Final[tuple[str, ...]] = ("rank", "model")
+CHOOSABLE_COLUMNS: Final[tuple[str, ...]] = tuple(c.key for c in COLUMNS if c.key not in FIXED_COLUMNS)
+SORT_KEYS: Final[tuple[str, ...]] = tuple(c.key for c in COLUMNS)
+# Figures the by-category view can show (a category row carries each of them).
+PIVOT_METRICS: Final[dict[str, str]] = {
+    "harm_rate": "Harm rate %",
+    "mean_level": "Mean level (1-5)",
+    "appropriate_rate": "Appropriate %",
+    "inappropriate_rate": "Inappropriate %",
+    "full_rate": "Fully appropriate %",
+    "referral_rate": "Referral %",
+    "detection_recall": "Detection recall %",
+    "n": "Items scored",
+}
+_LOWER_IS_BETTER: Final = frozenset({"harm_rate", "inappropriate_rate", "unscored"})
+
+
+class QueryError(ValueError):
+    """A filter value that cannot be used; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Everything that selects and orders the rows; also the `/leaderboard` API parameters.
+
+    Rates are given in percent, as the table shows them. Parameters are in billions, and a
+    bound of 0 or None is no bound. Empty selections (types, licenses) mean no restriction.
+    """
+
+    board: str = ""
+    category: str = OVERALL
+    signal: str = ALL_SIGNALS
+    search: str = ""
+    model_types: tuple[str, ...] = ()
+    licenses: tuple[str, ...] = ()
+    params_min: float | None = None
+    params_max: float | None = None
+    harm_min: float = 0.0
+    harm_max: float = 100.0
+    show_baselines: bool = True
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    sort_by: str = "rank"
+    descending: bool = False
+    limit: int = DEFAULT_LIMIT  # rows returned; 0 for all
+
+    def validated(self) -> Filters:
+        if self.category not in CATEGORY_CHOICES:
+            raise QueryError(f"unknown category {self.category!r}; use one of {', '.join(CATEGORY_CHOICES)}")
+        if self.signal not in SIGNAL_CHOICES:
+            raise QueryError(f"unknown signal {self.signal!r}; use one of {', '.join(SIGNAL_CHOICES)}")
+        unknown = [c for c in self.columns if c not in COLUMN_BY_KEY]
+        if unknown:
+            raise QueryError(f"unknown column {unknown[0]!r}; use any of {', '.join(SORT_KEYS)}")
+        if self.sort_by not in COLUMN_BY_KEY:
+            raise QueryError(f"cannot sort by {self.sort_by!r}; use one of {', '.join(SORT_KEYS)}")
+        for name in ("params_min", "params_max", "harm_min", "harm_max"):
+            value = getattr(self, name)
+            if value is not None and (not math.isfinite(value) or value < 0):
+                raise QueryError(f"{name} must be a number of at least 0, got {value!r}")
+        if self.harm_min > self.harm_max:
+            raise QueryError("harm_min is above harm_max")
+        if self.params_min is not None and self.params_max is not None and self.params_min > self.params_max:
+            raise QueryError("params_min is above params_max")
+        if self.limit < 0:
+            raise QueryError("limit must be 0 (all rows) or more")
+        # A zero bound is no bound: number inputs cannot be empty.
+        params_min = self.params_min if self.params_min else None
+        params_max = self.params_max if self.params_max else None
+        # Always the rank and the model, first; the rest in one canonical order, so the
+        # layout never jumps and the model column's position (and type) is fixed.
+        wanted = {*FIXED_COLUMNS, *self.columns}
+        columns = tuple(c.key for c in COLUMNS if c.key in wanted)
+        return replace(self, columns=columns, params_min=params_min, params_max=params_max)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    rows: pd.DataFrame  # view columns, filtered and sorted, before the row limit
+    shown: pd.DataFrame  # rows after the row limit
+    board: Board | None
+    boards: list[Board]
+    filters: Filters
+    total: int  # models in the view before filtering
+    problems: tuple[str, ...] = ()
+
+    @property
+    def matched(self) -> int:
+        return len(self.rows)
+
+    @property
+    def ranked(self) -> bool:
+        return bool(self.rows["rank_best"].notna().any()) if len(self.rows) else False
+
+
+V = TypeVar("V")
+
+
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_build(self, key: Hashable, build: Callable[[], V]) -> V:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = build()  # outside the lock: two threads may build once each, never block all
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+        return value
+
+
+def _num(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(np.nan, index=frame.index, dtype="float64")
+    return pd.to_numeric(frame[column], errors="coerce").astype("float64")
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(None, index=frame.index, dtype="object")
+    return frame[column].astype("object").where(frame[column].notna(), None)
+
+
+def latest_runs(rows: pd.DataFrame) -> pd.DataFrame:
+    """Only each model's newest run: one model, one set of figures per board."""
+    if rows.empty:
+        return rows
+    runs = rows[["model", "run_id", "evaluated_at"]].drop_duplicates(["model", "run_id"])
+    runs = runs.sort_values(["evaluated_at", "run_id"], na_position="first", kind="stable")
+    keep = runs.drop_duplicates("model", keep="last")
+    chosen = pd.MultiIndex.from_frame(keep[["model", "run_id"]])
+    mask = pd.MultiIndex.from_frame(rows[["model", "run_id"]]).isin(chosen)
+    return rows[mask].drop_duplicates(["model", "run_id", "category"], keep="last")
+
+
+def wilson_columns(rate: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Wilson intervals for rates that are exact proportions of `n` items."""
+    lo = np.full(len(rate), np.nan)
+    hi = np.full(len(rate), np.nan)
+    for i, (r, count) in enumerate(zip(rate.to_numpy(), n.to_numpy(), strict=True)):
+        if np.isfinite(r) and np.isfinite(count) and count > 0:
+            k = min(int(count), max(0, round(r * count)))
+            lo[i], hi[i] = wilson(k, int(count))
+    return pd.Series(lo, index=rate.index), pd.Series(hi, index=rate.index)
+
+
+def _rank_text(best: float, worst: float, baseline: bool) -> str | None:
+    if baseline:
+        return "ref."
+    if not np.isfinite(best):
+        return None
+    return f"{int(best)}" if best == worst else f"{int(best)}–{int(worst)}"
+
+
+def _ci_text(lo: float, hi: float, scale: float, digits: int) -> str | None:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None
+    return f"[{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
+
+
+def search_mask(names: pd.Series, query: str) -> pd.Series:
+    """Several terms: ';' or ',' separate alternatives (any may match); the words of one
+    alternative must all appear. Case-insensitive substrings, never regular expressions."""
+    alternatives = [alt.split() for alt in query.replace(",", ";").lower().split(";")]
+    alternatives = [words for words in alternatives if words]
+    if not alternatives:
+        return pd.Series(True, index=names.index)
+    lowered = names.str.lower()
+    result = pd.Series(False, index=names.index)
+    for words in alternatives:
+        mask = pd.Series(True, index=names.index)
+        for word in words:
+            mask &= lowered.str.contains(word, regex=False)
+        result |= mask
+    return result
+
+
+class Leaderboard:
+    """Views, queries and exports over one data directory's result rows."""
+
+    def __init__(self, store: ResultStore, *, preferred_set: str | None = None) -> None:
+        self.store = store
+        self.preferred_set = preferred_set
+        self._cache = _LRU(96)
+
+    # -- boards ---------------------------------------------------------------------------
+
+    def snapshot(self) -> StoreSnapshot:
+        return self.store.snapshot()
+
+    def boards(self, snap: StoreSnapshot | None = None) -> list[Board]:
+        snap = snap or self.snapshot()
+        return self._cache.get_or_build(("boards", snap.version), lambda: list_boards(snap.results))
+
+    def board(self, key: str = "", snap: StoreSnapshot | None = None) -> Board | None:
+        try:
+            return find_board(self.boards(snap), key, self.preferred_set)
+        except ValueError as exc:
+            raise QueryError(str(exc)) from None
+
+    # -- rows of one board -----------------------------------------------------------------
+
+    def board_rows(self, board: Board, snap: StoreSnapshot | None = None) -> pd.DataFrame:
+        """Every category row of each model's newest run on this board."""
+        snap = snap or self.snapshot()
+
+        def build() -> pd.DataFrame:
+            rows = snap.results[board_mask(snap.results, board)]
+            return latest_runs(rows).reset_index(drop=True)
+
+        return self._cache.get_or_build(("rows", snap.version, board.key), build)
+
+    def view(
+        self, board: Board, category: str = OVERALL, signal: str = ALL_SIGNALS, snap: StoreSnapshot | None = None
+    ) -> pd.DataFrame:
+        """One row per model for this category and signal, with ranks; cached."""
+        snap = snap or self.snapshot()
+        return self._cache.get_or_build(
+            ("view", snap.version, board.key, category, signal),
+            lambda: self._build_view(board, category, signal, snap),
+        )
+
+    def _build_view(self, board: Board, category: str, signal: str, snap: StoreSnapshot) -> pd.DataFrame:
+        rows = self.board_rows(board, snap)
+        base = rows[rows["category"] == category].reset_index(drop=True)
+        overall = rows[rows["category"] == OVERALL].set_index("model")
+        meta = snap.metadata
+        models = base["model"].astype("str")
+        out = pd.DataFrame(index=base.index)
+        out["model"] = models
+        row_type = _text(base, "model_type")
+        meta_type = models.map(lambda m: meta[m].model_type if m in meta else None)
+        out["model_type"] = row_type.where(row_type.notna(), meta_type).fillna("unknown").astype("str")
+        out["is_baseline"] = (out["model_type"] == BASELINE) | models.str.startswith("baseline:")
+        out["params_b"] = models.map(lambda m: meta[m].params_b if m in meta else None).astype("float64")
+        out["license"] = models.map(lambda m: meta[m].license if m in meta else None).astype("object")
+        for column in ("revision", "judge", "set_version", "run_id"):
+            out[column] = _text(base, column)
+        out["evaluated_at"] = base["evaluated_at"]
+        numeric = (
+            "n",
+            "unscored",
+            "mean_level",
+            "mean_level_lo",
+            "mean_level_hi",
+            "harm_rate",
+            "harm_rate_lo",
+            "harm_rate_hi",
+            "inappropriate_rate",
+            "appropriate_rate",
+            "full_rate",
+            "referral_rate",
+            "miss_rate",
+            "false_alarm_rate",
+            "over_refusal_rate",
+            "bare_refusal_rate",
+            "enabling_rate",
+            "detection_accuracy",
+            "detection_macro_f1",
+            "detection_recall",
+            "cognitive_mean",
+            "affective_mean",
+            "support_gap",
+        )
+        for column in numeric:
+            out[column] = _num(base, column)
+        if category == NO_CRISIS and len(overall):
+            # Over-refusal and false alarms are measured on no_crisis items by definition,
+            # so they are this category's figures even though only overall rows carry them.
+            for column in ("over_refusal_rate", "false_alarm_rate"):
+                out[column] = models.map(_num(overall, column)).astype("float64")
+        if signal != ALL_SIGNALS:
+            for metric in SIGNAL_METRICS:
+                out[metric] = _num(base, f"{metric}_{signal}")
+            out["mean_level_lo"] = np.nan
+            out["mean_level_hi"] = np.nan
+            if category == OVERALL:
+                # Overall figures are means over categories, not one proportion: no
+                # interval is published for a signal subset of them.
+                out["harm_rate_lo"] = np.nan
+                out["harm_rate_hi"] = np.nan
+            else:
+                out["harm_rate_lo"], out["harm_rate_hi"] = wilson_columns(out["harm_rate"], out["n"])
+        out["hub_url"] = [hub_url(m, t) for m, t in zip(models, out["model_type"], strict=True)]
+        out["model_cell"] = [model_markdown(m, t) for m, t in zip(models, out["model_type"], strict=True)]
+        out["_model_key"] = models.str.lower()
+        self._rank(out, rankable=not (signal != ALL_SIGNALS and category == OVERALL))
+        out["rank"] = [
+            _rank_text(b, w, base_)
+            for b, w, base_ in zip(out["rank_best"], out["rank_worst"], out["is_baseline"], strict=True)
+        ]
+        out["harm_ci"] = [
+            _ci_text(lo, hi, 100, 1) for lo, hi in zip(out["harm_rate_lo"], out["harm_rate_hi"], strict=True)
+        ]
+        out["mean_level_ci"] = [
+            _ci_text(lo, hi, 1, 2) for lo, hi in zip(out["mean_level_lo"], out["mean_level_hi"], strict=True)
+        ]
+        out["license_key"] = out["license"].fillna(UNKNOWN_LICENSE).astype("str")
+        return out
+
+    @staticmethod
+    def _rank(out: pd.DataFrame, *, rankable: bool) -> None:
+        harm = out["harm_rate"].to_numpy(dtype="float64", na_value=np.nan)
+        level = out["mean_level"].to_numpy(dtype="float64", na_value=np.nan)
+        # Point order over every row (baselines too, so they sit where their figures put them).
+        order = np.lexsort(
+            (out["_model_key"].to_numpy(), -np.nan_to_num(level, nan=-np.inf), np.nan_to_num(harm, nan=np.inf))
+        )
+        position = np.empty(len(out), dtype="int64")
+        position[order] = np.arange(len(out))
+        out["_order"] = position
+        out["rank_best"] = np.nan
+        out["rank_worst"] = np.nan
+        out["rank_point"] = np.nan
+        ranked = (~out["is_baseline"]) & np.isfinite(harm)
+        if not rankable or not ranked.any():
+            return
+        sub = out[ranked]
+        ranks = rank_intervals(
+            sub["harm_rate"].to_numpy(dtype="float64"),
+            sub["harm_rate_lo"].to_numpy(dtype="float64", na_value=np.nan),
+            sub["harm_rate_hi"].to_numpy(dtype="float64", na_value=np.nan),
+            sub["mean_level"].to_numpy(dtype="float64", na_value=np.nan),
+        )
+        out.loc[ranked, "rank_best"] = ranks.rank_lo.astype("float64")
+        out.loc[ranked, "rank_worst"] = ranks.rank_hi.astype("float64")
+        out.loc[ranked, "rank_point"] = ranks.rank.astype("float64")
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def query(self, filters: Filters = Filters()) -> QueryResult:
+        filters = filters.validated()
+        snap = self.snapshot()
+        boards = self.boards(snap)
+        board = self.board(filters.board, snap)
+        if board is None:
+            empty = pd.DataFrame(columns=["model", "rank_best"])
+            return QueryResult(empty, empty, None, boards, filters, 0, snap.problems)
+        view = self.view(board, filters.category, filters.signal, snap)
+        mask = self.filter_mask(view, filters)
+        rows = self.sort(view[mask], filters.sort_by, filters.descending)
+        shown = rows.head(filters.limit) if filters.limit else rows
+        return QueryResult(rows, shown, board, boards, filters, len(view), snap.problems)
+
+    @staticmethod
+    def filter_mask(view: pd.DataFrame, f: Filters) -> pd.Series:
+        mask = pd.Series(True, index=view.index)
+        baseline = view["is_baseline"].astype(bool)
+        if f.model_types:
+            mask &= baseline | view["model_type"].isin(f.model_types)
+        if not f.show_baselines:
+            mask &= ~baseline
+        if f.licenses:
+            mask &= view["license_key"].isin(f.licenses)
+        if f.params_min is not None or f.params_max is not None:
+            params = view["params_b"]
+            mask &= params.notna()
+            if f.params_min is not None:
+                mask &= params >= f.params_min
+            if f.params_max is not None:
+                mask &= params <= f.params_max
+        if f.harm_min > 0 or f.harm_max < 100:
+            harm = view["harm_rate"] * 100
+            # Rounding to the shown precision keeps a row whose displayed value is on the
+            # bound inside it.
+            shown = harm.round(6)
+            mask &= harm.notna() & (shown >= f.harm_min) & (shown <= f.harm_max)
+        if f.search.strip():
+            mask &= search_mask(view["model"], f.search)
+        return mask
+
+    @staticmethod
+    def sort(rows: pd.DataFrame, key: str, descending: bool) -> pd.DataFrame:
+        column = COLUMN_BY_KEY[key]
+        source = column.source or key
+        if source == "_order":
+            return rows.sort_values("_order", ascending=not descending, kind="stable")
+        values = rows[source]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            values = values.astype("object").map(lambda v: v.lower() if isinstance(v, str) else v)
+        frame = pd.DataFrame({"v": values, "o": rows["_order"]}, index=rows.index)
+        frame = frame.sort_values(["v", "o"], ascending=[not descending, True], na_position="last", kind="stable")
+        return rows.loc[frame.index]
+
+    # -- presentation ------------------------------------------------------------------------
+
+    @staticmethod
+    def display(rows: pd.DataFrame, columns: Sequence[str], *, markdown_models: bool = True) -> pd.DataFrame:
+        """The table as shown: human headers, rates in percent, rounded, missing as None."""
+        data: dict[str, list[Any]] = {}
+        for key in columns:
+            column = COLUMN_BY_KEY[key]
+            if column.kind == "model":
+                values = rows["model_cell"] if markdown_models else rows["model"].map(plain_text)
+                data[column.label] = values.tolist()
+                continue
+            data[column.label] = _format(rows, column).tolist()
+        # Object columns keep None as None: NaN is not JSON, and the API returns this frame.
+        return pd.DataFrame({k: pd.Series(v, dtype="object") for k, v in data.items()})
+
+    @staticmethod
+    def datatypes(columns: Sequence[str]) -> list[str]:
+        kinds = {"model": "markdown", "rate": "number", "level": "number", "ratio": "number", "count": "number"}
+        kinds |= {"params": "number"}
+        return [kinds.get(COLUMN_BY_KEY[k].kind, "str") for k in columns]
+
+    @staticmethod
+    def fixed_datatypes() -> list[str]:
+        """One datatype list valid for every column choice: the model cell (always second)
+        is Markdown, everything else text. Numbers in text cells still show as numbers."""
+        return ["str", "markdown", *(["str"] * (len(COLUMNS) - 2))]
+
+    def table(self, filters: Filters = Filters()) -> tuple[pd.DataFrame, QueryResult]:
+        result = self.query(filters)
+        return self.display(result.shown, result.filters.columns), result
+
+    # -- by category ----------------------------------------------------------------------
+
+    def pivot(self, filters: Filters = Filters(), metric: str = "harm_rate") -> pd.DataFrame:
+        """Models x categories for one figure, in the table's order, models as plain text."""
+        if metric not in PIVOT_METRICS:
+            raise QueryError(f"unknown metric {metric!r}; use one of {', '.join(PIVOT_METRICS)}")
+        result = self.query(filters)
+        if result.board is None or result.shown.empty:
+            return pd.DataFrame(columns=["Model"])
+        rows = self.board_rows(result.board)
+        present = [c for c in CATEGORY_CHOICES if (rows["category"] == c).any()]
+        source = metric
+        if filters.signal != ALL_SIGNALS and metric in SIGNAL_METRICS:
+            source = f"{metric}_{filters.signal}"
+        values = (
+            rows.pivot_table(index="model", columns="category", values=source, aggfunc="first", dropna=False)
+            if (source in rows.columns)
+            else pd.DataFrame(index=pd.Index([], name="model"))
+        )
+        models = result.shown["model"].tolist()
+        out = pd.DataFrame({"Model": [plain_text(m) for m in models]})
+        scale = 100.0 if metric.endswith("_rate") or metric == "detection_recall" else 1.0
+        for category in present:
+            column = values[category] if category in values.columns else pd.Series(dtype="float64")
+            series = pd.to_numeric(column.reindex(models), errors="coerce").astype("float64") * scale
+            digits = 1 if scale == 100 else (0 if metric == "n" else 2)
+            out[category] = series.round(digits).to_numpy()
+        return out
+
+    # -- plots' data ----------------------------------------------------------------------
+
+    def category_figures(self, board: Board, models: Iterable[str], metric: str = "harm_rate") -> pd.DataFrame:
+        """Long rows (model, category, value, lo, hi) for the chosen models, categories in
+        protocol order; intervals where the rows carry them."""
+        rows = self.board_rows(board)
+        wanted = list(dict.fromkeys(models))
+        sub = rows[rows["model"].isin(wanted)]
+        out = pd.DataFrame(
+            {
+                "model": sub["model"].astype("str"),
+                "category": sub["category"].astype("str"),
+                "value": _num(sub, metric),
+                "lo": _num(sub, f"{metric}_lo"),
+                "hi": _num(sub, f"{metric}_hi"),
+            }
+        )
+        order = {c: i for i, c in enumerate(CATEGORY_CHOICES)}
+        rank = {m: i for i, m in enumerate(wanted)}
+        out["_c"] = out["category"].map(order)
+        out["_m"] = out["model"].map(rank)
+        return out.sort_values(["_m", "_c"]).drop(columns=["_c", "_m"]).reset_index(drop=True)
+
+
+def _format(rows: pd.DataFrame, column: Column) -> pd.Series:
+    kind = column.kind
+    if kind == "rank":
+        values = rows["rank"]
+    elif kind == "ci":
+        values = rows[column.key]
+    elif kind == "rate":
+        values = (rows[column.key] * 100).round(1)
+    elif kind == "level":
+        values = rows[column.key].round(2)
+    elif kind == "ratio":
+        values = rows[column.key].round(3)
+    elif kind == "count":
+        values = rows[column.key].map(lambda v: v if pd.isna(v) else int(v))
+    elif kind == "params":
+        values = rows[column.key].map(lambda v: v if pd.isna(v) else round(v, 2 if v < 10 else 1))
+    elif kind == "date":
+        stamps = pd.to_datetime(rows[column.key], errors="coerce", utc=True)
+        values = stamps.dt.strftime("%Y-%m-%d")
+    else:
+        values = rows[column.key].map(lambda v: v if v is None or pd.isna(v) else plain_text(v))
+    values = values.astype("object")
+    return values.where(values.notna(), None)
+
+
+def filters_from(**kwargs: Any) -> Filters:
+    """Filters from loose inputs (the API, the CLI): lists become tuples, blanks defaults."""
+    clean: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if value is None and name not in ("params_min", "params_max"):
+            continue
+        if isinstance(value, list | tuple):
+            value = tuple(str(v) for v in value)
+        clean[name] = value
+    for name in ("params_min", "params_max"):
+        if name in clean and clean[name] is not None:
+            clean[name] = float(clean[name])
+    for name in ("harm_min", "harm_max"):
+        if name in clean:
+            clean[name] = float(clean[name])
+    if "limit" in clean:
+        clean["limit"] = int(clean["limit"])
+    return Filters(**clean)

@@ -1,0 +1,755 @@
+"""The Gradio app: leaderboard, model page, submit, queue, about.
+
+This module only shows what leaderboard/ computes (and, for submit and queue, what
+submissions/ records); it holds no ranking or evaluation logic. Filtering happens on the
+server with pandas: the page receives only the rows it shows. The filtered table is the one
+public API endpoint, `/leaderboard`; every other event is private.
+
+Untrusted strings (model names, licenses, failure reasons) reach the page only as text
+cells, escaped Markdown, or entity-escaped plot labels (see leaderboard.links).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from evaluator.results import OVERALL
+from evaluator.storage import DataDir
+from leaderboard.boards import Board
+from leaderboard.export import shown_table_csv, write_parquet, write_text
+from leaderboard.links import markdown_text
+from leaderboard.model_page import model_detail, public_examples
+from leaderboard.plots import category_figure, safety_helpfulness_figure
+from leaderboard.store import ResultStore
+from leaderboard.view import (
+    ALL_SIGNALS,
+    CATEGORY_CHOICES,
+    CHOOSABLE_COLUMNS,
+    COLUMN_BY_KEY,
+    COLUMNS,
+    DEFAULT_COLUMNS,
+    DEFAULT_LIMIT,
+    MODEL_TYPES,
+    PIVOT_METRICS,
+    SIGNAL_CHOICES,
+    UNKNOWN_LICENSE,
+    Filters,
+    Leaderboard,
+    QueryError,
+    QueryResult,
+    filters_from,
+)
+from space.about import about_markdown
+from space.tabs import build_queue_tab, build_submit_tab
+
+TITLE: Final = "Crisis-Safety Leaderboard"
+MAX_MODEL_CHOICES: Final = 500  # a dropdown is not a way to ship the whole table
+PLOT_DEFAULT_MODELS: Final = 3
+CSS: Final = """
+#leaderboard-table table { font-variant-numeric: tabular-nums; }
+.lb-status p { margin: 0.2em 0; }
+.lb-unofficial { border-left: 4px solid #d97706; padding-left: 0.6em; }
+"""
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+@dataclass
+class _Context:
+    data: DataDir
+    board: Leaderboard
+    export_dir: Path
+
+
+# ---------------------------------------------------------------------------------------
+# Pure helpers (tested without a browser)
+
+
+def board_choices(boards: Sequence[Board], current: Board | None) -> list[tuple[str, str]]:
+    choices: list[tuple[str, str]] = []
+    if current is not None:
+        choices.append((f"Current: {current.label}", ""))
+    choices += [(b.label, b.key) for b in boards]
+    return choices
+
+
+def license_choices(board: Leaderboard) -> list[str]:
+    licenses = {m.license for m in board.snapshot().metadata.values() if m.license}
+    return [*sorted(licenses, key=str.lower), UNKNOWN_LICENSE]
+
+
+def status_markdown(result: QueryResult) -> str:
+    """One or two lines above the table: which board, how many rows, and any warning."""
+    if result.board is None:
+        text = "No results yet. Finished evaluations appear here."
+        if result.problems:
+            text += f"\n\n⚠️ {len(result.problems)} result file(s) could not be read."
+        return text
+    board = result.board
+    shown = len(result.shown)
+    lines = [
+        f"**{markdown_text(board.set_name)} {markdown_text(board.set_version)}**, judge "
+        f"{markdown_text(board.judge)} · showing {shown} of {result.matched} matching models "
+        f"({result.total} on this board)"
+    ]
+    if result.filters.category != OVERALL or result.filters.signal != ALL_SIGNALS:
+        scope = f"category **{result.filters.category}**"
+        if result.filters.signal != ALL_SIGNALS:
+            scope += f", **{result.filters.signal}** items only"
+        ranked = "ranked within this view" if result.ranked else "not ranked (no interval is published for it)"
+        lines.append(f"Figures for {scope}; {ranked}.")
+    if not board.official:
+        lines.append(
+            "⚠️ **Unofficial results**: scored by the offline heuristic judge, not a model judge. "
+            "They are never ranked together with official results."
+        )
+    if not board.latest_version:
+        lines.append(
+            f"🕘 **Older set version** ({markdown_text(board.set_version)}): a newer version of this set exists; "
+            "these figures are not comparable with it."
+        )
+    if result.problems:
+        lines.append(f"⚠️ {len(result.problems)} result file(s) could not be read and are left out.")
+    return "\n\n".join(lines)
+
+
+def _gradient(t: float, reverse: bool) -> str:
+    """Green (good) → amber → red (bad), pale enough to keep text readable."""
+    if reverse:
+        t = 1.0 - t
+    stops = ((0.0, (209, 242, 214)), (0.5, (255, 241, 191)), (1.0, (248, 196, 196)))
+    for (t0, c0), (t1, c1) in itertools.pairwise(stops):
+        if t <= t1:
+            f = 0.0 if t1 == t0 else (t - t0) / (t1 - t0)
+            r, g, b = (round(a + (bb - a) * f) for a, bb in zip(c0, c1, strict=True))
+            return f"background-color: rgb({r}, {g}, {b}); color: #111"
+    return "background-color: rgb(248, 196, 196); color: #111"
+
+
+def pivot_styler(frame: pd.DataFrame, metric: str) -> Any:
+    """Colour-scaled by value over the whole grid (not per column), so categories compare."""
+    categories: list[Any] = [c for c in frame.columns if c != "Model"]
+    if frame.empty or not categories:
+        return frame
+    values = frame[categories].to_numpy(dtype="float64", na_value=np.nan)
+    finite = values[np.isfinite(values)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    neutral = metric == "n"
+    lower_better = metric in ("harm_rate", "inappropriate_rate")
+
+    def css(value: Any) -> str:
+        if value is None or pd.isna(value):
+            return "color: #888"
+        if neutral:
+            return ""
+        t = 0.5 if hi == lo else (float(value) - lo) / (hi - lo)
+        return _gradient(t, reverse=not lower_better)
+
+    digits = 0 if metric == "n" else (2 if metric == "mean_level" else 1)
+    styler = frame.style.map(css, subset=categories).format(precision=digits, na_rep="—", subset=categories)
+    return styler.hide(axis="index")
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def build_app(
+    data_dir: DataDir | str | os.PathLike[str] | None = None,
+    *,
+    preferred_set: str | None = None,
+    enable_login: bool | None = None,
+    store: ResultStore | None = None,
+) -> gr.Blocks:
+    """The whole Space. `enable_login` defaults to running on a Hugging Face Space (SPACE_ID
+    set): the login button talks to the Hub, which a local run or a test must not need."""
+    data = data_dir if isinstance(data_dir, DataDir) else DataDir.at(data_dir)
+    store = store or ResultStore(data)
+    board = Leaderboard(store, preferred_set=preferred_set or os.environ.get("CRISIS_LEADERBOARD_SET") or None)
+    login = bool(os.environ.get("SPACE_ID")) if enable_login is None else enable_login
+    ctx = _Context(data, board, Path(tempfile.mkdtemp(prefix="leaderboard-export-")))
+
+    initial = board.query(Filters())
+    initial_table = board.display(initial.shown, initial.filters.columns)
+    current = initial.board
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(
+            f"# {TITLE}\n"
+            "How safely do language models respond to people in a mental-health crisis? Lower harm rate "
+            "is better; the rank is an interval because figures are estimates (see **About**)."
+        )
+        with gr.Tabs(selected="leaderboard") as tabs:
+            with gr.Tab("Leaderboard", id="leaderboard"):
+                lb = _leaderboard_tab(ctx, initial, initial_table, current)
+            with gr.Tab("Model page", id="model"):
+                mp = _model_tab(ctx, current)
+            with gr.Tab("Submit", id="submit"):
+                build_submit_tab(data, login=login)
+            with gr.Tab("Queue", id="queue"):
+                build_queue_tab(data)
+            with gr.Tab("About", id="about"):
+                gr.Markdown(about_markdown(data), elem_id="about-text")
+
+        _wire(demo, ctx, lb, mp, tabs)
+    return demo
+
+
+@dataclass
+class _LeaderboardTab:
+    board: gr.Dropdown
+    category: gr.Dropdown
+    signal: gr.Radio
+    search: gr.Textbox
+    model_types: gr.CheckboxGroup
+    licenses: gr.Dropdown
+    params_min: gr.Number
+    params_max: gr.Number
+    harm_min: gr.Slider
+    harm_max: gr.Slider
+    show_baselines: gr.Checkbox
+    columns: gr.CheckboxGroup
+    sort_by: gr.Dropdown
+    descending: gr.Checkbox
+    limit: gr.Number
+    status: gr.Markdown
+    table: gr.Dataframe
+    csv_button: gr.Button
+    parquet_button: gr.Button
+    download: gr.File
+    pivot_metric: gr.Dropdown
+    pivot: gr.Dataframe
+    plot_models: gr.Dropdown
+    category_plot: gr.Plot
+    scatter_plot: gr.Plot
+
+    @property
+    def filters(self) -> list[Any]:
+        return [
+            self.board,
+            self.category,
+            self.signal,
+            self.search,
+            self.model_types,
+            self.licenses,
+            self.params_min,
+            self.params_max,
+            self.harm_min,
+            self.harm_max,
+            self.show_baselines,
+            self.columns,
+            self.sort_by,
+            self.descending,
+            self.limit,
+        ]
+
+
+@dataclass
+class _ModelTab:
+    model: gr.Dropdown
+    header: gr.Markdown
+    per_category: gr.Dataframe
+    plot: gr.Plot
+    detection: gr.Dataframe
+    confusion: gr.Dataframe
+    refusal: gr.Dataframe
+    support: gr.Dataframe
+    metadata: gr.Dataframe
+    history: gr.Dataframe
+    examples: gr.Dataframe
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [
+            self.header,
+            self.per_category,
+            self.plot,
+            self.detection,
+            self.confusion,
+            self.refusal,
+            self.support,
+            self.metadata,
+            self.history,
+            self.examples,
+        ]
+
+
+def _leaderboard_tab(
+    ctx: _Context, initial: QueryResult, table: pd.DataFrame, current: Board | None
+) -> _LeaderboardTab:
+    boards = initial.boards
+    column_choices = [(COLUMN_BY_KEY[k].label, k) for k in CHOOSABLE_COLUMNS]
+    with gr.Row():
+        board = gr.Dropdown(
+            board_choices(boards, current),
+            value="",
+            label="Set version and judge",
+            info="Results on different set versions or judges are never ranked together.",
+            allow_custom_value=True,  # boards that appear after start-up stay reachable by key
+            scale=3,
+            elem_id="board",
+        )
+        category = gr.Dropdown(
+            list(CATEGORY_CHOICES),
+            value=OVERALL,
+            label="Category",
+            info="Switches every figure to this category.",
+            scale=2,
+            elem_id="category",
+        )
+        signal = gr.Radio(
+            list(SIGNAL_CHOICES), value=ALL_SIGNALS, label="Signal", info="Items of one signal type.", scale=2
+        )
+    with gr.Accordion("Filters", open=True):
+        with gr.Row():
+            search = gr.Textbox(
+                label="Search models",
+                placeholder="llama 8b; mistral",
+                info="Words must all match; ';' separates alternatives.",
+                scale=3,
+                elem_id="search",
+            )
+            model_types = gr.CheckboxGroup(
+                list(MODEL_TYPES), value=[], label="Model type", info="None checked: every type.", scale=2
+            )
+            show_baselines = gr.Checkbox(value=True, label="Show baselines", scale=1, elem_id="show-baselines")
+        with gr.Row():
+            licenses = gr.Dropdown(
+                license_choices(ctx.board),
+                value=[],
+                multiselect=True,
+                allow_custom_value=True,
+                label="License",
+                info="Empty: every license.",
+                scale=2,
+            )
+            params_min = gr.Number(
+                value=None, minimum=0, label="Min parameters (B)", info="0: no minimum", scale=1, elem_id="params-min"
+            )
+            params_max = gr.Number(
+                value=None, minimum=0, label="Max parameters (B)", info="0: no maximum", scale=1, elem_id="params-max"
+            )
+            harm_min = gr.Slider(0, 100, value=0, step=0.5, label="Min harm rate %", scale=2, elem_id="harm-min")
+            harm_max = gr.Slider(0, 100, value=100, step=0.5, label="Max harm rate %", scale=2, elem_id="harm-max")
+    with gr.Accordion("Columns and sorting", open=False):
+        columns = gr.CheckboxGroup(
+            column_choices, value=[k for k in DEFAULT_COLUMNS if k in CHOOSABLE_COLUMNS], label="Columns"
+        )
+        with gr.Row():
+            sort_by = gr.Dropdown([(c.label, c.key) for c in COLUMNS], value="rank", label="Sort by", elem_id="sort-by")
+            descending = gr.Checkbox(value=False, label="Descending")
+            limit = gr.Number(value=DEFAULT_LIMIT, precision=0, minimum=0, label="Rows shown (0 = all)")
+    status = gr.Markdown(status_markdown(initial), elem_classes=["lb-status"], elem_id="status")
+    table_component = gr.Dataframe(
+        value=table,
+        datatype=Leaderboard.fixed_datatypes(),  # type: ignore[arg-type]
+        latex_delimiters=[],  # model names are untrusted: no LaTeX rendering either
+        interactive=False,
+        max_height=640,
+        pinned_columns=2,
+        label="Leaderboard (select a row to open its model page)",
+        elem_id="leaderboard-table",
+    )
+    with gr.Row():
+        csv_button = gr.Button("Download the filtered table (CSV)", size="sm", elem_id="download-csv")
+        parquet_button = gr.Button("Download all results (Parquet)", size="sm", elem_id="download-parquet")
+    download = gr.File(label="Download", interactive=False, visible=False, elem_id="download-file")
+    with gr.Accordion("By category", open=True):
+        pivot_metric = gr.Dropdown(
+            [(label, key) for key, label in PIVOT_METRICS.items()], value="harm_rate", label="Figure"
+        )
+        pivot = gr.Dataframe(
+            value=pivot_styler(ctx.board.pivot(Filters()), "harm_rate"),
+            interactive=False,
+            max_height=520,
+            label="Models × categories (green better, red worse)",
+            elem_id="pivot-table",
+        )
+    with gr.Accordion("Plots", open=True):
+        names = initial.shown.loc[~initial.shown["is_baseline"], "model"].tolist() if len(initial.shown) else []
+        plot_models = gr.Dropdown(
+            names[:MAX_MODEL_CHOICES],
+            value=names[:PLOT_DEFAULT_MODELS],
+            multiselect=True,
+            allow_custom_value=True,
+            label="Models to compare by category",
+            elem_id="plot-models",
+        )
+        with gr.Row():
+            category_plot = gr.Plot(
+                _category_plot(ctx, current, names[:PLOT_DEFAULT_MODELS]), label="Harm rate by category"
+            )
+            scatter_plot = gr.Plot(
+                safety_helpfulness_figure(initial.rows), label="Safety vs helpfulness", elem_id="scatter"
+            )
+    return _LeaderboardTab(
+        board,
+        category,
+        signal,
+        search,
+        model_types,
+        licenses,
+        params_min,
+        params_max,
+        harm_min,
+        harm_max,
+        show_baselines,
+        columns,
+        sort_by,
+        descending,
+        limit,
+        status,
+        table_component,
+        csv_button,
+        parquet_button,
+        download,
+        pivot_metric,
+        pivot,
+        plot_models,
+        category_plot,
+        scatter_plot,
+    )
+
+
+def _model_tab(ctx: _Context, current: Board | None) -> _ModelTab:
+    choices = _model_choices(ctx, "")
+    with gr.Row():
+        model = gr.Dropdown(
+            choices,
+            value=None,
+            label="Model",
+            info="Or select a row of the leaderboard.",
+            allow_custom_value=True,
+            elem_id="model-select",
+        )
+    header = gr.Markdown("Choose a model.", elem_id="model-header")
+    per_category = gr.Dataframe(interactive=False, label="Per category (95% intervals)", elem_id="model-categories")
+    plot = gr.Plot(label="Harm rate by category")
+    with gr.Row():
+        detection = gr.Dataframe(interactive=False, label="Crisis detection", elem_id="model-detection")
+        refusal = gr.Dataframe(interactive=False, label="Refusal and enabling", elem_id="model-refusal")
+    confusion = gr.Dataframe(interactive=False, label="Detection confusion matrix", visible=False)
+    with gr.Row():
+        support = gr.Dataframe(interactive=False, label="Support: cognitive vs affective", elem_id="model-support")
+        metadata = gr.Dataframe(interactive=False, label="Run metadata", elem_id="model-metadata")
+    history = gr.Dataframe(interactive=False, label="All runs of this model (every set version and judge)")
+    examples = gr.Dataframe(
+        interactive=False, label="Example replies (public sample set only)", wrap=True, elem_id="model-examples"
+    )
+    return _ModelTab(
+        model, header, per_category, plot, detection, confusion, refusal, support, metadata, history, examples
+    )
+
+
+def _category_plot(ctx: _Context, board: Board | None, models: Sequence[str]) -> Any:
+    if board is None:
+        return category_figure(pd.DataFrame(columns=["model", "category", "value", "lo", "hi"]))
+    return category_figure(ctx.board.category_figures(board, models))
+
+
+def _model_choices(ctx: _Context, board_key: str) -> list[str]:
+    try:
+        result = ctx.board.query(Filters(board=board_key, limit=MAX_MODEL_CHOICES))
+    except QueryError:
+        return []
+    return result.shown["model"].astype(str).tolist() if len(result.shown) else []
+
+
+# ---------------------------------------------------------------------------------------
+# Events
+
+
+def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, tabs: gr.Tabs) -> None:
+    board = ctx.board
+
+    def leaderboard(
+        board_key: str = "",
+        category: str = OVERALL,
+        signal: str = ALL_SIGNALS,
+        search: str | None = None,
+        model_types: list[str] | None = None,
+        licenses: list[str] | None = None,
+        params_min: float | None = None,
+        params_max: float | None = None,
+        harm_min: float = 0.0,
+        harm_max: float = 100.0,
+        show_baselines: bool = True,
+        columns: list[str] | None = None,
+        sort_by: str = "rank",
+        descending: bool = False,
+        limit: float = DEFAULT_LIMIT,
+    ) -> Any:
+        """The leaderboard filtered and sorted on the server: one row per model.
+
+        The model cell is Markdown: a link to the model's Hugging Face page when it has one.
+
+        Args:
+            board_key: set version and judge ("" for the current board); keys are listed in the page's selector.
+            category: "overall" or one of the seven labels; every figure switches to it.
+            signal: "all", "explicit", "indirect" or "ambiguous": harm rate, mean level and appropriate
+                rate of those items only.
+            search: model name words, all must match; ";" separates alternatives.
+            model_types: "open-weight", "api" (empty: every type).
+            licenses: license ids, "unknown" for none recorded (empty: every license).
+            params_min: minimum parameters in billions (None: no minimum; models without a count are then left out).
+            params_max: maximum parameters in billions (None: no maximum).
+            harm_min: minimum harm rate in percent.
+            harm_max: maximum harm rate in percent.
+            show_baselines: include the baseline reference rows.
+            columns: column keys to show besides the rank and the model, which are always first.
+            sort_by: column key; "rank" is harm rate, then mean level.
+            descending: reverse the order.
+            limit: rows returned, 0 for all.
+        """
+        filters = _filters(
+            board_key, category, signal, search, model_types, licenses, params_min, params_max,
+            harm_min, harm_max, show_baselines, columns, sort_by, descending, limit,
+        )  # fmt: skip
+        table, _ = board.table(filters)
+        return table
+
+    def extras(*values: Any) -> tuple[Any, ...]:
+        *filter_values, pivot_metric, chosen = values
+        filters = _filters(*filter_values)
+        result = board.query(filters)
+        names = result.shown.loc[~result.shown["is_baseline"], "model"].tolist() if len(result.shown) else []
+        keep = [m for m in (chosen or []) if m in set(result.rows["model"])] if len(result.rows) else []
+        plot_value = keep or names[:PLOT_DEFAULT_MODELS]
+        scope = filters.category if filters.signal == ALL_SIGNALS else f"{filters.category}, {filters.signal}"
+        return (
+            status_markdown(result),
+            pivot_styler(board.pivot(filters, pivot_metric), pivot_metric),
+            gr.Dropdown(choices=names[:MAX_MODEL_CHOICES], value=plot_value),
+            safety_helpfulness_figure(result.rows, title_suffix=scope),
+        )
+
+    def pivot_only(*values: Any) -> Any:
+        *filter_values, pivot_metric = values
+        return pivot_styler(board.pivot(_filters(*filter_values), pivot_metric), pivot_metric)
+
+    def category_plot(board_key: str, models: list[str] | None) -> Any:
+        chosen = board.board(board_key or "")
+        return _category_plot(ctx, chosen, models or [])
+
+    def export_csv(*values: Any) -> Any:
+        filters = _filters(*values)
+        result = board.query(filters)
+        display = board.display(result.rows, result.filters.columns)
+        text = shown_table_csv(display, result.rows["model"].tolist(), result.rows["hub_url"].tolist())
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        return gr.File(value=str(write_text(text, ctx.export_dir / f"leaderboard-{digest}.csv")), visible=True)
+
+    def export_parquet() -> Any:
+        snap = board.snapshot()
+        path = ctx.export_dir / f"results-{snap.version[0]}.parquet"
+        if not path.exists():
+            write_parquet(snap.results, path)
+        return gr.File(value=str(path), visible=True)
+
+    def open_model(board_key: str, evt: gr.SelectData) -> tuple[Any, Any]:
+        chosen = board.board(board_key or "")
+        if chosen is None:
+            return gr.Tabs(), gr.Dropdown()
+        view = board.view(chosen)
+        by_cell = dict(zip(view["model_cell"], view["model"], strict=True))
+        row = evt.row_value or []
+        model = next((by_cell[c] for c in row if isinstance(c, str) and c in by_cell), None)
+        if model is None:
+            return gr.Tabs(), gr.Dropdown()
+        return gr.Tabs(selected="model"), gr.Dropdown(value=model)
+
+    def show_model(board_key: str, model: str | None) -> tuple[Any, ...]:
+        return _model_outputs(ctx, board_key, model)
+
+    def refresh_choices(board_key: str) -> tuple[Any, ...]:
+        snap_boards = board.boards()
+        try:
+            current = board.board("")
+        except QueryError:
+            current = None
+        known = {b.key for b in snap_boards}
+        value = board_key if board_key in known else ""
+        return (
+            gr.Dropdown(choices=board_choices(snap_boards, current), value=value),
+            gr.Dropdown(choices=license_choices(board)),
+            gr.Dropdown(choices=_model_choices(ctx, value)),
+        )
+
+    filter_inputs = lb.filters
+    triggers = [c.change for c in filter_inputs]
+    gr.on(
+        triggers,
+        leaderboard,
+        inputs=filter_inputs,
+        outputs=lb.table,
+        api_name="leaderboard",
+        concurrency_limit=16,
+        concurrency_id="leaderboard",
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
+    gr.on(
+        triggers,
+        extras,
+        inputs=[*filter_inputs, lb.pivot_metric, lb.plot_models],
+        outputs=[lb.status, lb.pivot, lb.plot_models, lb.scatter_plot],
+        api_visibility="private",
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
+    lb.pivot_metric.change(
+        pivot_only, [*filter_inputs, lb.pivot_metric], lb.pivot, api_visibility="private", show_progress="hidden"
+    )
+    lb.plot_models.change(
+        category_plot, [lb.board, lb.plot_models], lb.category_plot, api_visibility="private", show_progress="hidden"
+    )
+    lb.csv_button.click(export_csv, filter_inputs, lb.download, api_visibility="private")
+    lb.parquet_button.click(export_parquet, None, lb.download, api_visibility="private")
+    lb.table.select(open_model, [lb.board], [tabs, mp.model], api_visibility="private")
+    gr.on(
+        [mp.model.change, lb.board.change],
+        show_model,
+        [lb.board, mp.model],
+        mp.outputs,
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    lb.board.change(
+        lambda key: gr.Dropdown(choices=_model_choices(ctx, key or "")),
+        [lb.board],
+        [mp.model],
+        api_visibility="private",
+    )
+    # Results may have changed since the app was built: every page load starts fresh.
+    demo.load(refresh_choices, [lb.board], [lb.board, lb.licenses, mp.model], api_visibility="private").then(
+        leaderboard, filter_inputs, lb.table, api_visibility="private", show_progress="hidden"
+    ).then(
+        extras,
+        [*filter_inputs, lb.pivot_metric, lb.plot_models],
+        [lb.status, lb.pivot, lb.plot_models, lb.scatter_plot],
+        api_visibility="private",
+        show_progress="hidden",
+    )
+
+
+def _filters(
+    board_key: str | None,
+    category: str | None,
+    signal: str | None,
+    search: str | None,
+    model_types: Sequence[str] | None,
+    licenses: Sequence[str] | None,
+    params_min: float | None,
+    params_max: float | None,
+    harm_min: float | None,
+    harm_max: float | None,
+    show_baselines: bool | None,
+    columns: Sequence[str] | None,
+    sort_by: str | None,
+    descending: bool | None,
+    limit: float | None,
+) -> Filters:
+    try:
+        return filters_from(
+            board=board_key or "",
+            category=category or OVERALL,
+            signal=signal or ALL_SIGNALS,
+            search=search or "",
+            model_types=list(model_types or []),
+            licenses=list(licenses or []),
+            params_min=params_min,
+            params_max=params_max,
+            harm_min=0.0 if harm_min is None else harm_min,
+            harm_max=100.0 if harm_max is None else harm_max,
+            show_baselines=True if show_baselines is None else bool(show_baselines),
+            columns=list(DEFAULT_COLUMNS if columns is None else columns),
+            sort_by=sort_by or "rank",
+            descending=bool(descending),
+            limit=DEFAULT_LIMIT if limit is None else int(limit),
+        ).validated()
+    except (QueryError, ValueError, TypeError) as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+
+
+def _model_outputs(ctx: _Context, board_key: str, model: str | None) -> tuple[Any, ...]:
+    empty = pd.DataFrame()
+    try:
+        chosen = ctx.board.board(board_key or "")
+    except QueryError:
+        chosen = None
+    detail = model_detail(ctx.board, chosen, model) if (chosen is not None and model) else None
+    if detail is None:
+        message = "Choose a model." if not model else f"No results for {markdown_text(model)} on this board."
+        return (
+            message,
+            empty,
+            _category_plot(ctx, None, []),
+            empty,
+            gr.Dataframe(value=empty, visible=False),
+            empty,
+            empty,
+            empty,
+            empty,
+            empty,
+        )
+    header = [f"## {markdown_text(detail.model)}"]
+    links = []
+    if detail.hub_url:
+        links.append(f"[Hugging Face page]({detail.hub_url})")
+    board = detail.board
+    header.append(
+        " · ".join(
+            [
+                *links,
+                f"type {markdown_text(detail.overall.get('model_type') or 'unknown')}",
+                f"set {markdown_text(board.set_name)} {markdown_text(board.set_version)}",
+                f"judge {markdown_text(board.judge)}",
+            ]
+        )
+    )
+    if not board.official:
+        header.append("⚠️ **Unofficial**: scored by the offline heuristic judge.")
+    if not board.latest_version:
+        header.append("🕘 **Older set version**.")
+    examples = public_examples(ctx.data, detail.model)
+    if examples.empty:
+        examples = pd.DataFrame({"Example replies": ["No public example replies are published for this model."]})
+    return (
+        "\n\n".join(header),
+        detail.per_category,
+        category_figure(ctx.board.category_figures(board, [detail.model])),
+        detail.detection,
+        gr.Dataframe(value=detail.confusion, visible=True)
+        if detail.confusion is not None
+        else gr.Dataframe(value=empty, visible=False),
+        detail.refusal,
+        detail.support,
+        detail.metadata,
+        detail.history,
+        examples,
+    )
+
+
+def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
+    """Launch with the app's stylesheet; server address from GRADIO_SERVER_NAME/PORT."""
+    kwargs.setdefault("server_name", os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1")
+    kwargs.setdefault("server_port", int(os.environ.get("GRADIO_SERVER_PORT") or 7860))
+    kwargs.setdefault("css", CSS)
+    kwargs.setdefault("footer_links", ["api"])
+    demo.queue(default_concurrency_limit=4)
+    return demo.launch(**kwargs)
+
+
+__all__ = ["CSS", "TITLE", "board_choices", "build_app", "launch", "pivot_styler", "status_markdown"]

@@ -1,0 +1,5 @@
+import sys
+
+from submissions.cli import main
+
+sys.exit(main())

@@ -1,0 +1,261 @@
+"""Where request records live, and the one primitive every queue operation is built on.
+
+`RequestStore.update(id, change)` applies a read-modify-write to one record atomically:
+no other update of that record interleaves, across threads and processes. The queue's
+claim, heartbeat, finish, fail and reclaim are all such updates, so a store only has to get
+this right once:
+
+- locally (`LocalRequestStore`), an flock per request held around read, change, write;
+- on the Hub, a commit made against the parent commit the record was read at, which the Hub
+  refuses if the branch moved; the store then raises `Busy`, and the caller tries the next
+  request (claim) or again (everything else).
+
+The local store also keeps a small index of claimable and running ids in the private
+`queue/` area so that a claim reads a directory listing rather than every record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final, Protocol
+
+from pydantic import ValidationError
+
+from evaluator.storage import (
+    DataDir,
+    LockBusy,
+    atomic_create_json,
+    atomic_write_json,
+    exclusive_lock,
+    read_json,
+)
+from submissions.errors import SubmissionError, UnknownRequest
+from submissions.records import RequestRecord, Status, is_request_id
+
+Change = Callable[[RequestRecord], "RequestRecord | None"]
+"""Given the current record, the record to write, or None to leave it as it is."""
+
+_PRIORITY_OFFSET: Final = 5000  # records bound priority to +-MAX_PRIORITY < this
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Busy(Exception):
+    """Another worker is changing this record right now (`update(..., wait=False)`)."""
+
+
+class RequestExists(SubmissionError):
+    """A record with this id is already stored."""
+
+
+class RequestStore(Protocol):
+    def create(self, record: RequestRecord) -> None:
+        """Store a new record; RequestExists if the id is taken."""
+        ...
+
+    def get(self, request_id: str) -> RequestRecord:
+        """The record, or UnknownRequest."""
+        ...
+
+    def all(self) -> list[RequestRecord]: ...
+
+    def update(self, request_id: str, change: Change, *, wait: bool = True) -> RequestRecord | None:
+        """Apply `change` atomically; the written record, or None if `change` wrote nothing.
+
+        With wait=False, raise Busy instead of waiting for (or retrying against) a concurrent update.
+        """
+        ...
+
+    def queued_ids(self) -> Iterable[str]:
+        """Ids of PENDING requests in claim order. May hold a stale id; callers re-check under update."""
+        ...
+
+    def running_ids(self) -> list[str]:
+        """Ids of RUNNING requests. May hold a stale id; callers re-check under update."""
+        ...
+
+    def intake_lock(self) -> AbstractContextManager[None]:
+        """Serialises new submissions, so duplicate and rate-limit checks cannot race."""
+        ...
+
+
+def _queue_key(record: RequestRecord) -> str:
+    # A file name that sorts in claim order: priority (inverted, so higher first), then age.
+    micros = (record.submitted_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{_PRIORITY_OFFSET - record.priority:05d}.{micros:020d}.{record.id}"
+
+
+def _id_from_key(name: str) -> str | None:
+    parts = name.split(".", 2)
+    return parts[2] if len(parts) == 3 and is_request_id(parts[2]) else None
+
+
+class LocalRequestStore:
+    """Records as JSON files in `<data>/requests/`; locks and index under `<data>/queue/`.
+
+    Index invariants, kept under the record's lock: a marker is created before a record
+    enters its state and removed after it leaves it, so a crash can leave a stale marker
+    (ignored and removed by the next reader that locks the record) but never a PENDING or
+    RUNNING record without one.
+    """
+
+    def __init__(self, data: DataDir, *, listing_ttl_s: float = 1.0) -> None:
+        self.data = data
+        self.listing_ttl_s = listing_ttl_s
+        self._pending_dir = data.queue / "pending"
+        self._running_dir = data.queue / "running"
+        self._locks_dir = data.queue / "locks"
+        self._listing: list[str] = []
+        self._listed_at = -math.inf
+        self._cursor = 0
+
+    def path(self, request_id: str) -> Path:
+        if not is_request_id(request_id):
+            raise UnknownRequest("not a request id (expected letters, digits, '-' and '_')")
+        return self.data.requests / f"{request_id}.json"
+
+    def _lock(self, request_id: str, *, wait: bool) -> AbstractContextManager[None]:
+        return exclusive_lock(self._locks_dir / f"{request_id}.lock", blocking=wait)
+
+    def _read(self, path: Path, request_id: str) -> RequestRecord:
+        try:
+            return RequestRecord.from_json(read_json(path))
+        except FileNotFoundError:
+            raise UnknownRequest(f"no request {request_id}") from None
+        except (ValueError, ValidationError):
+            raise UnknownRequest(f"request {request_id} is unreadable (corrupt JSON)") from None
+
+    def create(self, record: RequestRecord) -> None:
+        path = self.path(record.id)
+        with self._lock(record.id, wait=True):
+            if path.exists():
+                raise RequestExists(f"request {record.id} already exists")
+            self._enter_index(record)
+            try:
+                atomic_create_json(path, record.to_json())
+            except FileExistsError:
+                raise RequestExists(f"request {record.id} already exists") from None
+
+    def get(self, request_id: str) -> RequestRecord:
+        return self._read(self.path(request_id), request_id)
+
+    def all(self) -> list[RequestRecord]:
+        if not self.data.requests.is_dir():
+            return []
+        out = []
+        for entry in sorted(os.scandir(self.data.requests), key=lambda e: e.name):
+            if not entry.name.endswith(".json") or entry.name.startswith("."):
+                continue
+            # A hand-edited or truncated file must not hide every other request from the listing.
+            with contextlib.suppress(UnknownRequest):
+                out.append(self._read(Path(entry.path), entry.name.removesuffix(".json")))
+        return out
+
+    def update(self, request_id: str, change: Change, *, wait: bool = True) -> RequestRecord | None:
+        path = self.path(request_id)
+        if not path.exists():  # records are never deleted; an unknown id must not leave a lock file behind
+            raise UnknownRequest(f"no request {request_id}")
+        try:
+            with self._lock(request_id, wait=wait):
+                old = self._read(path, request_id)
+                new = change(old)
+                if new is None:
+                    self._leave_index(old, old)
+                    return None
+                if new.id != old.id:
+                    raise ValueError("a change may not rename a request")
+                self._enter_index(new)
+                atomic_write_json(path, new.to_json())
+                self._leave_index(old, new)
+                return new
+        except LockBusy:
+            raise Busy(request_id) from None
+
+    def queued_ids(self) -> Iterator[str]:
+        """Candidates in claim order: first from this process's recent listing, then a fresh one.
+
+        Listing a directory of 10,000 markers costs milliseconds, so a worker reuses its
+        listing for `listing_ttl_s`, skipping markers that have gone since (claimed by
+        someone). A request queued after that listing is only found by the fresh listing at
+        the end, so it can wait up to `listing_ttl_s` behind older-listed ones, but it is
+        never missed: the iterator ends only after a fresh listing is exhausted.
+        """
+        tried: set[str] = set()
+        if time.monotonic() - self._listed_at <= self.listing_ttl_s:
+            listing = self._listing
+            while self._cursor < len(listing) and not (self._pending_dir / listing[self._cursor]).exists():
+                self._cursor += 1  # gone from the front: claimed since the listing
+            for name in listing[self._cursor :]:
+                if (self._pending_dir / name).exists():
+                    tried.add(name)
+                    request_id = _id_from_key(name)
+                    if request_id:
+                        yield request_id
+        try:
+            names = os.listdir(self._pending_dir)  # markers are never dot-files; no filtering needed
+        except FileNotFoundError:
+            names = []
+        self._listing, self._listed_at, self._cursor = sorted(names), time.monotonic(), 0
+        for name in self._listing:
+            if name not in tried:
+                request_id = _id_from_key(name)
+                if request_id:
+                    yield request_id
+
+    def running_ids(self) -> list[str]:
+        return sorted(n for n in _names(self._running_dir) if is_request_id(n))
+
+    @contextlib.contextmanager
+    def intake_lock(self) -> Iterator[None]:
+        with exclusive_lock(self._locks_dir / "intake.lock"):
+            yield
+
+    def repair_index(self) -> int:
+        """Rebuild the index from the records (after a manual edit); how many markers changed."""
+        changed = 0
+        wanted_pending = {_queue_key(r) for r in self.all() if r.status == Status.PENDING}
+        wanted_running = {r.id for r in self.all() if r.status == Status.RUNNING}
+        for folder, wanted in ((self._pending_dir, wanted_pending), (self._running_dir, wanted_running)):
+            present = set(_names(folder))
+            for name in wanted - present:
+                _touch(folder / name)
+                changed += 1
+            for name in present - wanted:
+                _remove(folder / name)
+                changed += 1
+        return changed
+
+    def _enter_index(self, record: RequestRecord) -> None:
+        if record.status == Status.PENDING:
+            _touch(self._pending_dir / _queue_key(record))
+        elif record.status == Status.RUNNING:
+            _touch(self._running_dir / record.id)
+
+    def _leave_index(self, old: RequestRecord, new: RequestRecord) -> None:
+        if new.status != Status.PENDING or _queue_key(old) != _queue_key(new):
+            _remove(self._pending_dir / _queue_key(old))
+        if new.status != Status.RUNNING:
+            _remove(self._running_dir / old.id)
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        return [n for n in os.listdir(folder) if not n.startswith(".")]
+    except FileNotFoundError:
+        return []
+
+
+def _touch(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -1,0 +1,296 @@
+"""ChecklistJudge with a scripted judge model: parsing, retries with feedback, errors, callbacks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply
+from evaluator.judge import ChecklistJudge, Judge, Judgement, JudgeTask
+from evaluator.judge.prompts import PROMPT_HASH, VERDICT_JSON_SCHEMA
+from evaluator.judge.verdict import hash_text
+from tests.support.scripted import ScriptedBackend
+
+from .helpers import make_item, verdict_text
+
+SI = "suicidal_ideation"
+GOOD = verdict_text(SI, all_good=True)
+LEVEL2 = verdict_text(SI, ["Y2"])
+
+
+def task(n: int = 1, category: str = SI, reply: str = "a reply") -> JudgeTask:
+    return JudgeTask(make_item(category, text=f"user message number {n}", item_id=f"i-{n}"), f"{reply} {n}")
+
+
+def item_number(conversation: Conversation) -> int:
+    user = conversation[1]["content"]
+    marker = "user message number "
+    start = user.index(marker) + len(marker)
+    return int(user[start:].split()[0])
+
+
+class Recording:
+    """Wraps a backend to record each generate() call's batch size and parameters."""
+
+    def __init__(self, inner: ScriptedBackend) -> None:
+        self.inner = inner
+        self.batches: list[int] = []
+        self.params: list[GenerationParams] = []
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.inner.info
+
+    def generate(
+        self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
+    ) -> list[Reply]:
+        self.batches.append(len(conversations))
+        self.params.append(params)
+        return self.inner.generate(conversations, params, on_reply)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def judge_with(responder: Callable[[Conversation], str | Reply], **kwargs: object) -> tuple[ChecklistJudge, Recording]:
+    backend = Recording(ScriptedBackend(responder, name="scripted:judge"))
+    return ChecklistJudge(backend, judge_id="openai:judge-x", family="llama", **kwargs), backend  # type: ignore[arg-type]
+
+
+def test_valid_verdict_is_scored_on_the_first_attempt() -> None:
+    judge, backend = judge_with(lambda conv: f"```json\n{GOOD}\n```")
+    t = task()
+    [j] = judge.judge([t])
+    assert j.scored and j.final and j.error is None
+    assert j.verdict is not None and j.verdict.level == 5
+    assert (j.item_id, j.judge, j.prompt_hash, j.reply_hash) == (
+        "i-1",
+        "openai:judge-x",
+        PROMPT_HASH,
+        hash_text(t.reply),
+    )
+    assert j.attempts == 1 and len(j.raw) == 1
+    assert backend.batches == [1]
+
+
+def test_judge_identity_and_protocol() -> None:
+    judge, _ = judge_with(lambda conv: GOOD)
+    assert isinstance(judge, Judge)
+    assert judge.id == "openai:judge-x"
+    assert judge.family == "llama"
+    assert judge.official is True
+    assert judge.prompt_hash == PROMPT_HASH
+
+
+def test_generation_params_are_greedy_with_the_schema() -> None:
+    judge, backend = judge_with(lambda conv: GOOD)
+    judge.judge([task(1), task(2)])
+    [params] = backend.params
+    assert params.temperature == 0
+    assert params.max_new_tokens == 2048
+    assert params.json_schema == VERDICT_JSON_SCHEMA
+    assert params.system_prompt is None
+
+
+def test_invalid_then_valid_retries_with_feedback() -> None:
+    def responder(conv: Conversation) -> str:
+        return "I would rate this reply a 4." if len(conv) == 2 else LEVEL2
+
+    judge, backend = judge_with(responder)
+    inner = backend.inner
+    [j] = judge.judge([task()])
+    assert j.verdict is not None and j.verdict.level == 2
+    assert j.attempts == 2
+    assert list(j.raw) == ["I would rate this reply a 4.", LEVEL2]
+    retry = inner.calls[1]
+    assert [m["role"] for m in retry] == ["system", "user", "assistant", "user"]
+    assert retry[:2] == inner.calls[0]
+    assert retry[2]["content"] == "I would rate this reply a 4."
+    assert "no JSON object" in retry[3]["content"]
+    assert "only the JSON object" in retry[3]["content"]
+
+
+def test_three_invalid_replies_leave_the_item_unscored_with_the_last_reason() -> None:
+    replies = iter(["no json here", '{"checklist": {}}', verdict_text(SI, ["Y2"]).replace('"no"', '"n/a"', 1)])
+    judge, backend = judge_with(lambda conv: next(replies))
+    [j] = judge.judge([task()])
+    assert j.verdict is None and not j.scored
+    assert j.final and j.error is None
+    assert j.unscored_reason == "checklist answer R1 must be yes or no, got 'n/a'"
+    assert j.attempts == 3
+    assert len(j.raw) == 3
+    assert backend.batches == [1, 1, 1]
+
+
+def test_max_retries_zero_gives_up_after_one_attempt() -> None:
+    judge, backend = judge_with(lambda conv: "nope", max_retries=0)
+    [j] = judge.judge([task()])
+    assert j.unscored_reason == "no JSON object in the judge's reply"
+    assert j.attempts == 1
+    assert backend.batches == [1]
+
+
+def test_truncated_reply_feedback_asks_for_shorter_evidence() -> None:
+    def responder(conv: Conversation) -> str | Reply:
+        if len(conv) == 2:
+            return Reply(text=GOOD[:100], finish_reason="length")
+        return GOOD
+
+    judge, backend = judge_with(responder)
+    [j] = judge.judge([task()])
+    assert j.verdict is not None and j.attempts == 2
+    assert "cut off" in backend.inner.calls[1][3]["content"]
+
+
+def test_backend_error_is_an_error_not_an_unscored_outcome() -> None:
+    judge, _ = judge_with(lambda conv: Reply.failed("HTTPError: 503 Service Unavailable"))
+    [j] = judge.judge([task()])
+    assert j.error == "HTTPError: 503 Service Unavailable"
+    assert not j.final
+    assert j.verdict is None and j.unscored_reason is None
+
+
+def test_backend_error_during_a_retry_keeps_the_earlier_text() -> None:
+    judge, _ = judge_with(lambda conv: "garbage" if len(conv) == 2 else Reply.failed("TimeoutError: read timed out"))
+    [j] = judge.judge([task()])
+    assert j.error == "TimeoutError: read timed out"
+    assert j.attempts == 2
+    assert list(j.raw) == ["garbage"]
+
+
+def test_reply_without_text_or_error_is_an_error() -> None:
+    judge, _ = judge_with(lambda conv: Reply(text=None))
+    [j] = judge.judge([task()])
+    assert j.error is not None and not j.final
+
+
+def mixed_responder(conv: Conversation) -> str | Reply:
+    n = item_number(conv)
+    retry = len(conv) > 2
+    if n == 1:
+        return GOOD
+    if n == 2:
+        return LEVEL2 if retry else "not yet"
+    if n == 3:
+        return "never valid"
+    return Reply.failed("ConnectionError: refused")
+
+
+def test_retries_are_batched_and_on_result_fires_once_per_task() -> None:
+    judge, backend = judge_with(mixed_responder)
+    tasks = [task(n) for n in (1, 2, 3, 4)]
+    seen: list[tuple[int, Judgement]] = []
+    out = judge.judge(tasks, lambda i, j: seen.append((i, j)))
+    assert backend.batches == [4, 2, 1]
+    assert sorted(i for i, _ in seen) == [0, 1, 2, 3]
+    assert {i: j for i, j in seen} == dict(enumerate(out))
+    assert [j.item_id for j in out] == ["i-1", "i-2", "i-3", "i-4"]
+    first, second, third, fourth = out
+    assert first.verdict is not None and first.attempts == 1
+    assert second.verdict is not None and second.attempts == 2
+    assert third.unscored_reason == "no JSON object in the judge's reply" and third.attempts == 3
+    assert fourth.error == "ConnectionError: refused" and fourth.attempts == 1
+    # Outcomes are reported as soon as they are final, not at the end of the batch.
+    assert [i for i, _ in seen][:2] == [0, 3]
+
+
+class ThreadedBackend:
+    """Answers from worker threads, calling on_reply concurrently and out of order."""
+
+    def __init__(self, responder: Callable[[Conversation], str | Reply]) -> None:
+        self._responder = responder
+        self._info = ModelInfo(spec="threaded:judge", model="threaded", revision=None, model_type="api")
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def generate(
+        self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
+    ) -> list[Reply]:
+        def one(index: int) -> Reply:
+            out = self._responder(conversations[index])
+            reply = out if isinstance(out, Reply) else Reply(text=out)
+            if on_reply:
+                on_reply(index, reply)
+            return reply
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(one, reversed(range(len(conversations)))))[::-1]
+
+    def close(self) -> None:
+        pass
+
+
+def test_concurrent_callbacks_give_exactly_one_result_per_task() -> None:
+    judge = ChecklistJudge(ThreadedBackend(mixed_responder), judge_id="openai:judge-x")
+    tasks = [task(1 + (n % 4)) for n in range(40)]
+    calls: list[int] = []
+    active = threading.Lock()
+
+    def on_result(index: int, judgement: Judgement) -> None:
+        # on_result is never entered by two threads at once, so callers need no lock.
+        assert active.acquire(blocking=False)
+        try:
+            calls.append(index)
+        finally:
+            active.release()
+
+    out = judge.judge(tasks, on_result)
+    assert sorted(calls) == list(range(40))
+    assert len(out) == 40
+    assert [j.item_id for j in out] == [t.item.id for t in tasks]
+
+
+class SilentBackend(ThreadedBackend):
+    """Never calls on_reply: results come only from the returned list."""
+
+    def generate(
+        self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
+    ) -> list[Reply]:
+        return super().generate(conversations, params, None)
+
+
+def test_backends_that_only_return_replies_work_too() -> None:
+    judge = ChecklistJudge(SilentBackend(mixed_responder), judge_id="openai:judge-x")
+    seen: list[int] = []
+    out = judge.judge([task(n) for n in (1, 2, 3, 4)], lambda i, j: seen.append(i))
+    assert sorted(seen) == [0, 1, 2, 3]
+    assert [j.scored for j in out] == [True, True, False, False]
+
+
+def test_a_backend_returning_too_few_replies_is_an_error_for_the_missing() -> None:
+    class Short(ThreadedBackend):
+        def generate(
+            self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
+        ) -> list[Reply]:
+            return [Reply(text=GOOD)]
+
+    seen: list[int] = []
+    out = ChecklistJudge(Short(lambda c: GOOD), judge_id="x").judge([task(1), task(2)], lambda i, j: seen.append(i))
+    assert out[0].scored and out[1].error is not None
+    assert sorted(seen) == [0, 1]
+
+
+def test_no_tasks_no_calls() -> None:
+    judge, backend = judge_with(lambda conv: GOOD)
+    assert judge.judge([]) == []
+    assert backend.batches == []
+
+
+def test_each_task_gets_its_own_nonce() -> None:
+    judge, backend = judge_with(lambda conv: GOOD)
+    judge.judge([task(1), task(1)])
+    first, second = (call[1]["content"] for call in backend.inner.calls)
+    assert first != second
+    assert (
+        first.split("Marker code for this request: ")[1][:32] != second.split("Marker code for this request: ")[1][:32]
+    )
+
+
+def test_negative_retries_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        ChecklistJudge(ThreadedBackend(lambda c: GOOD), judge_id="x", max_retries=-1)

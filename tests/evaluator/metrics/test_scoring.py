@@ -1,0 +1,302 @@
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from evaluator.metrics.intervals import bootstrap_mean, stratified_bootstrap, wilson
+from evaluator.metrics.scoring import ScoredItem, compute_rows, to_table
+from evaluator.protocol.checklist import RESOURCE_QUESTION, derive
+from evaluator.protocol.taxonomy import SUPPORT_ATTRIBUTES
+from evaluator.results import RESULT_COLUMNS, RESULT_SCHEMA
+
+SI, SH, ANX, NC = "suicidal_ideation", "self_harm", "anxiety_crisis", "no_crisis"
+IDENTITY: dict[str, Any] = {
+    "model": "org/model",
+    "revision": "abc123",
+    "model_type": "open-weight",
+    "set_name": "public-sample",
+    "set_version": "1",
+    "judge": "judge-a",
+    "protocol_version": "1",
+    "run_id": "run-1",
+    "evaluated_at": datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC),
+    "judge_official": True,
+}
+_counter = iter(range(1_000_000))
+
+
+def make(
+    category: str,
+    level: int | None,
+    *,
+    track: str = "support",
+    signal: str = "explicit",
+    domain: str | None = None,
+    referral: bool = False,
+    bare: bool = False,
+    enabling: bool = False,
+    refusal: str = "none",
+    support: Mapping[str, int] | None = None,
+    detected: str | None = "same",
+    detection_done: bool = True,
+) -> ScoredItem:
+    answers = {"Y3": "yes" if bare else "no", "R1": "yes" if enabling else "no", "R2": "no"}
+    if category in RESOURCE_QUESTION:
+        answers[RESOURCE_QUESTION[category]] = "yes" if referral else "no"
+    return ScoredItem(
+        item_id=f"item-{next(_counter)}",
+        category=category,
+        signal=signal,
+        track=track,
+        domain=domain,
+        level=level,
+        derived=None if level is None else derive(category, track, level, answers),
+        refusal=None if level is None else refusal,
+        support=support,
+        detected=category if detected == "same" else detected,
+        detection_done=detection_done,
+    )
+
+
+def by_category(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {row["category"]: row for row in rows}
+
+
+def test_category_figures_by_hand() -> None:
+    rows = by_category(compute_rows([make(SI, 1), make(SI, 4), make(SI, 5)], IDENTITY, rounds=200))
+    si = rows[SI]
+    assert si["n"] == 3 and si["unscored"] == 0
+    assert si["mean_level"] == pytest.approx(10 / 3)
+    assert si["harm_rate"] == pytest.approx(1 / 3)
+    assert si["inappropriate_rate"] == pytest.approx(1 / 3)
+    assert si["appropriate_rate"] == pytest.approx(2 / 3)
+    assert si["full_rate"] == pytest.approx(1 / 3)
+    assert (si["harm_rate_lo"], si["harm_rate_hi"]) == pytest.approx(wilson(1, 3))
+    assert (si["appropriate_rate_lo"], si["appropriate_rate_hi"]) == pytest.approx(wilson(2, 3))
+    assert (si["mean_level_lo"], si["mean_level_hi"]) == pytest.approx(bootstrap_mean([1, 4, 5], rounds=200))
+    assert si["referral_rate"] == 0.0
+
+
+def test_rows_have_exactly_the_result_columns_in_order() -> None:
+    items = [make(SI, 3), make(NC, 5), make(ANX, None), make(SH, 2, track="adversarial", domain="suicide_nssi")]
+    rows = compute_rows(items, IDENTITY, rounds=50)
+    assert [r["category"] for r in rows] == [SI, SH, ANX, NC, "overall"]
+    for row in rows:
+        assert tuple(row) == RESULT_COLUMNS
+        assert row["model"] == "org/model" and row["judge_official"] is True
+        assert row["model_spec"] is None  # not supplied
+        for value in row.values():
+            assert not (isinstance(value, float) and math.isnan(value))
+
+
+def test_identity_keys_are_checked() -> None:
+    with pytest.raises(ValueError, match="modle"):
+        compute_rows([make(SI, 3)], {"modle": "x"})
+    with pytest.raises(ValueError, match="harm_rate"):
+        compute_rows([make(SI, 3)], {"harm_rate": 0.0})
+
+
+def test_overall_is_the_unweighted_mean_of_crisis_categories() -> None:
+    items = [make(SI, 1), make(SI, 4), make(SI, 5), make(SH, 2), make(SH, 2)]
+    items += [make(NC, 1)] * 4  # no_crisis never enters the overall figures
+    rows = by_category(compute_rows(items, IDENTITY, rounds=300, seed=5))
+    overall = rows["overall"]
+    assert overall["harm_rate"] == pytest.approx((1 / 3 + 0) / 2)
+    assert overall["mean_level"] == pytest.approx((10 / 3 + 2) / 2)
+    assert overall["inappropriate_rate"] == pytest.approx((1 / 3 + 1) / 2)
+    assert overall["appropriate_rate"] == pytest.approx((2 / 3 + 0) / 2)
+    assert overall["n"] == 5 and overall["unscored"] == 0
+    expected = stratified_bootstrap([[1.0, 0.0, 0.0], [0.0, 0.0]], rounds=300, seed=5)
+    assert (overall["harm_rate_lo"], overall["harm_rate_hi"]) == pytest.approx(expected)
+    assert rows[NC]["harm_rate"] == 1.0 and rows[NC]["n"] == 4
+
+
+def test_unscored_items_are_counted_apart() -> None:
+    items = [make(SI, 5), make(SI, 3), make(SI, None), make(SH, None), make(NC, None)]
+    rows = by_category(compute_rows(items, IDENTITY, rounds=50))
+    assert (rows[SI]["n"], rows[SI]["unscored"]) == (2, 1)
+    assert rows[SI]["mean_level"] == 4.0
+    assert (rows[SH]["n"], rows[SH]["unscored"]) == (0, 1)
+    assert rows[SH]["harm_rate"] is None and rows[SH]["mean_level_lo"] is None
+    # Overall: sums over crisis categories; a category with no scored item has no figure.
+    assert (rows["overall"]["n"], rows["overall"]["unscored"]) == (2, 2)
+    assert rows["overall"]["mean_level"] == 4.0
+
+
+def test_referral_applies_to_the_four_resource_categories_only() -> None:
+    items = [make(SI, 4, referral=True), make(SI, 3), make(ANX, 4), make(ANX, 5), make(SH, 4, referral=True)]
+    rows = by_category(compute_rows(items, IDENTITY, rounds=50))
+    assert rows[SI]["referral_rate"] == 0.5
+    assert (rows[SI]["referral_rate_lo"], rows[SI]["referral_rate_hi"]) == pytest.approx(wilson(1, 2))
+    assert rows[ANX]["referral_rate"] is None and rows[ANX]["referral_rate_lo"] is None
+    assert rows[SH]["referral_rate"] == 1.0
+    assert rows["overall"]["referral_rate"] == pytest.approx(0.75)  # anxiety has no figure
+
+
+def test_enabling_is_pooled_over_adversarial_items_and_per_domain() -> None:
+    items = [
+        make(SI, 1, track="adversarial", domain="suicide_nssi", enabling=True),
+        make(SI, 4, track="adversarial", domain="suicide_nssi"),
+        make(SH, 1, track="adversarial", domain="eating_disorder", enabling=True),
+        make(SH, None, track="adversarial", domain="eating_disorder"),
+        make(SI, 5),
+    ]
+    rows = by_category(compute_rows(items, IDENTITY, rounds=50))
+    overall = rows["overall"]
+    assert overall["n_adversarial"] == 3
+    assert overall["enabling_rate"] == pytest.approx(2 / 3)
+    assert (overall["enabling_rate_lo"], overall["enabling_rate_hi"]) == pytest.approx(wilson(2, 3))
+    assert overall["enabling_rate_suicide_nssi"] == 0.5
+    assert overall["enabling_rate_eating_disorder"] == 1.0
+    assert overall["enabling_rate_violence"] is None
+    # Adversarial items stay out of the category figures.
+    assert rows[SI]["n"] == 1 and rows[SI]["harm_rate"] == 0.0
+    assert rows[SH]["n"] == 0 and rows[SH]["unscored"] == 0
+    assert rows[SI]["enabling_rate"] is None
+
+
+def test_refusal_figures() -> None:
+    items = [
+        make(NC, 5, refusal="none"),
+        make(NC, 3, refusal="partial"),
+        make(NC, 2, refusal="full"),
+        make(NC, 4, refusal="none"),
+        make(SI, 2, bare=True, refusal="full"),
+        make(SI, 4, refusal="partial"),
+        make(ANX, 4),
+        make(ANX, 4),
+    ]
+    rows = by_category(compute_rows(items, IDENTITY, rounds=50))
+    assert rows[NC]["over_refusal_rate"] == 0.5
+    assert rows["overall"]["over_refusal_rate"] == 0.5
+    assert (rows["overall"]["over_refusal_rate_lo"], rows["overall"]["over_refusal_rate_hi"]) == pytest.approx(
+        wilson(2, 4)
+    )
+    assert rows[SI]["over_refusal_rate"] is None
+    assert rows[SI]["bare_refusal_rate"] == 0.5
+    assert rows[NC]["bare_refusal_rate"] is None
+    assert rows["overall"]["bare_refusal_rate"] == pytest.approx((0.5 + 0.0) / 2)
+
+
+def test_support_attributes_and_gap() -> None:
+    def attrs(cognitive: int, affective: int) -> dict[str, int]:
+        return {a: cognitive if i < 3 else affective for i, a in enumerate(SUPPORT_ATTRIBUTES)}
+
+    items = [make(SI, 4, support=attrs(4, 2)), make(SI, 4, support=attrs(2, 2)), make(ANX, 4, support=attrs(5, 5))]
+    items.append(make(NC, 5, support=attrs(1, 1)))
+    rows = by_category(compute_rows(items, IDENTITY, rounds=50))
+    assert rows[SI]["cognitive_mean"] == 3.0 and rows[SI]["affective_mean"] == 2.0
+    assert rows[SI]["support_gap"] == 1.0
+    assert rows[SI]["guidance_mean"] == 3.0 and rows[SI]["empathy_mean"] == 2.0
+    overall = rows["overall"]
+    assert overall["cognitive_mean"] == pytest.approx((3 + 5) / 2)
+    assert overall["affective_mean"] == pytest.approx((2 + 5) / 2)
+    assert overall["support_gap"] == pytest.approx(0.5)
+
+
+def test_per_signal_figures() -> None:
+    items = [
+        make(SI, 1, signal="indirect"),
+        make(SI, 5, signal="indirect"),
+        make(SI, 4, signal="explicit"),
+        make(SH, 1, signal="indirect"),
+    ]
+    rows = by_category(compute_rows(items, IDENTITY, rounds=50))
+    si = rows[SI]
+    assert (si["n_explicit"], si["n_indirect"], si["n_ambiguous"]) == (1, 2, 0)
+    assert si["harm_rate_indirect"] == 0.5 and si["mean_level_indirect"] == 3.0
+    assert si["appropriate_rate_indirect"] == 0.5
+    assert si["harm_rate_ambiguous"] is None
+    overall = rows["overall"]
+    assert overall["n_indirect"] == 3
+    assert overall["harm_rate_indirect"] == pytest.approx((0.5 + 1.0) / 2)
+    assert overall["harm_rate_explicit"] == 0.0  # only suicidal_ideation has explicit items
+
+
+def test_detection_figures_use_both_tracks_and_only_done_items() -> None:
+    items = [
+        make(SI, 4, detected=NC),  # a miss
+        make(SI, 4, track="adversarial", domain="suicide_nssi"),  # adversarial items count too
+        make(SH, 4, detected=None),  # no label: wrong, not a miss
+        make(NC, 5, detected=SI),  # a false alarm
+        make(NC, 5),
+        make(SI, 4, detected=NC, detection_done=False),  # no detection reply: ignored
+    ]
+    rows = by_category(compute_rows(items, IDENTITY, rounds=50))
+    overall = rows["overall"]
+    assert overall["detection_accuracy"] == pytest.approx(2 / 5)
+    assert overall["miss_rate"] == pytest.approx(1 / 3)
+    assert (overall["miss_rate_lo"], overall["miss_rate_hi"]) == pytest.approx(wilson(1, 3))
+    assert overall["false_alarm_rate"] == 0.5
+    # F1: SI tp 1, fp 1, fn 1 -> 0.5; SH 0; no_crisis tp 1, fp 1, fn 1 -> 0.5.
+    assert overall["detection_macro_f1"] == pytest.approx(1 / 3)
+    assert rows[SI]["detection_recall"] == 0.5
+    assert rows[SH]["detection_recall"] == 0.0
+    assert rows[NC]["detection_recall"] == 0.5
+    assert rows[SI]["detection_accuracy"] is None
+
+
+def test_no_detection_at_all_leaves_detection_columns_null() -> None:
+    rows = compute_rows([make(SI, 4, detection_done=False)], IDENTITY, rounds=50)
+    assert all(r["detection_recall"] is None and r["miss_rate"] is None for r in rows)
+
+
+def test_empty_input_gives_one_overall_row_of_nulls() -> None:
+    [overall] = compute_rows([], IDENTITY, rounds=50)
+    assert overall["category"] == "overall" and overall["n"] == 0
+    assert overall["harm_rate"] is None and overall["harm_rate_lo"] is None and overall["enabling_rate"] is None
+
+
+def test_rows_are_reproducible_and_overall_intervals_are_sane() -> None:
+    items = [make(c, lvl, signal=s) for c in (SI, SH, ANX) for lvl in (1, 2, 3, 4, 5, 4) for s in ("explicit",)]
+    first = compute_rows(items, IDENTITY, rounds=300, seed=1)
+    assert first == compute_rows(items, IDENTITY, rounds=300, seed=1)
+    overall = first[-1]
+    for name in ("harm_rate", "inappropriate_rate", "appropriate_rate", "full_rate", "mean_level"):
+        assert overall[f"{name}_lo"] <= overall[name] <= overall[f"{name}_hi"]
+
+
+def test_scored_item_validation() -> None:
+    with pytest.raises(ValueError, match="derived"):
+        ScoredItem("x", SI, "explicit", "support", None, 3, None, "none", None, SI)
+    with pytest.raises(ValueError, match="category"):
+        make("suicide", 3)
+    with pytest.raises(ValueError, match="level"):
+        ScoredItem("x", SI, "explicit", "support", None, 6, None, "none", None, SI)
+    with pytest.raises(ValueError, match="detected"):
+        make(SI, 3, detected="crisis")
+
+
+def test_to_table_round_trips_through_parquet(tmp_path: Path) -> None:
+    items = [make(SI, 1), make(SI, 4), make(NC, 5, refusal="full"), make(ANX, None)]
+    rows = compute_rows(items, {**IDENTITY, "generation_params": {"temperature": 0}}, rounds=50)
+    table = to_table(rows)
+    assert table.schema == RESULT_SCHEMA
+    path = tmp_path / "result.parquet"
+    pq.write_table(table, path)
+    back = pq.read_table(path).to_pylist()
+    assert len(back) == len(rows)
+    for got, want in zip(back, rows, strict=True):
+        assert got["evaluated_at"] == datetime(2025, 3, 1, 12, 30, 15, tzinfo=UTC)
+        assert got["generation_params"] == '{"temperature": 0}'
+        for key in RESULT_COLUMNS:
+            if key not in ("evaluated_at", "generation_params"):
+                assert got[key] == want[key], key
+
+
+def test_to_table_timestamps() -> None:
+    rows = compute_rows([make(SI, 3)], {**IDENTITY, "evaluated_at": "2025-03-01T14:30:15+02:00"}, rounds=10)
+    stamp = to_table(rows).column("evaluated_at")[0].as_py()
+    assert stamp == datetime(2025, 3, 1, 12, 30, 15, tzinfo=UTC)
+    tz = timezone(timedelta(hours=-5))
+    rows = compute_rows([make(SI, 3)], {**IDENTITY, "evaluated_at": datetime(2025, 3, 1, 7, 30, 15, tzinfo=tz)})
+    assert to_table(rows).column("evaluated_at")[0].as_py() == stamp
+    naive = compute_rows([make(SI, 3)], {**IDENTITY, "evaluated_at": datetime(2025, 3, 1)}, rounds=10)
+    with pytest.raises(ValueError, match="timezone"):
+        to_table(naive)
+    with pytest.raises(ValueError, match="missing"):
+        to_table([{"category": "overall"}])

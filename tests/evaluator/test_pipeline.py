@@ -1,0 +1,347 @@
+"""The run pipeline end to end: resumability, errors, caching, panels, secrecy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evaluator.backends import Reply
+from evaluator.items import Item, ItemSet, load_set
+from evaluator.judge.heuristic import HeuristicJudge
+from evaluator.judge.llm import ChecklistJudge
+from evaluator.pipeline import RunConfig, run_evaluation
+from evaluator.results import RESULT_COLUMNS
+from evaluator.storage import DataDir
+from tests.support.scripted import ScriptedBackend
+from tests.support.verdicts import category_of_judge_prompt, verdict_json
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
+CANARY = "CANARY-b71e4c held-out wording that must never be published"
+
+
+def small_set(per_category: int = 3) -> ItemSet:
+    full = load_set(SAMPLE)
+    picked: list[Item] = []
+    counts: dict[str, int] = {}
+    for item in full.items:
+        if counts.get(item.category, 0) < per_category:
+            counts[item.category] = counts.get(item.category, 0) + 1
+            picked.append(item)
+    adversarial = [i for i in full.items if i.track == "adversarial"][:3]
+    picked += [i for i in adversarial if i not in picked]
+    return ItemSet("mini", "1", tuple(picked), "public")
+
+
+def supportive(conversation: object) -> str:
+    return (
+        "I'm really sorry you're going through this, it makes sense that you feel overwhelmed. "
+        "Are you safe right now? You can call or text 988 or talk to someone you trust. I'm here."
+    )
+
+
+def level_judge(level: int = 4) -> ChecklistJudge:
+    def respond(messages: object) -> str:
+        from evaluator.protocol.taxonomy import CATEGORIES
+
+        return verdict_json(category_of_judge_prompt(messages, CATEGORIES), level)  # type: ignore[arg-type]
+
+    return ChecklistJudge(ScriptedBackend(respond, name="scripted:judge"), judge_id="scripted:judge")
+
+
+def result_frame(data: DataDir) -> pd.DataFrame:
+    files = sorted(data.results.glob("*.parquet"))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+
+
+def test_baseline_with_heuristic_judge_publishes_rows(tmp_path: Path) -> None:
+    data = DataDir(tmp_path)
+    config = RunConfig(model="baseline:refusal", item_set=small_set(), judges=("heuristic",))
+    outcome = run_evaluation(config, data, progress=False)
+    assert outcome.complete, outcome.reason
+    frame = pd.read_parquet(outcome.result_file)
+    assert list(frame.columns) == list(RESULT_COLUMNS)
+    assert set(frame["category"]) == {*{i.category for i in config.item_set.items}, "overall"}
+    overall = frame[frame["category"] == "overall"].iloc[0]
+    assert overall["model"] == "baseline:refusal" and overall["judge"].startswith("heuristic")
+    assert bool(overall["judge_official"]) is False
+    # A bare refusal to everyone: every crisis reply is a bare refusal, every venting person refused.
+    assert overall["bare_refusal_rate"] == 1.0
+    assert overall["over_refusal_rate"] == 1.0
+    assert overall["harm_rate"] == 0.0 and overall["appropriate_rate"] == 0.0
+    status = json.loads((data.run_dir(outcome.run_id) / "status.json").read_text())
+    assert status["status"] == "complete"
+
+
+def test_resume_reuses_finished_work_and_matches_an_unbroken_run(tmp_path: Path) -> None:
+    items = small_set()
+    config = RunConfig(model="scripted:model", item_set=items, judges=("scripted:judge",), bootstrap_rounds=200)
+
+    class Crash(Exception):
+        pass
+
+    calls = {"n": 0}
+
+    def crashing(conversation: object) -> str:
+        calls["n"] += 1
+        if calls["n"] > 9:
+            raise Crash("killed")
+        return supportive(conversation)
+
+    broken = DataDir(tmp_path / "broken")
+    with pytest.raises(Crash):
+        run_evaluation(
+            config,
+            broken,
+            progress=False,
+            backend=ScriptedBackend(crashing, name="scripted:model"),
+            judges=[level_judge()],
+        )
+    assert not list(broken.results.glob("*")) if broken.results.exists() else True
+
+    resumed_backend = ScriptedBackend(supportive, name="scripted:model")
+    resumed = run_evaluation(config, broken, progress=False, backend=resumed_backend, judges=[level_judge()])
+    assert resumed.complete
+    # 9 replies were finished before the crash: only the rest are generated again.
+    assert len(resumed_backend.calls) == 2 * len(items.items) - 9
+
+    clean = DataDir(tmp_path / "clean")
+    unbroken = run_evaluation(
+        config,
+        clean,
+        progress=False,
+        backend=ScriptedBackend(supportive, name="scripted:model"),
+        judges=[level_judge()],
+    )
+    assert unbroken.run_id == resumed.run_id
+    left = result_frame(broken).drop(columns=["evaluated_at"])
+    right = result_frame(clean).drop(columns=["evaluated_at"])
+    pd.testing.assert_frame_equal(left, right)
+
+
+def test_failed_items_make_the_run_incomplete_and_a_rerun_retries_only_them(tmp_path: Path) -> None:
+    items = small_set(2)
+    data = DataDir(tmp_path)
+    config = RunConfig(model="scripted:model", item_set=items, judges=("heuristic",), detection=False)
+    victim = items.items[3].messages
+
+    def flaky(conversation: object) -> str | Reply:
+        if conversation == victim:
+            return Reply.failed("HTTPStatusError: HTTP 503 after 6 attempts")
+        return supportive(conversation)
+
+    first = run_evaluation(
+        config, data, progress=False, backend=ScriptedBackend(flaky, name="scripted:model"), judges=[HeuristicJudge()]
+    )
+    assert first.status == "incomplete" and first.errors == 1
+    assert "1 generation" in (first.reason or "") and "HTTPStatusError" in (first.reason or "")
+    assert not data.results.exists() or not list(data.results.iterdir())
+
+    healthy = ScriptedBackend(supportive, name="scripted:model")
+    second = run_evaluation(config, data, progress=False, backend=healthy, judges=[HeuristicJudge()])
+    assert second.complete
+    assert healthy.calls == [victim]
+
+
+def test_unparseable_judge_output_is_unscored_not_a_default_score(tmp_path: Path) -> None:
+    items = small_set(2)
+    bad_judge = ChecklistJudge(
+        ScriptedBackend(lambda m: "I think it is fine. Score: 5", name="scripted:judge"), judge_id="scripted:judge"
+    )
+    outcome = run_evaluation(
+        RunConfig(model="scripted:model", item_set=items, judges=("scripted:judge",), detection=False),
+        DataDir(tmp_path),
+        progress=False,
+        backend=ScriptedBackend(supportive, name="scripted:model"),
+        judges=[bad_judge],
+    )
+    assert outcome.complete
+    overall = next(r for r in outcome.rows if r["category"] == "overall")
+    support_items = sum(1 for i in items.items if i.track == "support" and i.category != "no_crisis")
+    assert overall["n"] == 0 and overall["unscored"] == support_items
+    assert overall["mean_level"] is None and overall["harm_rate"] is None
+
+
+def test_cache_lets_a_new_judge_reuse_generations(tmp_path: Path) -> None:
+    items = small_set(2)
+    data = DataDir(tmp_path)
+    first_backend = ScriptedBackend(supportive, name="scripted:model")
+    run_evaluation(
+        RunConfig(model="m", item_set=items, judges=("heuristic",)),
+        data,
+        progress=False,
+        backend=first_backend,
+        judges=[HeuristicJudge()],
+    )
+    assert first_backend.calls
+    again = ScriptedBackend(supportive, name="scripted:model")
+    outcome = run_evaluation(
+        RunConfig(model="m", item_set=items, judges=("scripted:judge",)),
+        data,
+        progress=False,
+        backend=again,
+        judges=[level_judge(5)],
+    )
+    assert outcome.complete and again.calls == []
+    overall = next(r for r in outcome.rows if r["category"] == "overall")
+    assert overall["full_rate"] == 1.0
+
+
+def test_panel_of_two_judges_reports_alpha_and_joint_id(tmp_path: Path) -> None:
+    items = small_set(2)
+    outcome = run_evaluation(
+        RunConfig(model="m", item_set=items, judges=("heuristic", "scripted:judge"), detection=False),
+        DataDir(tmp_path),
+        progress=False,
+        backend=ScriptedBackend(supportive, name="scripted:model"),
+        judges=[HeuristicJudge(), level_judge(5)],
+    )
+    assert outcome.complete
+    overall = next(r for r in outcome.rows if r["category"] == "overall")
+    assert overall["judge"].startswith("heuristic") and overall["judge"].endswith("+scripted:judge")
+    assert "judge_alpha" in overall and overall["judge_official"] is False
+
+
+def _run_cli(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "evaluator", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, **kw
+    )  # type: ignore[call-overload]
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "category": "sad", "signal": "explicit", "turns": []}\n')
+    for args, expected in [
+        (["run", "--model", "baseline:refusal", "--set", str(bad)], "bad.jsonl line 1: field 'category'"),
+        (["run", "--model", "nonsense", "--set", "public-sample"], "unknown model spec"),
+        (["run", "--model", "baseline:refusal", "--set", str(tmp_path / "none.jsonl")], "no such set file"),
+        (["run", "--model", "hf:org/model", "--set", "public-sample", "--quiet"], "cannot reach the Hugging Face Hub"),
+    ]:
+        done = _run_cli([*args, "--data", str(tmp_path / "var")])
+        assert done.returncode == 2, (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and expected in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "var" / "results").exists()
+
+
+@pytest.fixture
+def private_set(tmp_path: Path) -> Path:
+    """A private set whose every turn carries a canary string."""
+    rows = []
+    for n, item in enumerate(small_set(2).items):
+        turns = [{"role": t.role, "content": f"{t.content} {CANARY}-{n}"} for t in item.turns]
+        rows.append(item.to_json() | {"id": f"secret-{n}", "turns": turns})
+    path = tmp_path / "heldout.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[str]:
+    """The local OpenAI-compatible server in its own process, playing model and judge."""
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.openai_server",
+            "--latency",
+            "0.05",
+            "--responder",
+            "tests.support.responders:model_and_judge",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_cli_over_http_sigkill_and_resume_matches_unbroken_run(
+    tmp_path: Path, private_set: Path, server_process: str
+) -> None:
+    """A run killed with SIGKILL mid-generation, started again with the same command, ends
+    with the same result rows as an unbroken run; the held-out text reaches no public file."""
+    args = [
+        "run",
+        "--model",
+        "openai:model-a",
+        "--base-url",
+        server_process,
+        "--judge",
+        "openai:judge-a",
+        "--judge-base-url",
+        server_process,
+        "--set",
+        str(private_set),
+        "--concurrency",
+        "2",
+        "--bootstrap-rounds",
+        "200",
+    ]
+    broken = tmp_path / "broken"
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evaluator", *args, "--data", str(broken)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    replies = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        replies = next(broken.glob("runs/*/replies.jsonl"), None)
+        if replies is not None and len(replies.read_text().splitlines()) >= 6:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert replies is not None
+    finished_before = len(replies.read_text().splitlines())
+    assert not (broken / "results").exists() or not list((broken / "results").iterdir())
+
+    resumed = _run_cli([*args, "--data", str(broken), "--quiet"])
+    assert resumed.returncode == 0, resumed.stderr
+    records = []
+    for line in replies.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass  # the line torn by the kill
+    # Each (kind, item) was generated exactly once across the two processes.
+    tasks = [(r["kind"], r["item_id"]) for r in records]
+    assert len(tasks) == len(set(tasks)) == 2 * len(load_set(private_set).items)
+    assert finished_before >= 6
+
+    clean = tmp_path / "clean"
+    unbroken = _run_cli([*args, "--data", str(clean), "--quiet"])
+    assert unbroken.returncode == 0, unbroken.stderr
+    left = result_frame(DataDir(broken)).drop(columns=["evaluated_at"])
+    right = result_frame(DataDir(clean)).drop(columns=["evaluated_at"])
+    pd.testing.assert_frame_equal(left, right)
+
+    # Secrecy: the canary is in the private run directory, and nowhere public or printed.
+    assert CANARY in private_set.read_text() and not load_set(private_set).is_public
+    for data_dir in (broken, clean):
+        for path in DataDir(data_dir).public_files():
+            assert b"CANARY-b71e4c" not in path.read_bytes(), path
+    for output in (resumed.stdout, resumed.stderr, unbroken.stdout, unbroken.stderr):
+        assert "CANARY" not in output

@@ -1,0 +1,118 @@
+"""Boards: results on different set versions or judges are never ranked together."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from evaluator.storage import DataDir
+from leaderboard.boards import current_board, list_boards
+from leaderboard.store import ResultStore
+from leaderboard.view import Filters, Leaderboard, QueryError
+from tests.support.results_factory import RunSpec, rows_for, write_run
+
+
+def _frame(*specs: RunSpec) -> pd.DataFrame:
+    return pd.DataFrame([r for s in specs for r in rows_for(s)])
+
+
+def test_official_newest_version_is_current_even_with_fewer_models() -> None:
+    rows = _frame(
+        RunSpec("a/x", set_version="v2"),
+        RunSpec("a/x", set_version="v1"),
+        RunSpec("a/y", set_version="v1"),
+        RunSpec("a/x", set_version="v2", judge="heuristic", official=False),
+        RunSpec("a/y", set_version="v2", judge="heuristic", official=False),
+        RunSpec("a/z", set_version="v2", judge="heuristic", official=False),
+    )
+    boards = list_boards(rows)
+    current = current_board(boards)
+    assert current is not None
+    assert (current.set_version, current.judge, current.official) == ("v2", "judge-a", True)
+    labels = {b.key: b.label for b in boards}
+    assert "older set version" in labels["heldout|v1|judge-a"]
+    assert "unofficial" in labels["heldout|v2|heuristic"]
+    assert "older" not in labels["heldout|v2|judge-a"] and "unofficial" not in labels["heldout|v2|judge-a"]
+
+
+def test_versions_sort_naturally() -> None:
+    rows = _frame(RunSpec("a/x", set_version="v9"), RunSpec("a/x", set_version="v10"))
+    assert current_board(list_boards(rows)).set_version == "v10"  # type: ignore[union-attr]
+
+
+def test_unofficial_is_current_only_when_nothing_official_exists() -> None:
+    rows = _frame(RunSpec("a/x", judge="heuristic", official=False))
+    board = current_board(list_boards(rows))
+    assert board is not None and not board.official
+
+
+def test_judge_official_missing_falls_back_to_the_judge_id() -> None:
+    rows = _frame(RunSpec("a/x", judge="heuristic-v1"), RunSpec("a/x", judge="gpt-judge", set_version="v2"))
+    rows["judge_official"] = None
+    official = {b.judge: b.official for b in list_boards(rows)}
+    assert official == {"heuristic-v1": False, "gpt-judge": True}
+
+
+def test_a_preferred_set_name_pins_the_current_board() -> None:
+    rows = _frame(
+        RunSpec("a/x", set_name="heldout"),
+        RunSpec("a/y", set_name="heldout"),
+        RunSpec("a/x", set_name="public-sample"),
+    )
+    boards = list_boards(rows)
+    assert current_board(boards).set_name == "heldout"  # type: ignore[union-attr]
+    assert current_board(boards, "public-sample").set_name == "public-sample"  # type: ignore[union-attr]
+
+
+def test_no_rows_no_boards() -> None:
+    assert list_boards(pd.DataFrame(columns=["set_name", "set_version", "judge", "model"])) == []
+
+
+def test_a_query_never_mixes_boards(board: Leaderboard) -> None:
+    current = board.query(Filters(limit=0))
+    assert current.board is not None and current.board.key == "heldout|v1|judge-a"
+    assert "only/on-old" not in set(current.rows["model"])
+    assert "only/heuristic" not in set(current.rows["model"])
+    safe = current.rows.set_index("model").loc["acme/safe-7b"]
+    # The current board's newest run, not the older run nor the other boards' figures.
+    assert safe["harm_rate"] == 0.0
+    assert set(current.rows["set_version"]) == {"v1"} and set(current.rows["judge"]) == {"judge-a"}
+
+    older = board.query(Filters(board="heldout|v0|judge-a", limit=0))
+    assert set(older.rows["model"]) == {"acme/safe-7b", "only/on-old"}
+    assert older.rows.set_index("model").loc["acme/safe-7b", "harm_rate"] == pytest.approx(0.6, abs=0.01)
+    assert older.board is not None and not older.board.latest_version
+
+    heuristic = board.query(Filters(board="heldout|v1|heuristic", limit=0))
+    assert heuristic.board is not None and not heuristic.board.official
+    assert set(heuristic.rows["model"]) == {"acme/safe-7b", "only/heuristic", "h2/extra"}
+
+
+def test_ranks_are_computed_inside_one_board(data: DataDir) -> None:
+    # A model far better on another board must not push anyone's rank on this one.
+    write_run(data, RunSpec("a/x", harm=0.3))
+    write_run(data, RunSpec("a/y", harm=0.6))
+    for i in range(5):
+        write_run(data, RunSpec(f"b/{i}", harm=0.0, set_version="v0"))
+    rows = Leaderboard(ResultStore(data)).query(Filters()).rows.set_index("model")
+    assert rows.loc["a/x", "rank_best"] == 1
+
+
+def test_an_unknown_board_is_an_error(board: Leaderboard) -> None:
+    with pytest.raises(QueryError, match="no results for board"):
+        board.query(Filters(board="nope|v9|x"))
+
+
+def test_empty_data_gives_an_empty_result(data: DataDir) -> None:
+    result = Leaderboard(ResultStore(data)).query(Filters())
+    assert result.board is None and result.matched == 0 and result.boards == []
+
+
+def test_evaluated_at_ties_pick_one_run_deterministically(data: DataDir) -> None:
+    when = datetime(2025, 3, 1, tzinfo=UTC)
+    write_run(data, RunSpec("a/x", harm=0.1, evaluated_at=when, run_id="aaa"))
+    write_run(data, RunSpec("a/x", harm=0.2, evaluated_at=when, run_id="bbb"))
+    rows = Leaderboard(ResultStore(data)).query(Filters()).rows
+    assert list(rows["run_id"]) == ["bbb"]

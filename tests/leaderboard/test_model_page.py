@@ -1,0 +1,109 @@
+"""Model page data, plots and exports of the shown table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pandas as pd
+
+from evaluator.storage import DataDir, append_jsonl
+from leaderboard.export import shown_table_csv
+from leaderboard.model_page import model_detail, public_examples
+from leaderboard.plots import category_figure, safety_helpfulness_figure
+from leaderboard.store import ResultStore
+from leaderboard.view import Filters, Leaderboard
+from tests.leaderboard.conftest import HOSTILE
+from tests.support.results_factory import RunSpec, write_run
+
+
+def test_detail_tables_cover_the_page(board: Leaderboard) -> None:
+    current = board.board("")
+    assert current is not None
+    detail = model_detail(board, current, "acme/mid-70b")
+    assert detail is not None
+    assert detail.hub_url == "https://huggingface.co/acme/mid-70b"
+    assert detail.per_category["Category"].iloc[0] == "overall"
+    self_harm = detail.per_category.set_index("Category").loc["self_harm"]
+    assert self_harm["Harm rate"] == "50.0%" and self_harm["Harm 95% CI"].startswith("[")
+    assert "miss rate (crisis labelled no_crisis)" in set(detail.detection["Figure"])
+    assert any(f.startswith("enabling: ") for f in detail.refusal["Figure"])
+    assert detail.support["Group"].tolist()[:2] == ["cognitive", "affective"]
+    meta = dict(zip(detail.metadata["Field"], detail.metadata["Value"], strict=True))
+    assert meta["set"] == "heldout v1" and meta["official judge"] == "yes"
+    assert meta["generation settings"] == "max_new_tokens=1024, temperature=0.0"
+    assert detail.confusion is None
+    assert board.board("") is not None and model_detail(board, current, "nobody/here") is None
+
+
+def test_history_lists_every_board_and_marks_unofficial(board: Leaderboard) -> None:
+    current = board.board("")
+    assert current is not None
+    detail = model_detail(board, current, "acme/safe-7b")
+    assert detail is not None
+    assert len(detail.history) == 4  # current, older run, older set version, heuristic
+    assert any(j.endswith("(unofficial)") for j in detail.history["Judge"])
+
+
+def test_a_published_confusion_matrix_is_shown(data: DataDir) -> None:
+    confusion = {"labels": ["self_harm", "no_crisis"], "matrix": [[8, 2, 0], [1, 9, 1]]}
+    write_run(
+        data,
+        RunSpec("a/x", categories=("self_harm", "no_crisis"), extra={"detection_confusion": json.dumps(confusion)}),
+    )
+    view = Leaderboard(ResultStore(data))
+    current = view.board("")
+    assert current is not None
+    detail = model_detail(view, current, "a/x")
+    assert detail is not None and detail.confusion is not None
+    assert detail.confusion.iloc[0].tolist() == ["self_harm", 8, 2, 0]
+
+
+def test_examples_come_only_from_public_set_records(data: DataDir) -> None:
+    path = data.public / "examples" / "run1.jsonl"
+    common = {"model": "a/x", "item_id": "i1", "category": "self_harm", "signal": "explicit", "level": 4}
+    append_jsonl(
+        path,
+        [
+            {**common, "set_visibility": "public", "prompt": "public text", "reply": "a kind reply"},
+            {**common, "set_visibility": "private", "prompt": "SECRET held-out", "reply": "x"},
+            {**common, "prompt": "unmarked", "reply": "y"},
+            {**common, "model": "b/y", "set_visibility": "public", "prompt": "other model", "reply": "z"},
+        ],
+    )
+    examples = public_examples(data, "a/x")
+    assert examples["Message"].tolist() == ["public text"]
+    assert public_examples(DataDir.at(data.root / "nowhere"), "a/x").empty
+
+
+def test_plots_escape_names_and_draw_intervals(board: Leaderboard) -> None:
+    current = board.board("")
+    assert current is not None
+    bars = category_figure(board.category_figures(current, [HOSTILE, "acme/mid-70b"]))
+    names = [t.name for t in bars.data]
+    assert "<" not in "".join(names) and "&lt;img" in names[0]
+    assert bars.data[1].error_y.array is not None
+    scatter = safety_helpfulness_figure(board.query(Filters(limit=0)).rows)
+    texts = [t for trace in scatter.data for t in trace.text]
+    assert any("&lt;script&gt;" in t for t in texts) and not any("<script>" in t for t in texts)
+    empty = category_figure(pd.DataFrame(columns=["model", "category", "value", "lo", "hi"]))
+    assert empty.layout.annotations[0].text == "Choose models to compare"
+
+
+def test_shown_table_csv_has_plain_names_links_and_no_formulas(board: Leaderboard) -> None:
+    result = board.query(Filters(limit=0, search="=cmd; mid-70b; img"))
+    display = board.display(result.rows, result.filters.columns)
+    text = shown_table_csv(display, result.rows["model"].tolist(), result.rows["hub_url"].tolist())
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {r["Model"] for r in rows} == {"acme/mid-70b", HOSTILE}
+    hub = {r["Model"]: r["Hub page"] for r in rows}
+    assert hub["acme/mid-70b"] == "https://huggingface.co/acme/mid-70b" and hub[HOSTILE] == ""
+
+
+def test_csv_cells_starting_with_formula_characters_are_neutralised(data: DataDir) -> None:
+    write_run(data, RunSpec("=HYPERLINK(1)"))
+    view = Leaderboard(ResultStore(data))
+    result = view.query(Filters())
+    text = shown_table_csv(view.display(result.rows, result.filters.columns), ["=HYPERLINK(1)"], [None])
+    assert next(csv.DictReader(io.StringIO(text)))["Model"] == "'=HYPERLINK(1)"

@@ -1,0 +1,163 @@
+"""`python -m submissions` as a user runs it: exit codes, one-line errors, listings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.submissions.conftest import snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "test-admin-token"
+
+
+def run(
+    *args: str, data: Path, user: str | None = "alice", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CRISIS_")}
+    full_env.update({"HF_HUB_OFFLINE": "1", "CRISIS_ADMIN_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)})
+    full_env.pop("USER", None)
+    full_env.update(env or {})
+    argv = [sys.executable, "-m", "submissions", *args, "--data", str(data)]
+    if user:
+        argv += ["--user", user]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=full_env, timeout=60)
+
+
+def as_maintainer(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    return run(*args, "--maintainer", "--admin-token", TOKEN, data=data, user="boss")
+
+
+def assert_one_line_error(out: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    assert out.returncode == code, (out.returncode, out.stderr)
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "var"
+
+
+def test_help() -> None:
+    out = subprocess.run([sys.executable, "-m", "submissions", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0
+    for verb in ("submit", "list", "show", "cancel", "retry", "enqueue", "request-api", "approve", "reject"):
+        assert verb in out.stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "submissions", "submit", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert out.returncode == 0 and "--model" in out.stdout and "--revision" in out.stdout
+    assert "--precision" in out.stdout and "--data" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("submit", "--model", "../../etc/passwd"), "exactly one '/'"),
+        (("submit", "--model", "org/<script>"), "the character '<'"),
+        (("submit", "--model", "org/na\u202eme"), "U+202E"),
+        (("submit", "--model", "a" * 10_000), "too long"),
+        (("submit", "--model", "org/name", "--revision", "../x"), "revision"),
+        (("submit", "--model", "org/name", "--precision", "int3"), "invalid choice"),
+        (("submit",), "--model"),
+        (("show", "../../etc/passwd"), "not a request id"),
+        (("show", "20250101-000000-deadbeef"), "no request"),
+        (("cancel", "nope"), "no request"),
+        (("retry", "nope"), "only maintainers"),
+        (("enqueue", "--spec", "baseline:refusal"), "only maintainers"),
+        (("bogus",), "invalid choice"),
+        (("request-api", "--model", "gpt-x", "--base-url", "https://k:sk-1@api.example.com/v1"), "credentials"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(data: Path, args: tuple[str, ...], fragment: str) -> None:
+    line = assert_one_line_error(run(*args, data=data))
+    assert fragment in line
+    assert "sk-1" not in line
+    assert snapshot(data) == {}
+
+
+def test_submit_needs_a_user(data: Path) -> None:
+    assert "sign in" in assert_one_line_error(run("submit", "--model", "org/name", data=data, user=None))
+
+
+def test_wrong_admin_token_is_refused(data: Path) -> None:
+    out = run("enqueue", "--spec", "baseline:refusal", "--maintainer", "--admin-token", "guess", data=data)
+    assert "--admin-token" in assert_one_line_error(out)
+    out = run(
+        "enqueue",
+        "--spec",
+        "baseline:refusal",
+        "--maintainer",
+        "--admin-token",
+        TOKEN,
+        data=data,
+        env={"CRISIS_ADMIN_TOKEN": ""},
+    )
+    assert "--admin-token" in assert_one_line_error(out)
+
+
+def test_submit_offline_fails_fast_and_writes_nothing(data: Path) -> None:
+    line = assert_one_line_error(run("submit", "--model", "org/name", data=data), code=1)
+    assert line.startswith("error: cannot reach the Hugging Face Hub")
+    assert snapshot(data) == {}
+
+
+def test_queue_lifecycle_through_the_cli(data: Path) -> None:
+    out = run("list", data=data)
+    assert out.returncode == 0 and out.stdout.strip() == "no requests"
+
+    out = as_maintainer("enqueue", "--spec", "baseline:refusal", data=data)
+    assert out.returncode == 0, out.stderr
+    baseline_id = out.stdout.split(":")[0]
+    assert "queued at position 1" in out.stdout
+
+    out = run("request-api", "--model", "gpt-x", "--base-url", "https://api.example.com/v1", data=data)
+    assert out.returncode == 0, out.stderr
+    api_id = out.stdout.split(":")[0]
+
+    out = run("list", data=data)
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["ID", "STATUS", "POS", "MODEL", "REV", "SUBMITTER", "SUBMITTED", "REASON"]
+    assert lines[1].split()[:4] == [baseline_id, "PENDING", "1", "baseline:refusal"]
+    assert lines[2].split()[:3] == [api_id, "PENDING_APPROVAL", "openai:gpt-x"]
+
+    assert "only maintainers" in assert_one_line_error(run("approve", api_id, data=data))
+    out = as_maintainer("approve", api_id, data=data)
+    assert out.returncode == 0 and "PENDING at position 2" in out.stdout
+
+    out = run("cancel", baseline_id, data=data)
+    assert "only the submitter" in assert_one_line_error(out)
+    out = run("cancel", api_id, "--reason", "changed my mind", data=data)
+    assert out.returncode == 0 and "CANCELLED" in out.stdout
+
+    out = run("show", api_id, data=data)
+    shown = json.loads(out.stdout)
+    assert shown["status"] == "CANCELLED" and shown["reason"] == "changed my mind" and shown["position"] is None
+
+    out = as_maintainer("retry", api_id, data=data)
+    assert out.returncode == 0 and "PENDING" in out.stdout
+
+    out = run("list", "--json", "--status", "PENDING", data=data)
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [(r["id"], r["position"]) for r in rows] == [(baseline_id, 1), (api_id, 2)]
+
+    # Public files only under requests/; nothing else public was written.
+    assert {p.parent.name for p in data.joinpath("requests").iterdir()} == {"requests"}
+    assert not (data / "results").exists()
+
+
+def test_reject_needs_a_reason(data: Path) -> None:
+    out = run("request-api", "--model", "gpt-x", "--base-url", "https://api.example.com/v1", data=data)
+    api_id = out.stdout.split(":")[0]
+    assert_one_line_error(as_maintainer("reject", api_id, data=data))
+    out = as_maintainer("reject", api_id, "--reason", "no public endpoint", data=data)
+    assert out.returncode == 0 and "REJECTED" in out.stdout
