@@ -517,13 +517,19 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
             board_key, category, signal, search, model_types, licenses, params_min, params_max,
             harm_min, harm_max, show_baselines, columns, sort_by, descending, limit,
         )  # fmt: skip
-        table, _ = board.table(filters)
+        try:
+            table, _ = board.table(filters)
+        except QueryError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
         return table
 
     def extras(*values: Any) -> tuple[Any, ...]:
         *filter_values, pivot_metric, chosen = values
         filters = _filters(*filter_values)
-        result = board.query(filters)
+        try:
+            result = board.query(filters)
+        except QueryError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
         names = result.shown.loc[~result.shown["is_baseline"], "model"].tolist() if len(result.shown) else []
         keep = [m for m in (chosen or []) if m in set(result.rows["model"])] if len(result.rows) else []
         plot_value = keep or names[:PLOT_DEFAULT_MODELS]

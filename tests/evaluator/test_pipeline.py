@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -322,10 +323,8 @@ def test_cli_over_http_sigkill_and_resume_matches_unbroken_run(
     assert resumed.returncode == 0, resumed.stderr
     records = []
     for line in replies.read_text().splitlines():
-        try:
+        with contextlib.suppress(json.JSONDecodeError):  # the line torn by the kill
             records.append(json.loads(line))
-        except json.JSONDecodeError:
-            pass  # the line torn by the kill
     # Each (kind, item) was generated exactly once across the two processes.
     tasks = [(r["kind"], r["item_id"]) for r in records]
     assert len(tasks) == len(set(tasks)) == 2 * len(load_set(private_set).items)
@@ -345,3 +344,35 @@ def test_cli_over_http_sigkill_and_resume_matches_unbroken_run(
             assert b"CANARY-b71e4c" not in path.read_bytes(), path
     for output in (resumed.stdout, resumed.stderr, unbroken.stdout, unbroken.stderr):
         assert "CANARY" not in output
+
+
+def test_openai_model_and_judge_over_http_survive_429_500_and_slow_replies(tmp_path: Path) -> None:
+    from evaluator.backends import BackendOptions
+    from tests.support.openai_server import OpenAIServer
+    from tests.support.responders import model_and_judge
+
+    items = small_set(2)
+    with OpenAIServer(model_and_judge) as server:
+        throttled = server.fail(429, times=3, retry_after="0", when=lambda r: r.model == "model-a")
+        broken = server.fail(500, times=2, when=lambda r: r.model == "judge-a")
+        slow = server.slow(2.5, times=1, when=lambda r: r.model == "model-a")
+        options = BackendOptions(base_url=server.url, timeout_s=1.0, concurrency=4)
+        config = RunConfig(
+            model="openai:model-a",
+            item_set=items,
+            judges=("openai:judge-a",),
+            model_options=options,
+            judge_options=options,
+            bootstrap_rounds=100,
+        )
+        outcome = run_evaluation(config, DataDir(tmp_path), progress=False)
+        assert outcome.complete, outcome.reason
+        assert (throttled.hits, broken.hits, slow.hits) == (3, 2, 1)
+        judged = [r for r in server.requests if r.model == "judge-a"]
+        # Structured outputs were asked of the judge; the evaluated model got the raw conversation.
+        assert all("response_format" in r.body for r in judged)
+        assert not any(m["role"] == "system" for r in server.requests if r.model == "model-a" for m in r.messages)
+    overall = next(r for r in outcome.rows if r["category"] == "overall")
+    assert overall["model"] == "model-a" and overall["model_type"] == "api"
+    assert overall["judge"] == "openai:judge-a" and overall["judge_official"] is True
+    assert overall["n"] > 0 and overall["unscored"] == 0
