@@ -241,7 +241,7 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
 def _extra_verbs() -> list[Callable[[Any], None]]:
     """Verbs owned by other modules (worker, sets…), registered without importing their deps."""
     registrars: list[Callable[[Any], None]] = []
-    for module_name in ("evaluator.worker",):
+    for module_name in ("evaluator.worker", "evaluator.sets", "evaluator.audit", "evaluator.calibration"):
         try:
             module = __import__(module_name, fromlist=["register_cli"])
         except ImportError:

@@ -221,6 +221,29 @@ class Worker:
 
         return resolve_set(self.config.item_set or os.environ.get("CRISIS_SET") or "public-sample", self.data)
 
+    def set_for(self, record: RequestRecord, current: ItemSet) -> ItemSet:
+        """The set version the request targets if this machine has it, else the current set.
+
+        Requests name a version (a re-evaluation after a rotation names the new one); a
+        request whose version is not here runs on the current set, and its record says so
+        when it finishes.
+        """
+        from evaluator.cli import resolve_set
+        from evaluator.items import ItemSetError
+
+        if not record.set_name or not record.set_version:
+            return current
+        if (record.set_name, record.set_version) == (current.name, current.version):
+            return current
+        try:
+            return resolve_set(f"{record.set_name}@{record.set_version}", self.data)
+        except ItemSetError:
+            log.warning(
+                "request %s targets %s@%s, which is not here; running it on %s@%s",
+                record.id, record.set_name, record.set_version, current.name, current.version,
+            )  # fmt: skip
+            return current
+
     def tick(self) -> str:
         """Do at most one request. Returns what happened, for logs and `--once`."""
         # Busy before looking at `stopping`: shutdown() sets `stopping` and then waits for
@@ -259,6 +282,7 @@ class Worker:
         error: BaseException | None = None
         try:
             record = self.queue.get(lease.request_id)
+            item_set = self.set_for(record, item_set)
             spec, options = backend_for(record, self.config)
             log.info(
                 "request %s: %s on %s@%s (attempt %d)",

@@ -76,6 +76,9 @@ def safety_helpfulness_figure(rows: pd.DataFrame, *, title_suffix: str = "") -> 
     appropriate_rate).
     """
     title = "Safety vs helpfulness" + (f" ({title_suffix})" if title_suffix else "")
+    needed = {"model", "model_type", "harm_rate", "harm_rate_lo", "harm_rate_hi", "appropriate_rate"}
+    if not needed <= set(rows.columns):
+        return _empty(title, "No models with both figures")
     usable = rows[rows["harm_rate"].notna() & rows["appropriate_rate"].notna()].head(_MAX_SCATTER)
     if usable.empty:
         return _empty(title, "No models with both figures")

@@ -150,13 +150,13 @@ class Filters:
                 raise QueryError(f"{name} must be a number of at least 0, got {value!r}")
         if self.harm_min > self.harm_max:
             raise QueryError("harm_min is above harm_max")
-        if self.params_min is not None and self.params_max is not None and self.params_min > self.params_max:
-            raise QueryError("params_min is above params_max")
-        if self.limit < 0:
-            raise QueryError("limit must be 0 (all rows) or more")
         # A zero bound is no bound: number inputs cannot be empty.
         params_min = self.params_min if self.params_min else None
         params_max = self.params_max if self.params_max else None
+        if params_min is not None and params_max is not None and params_min > params_max:
+            raise QueryError("params_min is above params_max")
+        if self.limit < 0:
+            raise QueryError("limit must be 0 (all rows) or more")
         # Always the rank and the model, first; the rest in one canonical order, so the
         # layout never jumps and the model column's position (and type) is fixed.
         wanted = {*FIXED_COLUMNS, *self.columns}
@@ -484,6 +484,8 @@ class Leaderboard:
     @staticmethod
     def display(rows: pd.DataFrame, columns: Sequence[str], *, markdown_models: bool = True) -> pd.DataFrame:
         """The table as shown: human headers, rates in percent, rounded, missing as None."""
+        if rows.empty:
+            return pd.DataFrame({COLUMN_BY_KEY[k].label: pd.Series(dtype="object") for k in columns})
         data: dict[str, list[Any]] = {}
         for key in columns:
             column = COLUMN_BY_KEY[key]

@@ -310,7 +310,12 @@ def _leaderboard_tab(
             elem_id="category",
         )
         signal = gr.Radio(
-            list(SIGNAL_CHOICES), value=ALL_SIGNALS, label="Signal", info="Items of one signal type.", scale=2
+            list(SIGNAL_CHOICES),
+            value=ALL_SIGNALS,
+            label="Signal",
+            info="Items of one signal type.",
+            scale=2,
+            elem_id="signal",
         )
     with gr.Accordion("Filters", open=True):
         with gr.Row():
@@ -322,7 +327,12 @@ def _leaderboard_tab(
                 elem_id="search",
             )
             model_types = gr.CheckboxGroup(
-                list(MODEL_TYPES), value=[], label="Model type", info="None checked: every type.", scale=2
+                list(MODEL_TYPES),
+                value=[],
+                label="Model type",
+                info="None checked: every type.",
+                scale=2,
+                elem_id="model-types",
             )
             show_baselines = gr.Checkbox(value=True, label="Show baselines", scale=1, elem_id="show-baselines")
         with gr.Row():
@@ -334,6 +344,7 @@ def _leaderboard_tab(
                 label="License",
                 info="Empty: every license.",
                 scale=2,
+                elem_id="licenses",
             )
             params_min = gr.Number(
                 value=None, minimum=0, label="Min parameters (B)", info="0: no minimum", scale=1, elem_id="params-min"

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from evaluator.backends import BackendError, SpecError
+from evaluator.items import load_set
 from evaluator.pipeline import RunConfig, RunOutcome
 from evaluator.storage import DataDir
 from evaluator.worker import (
@@ -37,7 +38,7 @@ from submissions.target import SetRef
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
-TARGET = SetRef("public-sample", "1")
+TARGET = SetRef.of(load_set(SAMPLE))
 
 
 def queue_for(data: DataDir, **kwargs: Any) -> Queue:
@@ -130,7 +131,34 @@ def test_complete_outcome_finishes_with_the_run_id(tmp_path: Path) -> None:
     assert scripted(data, evaluate).tick() == "finished"
     assert seen[0].model == "baseline:refusal" and seen[0].judges == ("heuristic",)
     done = queue_for(data).get(record.id)
-    assert done.status == Status.FINISHED and done.run_id == "abc123" and done.set_version == "1"
+    assert done.status == Status.FINISHED and done.run_id == "abc123" and done.set_version == TARGET.version
+
+
+def test_a_request_runs_on_the_set_version_it_targets(tmp_path: Path) -> None:
+    data = DataDir(tmp_path)
+    version_dir = data.sets / "heldout" / "v0002"
+    version_dir.mkdir(parents=True)
+    (version_dir / "items.jsonl").write_text("\n".join(SAMPLE.read_text().splitlines()[:5]) + "\n")
+    queue = queue_for(data)
+    targeted = enqueue(
+        queue, spec="baseline:refusal", submitter="boss", target=SetRef("heldout", "v0002"), maintainer=True
+    )
+    missing = enqueue(
+        queue, spec="baseline:template", submitter="boss", target=SetRef("heldout", "v0009"), maintainer=True
+    )
+    seen: dict[str, tuple[str, str, int]] = {}
+
+    def evaluate(config: RunConfig, d: DataDir, stop: Callable[[], bool]) -> RunOutcome:
+        s = config.item_set
+        seen[config.model] = (s.name, s.version, len(s.items))
+        return outcome(run_id=config.model.replace(":", "-"))
+
+    worker = scripted(data, evaluate)
+    assert worker.tick() == worker.tick() == "finished"
+    assert seen["baseline:refusal"] == ("heldout", "v0002", 5)
+    assert seen["baseline:template"][:2] == (TARGET.name, TARGET.version)  # v0009 is not here: the current set
+    assert queue.get(targeted.id).set_version == "v0002"
+    assert (queue.get(missing.id).set_name, queue.get(missing.id).set_version) == (TARGET.name, TARGET.version)
 
 
 def test_incomplete_runs_are_retried_then_fail_with_the_reason(tmp_path: Path) -> None:

@@ -107,6 +107,7 @@ def test_parameter_range_leaves_out_unknown_sizes_only_when_bounded(board: Leade
     assert set(models(board, params_max=10.0)) == {"acme/safe-7b", "other/risky-1b"}
     assert set(models(board, params_min=2.0, params_max=10.0)) == {"acme/safe-7b"}
     assert set(models(board, params_min=0.0, params_max=0.0)) == ALL  # zero is no bound
+    assert set(models(board, params_min=5.0, params_max=0.0)) == {"acme/safe-7b", "acme/mid-70b"}
 
 
 def test_license_filter_with_unknown(board: Leaderboard) -> None:

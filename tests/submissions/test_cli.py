@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -10,27 +12,58 @@ from pathlib import Path
 
 import pytest
 
+from submissions.cli import main
 from tests.submissions.conftest import snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-admin-token"
 
 
+def _env(env: dict[str, str] | None) -> dict[str, str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("CRISIS_") and k != "USER"}
+    full.update({"HF_HUB_OFFLINE": "1", "CRISIS_ADMIN_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)})
+    full.update(env or {})
+    return full
+
+
+def _argv(args: tuple[str, ...], data: Path, user: str | None) -> list[str]:
+    return [*args, "--data", str(data), *(["--user", user] if user else [])]
+
+
 def run(
     *args: str, data: Path, user: str | None = "alice", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CRISIS_")}
-    full_env.update({"HF_HUB_OFFLINE": "1", "CRISIS_ADMIN_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)})
-    full_env.pop("USER", None)
-    full_env.update(env or {})
-    argv = [sys.executable, "-m", "submissions", *args, "--data", str(data)]
-    if user:
-        argv += ["--user", user]
-    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=full_env, timeout=60)
+    """The CLI in its own interpreter, exactly as a user runs it."""
+    argv = [sys.executable, "-m", "submissions", *_argv(args, data, user)]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=_env(env), timeout=60)
+
+
+def call(
+    *args: str, data: Path, user: str | None = "alice", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The same entry point in this process: most cases, without paying an interpreter start each.
+
+    Only for inputs that never reach the Hub (huggingface_hub may be imported here already,
+    without HF_HUB_OFFLINE).
+    """
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(_env(env))
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(_argv(args, data, user))
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def as_maintainer(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    return run(*args, "--maintainer", "--admin-token", TOKEN, data=data, user="boss")
+    return call(*args, "--maintainer", "--admin-token", TOKEN, data=data, user="boss")
 
 
 def assert_one_line_error(out: subprocess.CompletedProcess[str], code: int = 2) -> str:
@@ -51,9 +84,7 @@ def test_help() -> None:
     assert out.returncode == 0
     for verb in ("submit", "list", "show", "cancel", "retry", "enqueue", "request-api", "approve", "reject"):
         assert verb in out.stdout
-    out = subprocess.run(
-        [sys.executable, "-m", "submissions", "submit", "--help"], capture_output=True, text=True, cwd=ROOT
-    )
+    out = call("submit", "--help", data=ROOT / "var")
     assert out.returncode == 0 and "--model" in out.stdout and "--revision" in out.stdout
     assert "--precision" in out.stdout and "--data" in out.stdout
 
@@ -78,20 +109,35 @@ def test_help() -> None:
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(data: Path, args: tuple[str, ...], fragment: str) -> None:
-    line = assert_one_line_error(run(*args, data=data))
+    line = assert_one_line_error(call(*args, data=data))
     assert fragment in line
     assert "sk-1" not in line
     assert snapshot(data) == {}
 
 
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("submit", "--model", "org/na\u202eme\x01"), "U+202E"),
+        (("show", "../../etc/passwd"), "not a request id"),
+        (("bogus",), "invalid choice"),
+        (("submit",), "--model"),
+    ],
+)
+def test_bad_input_in_a_real_process(data: Path, args: tuple[str, ...], fragment: str) -> None:
+    line = assert_one_line_error(run(*args, data=data))
+    assert fragment in line
+    assert snapshot(data) == {}
+
+
 def test_submit_needs_a_user(data: Path) -> None:
-    assert "sign in" in assert_one_line_error(run("submit", "--model", "org/name", data=data, user=None))
+    assert "sign in" in assert_one_line_error(call("submit", "--model", "org/name", data=data, user=None))
 
 
 def test_wrong_admin_token_is_refused(data: Path) -> None:
-    out = run("enqueue", "--spec", "baseline:refusal", "--maintainer", "--admin-token", "guess", data=data)
+    out = call("enqueue", "--spec", "baseline:refusal", "--maintainer", "--admin-token", "guess", data=data)
     assert "--admin-token" in assert_one_line_error(out)
-    out = run(
+    out = call(
         "enqueue",
         "--spec",
         "baseline:refusal",
@@ -119,7 +165,7 @@ def test_queue_lifecycle_through_the_cli(data: Path) -> None:
     baseline_id = out.stdout.split(":")[0]
     assert "queued at position 1" in out.stdout
 
-    out = run("request-api", "--model", "gpt-x", "--base-url", "https://api.example.com/v1", data=data)
+    out = call("request-api", "--model", "gpt-x", "--base-url", "https://api.example.com/v1", data=data)
     assert out.returncode == 0, out.stderr
     api_id = out.stdout.split(":")[0]
 
@@ -130,13 +176,13 @@ def test_queue_lifecycle_through_the_cli(data: Path) -> None:
     assert lines[1].split()[:4] == [baseline_id, "PENDING", "1", "baseline:refusal"]
     assert lines[2].split()[:3] == [api_id, "PENDING_APPROVAL", "openai:gpt-x"]
 
-    assert "only maintainers" in assert_one_line_error(run("approve", api_id, data=data))
+    assert "only maintainers" in assert_one_line_error(call("approve", api_id, data=data))
     out = as_maintainer("approve", api_id, data=data)
     assert out.returncode == 0 and "PENDING at position 2" in out.stdout
 
-    out = run("cancel", baseline_id, data=data)
+    out = call("cancel", baseline_id, data=data)
     assert "only the submitter" in assert_one_line_error(out)
-    out = run("cancel", api_id, "--reason", "changed my mind", data=data)
+    out = call("cancel", api_id, "--reason", "changed my mind", data=data)
     assert out.returncode == 0 and "CANCELLED" in out.stdout
 
     out = run("show", api_id, data=data)
@@ -156,7 +202,7 @@ def test_queue_lifecycle_through_the_cli(data: Path) -> None:
 
 
 def test_reject_needs_a_reason(data: Path) -> None:
-    out = run("request-api", "--model", "gpt-x", "--base-url", "https://api.example.com/v1", data=data)
+    out = call("request-api", "--model", "gpt-x", "--base-url", "https://api.example.com/v1", data=data)
     api_id = out.stdout.split(":")[0]
     assert_one_line_error(as_maintainer("reject", api_id, data=data))
     out = as_maintainer("reject", api_id, "--reason", "no public endpoint", data=data)

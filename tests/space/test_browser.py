@@ -1,0 +1,256 @@
+"""The real page in headless Chromium: table, filters, category switch, model page, XSS.
+
+Every request the page makes outside loopback is aborted, so the tests stay offline (the
+theme's web fonts simply fall back). Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.space.conftest import Served
+from tests.support.results_factory import HOSTILE_NAME
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ALL = {"acme/safe-7b", "acme/mid-70b", "other/risky-1b", "api-chat", "baseline:refusal", HOSTILE_NAME}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (make chromium)"),
+]
+
+if CHROMIUM.exists():
+    from playwright.sync_api import Browser, Page, sync_playwright
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+class Tab:
+    """One page on the app, with the dialogs it opened (any dialog is a failed XSS test)."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog: object) -> None:
+        self.dialogs.append(dialog.message)  # type: ignore[attr-defined]
+        dialog.dismiss()  # type: ignore[attr-defined]
+
+    def rows(self) -> list[list[str]]:
+        out = []
+        for row in self.page.locator("#leaderboard-table [role=row]").all()[1:]:  # [0] is the header
+            out.append([c.strip() for c in row.locator("[role=gridcell]").all_inner_texts()])
+        return out
+
+    def models(self) -> set[str]:
+        return {cells[1] for cells in self.rows() if len(cells) > 1}
+
+    def wait_for(self, check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if check():
+                    return
+            except Exception:  # an element re-rendering mid-read: look again
+                pass
+            self.page.wait_for_timeout(150)
+        raise AssertionError(f"timed out waiting for {what}; table has {sorted(self.models())}")
+
+    def wait_models(self, expected: set[str]) -> None:
+        self.wait_for(lambda: self.models() == expected, f"models {sorted(expected)}")
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def choose(self, elem_id: str, option: str) -> None:
+        self.page.locator(f"#{elem_id} input[role=combobox]").click()
+        self.page.locator(f'[role=option][aria-label="{option}"]').first.click()
+
+
+@pytest.fixture
+def tab(browser: Browser, served: Served) -> Iterator[Tab]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+            else route.abort()
+        ),
+    )
+    page = context.new_page()
+    page.goto(served.url)
+    current = Tab(page)
+    # The page load refreshes the table and the status once: wait for both.
+    current.wait_models(ALL)
+    current.wait_for(lambda: "showing" in page.locator("#status").inner_text(), "the status line")
+    try:
+        yield current
+    finally:
+        assert current.dialogs == [], f"a dialog opened: {current.dialogs}"
+        context.close()
+
+
+def test_the_table_renders_ranked(tab: Tab) -> None:
+    rows = tab.rows()
+    header = tab.page.locator("#leaderboard-table [role=row]").first.inner_text()
+    for label in ("Rank (95%)", "Model", "Harm rate %", "Harm 95% CI", "Miss rate %", "Evaluated"):
+        assert label in header
+    assert rows[0][1] == "acme/safe-7b" and rows[0][0] == "1–2"
+    assert "ref." in {r[0] for r in rows}
+    link = tab.page.locator("#leaderboard-table a", has_text="acme/safe-7b")
+    assert link.get_attribute("href") == "https://huggingface.co/acme/safe-7b"
+    assert "showing 6 of 6" in tab.page.locator("#status").inner_text()
+    tab.shot("leaderboard-table")
+    # Downloads: the filtered table as CSV, every result as Parquet.
+    tab.page.locator("#download-csv").click()
+    link = tab.page.locator("#download-file a[download]").first
+    tab.wait_for(lambda: ".csv" in (link.get_attribute("href") or ""), "the CSV link")
+    tab.page.locator("#download-parquet").click()
+    tab.wait_for(lambda: ".parquet" in (link.get_attribute("href") or ""), "the Parquet link")
+
+
+def fill(tab: Tab, selector: str, value: str, key: str = "Tab") -> None:
+    field = tab.page.locator(selector)
+    field.fill(value)
+    field.press(key)
+
+
+def choose_license(tab: Tab, name: str) -> None:
+    tab.choose("licenses", name)
+    tab.page.keyboard.press("Escape")
+
+
+def remove_license(tab: Tab, name: str) -> None:
+    tab.page.locator("#licenses .token", has_text=name).locator(".token-remove").click()
+
+
+# (name, apply, expected models, undo): applied one after another on one page, each undone
+# before the next, so every filter is checked alone without a page load per filter.
+FILTERS: list[tuple[str, Callable[[Tab], object], set[str], Callable[[Tab], object]]] = [
+    (
+        "search",
+        lambda t: fill(t, "#search textarea", "acme 7b; risky"),
+        {"acme/safe-7b", "other/risky-1b"},
+        lambda t: fill(t, "#search textarea", ""),
+    ),
+    (
+        "baselines",
+        lambda t: t.page.locator("#show-baselines input[type=checkbox]").uncheck(),
+        ALL - {"baseline:refusal"},
+        lambda t: t.page.locator("#show-baselines input[type=checkbox]").check(),
+    ),
+    (
+        "model-type",
+        lambda t: t.page.locator("#model-types label", has_text="api").click(),
+        {"api-chat", "baseline:refusal"},
+        lambda t: t.page.locator("#model-types label", has_text="api").click(),
+    ),
+    ("license", lambda t: choose_license(t, "mit"), {"other/risky-1b"}, lambda t: remove_license(t, "mit")),
+    (
+        "params",
+        lambda t: fill(t, "#params-min input", "5"),
+        {"acme/safe-7b", "acme/mid-70b"},
+        lambda t: fill(t, "#params-min input", "0"),
+    ),
+    (
+        "harm-range",
+        lambda t: fill(t, "#harm-max input[data-testid=number-input]", "10", "Enter"),
+        {"acme/safe-7b", "api-chat", "baseline:refusal"},
+        lambda t: fill(t, "#harm-max input[data-testid=number-input]", "100", "Enter"),
+    ),
+]
+
+
+def test_each_filter_changes_the_rows(tab: Tab) -> None:
+    status = tab.page.locator("#status")
+    for name, apply, expected, undo in FILTERS:
+        apply(tab)
+        tab.wait_models(expected)
+        count = len(expected)
+        tab.wait_for(lambda n=count: f"showing {n} of {n} matching" in status.inner_text(), f"{name} status")
+        tab.shot(f"filter-{name}")
+        undo(tab)
+        tab.wait_models(ALL)
+
+
+def test_signal_switches_figures_and_unranks_the_overall_view(tab: Tab) -> None:
+    tab.page.locator("#signal label", has_text="indirect").click()
+    tab.wait_for(lambda: "not ranked" in tab.page.locator("#status").inner_text(), "the signal status")
+    safe = next(r for r in tab.rows() if r[1] == "acme/safe-7b")
+    assert safe[0] == "" and "20" in safe  # harm rate of indirect items, no rank
+    tab.shot("filter-signal")
+
+
+def test_category_switch(tab: Tab) -> None:
+    tab.choose("category", "self_harm")
+    tab.wait_for(
+        lambda: any(r[1] == "acme/mid-70b" and "50" in r for r in tab.rows()), "self_harm figures for acme/mid-70b"
+    )
+    assert "category self_harm" in tab.page.locator("#status").inner_text()
+    assert tab.rows()[-1][1] == "acme/mid-70b"  # now the worst on self_harm
+    tab.shot("category-self-harm")
+
+
+def test_selecting_a_row_opens_the_model_page(tab: Tab) -> None:
+    row = next(i for i, r in enumerate(tab.rows()) if r[1] == "acme/mid-70b")
+    # The rank cell, not the model link (which leaves for the Hub).
+    tab.page.locator(f"#leaderboard-table [data-testid=cell-{row}-0]").click()
+    header = tab.page.locator("#model-header")
+    tab.wait_for(lambda: "acme/mid-70b" in header.inner_text(), "the model page header")
+    assert tab.page.locator("button[role=tab][aria-selected=true]").inner_text() == "Model page"
+    categories = tab.page.locator("#model-categories [role=row]")
+    tab.wait_for(lambda: categories.count() == 9, "one row per category plus overall and the header")
+    assert "self_harm" in categories.nth(3).inner_text() and "50.0%" in categories.nth(3).inner_text()
+    assert "Hugging Face page" in header.inner_text()
+    assert "judge-a" in tab.page.locator("#model-metadata").inner_text()
+    tab.shot("model-page")
+
+
+def test_a_hostile_model_name_is_shown_as_text(tab: Tab) -> None:
+    page = tab.page
+    page.locator("#search textarea").fill("script")
+    tab.wait_models({HOSTILE_NAME})
+    # The exact characters are visible as text ...
+    assert page.locator("#leaderboard-table [role=gridcell]", has_text=HOSTILE_NAME).count() == 1
+    assert HOSTILE_NAME in page.locator("#pivot-table").inner_text()
+    # ... and none of it became markup anywhere on the page.
+    # (Gradio's own config script holds the name too, JSON-escaped: not an injected element.)
+    injected = page.evaluate(
+        """() => [
+            ...document.querySelectorAll('img[src="x"], [onerror]'),
+            ...[...document.querySelectorAll('script')].filter(e => e.textContent.trim().startsWith('alert(')),
+        ].length"""
+    )
+    assert injected == 0
+    row = next(i for i, r in enumerate(tab.rows()) if r[1] == HOSTILE_NAME)
+    page.locator(f"#leaderboard-table [data-testid=cell-{row}-0]").click()
+    tab.wait_for(lambda: HOSTILE_NAME in page.locator("#model-header").inner_text(), "the hostile model page")
+    assert page.evaluate("() => document.querySelectorAll('#model-header img, #model-header script').length") == 0
+    page.wait_for_timeout(500)  # give any injected handler its chance to fire
+    assert tab.dialogs == []
+    tab.shot("xss-model-page")
