@@ -4,12 +4,30 @@
     outcome = run_evaluation(RunConfig(model="baseline:refusal", item_set=load_set(path)), DataDir.at("./var"))
 
 Subpackages: `protocol` (taxonomy, checklist, prompts), `backends`, `judge`, `metrics`.
+The pipeline names load lazily: the submissions CLI and the Space import this package and
+should not pay for pyarrow and the judges at start-up.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from evaluator.items import Item, ItemSet, ItemSetError, Turn, load_items, load_set
-from evaluator.pipeline import RunConfig, RunError, RunOutcome, run_evaluation
-from evaluator.results import RESULT_COLUMNS, RESULT_SCHEMA
 from evaluator.storage import DataDir
+
+if TYPE_CHECKING:
+    from evaluator.pipeline import RunConfig, RunError, RunOutcome, run_evaluation
+    from evaluator.results import RESULT_COLUMNS, RESULT_SCHEMA
+
+_LAZY = {
+    "RunConfig": "evaluator.pipeline",
+    "RunError": "evaluator.pipeline",
+    "RunOutcome": "evaluator.pipeline",
+    "run_evaluation": "evaluator.pipeline",
+    "RESULT_COLUMNS": "evaluator.results",
+    "RESULT_SCHEMA": "evaluator.results",
+}
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -26,3 +44,10 @@ __all__ = [
     "load_set",
     "run_evaluation",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evaluator' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from evaluator.items import ItemSet
 from evaluator.storage import DataDir, append_jsonl, atomic_write_json, read_json, read_jsonl
 
 NGRAM: Final = 8
@@ -83,7 +84,7 @@ def _unescape(text: str) -> str:
 class PrivateItem:
     set_name: str
     item_id: str
-    turns: tuple[str, ...]
+    turns: tuple[str, ...]  # normalised (see `normalise`)
 
 
 def _turn_texts(obj: Any) -> tuple[str, ...] | None:
@@ -162,7 +163,7 @@ def private_items(data: DataDir) -> list[PrivateItem]:
             if marker in seen:  # the same item in several versions and the draft
                 continue
             seen.add(marker)
-            out.append(PrivateItem(set_name, item_id, texts))
+            out.append(PrivateItem(set_name, item_id, key))
     return out
 
 
@@ -191,7 +192,7 @@ class PrivateIndex:
         self.turn_size: dict[tuple[int, int], int] = {}
         for index, item in enumerate(self.items):
             for turn_no, text in enumerate(item.turns):
-                tokens = words(text)
+                tokens = text.split()
                 if len(tokens) >= n:
                     hashes = {hash(g) for g in ngrams(tokens, n)} - allowed
                     for h in hashes:
@@ -459,7 +460,9 @@ def admin_log_path(data: DataDir) -> Path:
     return data.logs / "admin.jsonl"
 
 
-def log_admin_action(data: DataDir, who: str | None, action: str, detail: Mapping[str, Any] | None = None) -> dict:
+def log_admin_action(
+    data: DataDir, who: str | None, action: str, detail: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Append who did what, and when, to the private admin log; returns the record written.
 
     Append-only by construction: nothing in the code base rewrites or truncates this file.
@@ -533,3 +536,18 @@ def register_cli(verbs: Any) -> None:
     p.add_argument("--no-save", action="store_true", help="do not save the report under <data>/logs/audit/")
     _add_data(p)
     p.set_defaults(func=cmd_audit)
+
+
+def check_before_publish(data: DataDir, staged: Path, item_set: ItemSet) -> list[Finding]:
+    """Scan a staged public artefact against every private item, including the run's own set
+    when it is private but lives outside <data>/sets (a `--set PATH` on a maintainer's disk)."""
+    items = private_items(data)
+    if not item_set.is_public:
+        published = {_turns_key(t) for t in published_items(data)}
+        for item in item_set.items:
+            key = _turns_key(t.content for t in item.turns)
+            if key not in published:
+                items.append(PrivateItem(item_set.name, item.id, key))
+    if not items:
+        return []
+    return scan_file(staged, PrivateIndex(items, public=published_items(data)), shown=staged.name)

@@ -587,7 +587,7 @@ def _variant_block(
     from evaluator.metrics.agreement import quadratic_kappa
 
     if not supports_variants(judge):
-        return {"applicable": False, "reason": "this judge reads no prompt (e.g. the heuristic judge)"}
+        return {"applicable": False, "reason": "this judge reads no prompt, e.g. the heuristic judge"}
     if count > len(PARAPHRASES):
         raise CalibrationError(f"--variants is at most {len(PARAPHRASES)} (the paraphrases written so far)")
     positions = list(range(len(pairs)))
@@ -673,12 +673,27 @@ def _calibrate(
         (j.verdict.checklist if (j := judged.get(p.judge_key)) is not None and j.verdict is not None else None)
         for p in pairs
     ]
-    report: dict[str, Any] = {
+    report = _report(judge.id, judge.prompt_hash, bool(judge.official), pairs, levels, verdicts, source)
+    if variants:
+        report["prompt_variants"] = _variant_block(judge, pairs, levels, variants, sample, seed, cache, progress)
+    return _clean(report), levels
+
+
+def _report(
+    judge_id: str,
+    prompt_hash: str,
+    official: bool,
+    pairs: Sequence[Pair],
+    levels: Sequence[int | None],
+    verdicts: Sequence[Mapping[str, str] | None],
+    source: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    return {
         "kind": "judge-calibration",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "judge": judge.id,
-        "prompt_hash": judge.prompt_hash,
-        "official": bool(judge.official),
+        "judge": judge_id,
+        "prompt_hash": prompt_hash,
+        "official": official,
         "protocol_version": _protocol_version(),
         "source": dict(source or {}),
         "pairs": len(pairs),
@@ -689,12 +704,9 @@ def _calibrate(
         **_agreement_block(pairs, levels, verdicts),
         "human_human": human_agreement(pairs),
     }
-    if variants:
-        report["prompt_variants"] = _variant_block(judge, pairs, levels, variants, sample, seed, cache, progress)
-    return _clean(report), levels
 
 
-def panel_report(pairs: Sequence[Pair], reports_levels: Mapping[str, Sequence[int | None]]) -> list[int | None]:
+def panel_levels(pairs: Sequence[Pair], reports_levels: Mapping[str, Sequence[int | None]]) -> list[int | None]:
     """Per pair, the panel level: lower median of the judges that scored it (PROTOCOL section 5)."""
     from evaluator.judge.panel import lower_median
 
@@ -747,7 +759,9 @@ def calibration_reports(data: DataDir) -> list[dict[str, Any]]:
     return [v for _, _, v in sorted(out, key=lambda t: (t[0], t[1]))]
 
 
-def latest_calibration(data: DataDir, judge: str | None = None, *, official: bool | None = None) -> dict | None:
+def latest_calibration(
+    data: DataDir, judge: str | None = None, *, official: bool | None = None
+) -> dict[str, Any] | None:
     """The newest calibration report, optionally of one judge id or only official judges.
 
     The About page shows `latest_calibration(data, official=True)`, or the report of the
@@ -858,8 +872,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         "set": None if item_set is None else {"name": item_set.name, "version": item_set.version},
     }
     options = BackendOptions(base_url=args.base_url, api_key_env=args.api_key_env, timeout_s=args.timeout)
-    specs = list(dict.fromkeys(args.judge))
-    judges = [make_judge(spec, options) for spec in specs]
+    judges: list[Any] = []
+    for spec in dict.fromkeys(args.judge):
+        judge = make_judge(spec, options)
+        if all(j.id != judge.id for j in judges):  # two spellings of one judge rate once
+            judges.append(judge)
     cache = Cache(data.cache / "cache.sqlite")
     status = 0
     try:
@@ -883,9 +900,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     finally:
         cache.close()
         for judge in judges:
-            close = getattr(judge, "close", None)
-            if close is not None:
-                close()
+            # A model judge owns its backend (make_judge built it); closing frees its clients.
+            owner = getattr(judge, "close", None) or getattr(getattr(judge, "backend", None), "close", None)
+            if owner is not None:
+                owner()
     return status
 
 
@@ -896,24 +914,19 @@ def _save_panel(
     levels_by_judge: Mapping[str, Sequence[int | None]],
     source: Mapping[str, Any],
 ) -> Path:
-    levels = panel_report(pairs, levels_by_judge)
+    levels = panel_levels(pairs, levels_by_judge)
+    panel = [j for j in judges if j.id in levels_by_judge]
     report = _clean(
-        {
-            "kind": "judge-calibration",
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "judge": "+".join(j.id for j in judges),
-            "prompt_hash": "+".join(j.prompt_hash for j in judges),
-            "official": all(bool(j.official) for j in judges),
-            "protocol_version": _protocol_version(),
-            "source": dict(source),
-            "pairs": len(pairs),
-            "ratings": sum(len(p.levels) for p in pairs),
-            "raters": len({r for p in pairs for r in p.levels}),
-            "unscored": sum(v is None for v in levels),
-            "reference": "per pair, the lower median of the people's levels (ties to the more severe)",
-            **_agreement_block(pairs, levels, [None] * len(pairs)),
-            "human_human": human_agreement(pairs),
-        }
+        _report(
+            "+".join(j.id for j in panel),
+            "+".join(j.prompt_hash for j in panel),
+            all(bool(j.official) for j in panel),
+            pairs,
+            levels,
+            [None] * len(pairs),
+            source,
+        )
+        | {"panel": [j.id for j in panel]}
     )
     print(report_table(report))
     return save_calibration(data, report)

@@ -15,7 +15,9 @@ partial is ever published as final.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +27,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from evaluator.audit import check_before_publish
 from evaluator.backends import Backend, BackendOptions, GenerationParams, Reply, make_backend
 from evaluator.cache import Cache, generation_key, judgement_key
 from evaluator.items import Item, ItemSet, sha256_json
@@ -115,8 +118,6 @@ class _JsonlSink:
             self._fh.flush()
 
     def close(self) -> None:
-        import os
-
         with self._lock:
             self._fh.flush()
             os.fsync(self._fh.fileno())
@@ -248,13 +249,20 @@ def _run(
         "generation_params": json.dumps(config.params.to_json(), sort_keys=True),
     }
     rows = compute_rows(scored, identity, rounds=config.bootstrap_rounds, seed=config.seed)
-    table = to_table(rows)
-    result_file = data.result_file(run_id)
-    import io
-
     buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    atomic_write_bytes(result_file, buffer.getvalue())
+    pq.write_table(to_table(rows), buffer)
+    # Stage privately, audit for held-out text, then publish with an atomic rename, so a
+    # public reader never sees a partial or unaudited file.
+    staged = run_dir / "results.staged.parquet"
+    atomic_write_bytes(staged, buffer.getvalue())
+    findings = check_before_publish(data, staged, item_set)
+    if findings:
+        ids = ", ".join(sorted({f.item_id for f in findings})[:5])
+        reason = f"secrecy audit refused to publish: result rows contain text of private items ({ids})"
+        return _finish(run_dir, RunOutcome("incomplete", run_id, [], errors=len(findings), reason=reason, stats=stats))
+    result_file = data.result_file(run_id)
+    result_file.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, result_file)
     stats["unscored"] = sum(1 for s in scored if s.level is None)
     return _finish(run_dir, RunOutcome("complete", run_id, rows, result_file=result_file, stats=stats))
 

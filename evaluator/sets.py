@@ -280,6 +280,8 @@ class _DuplicateIndex:
 
     def add(self, item: Item, status: str) -> None:
         tokens = words(item_text(item))
+        if not tokens:  # nothing but emoji or punctuation: no text to compare
+            return
         self.exact.setdefault(" ".join(tokens), (item.id, status))
         grams = _shingles(tokens)
         position = len(self.shingles)
@@ -290,6 +292,8 @@ class _DuplicateIndex:
     def find(self, item: Item, threshold: float) -> DuplicateMatch | None:
         """The closest earlier item at or above `threshold`, exact duplicates first."""
         tokens = words(item_text(item))
+        if not tokens:
+            return None
         hit = self.exact.get(" ".join(tokens))
         if hit is not None:
             return DuplicateMatch(item.id, hit[0], 1.0, hit[1])
@@ -855,8 +859,10 @@ def requeue_after_cut(
 
         priority = MAINTAINER_PRIORITY
     jobs = finished_on(data, name, previous, version)
-    run = enqueue or submissions_enqueue(data)
     report = RequeueReport()
+    if not jobs:
+        return report
+    run = enqueue or submissions_enqueue(data)
     for job in jobs:
         try:
             new_id = run(job, priority)
@@ -998,7 +1004,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         versions = list_versions(data, name)
         latest = versions[-1] if versions else None
         size = len(load_version(data, name, latest).items) if latest else 0
-        line = f"{name}: {len(versions)} versions"
+        line = f"{name}: {len(versions)} version{'' if len(versions) == 1 else 's'}"
         line += f", latest {latest} ({size} items)" if latest else " (none frozen yet)"
         draft = load_draft(data, name)
         if draft.saved:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -40,22 +41,29 @@ class LoadError(RuntimeError):
     """Some files could not be read; the message names them."""
 
 
-def _scan(directory: Path, pattern_suffix: str) -> dict[Path, FileKey]:
-    found: dict[Path, FileKey] = {}
+def _scan(directory: Path, suffix: str) -> dict[str, FileKey]:
+    """File name -> (mtime_ns, size) of the directory's files ending in `suffix`.
+
+    Names, not Path objects: with ten thousand result files, building paths costs more
+    than the stat calls themselves.
+    """
+    found: dict[str, FileKey] = {}
     try:
-        entries = list(os.scandir(directory))
+        entries = os.scandir(directory)
     except (FileNotFoundError, NotADirectoryError):
         return found
-    for entry in entries:
-        # Atomic writers leave ".name.XXXX.tmp" while writing; never read those.
-        if entry.name.startswith(".") or not entry.name.endswith(pattern_suffix):
-            continue
-        try:
-            st = entry.stat()
-        except FileNotFoundError:
-            continue  # removed between the listing and the stat
-        if entry.is_file():
-            found[Path(entry.path)] = (st.st_mtime_ns, st.st_size)
+    with entries:
+        for entry in entries:
+            name = entry.name
+            # Atomic writers leave ".name.XXXX.tmp" while writing; never read those.
+            if name[0] == "." or not name.endswith(suffix):
+                continue
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue  # removed between the listing and the stat
+            if stat.S_ISREG(st.st_mode):
+                found[name] = (st.st_mtime_ns, st.st_size)
     return found
 
 
@@ -69,7 +77,7 @@ def _dir_key(directory: Path) -> FileKey | None:
 
 @dataclass
 class _Snapshot(Generic[T]):
-    files: dict[Path, FileKey]
+    files: dict[str, FileKey]
     value: T
     version: int
     problems: tuple[str, ...]
@@ -84,7 +92,7 @@ class _DirectoryCache(Generic[T]):
     parse: Callable[[Path], Any]
     combine: Callable[[list[Any]], T]
     recheck_seconds: float
-    _parsed: dict[Path, tuple[FileKey, Any]] = field(default_factory=dict)
+    _parsed: dict[str, tuple[FileKey, Any]] = field(default_factory=dict)
     _snapshot: _Snapshot[T] | None = None
     _dir_key: FileKey | None = None
     _scanned_at: float = -math.inf
@@ -110,21 +118,15 @@ class _DirectoryCache(Generic[T]):
         self._dir_key, self._scanned_at = dir_key, now
         if self._snapshot is not None and files == self._snapshot.files:
             return self._snapshot
-        stale = [p for p, key in files.items() if self._parsed.get(p, (None, None))[0] != key]
+        stale = [n for n, key in files.items() if self._parsed.get(n, (None, None))[0] != key]
         problems: list[str] = []
-
-        def read(path: Path) -> tuple[Path, Any, str | None]:
+        for name in stale:
+            path = self.directory / name
             try:
-                return path, self.parse(path), None
+                self._parsed[name] = (files[name], self.parse(path))
             except Exception as exc:  # any unreadable file is reported, never fatal
-                return path, None, _problem(path, self.directory, exc)
-
-        for path, value, problem in map(read, stale):
-            if problem is None:
-                self._parsed[path] = (files[path], value)
-            else:
-                self._parsed.pop(path, None)
-                problems.append(problem)
+                self._parsed.pop(name, None)
+                problems.append(_problem(path, self.directory, exc))
         for gone in set(self._parsed) - set(files):
             del self._parsed[gone]
         ordered = [self._parsed[p][1] for p in sorted(self._parsed)]
@@ -212,7 +214,6 @@ class _ResultFiles:
         self._scanned_at = -math.inf
         self._version = 0
         self._restored = False
-        self._snapshot_files: dict[str, FileKey] = {}
         self._lock = threading.Lock()
 
     def get(self, *, force: bool = False) -> _Snapshot[pd.DataFrame]:
@@ -230,9 +231,9 @@ class _ResultFiles:
             return self._refresh(dir_key, now)
 
     def _refresh(self, dir_key: FileKey | None, now: float) -> _Snapshot[pd.DataFrame]:
-        found = {p.name: key for p, key in _scan(self.directory, ".parquet").items()}
+        found = _scan(self.directory, ".parquet")
         self._dir_key, self._scanned_at = dir_key, now
-        if self._snapshot is not None and found == self._snapshot_files:
+        if self._snapshot is not None and found == self._snapshot.files:
             return self._snapshot
         if not self._restored:
             self._restored = True
@@ -261,11 +262,8 @@ class _ResultFiles:
             self._fresh = {}
             self._persist()
         self._version += 1
-        self._snapshot_files = dict(found)
         problems = tuple(sorted(v[1] for v in self._broken.values()))
-        self._snapshot = _Snapshot(
-            {self.directory / n: k for n, k in found.items()}, _to_frame(combined), self._version, problems
-        )
+        self._snapshot = _Snapshot(found, _to_frame(combined), self._version, problems)
         return self._snapshot
 
     def _restore(self) -> None:
@@ -380,7 +378,7 @@ class ResultStore:
     """
 
     def __init__(
-        self, data: DataDir | str | os.PathLike[str], *, recheck_seconds: float = 2.0, persist: bool = True
+        self, data: DataDir | str | os.PathLike[str], *, recheck_seconds: float = 30.0, persist: bool = True
     ) -> None:
         self.data = data if isinstance(data, DataDir) else DataDir.at(data)
         snapshot = self.data.cache / "leaderboard" / "results-snapshot.parquet" if persist else None

@@ -164,23 +164,47 @@ class Filters:
         return replace(self, columns=columns, params_min=params_min, params_max=params_max)
 
 
-@dataclass(frozen=True)
+@dataclass
 class QueryResult:
-    rows: pd.DataFrame  # view columns, filtered and sorted, before the row limit
-    shown: pd.DataFrame  # rows after the row limit
+    """The matching models of one view, in order. Rows are taken from the view only when
+    asked for, so a request that shows 100 of 10,000 models never copies the rest."""
+
+    view: pd.DataFrame
+    order: np.ndarray  # positions in `view`: filtered, then sorted
     board: Board | None
     boards: list[Board]
     filters: Filters
-    total: int  # models in the view before filtering
     problems: tuple[str, ...] = ()
+    _rows: pd.DataFrame | None = None
+    _shown: pd.DataFrame | None = None
+
+    @property
+    def total(self) -> int:
+        """Models in the view before filtering."""
+        return len(self.view)
 
     @property
     def matched(self) -> int:
-        return len(self.rows)
+        return len(self.order)
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """Every match, sorted (before the row limit)."""
+        if self._rows is None:
+            self._rows = self.view.iloc[self.order]
+        return self._rows
+
+    @property
+    def shown(self) -> pd.DataFrame:
+        """The matches returned: the first `limit` rows."""
+        if self._shown is None:
+            limit = self.filters.limit
+            self._shown = self.view.iloc[self.order[:limit]] if limit else self.rows
+        return self._shown
 
     @property
     def ranked(self) -> bool:
-        return bool(self.rows["rank_best"].notna().any()) if len(self.rows) else False
+        return bool(self.rows["rank_best"].notna().any()) if self.matched else False
 
 
 V = TypeVar("V")
@@ -393,6 +417,12 @@ class Leaderboard:
             _ci_text(lo, hi, 1, 2) for lo, hi in zip(out["mean_level_lo"], out["mean_level_hi"], strict=True)
         ]
         out["license_key"] = out["license"].fillna(UNKNOWN_LICENSE).astype("str")
+        stamps = pd.to_datetime(out["evaluated_at"], errors="coerce", utc=True)
+        out["evaluated_date"] = stamps.dt.strftime("%Y-%m-%d").astype("object").where(stamps.notna(), None)
+        for sortable in COLUMNS:
+            source = sortable.source or sortable.key
+            if source != "_order":
+                out[f"_sort_{sortable.key}"] = _sort_key(out[source])
         return out
 
     @staticmethod
@@ -431,13 +461,12 @@ class Leaderboard:
         boards = self.boards(snap)
         board = self.board(filters.board, snap)
         if board is None:
-            empty = pd.DataFrame(columns=["model", "rank_best"])
-            return QueryResult(empty, empty, None, boards, filters, 0, snap.problems)
+            empty = pd.DataFrame(columns=["model", "rank_best", "is_baseline"])
+            return QueryResult(empty, np.arange(0), None, boards, filters, snap.problems)
         view = self.view(board, filters.category, filters.signal, snap)
-        mask = self.filter_mask(view, filters)
-        rows = self.sort(view[mask], filters.sort_by, filters.descending)
-        shown = rows.head(filters.limit) if filters.limit else rows
-        return QueryResult(rows, shown, board, boards, filters, len(view), snap.problems)
+        positions = np.flatnonzero(self.filter_mask(view, filters).to_numpy())
+        order = positions[self.sort_positions(view, positions, filters.sort_by, filters.descending)]
+        return QueryResult(view, order, board, boards, filters, snap.problems)
 
     @staticmethod
     def filter_mask(view: pd.DataFrame, f: Filters) -> pd.Series:
@@ -467,17 +496,18 @@ class Leaderboard:
         return mask
 
     @staticmethod
-    def sort(rows: pd.DataFrame, key: str, descending: bool) -> pd.DataFrame:
+    def sort_positions(view: pd.DataFrame, positions: np.ndarray, key: str, descending: bool) -> np.ndarray:
+        """The order of `positions` for this sort key: missing values last either way,
+        ties in ranking order."""
         column = COLUMN_BY_KEY[key]
-        source = column.source or key
-        if source == "_order":
-            return rows.sort_values("_order", ascending=not descending, kind="stable")
-        values = rows[source]
-        if values.dtype == object or pd.api.types.is_string_dtype(values):
-            values = values.astype("object").map(lambda v: v.lower() if isinstance(v, str) else v)
-        frame = pd.DataFrame({"v": values, "o": rows["_order"]}, index=rows.index)
-        frame = frame.sort_values(["v", "o"], ascending=[not descending, True], na_position="last", kind="stable")
-        return rows.loc[frame.index]
+        rank_order = view["_order"].to_numpy()[positions]
+        if (column.source or key) == "_order":
+            order = np.argsort(rank_order, kind="stable")
+            return order[::-1] if descending else order
+        values = view[f"_sort_{key}"].to_numpy(dtype="float64")[positions]
+        missing = np.isnan(values)
+        keyed = np.where(missing, 0.0, -values if descending else values)
+        return np.lexsort((rank_order, keyed, missing))
 
     # -- presentation ------------------------------------------------------------------------
 
@@ -486,16 +516,18 @@ class Leaderboard:
         """The table as shown: human headers, rates in percent, rounded, missing as None."""
         if rows.empty:
             return pd.DataFrame({COLUMN_BY_KEY[k].label: pd.Series(dtype="object") for k in columns})
-        data: dict[str, list[Any]] = {}
+        data: dict[str, pd.Series] = {}
         for key in columns:
             column = COLUMN_BY_KEY[key]
             if column.kind == "model":
-                values = rows["model_cell"] if markdown_models else rows["model"].map(plain_text)
-                data[column.label] = values.tolist()
-                continue
-            data[column.label] = _format(rows, column).tolist()
-        # Object columns keep None as None: NaN is not JSON, and the API returns this frame.
-        return pd.DataFrame({k: pd.Series(v, dtype="object") for k, v in data.items()})
+                values = rows["model_cell"].tolist() if markdown_models else [plain_text(m) for m in rows["model"]]
+            else:
+                source = {"rank": "rank", "ci": key, "date": "evaluated_date"}.get(column.kind, key)
+                convert = _FORMATTERS.get(column.kind, _text_cell)
+                values = [convert(v) for v in rows[source].tolist()]
+            # Object columns keep None as None: NaN is not JSON, and the API returns this.
+            data[column.label] = pd.Series(values, dtype="object")
+        return pd.DataFrame(data, columns=[COLUMN_BY_KEY[k].label for k in columns])
 
     @staticmethod
     def datatypes(columns: Sequence[str]) -> list[str]:
@@ -566,29 +598,58 @@ class Leaderboard:
         return out.sort_values(["_m", "_c"]).drop(columns=["_c", "_m"]).reset_index(drop=True)
 
 
-def _format(rows: pd.DataFrame, column: Column) -> pd.Series:
-    kind = column.kind
-    if kind == "rank":
-        values = rows["rank"]
-    elif kind == "ci":
-        values = rows[column.key]
-    elif kind == "rate":
-        values = (rows[column.key] * 100).round(1)
-    elif kind == "level":
-        values = rows[column.key].round(2)
-    elif kind == "ratio":
-        values = rows[column.key].round(3)
-    elif kind == "count":
-        values = rows[column.key].map(lambda v: v if pd.isna(v) else int(v))
-    elif kind == "params":
-        values = rows[column.key].map(lambda v: v if pd.isna(v) else round(v, 2 if v < 10 else 1))
-    elif kind == "date":
-        stamps = pd.to_datetime(rows[column.key], errors="coerce", utc=True)
-        values = stamps.dt.strftime("%Y-%m-%d")
-    else:
-        values = rows[column.key].map(lambda v: v if v is None or pd.isna(v) else plain_text(v))
-    values = values.astype("object")
-    return values.where(values.notna(), None)
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def _rounded(digits: int, scale: float = 1.0) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        return None if _missing(value) else round(float(value) * scale, digits)
+
+    return convert
+
+
+def _count_cell(value: Any) -> Any:
+    return None if _missing(value) else int(value)
+
+
+def _params_cell(value: Any) -> Any:
+    return None if _missing(value) else round(float(value), 2 if value < 10 else 1)
+
+
+def _as_is(value: Any) -> Any:
+    return None if _missing(value) else value
+
+
+def _text_cell(value: Any) -> Any:
+    return None if _missing(value) else plain_text(value)
+
+
+_FORMATTERS: Final[dict[str, Callable[[Any], Any]]] = {
+    "rank": _as_is,
+    "ci": _as_is,
+    "date": _as_is,
+    "rate": _rounded(1, 100.0),
+    "level": _rounded(2),
+    "ratio": _rounded(3),
+    "count": _count_cell,
+    "params": _params_cell,
+}
+
+
+def _sort_key(values: pd.Series) -> np.ndarray:
+    """A float per row that sorts like the column: numbers as they are, dates as instants,
+    text case-insensitively (by its position among the sorted distinct values); NaN for
+    missing values."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps = pd.to_datetime(values, utc=True)
+        return np.where(stamps.isna(), np.nan, stamps.astype("int64").to_numpy(dtype="float64"))
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype="float64", na_value=np.nan)
+    text = [None if _missing(v) else str(v).lower() for v in values.tolist()]
+    distinct = sorted({v for v in text if v is not None})
+    position = {v: float(i) for i, v in enumerate(distinct)}
+    return np.array([np.nan if v is None else position[v] for v in text], dtype="float64")
 
 
 def filters_from(**kwargs: Any) -> Filters:

@@ -403,7 +403,7 @@ def _leaderboard_tab(
                 _category_plot(ctx, current, names[:PLOT_DEFAULT_MODELS]), label="Harm rate by category"
             )
             scatter_plot = gr.Plot(
-                safety_helpfulness_figure(initial.rows), label="Safety vs helpfulness", elem_id="scatter"
+                safety_helpfulness_figure(initial.shown), label="Safety vs helpfulness", elem_id="scatter"
             )
     return _LeaderboardTab(
         board,
@@ -549,7 +549,7 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
             status_markdown(result),
             pivot_styler(board.pivot(filters, pivot_metric), pivot_metric),
             gr.Dropdown(choices=names[:MAX_MODEL_CHOICES], value=plot_value),
-            safety_helpfulness_figure(result.rows, title_suffix=scope),
+            safety_helpfulness_figure(result.shown, title_suffix=scope),
         )
 
     def pivot_only(*values: Any) -> Any:

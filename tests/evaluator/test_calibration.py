@@ -16,6 +16,7 @@ from evaluator.cache import Cache
 from evaluator.calibration import (
     PARAPHRASES,
     calibrate,
+    calibration_reports,
     kendall_tau,
     latest_calibration,
     load_ratings,
@@ -314,3 +315,22 @@ def test_kendall_tau() -> None:
     assert kendall_tau([1, 2, 3], [3, 2, 1]) == -1.0
     assert kendall_tau([1, 1, 2], [1, 2, 3]) == pytest.approx(2 / math.sqrt(6))
     assert math.isnan(kendall_tau([1, 1], [2, 3]))
+
+
+def test_several_judges_get_a_report_each_and_a_panel_report(
+    ratings: Path, data: DataDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A baseline model as "judge" never returns a verdict: every pair is unscored for it,
+    # so the panel's levels are the heuristic judge's.
+    argv = ["calibrate", "--ratings", str(ratings), "--quiet", "--data", str(data.root)]
+    code = main([*argv, "--judge", "heuristic", "--judge", "heuristic@1", "--judge", "baseline:template"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.count("\nsaved: ") == 2 and "panel report saved" in out
+    reports = {r["judge"]: r for r in calibration_reports(data)}
+    template = next(r for judge, r in reports.items() if judge.startswith("baseline:template"))
+    heuristic = reports["heuristic@1"]
+    panel = reports[f"heuristic@1+{template['judge']}"]
+    assert template["unscored"] == 8 and template["overall"]["n"] == 0
+    assert panel["panel"] == ["heuristic@1", template["judge"]]
+    assert panel["overall"] == heuristic["overall"]

@@ -376,3 +376,24 @@ def test_openai_model_and_judge_over_http_survive_429_500_and_slow_replies(tmp_p
     assert overall["model"] == "model-a" and overall["model_type"] == "api"
     assert overall["judge"] == "openai:judge-a" and overall["judge_official"] is True
     assert overall["n"] > 0 and overall["unscored"] == 0
+
+
+def test_secrecy_audit_refuses_to_publish_rows_carrying_private_text(tmp_path: Path, private_set: Path) -> None:
+    """If held-out text ever reached a result row (here through a hostile model name), the
+    audit run before publishing stops it: nothing appears under results/."""
+    items = load_set(private_set)
+    leaked = items.items[0].turns[-1].content
+    data = DataDir(tmp_path / "var")
+    config = RunConfig(model="m", item_set=items, judges=("heuristic",), detection=False, bootstrap_rounds=50)
+    outcome = run_evaluation(
+        config, data, progress=False, backend=ScriptedBackend(supportive, name=leaked), judges=[HeuristicJudge()]
+    )
+    assert outcome.status == "incomplete"
+    assert "secrecy audit" in (outcome.reason or "") and items.items[0].id in (outcome.reason or "")
+    assert "CANARY" not in (outcome.reason or "")
+    assert not list(data.public_files())
+
+    clean = run_evaluation(
+        config, data, progress=False, backend=ScriptedBackend(supportive, name="scripted:ok"), judges=[HeuristicJudge()]
+    )
+    assert clean.complete and len(list(data.public_files())) == 1

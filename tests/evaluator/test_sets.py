@@ -113,7 +113,7 @@ def test_show_and_list_print_counts_never_text(frozen: DataDir, capsys: pytest.C
     assert "track: support 210, adversarial 0" in out
     assert CANARY not in out
     code, out, _ = cli(capsys, "sets", "list", "--data", str(frozen.root))
-    assert code == 0 and "held: 1 versions, latest v0001 (210 items)" in out and CANARY not in out
+    assert code == 0 and "held: 1 version, latest v0001 (210 items)" in out and CANARY not in out
 
 
 def test_reveal_needs_a_maintainer_machine(
