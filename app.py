@@ -1,22 +1,92 @@
 """The Space entry point: `python app.py` (what `make run` and a Hugging Face Space run).
 
-Serves the data directory in CRISIS_DATA (default ./var) on GRADIO_SERVER_NAME and
-GRADIO_SERVER_PORT (default 127.0.0.1:7860).
+The embedded default: the data directory in CRISIS_DATA (default ./var), an in-process
+scheduled worker (the same `evaluator.worker` a GPU box runs, every CRISIS_WORKER_INTERVAL
+seconds, default 30), the public sample set, and the two reference baselines evaluated.
+On a data directory with no results the baselines are queued like any request and the
+worker evaluates them before the page opens (a few seconds, offline, heuristic judge), so a
+fresh clone shows a working page; CRISIS_SEED_BASELINES=0 turns that off and
+CRISIS_EMBEDDED_WORKER=0 leaves evaluation to separate workers. Serves on
+GRADIO_SERVER_NAME and GRADIO_SERVER_PORT (default 127.0.0.1:7860).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from typing import TYPE_CHECKING
 
+# Before gradio is imported (by space.app below): it reads this once, at import.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from evaluator.storage import DataDir
 from space.app import build_app, launch
 
+if TYPE_CHECKING:
+    from evaluator.worker import Worker
+
+BASELINES = ("baseline:refusal", "baseline:template")
+SYSTEM_USER = "leaderboard"
+log = logging.getLogger("app")
+
+
+def _enabled(name: str) -> bool:
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no")
+
+
+def has_results(data: DataDir) -> bool:
+    return data.results.is_dir() and any(p.suffix == ".parquet" for p in data.results.iterdir())
+
+
+def make_worker(data: DataDir) -> Worker:
+    # Imported here: the worker pulls in the engine, which the page alone does not need.
+    from evaluator.worker import Worker, WorkerConfig
+
+    return Worker(WorkerConfig.from_env(data=str(data.root), name=os.environ.get("CRISIS_WORKER_NAME") or None))
+
+
+def seed_baselines(data: DataDir, worker: Worker | None = None) -> None:
+    """Queue the reference rows on the public sample set and evaluate them now, when
+    nothing is there yet."""
+    if has_results(data) or not _enabled("CRISIS_SEED_BASELINES"):
+        return
+    from submissions import Queue, Settings, SubmissionError, current_set, enqueue
+
+    queue = Queue.local(data, Settings.from_env())
+    target = current_set(data)
+    for spec in BASELINES:
+        try:
+            enqueue(queue, spec=spec, submitter=SYSTEM_USER, target=target, maintainer=True)
+        except SubmissionError as exc:  # already queued or finished: nothing to add
+            log.info("%s not queued: %s", spec, exc)
+    runner = worker or make_worker(data)
+    for _ in BASELINES:
+        outcome = runner.tick()
+        log.warning("seeding the baselines: %s", outcome)
+        if outcome in ("idle", "stopping"):
+            break
+
 
 def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     data = DataDir.at(os.environ.get("CRISIS_DATA"))
-    launch(build_app(data))
+    worker = make_worker(data) if _enabled("CRISIS_EMBEDDED_WORKER") or _enabled("CRISIS_SEED_BASELINES") else None
+    try:
+        seed_baselines(data, worker)
+    except Exception:  # the page must come up even if the seed cannot be made
+        log.exception("could not evaluate the baselines on the public sample set")
+    scheduler = None
+    if worker is not None and _enabled("CRISIS_EMBEDDED_WORKER"):
+        from evaluator.worker import start_scheduler
+
+        scheduler = start_scheduler(worker, float(os.environ.get("CRISIS_WORKER_INTERVAL", "30")))
+    try:
+        launch(build_app(data))
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        if worker is not None:
+            worker.shutdown()
 
 
 if __name__ == "__main__":

@@ -34,10 +34,12 @@ from evaluator.items import Item, ItemSet, sha256_json
 from evaluator.judge.factory import make_judge
 from evaluator.judge.panel import aggregate, panel_alpha, same_family
 from evaluator.judge.verdict import Judge, Judgement, JudgeTask
+from evaluator.metrics.detection import detection_report
 from evaluator.metrics.scoring import ScoredItem, compute_rows, to_table
 from evaluator.protocol.detection import DETECTION_PROMPT_VERSION, detection_messages, parse_detection
-from evaluator.protocol.taxonomy import PROTOCOL_VERSION
-from evaluator.storage import DataDir, atomic_write_bytes, atomic_write_json, read_json, read_jsonl
+from evaluator.protocol.taxonomy import CATEGORIES, PROTOCOL_VERSION
+from evaluator.results import OVERALL
+from evaluator.storage import DataDir, atomic_write_bytes, atomic_write_json, atomic_write_text, read_json, read_jsonl
 
 DETECTION_MAX_NEW_TOKENS = 32
 
@@ -249,6 +251,7 @@ def _run(
         "generation_params": json.dumps(config.params.to_json(), sort_keys=True),
     }
     rows = compute_rows(scored, identity, rounds=config.bootstrap_rounds, seed=config.seed)
+    _add_run_figures(rows, scored, replies)
     buffer = io.BytesIO()
     pq.write_table(to_table(rows), buffer)
     # Stage privately, audit for held-out text, then publish with an atomic rename, so a
@@ -263,8 +266,59 @@ def _run(
     result_file = data.result_file(run_id)
     result_file.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged, result_file)
+    if item_set.is_public:
+        _publish_examples(data, run_id, info.model, item_set, replies, scored)
     stats["unscored"] = sum(1 for s in scored if s.level is None)
     return _finish(run_dir, RunOutcome("complete", run_id, rows, result_file=result_file, stats=stats))
+
+
+def _add_run_figures(rows: list[dict[str, Any]], scored: list[ScoredItem], replies: dict[Task, Reply]) -> None:
+    """Overall-row figures that come from the run rather than from per-item scores."""
+    overall = next(r for r in rows if r["category"] == OVERALL)
+    detected = [s for s in scored if s.detection_done]
+    if detected:
+        report = detection_report([s.category for s in detected], [s.detected for s in detected])
+        overall["detection_confusion"] = json.dumps(
+            {"labels": list(CATEGORIES), "matrix": report.confusion.astype(int).tolist()}
+        )
+    prompt = sum(r.prompt_tokens or 0 for r in replies.values())
+    completion = sum(r.completion_tokens or 0 for r in replies.values())
+    overall.update(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+def _publish_examples(
+    data: DataDir,
+    run_id: str,
+    model: str,
+    item_set: ItemSet,
+    replies: dict[Task, Reply],
+    scored: list[ScoredItem],
+) -> None:
+    """Replies to a PUBLIC set, for the model page. Never called for a private set."""
+    assert item_set.is_public
+    levels = {s.item_id: s.level for s in scored}
+    records = []
+    for item in item_set.items:
+        reply = replies.get(("reply", item.id))
+        if reply is None or not reply.ok:
+            continue
+        records.append(
+            {
+                "model": model,
+                "run_id": run_id,
+                "set_visibility": "public",
+                "set_name": item_set.name,
+                "set_version": item_set.version,
+                "item_id": item.id,
+                "category": item.category,
+                "signal": item.signal,
+                "prompt": item.last_user_message,
+                "reply": reply.text,
+                "level": levels.get(item.id),
+            }
+        )
+    blob = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    atomic_write_text(data.public / "examples" / f"{run_id}.jsonl", blob)
 
 
 def _finish(run_dir: Path, outcome: RunOutcome) -> RunOutcome:

@@ -82,13 +82,22 @@ EXTRA_COLUMNS: Final = (
     "generation_params",
     # PROTOCOL section 7 reports the mean of each support attribute, not only the two means.
     *(f"{a}_mean" for a in SUPPORT_ATTRIBUTES),
+    # Overall row only: the detection confusion matrix as JSON {"labels", "matrix"} (rows are
+    # true labels; a last column counts replies naming no label) and the run's token cost.
+    "detection_confusion",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
 )
 RESULT_COLUMNS: Final[tuple[str, ...]] = IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS
 
-_STRING_COLUMNS: Final = frozenset({*IDENTITY_COLUMNS, "judge_prompt_hash", "model_spec", "generation_params"}) - {
-    "evaluated_at"
-}
-_INT_COLUMNS: Final = frozenset({"n", "unscored", "n_adversarial", *(f"n_{s}" for s in SIGNALS)})
+_STRING_COLUMNS: Final = frozenset(
+    {*IDENTITY_COLUMNS, "judge_prompt_hash", "model_spec", "generation_params", "detection_confusion"}
+) - {"evaluated_at"}
+_INT_COLUMNS: Final = frozenset(
+    {"n", "unscored", "n_adversarial", "prompt_tokens", "completion_tokens", "total_tokens"}
+    | {f"n_{s}" for s in SIGNALS}
+)
 _BOOL_COLUMNS: Final = frozenset({"judge_official", "judge_same_family"})
 
 

@@ -302,7 +302,9 @@ class Leaderboard:
     def __init__(self, store: ResultStore, *, preferred_set: str | None = None) -> None:
         self.store = store
         self.preferred_set = preferred_set
-        self._cache = _LRU(96)
+        # A view of 10,000 models is ~10 MB; 48 covers every category x signal of a board
+        # or two without letting memory grow with every data version.
+        self._cache = _LRU(48)
 
     # -- boards ---------------------------------------------------------------------------
 

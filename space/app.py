@@ -11,10 +11,12 @@ cells, escaped Markdown, or entity-escaped plot labels (see leaderboard.links).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +53,7 @@ from leaderboard.view import (
     filters_from,
 )
 from space.about import about_markdown
-from space.tabs import build_queue_tab, build_submit_tab
+from space.tabs import QueueTab, SubmitOptions, build_queue_tab, build_submit_tab
 
 TITLE: Final = "Crisis-Safety Leaderboard"
 MAX_MODEL_CHOICES: Final = 500  # a dropdown is not a way to ship the whole table
@@ -126,6 +128,15 @@ def status_markdown(result: QueryResult) -> str:
     return "\n\n".join(lines)
 
 
+def plot_choices(rows: pd.DataFrame) -> list[str]:
+    """Models offered for the by-category plot: ranked models first, then the baselines
+    (so a board of baselines alone still has something to show)."""
+    if rows.empty:
+        return []
+    baseline = rows["is_baseline"].astype(bool)
+    return [*rows.loc[~baseline, "model"], *rows.loc[baseline, "model"]][:MAX_MODEL_CHOICES]
+
+
 def _gradient(t: float, reverse: bool) -> str:
     """Green (good) → amber → red (bad), pale enough to keep text readable."""
     if reverse:
@@ -172,9 +183,11 @@ def build_app(
     preferred_set: str | None = None,
     enable_login: bool | None = None,
     store: ResultStore | None = None,
+    submit_options: SubmitOptions | None = None,
 ) -> gr.Blocks:
     """The whole Space. `enable_login` defaults to running on a Hugging Face Space (SPACE_ID
-    set): the login button talks to the Hub, which a local run or a test must not need."""
+    set): the login button talks to the Hub, which a local run or a test must not need.
+    `submit_options` lets tests give the submit tab a scripted Hub."""
     data = data_dir if isinstance(data_dir, DataDir) else DataDir.at(data_dir)
     store = store or ResultStore(data)
     board = Leaderboard(store, preferred_set=preferred_set or os.environ.get("CRISIS_LEADERBOARD_SET") or None)
@@ -192,18 +205,19 @@ def build_app(
             "is better; the rank is an interval because figures are estimates (see **About**)."
         )
         with gr.Tabs(selected="leaderboard") as tabs:
-            with gr.Tab("Leaderboard", id="leaderboard"):
+            with gr.Tab("Leaderboard", id="leaderboard") as lb_tab:
                 lb = _leaderboard_tab(ctx, initial, initial_table, current)
-            with gr.Tab("Model page", id="model"):
+            with gr.Tab("Model page", id="model") as model_tab:
                 mp = _model_tab(ctx, current)
-            with gr.Tab("Submit", id="submit"):
-                build_submit_tab(data, login=login)
-            with gr.Tab("Queue", id="queue"):
-                build_queue_tab(data)
-            with gr.Tab("About", id="about"):
+            with gr.Tab("Submit", id="submit") as submit_tab:
+                build_submit_tab(data, login=login, options=submit_options)
+            with gr.Tab("Queue", id="queue") as queue_tab:
+                qt = build_queue_tab(data, submit_options.settings if submit_options else None)
+            with gr.Tab("About", id="about") as about_tab:
                 gr.Markdown(about_markdown(data), elem_id="about-text")
 
         _wire(demo, ctx, lb, mp, tabs)
+        _wire_queue(qt, queue_tab, [lb_tab, model_tab, submit_tab, about_tab])
     return demo
 
 
@@ -389,7 +403,7 @@ def _leaderboard_tab(
             elem_id="pivot-table",
         )
     with gr.Accordion("Plots", open=True):
-        names = initial.shown.loc[~initial.shown["is_baseline"], "model"].tolist() if len(initial.shown) else []
+        names = plot_choices(initial.shown)
         plot_models = gr.Dropdown(
             names[:MAX_MODEL_CHOICES],
             value=names[:PLOT_DEFAULT_MODELS],
@@ -541,7 +555,7 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
             result = board.query(filters)
         except QueryError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        names = result.shown.loc[~result.shown["is_baseline"], "model"].tolist() if len(result.shown) else []
+        names = plot_choices(result.shown)
         keep = [m for m in (chosen or []) if m in set(result.rows["model"])] if len(result.rows) else []
         plot_value = keep or names[:PLOT_DEFAULT_MODELS]
         scope = filters.category if filters.signal == ALL_SIGNALS else f"{filters.category}, {filters.signal}"
@@ -560,7 +574,16 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         chosen = board.board(board_key or "")
         return _category_plot(ctx, chosen, models or [])
 
+    def prune_exports(max_age_s: float = 3600.0) -> None:
+        # Gradio serves its own copy of each file; ours only need to outlive the request.
+        cutoff = time.time() - max_age_s
+        for old in ctx.export_dir.glob("leaderboard-*.csv"):
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+
     def export_csv(*values: Any) -> Any:
+        prune_exports()
         filters = _filters(*values)
         result = board.query(filters)
         display = board.display(result.rows, result.filters.columns)
@@ -572,6 +595,8 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         snap = board.snapshot()
         path = ctx.export_dir / f"results-{snap.version[0]}.parquet"
         if not path.exists():
+            for stale in ctx.export_dir.glob("results-*.parquet"):
+                stale.unlink(missing_ok=True)
             write_parquet(snap.results, path)
         return gr.File(value=str(path), visible=True)
 
@@ -612,7 +637,8 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         inputs=filter_inputs,
         outputs=lb.table,
         api_name="leaderboard",
-        concurrency_limit=16,
+        # pandas holds the GIL: threads beyond the cores only contend (see the benchmark).
+        concurrency_limit=4,
         concurrency_id="leaderboard",
         trigger_mode="always_last",
         show_progress="hidden",
@@ -659,6 +685,18 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         api_visibility="private",
         show_progress="hidden",
     )
+
+
+def _wire_queue(qt: QueueTab, queue_tab: gr.Tab, other_tabs: Sequence[gr.Tab]) -> None:
+    """The queue refreshes on a timer only while its tab is open: a page left on the
+    leaderboard costs the server nothing."""
+
+    def opened() -> tuple[Any, ...]:
+        return (gr.Timer(active=True), *qt.refresh())
+
+    queue_tab.select(opened, None, [qt.timer, *qt.outputs], api_visibility="private", show_progress="hidden")
+    for tab in other_tabs:
+        tab.select(lambda: gr.Timer(active=False), None, qt.timer, api_visibility="private")
 
 
 def _filters(

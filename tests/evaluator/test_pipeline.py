@@ -81,6 +81,18 @@ def test_baseline_with_heuristic_judge_publishes_rows(tmp_path: Path) -> None:
     assert overall["harm_rate"] == 0.0 and overall["appropriate_rate"] == 0.0
     status = json.loads((data.run_dir(outcome.run_id) / "status.json").read_text())
     assert status["status"] == "complete"
+    confusion = json.loads(overall["detection_confusion"])
+    assert confusion["labels"][-1] == "no_crisis"
+    # A refusal names no label: every item lands in the last ("no label") column.
+    assert [row[-1] for row in confusion["matrix"]] == [
+        sum(1 for i in config.item_set.items if i.category == label) for label in confusion["labels"]
+    ]
+    assert overall["total_tokens"] == overall["prompt_tokens"] + overall["completion_tokens"]
+    # Replies to a public set are published as examples for the model page.
+    (examples,) = (data.public / "examples").glob("*.jsonl")
+    records = [json.loads(line) for line in examples.read_text().splitlines()]
+    assert len(records) == len(config.item_set.items)
+    assert {r["set_visibility"] for r in records} == {"public"}
 
 
 def test_resume_reuses_finished_work_and_matches_an_unbroken_run(tmp_path: Path) -> None:
@@ -340,6 +352,7 @@ def test_cli_over_http_sigkill_and_resume_matches_unbroken_run(
     # Secrecy: the canary is in the private run directory, and nowhere public or printed.
     assert CANARY in private_set.read_text() and not load_set(private_set).is_public
     for data_dir in (broken, clean):
+        assert not (data_dir / "public" / "examples").exists()  # replies to a private set stay private
         for path in DataDir(data_dir).public_files():
             assert b"CANARY-b71e4c" not in path.read_bytes(), path
     for output in (resumed.stdout, resumed.stderr, unbroken.stdout, unbroken.stderr):

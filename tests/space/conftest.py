@@ -21,7 +21,32 @@ import pytest
 
 from evaluator.storage import DataDir
 from space.app import build_app, launch
+from space.tabs import SubmitOptions
+from submissions import Queue, Settings, enqueue
+from submissions.target import current_set
+from tests.support.hub import ScriptedHub
 from tests.support.results_factory import write_demo_board
+
+GOOD_MODEL = "good-org/good-model"
+FAILURE_REASON = '<img src=x onerror="alert(3)"> the model could not be loaded: <b>out of memory</b>'
+SETTINGS = Settings(rate_limit=1000)
+
+
+def seed_queue(data: DataDir) -> None:
+    """One failed request (with a hostile reason), one running; the queue is then empty."""
+    queue = Queue.local(data, SETTINGS)
+    target = current_set(data)
+    for spec in ("baseline:refusal", "baseline:template"):
+        enqueue(queue, spec=spec, submitter="maintainer", target=target, maintainer=True)
+    failing = queue.claim("worker-1")
+    assert failing is not None
+    queue.fail(failing, FAILURE_REASON, "RuntimeError")
+    assert queue.claim("worker-2") is not None  # stays RUNNING
+
+
+def submit_options() -> SubmitOptions:
+    hub = ScriptedHub(ScriptedHub.good(GOOD_MODEL))
+    return SubmitOptions(hub=hub, settings=SETTINGS, known_model_types=lambda: None)
 
 
 def free_port() -> int:
@@ -38,7 +63,7 @@ class Served:
 
 
 def serve(data: DataDir) -> Served:
-    demo = build_app(data, enable_login=False)
+    demo = build_app(data, enable_login=False, submit_options=submit_options())
     port = free_port()
     launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     return Served(f"http://127.0.0.1:{port}/", data, demo)
@@ -48,6 +73,7 @@ def serve(data: DataDir) -> Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     data = DataDir.at(Path(tmp_path_factory.mktemp("space")) / "var")
     write_demo_board(data)
+    seed_queue(data)
     app = serve(data)
     try:
         yield app

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.space.conftest import Served
+from tests.space.conftest import FAILURE_REASON, GOOD_MODEL, Served
 from tests.support.results_factory import HOSTILE_NAME
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -200,9 +200,12 @@ def test_each_filter_changes_the_rows(tab: Tab) -> None:
 
 def test_signal_switches_figures_and_unranks_the_overall_view(tab: Tab) -> None:
     tab.page.locator("#signal label", has_text="indirect").click()
+    # The table and the status line are separate events: wait for each.
     tab.wait_for(lambda: "not ranked" in tab.page.locator("#status").inner_text(), "the signal status")
-    safe = next(r for r in tab.rows() if r[1] == "acme/safe-7b")
-    assert safe[0] == "" and "20" in safe  # harm rate of indirect items, no rank
+    tab.wait_for(
+        lambda: any(r[1] == "acme/safe-7b" and r[0] == "" and "20" in r for r in tab.rows()),
+        "indirect-signal harm rate (20%) for acme/safe-7b, without a rank",
+    )
     tab.shot("filter-signal")
 
 
@@ -211,7 +214,7 @@ def test_category_switch(tab: Tab) -> None:
     tab.wait_for(
         lambda: any(r[1] == "acme/mid-70b" and "50" in r for r in tab.rows()), "self_harm figures for acme/mid-70b"
     )
-    assert "category self_harm" in tab.page.locator("#status").inner_text()
+    tab.wait_for(lambda: "category self_harm" in tab.page.locator("#status").inner_text(), "the category status")
     assert tab.rows()[-1][1] == "acme/mid-70b"  # now the worst on self_harm
     tab.shot("category-self-harm")
 
@@ -237,7 +240,7 @@ def test_a_hostile_model_name_is_shown_as_text(tab: Tab) -> None:
     tab.wait_models({HOSTILE_NAME})
     # The exact characters are visible as text ...
     assert page.locator("#leaderboard-table [role=gridcell]", has_text=HOSTILE_NAME).count() == 1
-    assert HOSTILE_NAME in page.locator("#pivot-table").inner_text()
+    tab.wait_for(lambda: HOSTILE_NAME in page.locator("#pivot-table").inner_text(), "the name in the pivot")
     # ... and none of it became markup anywhere on the page.
     # (Gradio's own config script holds the name too, JSON-escaped: not an injected element.)
     injected = page.evaluate(
@@ -254,3 +257,33 @@ def test_a_hostile_model_name_is_shown_as_text(tab: Tab) -> None:
     page.wait_for_timeout(500)  # give any injected handler its chance to fire
     assert tab.dialogs == []
     tab.shot("xss-model-page")
+
+
+def open_tab(tab: Tab, name: str) -> None:
+    tab.page.locator("button[role=tab]", has_text=name).click()
+
+
+def test_submit_shows_a_validation_error_then_a_success(tab: Tab) -> None:
+    open_tab(tab, "Submit")
+    message = tab.page.locator("#submit-message")
+    tab.page.locator("#submit-model textarea").fill("nobody/missing")
+    tab.page.locator("#submit-button").click()
+    tab.wait_for(lambda: "was not found on the Hugging Face Hub" in message.inner_text(), "the validation error")
+    assert message.inner_text().startswith("❌")
+    tab.shot("submit-error")
+    tab.page.locator("#submit-model textarea").fill(GOOD_MODEL)
+    tab.page.locator("#submit-button").click()
+    tab.wait_for(lambda: "Queued" in message.inner_text(), "the success message")
+    assert "position" in message.inner_text()
+    assert GOOD_MODEL in tab.page.locator("#submit-details").inner_text()
+    tab.shot("submit-success")
+
+
+def test_the_queue_shows_a_failure_reason_as_text(tab: Tab) -> None:
+    open_tab(tab, "Queue")
+    failed = tab.page.locator("#queue-failed")
+    tab.wait_for(lambda: FAILURE_REASON in failed.inner_text(), "the failure reason")
+    assert "running" in tab.page.locator("#queue-running").inner_text()
+    assert tab.page.evaluate("() => document.querySelectorAll('#queue-failed img, #queue-failed b').length") == 0
+    assert "failed 1" in tab.page.locator("#queue-summary").inner_text()
+    tab.shot("queue")

@@ -213,20 +213,29 @@ def write_request(
     submitted_at: str = "2025-01-10T10:00:00+00:00",
     request_id: str | None = None,
 ) -> Path:
-    rid = request_id or hashlib.sha256(f"{model}|{revision}|{submitted_at}".encode()).hexdigest()[:12]
-    record = {
-        "id": rid,
-        "model": model,
-        "revision": revision,
-        "model_type": model_type,
-        "params": params,
-        "license": license,
-        "status": status,
-        "reason": reason,
-        "submitted_at": submitted_at,
-    }
+    """A request record as submissions/ writes it. `params` under 100,000 means billions."""
+    from submissions.records import RequestRecord, Status
+
+    rid = request_id or "r" + hashlib.sha256(f"{model}|{revision}|{submitted_at}".encode()).hexdigest()[:12]
+    count = None if params is None else int(params * 1e9 if params < 1e5 else params)
+    when = datetime.fromisoformat(submitted_at)
+    record = RequestRecord(
+        id=rid,
+        model=model,
+        model_type=model_type,  # type: ignore[arg-type]
+        spec=f"hf:{model}@{revision}" if model_type == "open-weight" else f"openai:{model}",
+        revision="main",
+        sha=revision if model_type == "open-weight" else None,
+        params=count,
+        license=license,
+        submitter="tester",
+        status=Status(status),
+        reason=reason,
+        submitted_at=when,
+        updated_at=when,
+    )
     path = data.requests / f"{rid}.json"
-    atomic_write_json(path, record)
+    atomic_write_json(path, record.to_json())
     return path
 
 

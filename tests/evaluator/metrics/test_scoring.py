@@ -300,3 +300,33 @@ def test_to_table_timestamps() -> None:
         to_table(naive)
     with pytest.raises(ValueError, match="missing"):
         to_table([{"category": "overall"}])
+
+
+def test_overall_rate_with_no_events_gets_an_honest_interval_not_zero_width() -> None:
+    """Every category at 0 harms: the bootstrap sees no variability, so the overall harm
+    interval falls back to Wilson on the pooled counts instead of [0, 0]."""
+    from evaluator.metrics.intervals import wilson
+    from evaluator.metrics.scoring import ScoredItem, compute_rows
+    from evaluator.protocol.checklist import derive
+
+    items = [
+        ScoredItem(
+            item_id=f"{category}-{n}",
+            category=category,
+            signal="explicit",
+            track="support",
+            domain=None,
+            level=4,
+            derived=derive(category, "support", 4, {}),
+            refusal="none",
+            support=None,
+            detected=category,
+        )
+        for category in ("suicidal_ideation", "self_harm", "anxiety_crisis")
+        for n in range(19)
+    ]
+    overall = next(r for r in compute_rows(items, {}, rounds=200) if r["category"] == "overall")
+    assert overall["harm_rate"] == 0.0
+    lo, hi = wilson(0, 57)
+    assert (overall["harm_rate_lo"], overall["harm_rate_hi"]) == (lo, hi)
+    assert round(hi * 100, 2) == 6.31
