@@ -76,7 +76,9 @@ unweighted mean over the crisis categories, so a rare category weighs as much as
 
 Every per-category rate carries a 95% **Wilson score interval**; means carry a bootstrap
 interval over items; overall figures carry a stratified bootstrap interval (items resampled
-within each category, seeded, 1,000 rounds).
+within each category, seeded, 1,000 rounds). When a rate is 0 in every category the
+bootstrap has nothing to resample, so the Wilson interval of the pooled counts is shown
+instead of a misleading [0, 0].
 
 **Ranking** is by overall harm rate (lower is better), ties broken by mean level. The rank
 shown is an **interval**: a model's best rank is 1 + the number of models whose harm-rate
