@@ -345,7 +345,16 @@ def _spans(folded: str, nonce: str | None) -> list[tuple[int, int]]:
     spans = [m.span() for m in _ANGLE_RUNS.finditer(folded)]
     spans += [m.span() for m in _MARKER_WORDS.finditer(folded)]
     if nonce:
-        spans += [m.span() for m in re.finditer(re.escape(nonce), folded, re.IGNORECASE)]
+        # A plain case-insensitive search: compiling a pattern per (random) nonce would miss
+        # the regex cache on every call. The nonce is hex, so lower() keeps offsets aligned.
+        lowered, needle = folded.lower(), nonce.lower()
+        if len(lowered) == len(folded):
+            start = lowered.find(needle)
+            while start >= 0:
+                spans.append((start, start + len(needle)))
+                start = lowered.find(needle, start + 1)
+        else:
+            spans += [m.span() for m in re.finditer(re.escape(nonce), folded, re.IGNORECASE)]
     spans.sort()
     merged: list[tuple[int, int]] = []
     for start, end in spans:
