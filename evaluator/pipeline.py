@@ -80,19 +80,28 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-class _Progress:
-    """tqdm on stderr when asked for; a no-op otherwise (workers, tests, benchmarks)."""
+OnProgress = Callable[[str, int, int], None]  # (stage, done, total)
 
-    def __init__(self, enabled: bool, total: int, desc: str) -> None:
+
+class _Progress:
+    """tqdm on stderr when asked for, and/or a callback (the worker publishes progress)."""
+
+    def __init__(self, enabled: bool, total: int, desc: str, callback: OnProgress | None = None) -> None:
         self._bar: Any = None
+        self._desc, self._total, self._done, self._callback = desc, total, 0, callback
         if enabled and total:
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, desc=desc, unit="item", leave=False, dynamic_ncols=True)
+        if callback is not None:
+            callback(desc, 0, total)
 
     def update(self, n: int = 1) -> None:
+        self._done += n
         if self._bar is not None:
             self._bar.update(n)
+        if self._callback is not None:
+            self._callback(self._desc, self._done, self._total)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -126,6 +135,15 @@ class _JsonlSink:
             self._fh.close()
 
 
+@dataclass(frozen=True)
+class _Reporter:
+    bars: bool
+    callback: OnProgress | None
+
+    def bar(self, total: int, desc: str) -> _Progress:
+        return _Progress(self.bars, total, desc, self.callback)
+
+
 def run_id_for(spec: dict[str, Any]) -> str:
     return sha256_json(spec)[:16]
 
@@ -144,6 +162,7 @@ def run_evaluation(
     backend: Backend | None = None,
     judges: Sequence[Judge] | None = None,
     cache: Cache | None = None,
+    on_progress: OnProgress | None = None,
 ) -> RunOutcome:
     """Run (or resume) one evaluation. `backend`/`judges` may be injected by tests."""
     stop = should_stop or (lambda: False)
@@ -155,7 +174,7 @@ def run_evaluation(
     own_cache = cache is None
     store = cache or Cache(data.cache / "cache.sqlite")
     try:
-        return _run(config, data, model_backend, judge_list, store, progress, stop)
+        return _run(config, data, model_backend, judge_list, store, _Reporter(progress, on_progress), stop)
     finally:
         if own_cache:
             store.close()
@@ -174,7 +193,7 @@ def _run(
     backend: Backend,
     judges: list[Judge],
     cache: Cache,
-    progress: bool,
+    progress: _Reporter,
     stop: Callable[[], bool],
 ) -> RunOutcome:
     info = backend.info
@@ -344,7 +363,7 @@ def _generate(
     cache: Cache,
     run_dir: Path,
     detect_params: GenerationParams,
-    progress: bool,
+    progress: _Reporter,
 ) -> dict[Task, Reply]:
     done: dict[Task, Reply] = {}
     for record in read_jsonl(run_dir / "replies.jsonl"):
@@ -379,7 +398,7 @@ def _generate_stage(
     cache: Cache,
     sink: _JsonlSink,
     done: dict[Task, Reply],
-    progress: bool,
+    progress: _Reporter,
 ) -> None:
     pending = [n for n, item in enumerate(items) if (kind, item.id) not in done]
     keys = {n: generation_key(backend.info, params, conversations[n]) for n in pending}
@@ -393,7 +412,7 @@ def _generate_stage(
         pending = [n for n in pending if (kind, items[n].id) not in done]
     if not pending:
         return
-    bar = _Progress(progress, len(pending), "generating" if kind == "reply" else "detection")
+    bar = progress.bar(len(pending), "generating" if kind == "reply" else "detection")
 
     def on_reply(position: int, reply: Reply) -> None:
         n = pending[position]
@@ -415,7 +434,7 @@ def _judge(
     judges: list[Judge],
     cache: Cache,
     run_dir: Path,
-    progress: bool,
+    progress: _Reporter,
 ) -> dict[str, dict[str, Judgement]]:
     """Per item id, per judge id, the final judgement (or the error of the last attempt)."""
     by_item: dict[str, dict[str, Judgement]] = {}
@@ -447,7 +466,7 @@ def _judge_stage(
     cache: Cache,
     sink: _JsonlSink,
     by_item: dict[str, dict[str, Judgement]],
-    progress: bool,
+    progress: _Reporter,
 ) -> None:
     keys = [judgement_key(judge.id, judge.prompt_hash, t.item.id, t.reply_hash) for t in tasks]
     hits = cache.get_judgements(keys)
@@ -461,7 +480,7 @@ def _judge_stage(
             pending.append(n)
     if not pending:
         return
-    bar = _Progress(progress, len(pending), f"judging ({judge.id})")
+    bar = progress.bar(len(pending), f"judging ({judge.id})")
 
     def on_result(position: int, judgement: Judgement) -> None:
         n = pending[position]

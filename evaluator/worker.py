@@ -168,12 +168,6 @@ def backend_for(record: RequestRecord, config: WorkerConfig) -> tuple[str, Backe
 # --------------------------------------------------------------------------------- worker
 
 
-def _default_evaluate(config: RunConfig, data: DataDir, should_stop: Callable[[], bool]) -> RunOutcome:
-    from evaluator.pipeline import run_evaluation
-
-    return run_evaluation(config, data, progress=False, should_stop=should_stop)
-
-
 def _public_reason(exc: BaseException) -> str:
     """A failure reason for the public record: our own one-line messages, never a stray exception's text.
 
@@ -208,7 +202,8 @@ class Worker:
             )
         lease_s = self.queue.lease.total_seconds()
         self.heartbeat_s = config.heartbeat_s or max(0.2, lease_s / 3)
-        self.evaluate = evaluate or _default_evaluate
+        self.evaluate = evaluate or self._evaluate_with_progress
+        self.progress: str | None = None  # published in the request record at each heartbeat
         self.stopping = threading.Event()
         self.idle = threading.Event()
         self.idle.set()
@@ -314,12 +309,21 @@ class Worker:
             beat.join()
         return self._settle(lease, lost, outcome, error, item_set)
 
+    def _evaluate_with_progress(self, config: RunConfig, data: DataDir, should_stop: Callable[[], bool]) -> RunOutcome:
+        from evaluator.pipeline import run_evaluation
+
+        def report(stage: str, done: int, total: int) -> None:
+            self.progress = f"{stage} {done}/{total}"
+
+        self.progress = None
+        return run_evaluation(config, data, progress=False, should_stop=should_stop, on_progress=report)
+
     def _heartbeat(self, lease: Lease, lost: threading.Event, done: threading.Event) -> None:
         from submissions.errors import LeaseLost
 
         while not done.wait(self.heartbeat_s):
             try:
-                lease = self.queue.heartbeat(lease)
+                lease = self.queue.heartbeat(lease, progress=self.progress)
             except LeaseLost:
                 log.warning("request %s: lease lost (cancelled or taken over); stopping", lease.request_id)
                 lost.set()

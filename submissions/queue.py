@@ -135,14 +135,17 @@ class Queue:
         if record.status != Status.RUNNING or record.worker != lease.worker or record.attempts != lease.attempt:
             raise LeaseLost(f"request {lease.request_id} is no longer held by {lease.worker} (now {record.status})")
 
-    def heartbeat(self, lease: Lease) -> Lease:
-        """Extend the lease; LeaseLost if the request was cancelled or taken over."""
+    def heartbeat(self, lease: Lease, progress: str | None = None) -> Lease:
+        """Extend the lease (and publish progress); LeaseLost if cancelled or taken over."""
         now = self.clock()
         expires = now + self.lease
 
         def extend(record: RequestRecord) -> RequestRecord:
             self._held(lease, record)
-            return record.model_copy(update={"lease_expires_at": expires, "updated_at": now})
+            changes: dict[str, object] = {"lease_expires_at": expires, "updated_at": now}
+            if progress is not None:
+                changes["progress"] = progress
+            return record.model_copy(update=changes)
 
         self.store.update(lease.request_id, extend)
         return Lease(lease.request_id, lease.worker, lease.attempt, expires)

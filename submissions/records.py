@@ -107,6 +107,8 @@ class RequestRecord(BaseModel):
     attempts: int = 0
     worker: str | None = None
     lease_expires_at: AwareDatetime | None = None
+    # While RUNNING: the stage and item counts the worker last reported ("judging 40/104").
+    progress: str | None = None
     run_id: str | None = None
     history: tuple[HistoryEntry, ...] = Field(default_factory=tuple)
 

@@ -508,3 +508,39 @@ def test_crash_and_resume_gives_the_rows_of_an_unbroken_run(tmp_path: Path, slow
     assert len(tasks) == len(set(tasks)) == 24
 
     pd.testing.assert_frame_equal(_rows(data, resumed.run_id), _rows(clean, unbroken.run_id))
+
+
+def test_progress_is_published_in_the_running_record(tmp_path: Path) -> None:
+    """The pipeline reports stage and counts; heartbeats carry them into the public record."""
+    data = DataDir(tmp_path / "var")
+    queue = queue_for(data, lease_s=30)
+    record = add(queue)
+    seen: list[str | None] = []
+    worker = Worker(WorkerConfig(data=str(data.root), name="w-progress", heartbeat_s=0.05, bootstrap_rounds=50))
+    original = worker.queue.heartbeat
+
+    def watching(lease: Any, progress: str | None = None) -> Any:
+        seen.append(progress)
+        return original(lease, progress=progress)
+
+    worker.queue.heartbeat = watching  # type: ignore[method-assign]
+    slow_tick = threading.Thread(target=worker.tick)
+    slow_tick.start()
+    slow_tick.join(timeout=120)
+    assert queue_for(data).get(record.id).status == Status.FINISHED
+    total = len(load_set(SAMPLE).items)
+    assert worker.progress == f"judging (heuristic@1) {total}/{total}"
+    published = [p for p in seen if p]
+    assert published
+    assert all(p.split(" ")[0] in ("generating", "detection", "judging") for p in published)
+
+
+def test_heartbeat_stores_progress(tmp_path: Path) -> None:
+    data = DataDir(tmp_path / "var")
+    queue = queue_for(data)
+    record = add(queue)
+    lease = queue.claim("w-1")
+    assert lease is not None and lease.request_id == record.id
+    queue.heartbeat(lease, progress="generating 3/104")
+    assert queue.get(record.id).progress == "generating 3/104"
+    assert '"progress": "generating 3/104"' in (data.requests / f"{record.id}.json").read_text()
