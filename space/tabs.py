@@ -68,8 +68,10 @@ def _row(group: str, record: RequestRecord, position: int | None, max_attempts: 
     if group == "Pending":
         return {"Position": str(position or "—"), **common, "Submitted": _when(record.submitted_at)}
     if group == "Running":
-        # The worker publishes no per-item progress; time running and the attempt are public.
+        # The worker publishes the stage and item counts at each heartbeat (never item text).
         progress = f"running {_elapsed(record.started_at, now)}, attempt {record.attempts} of {max_attempts}"
+        if record.progress:
+            progress = f"{record.progress} · {progress}"
         return {**common, "Started": _when(record.started_at), "Progress": progress}
     if group == "Failed":
         return {
