@@ -3,8 +3,9 @@
 The Space (space/) only shows what this package computes; `python -m leaderboard` prints it.
 """
 
-from leaderboard.boards import Board, current_board, list_boards
+from leaderboard.boards import Board, current_board, list_boards, ranked_board
 from leaderboard.export import PROTOCOL_COLUMNS, ordered_rows, render, write_parquet
+from leaderboard.hidden import HiddenModel, hide_model, read_hidden, unhide_model
 from leaderboard.links import hub_url, is_hub_id, markdown_text, model_markdown, plain_text
 from leaderboard.store import LoadError, ModelMeta, ResultStore, load_results, store_for
 from leaderboard.view import (
@@ -33,6 +34,7 @@ __all__ = [
     "Board",
     "Column",
     "Filters",
+    "HiddenModel",
     "Leaderboard",
     "LoadError",
     "ModelMeta",
@@ -40,6 +42,7 @@ __all__ = [
     "QueryResult",
     "ResultStore",
     "current_board",
+    "hide_model",
     "hub_url",
     "is_hub_id",
     "list_boards",
@@ -48,8 +51,11 @@ __all__ = [
     "model_markdown",
     "ordered_rows",
     "plain_text",
+    "ranked_board",
+    "read_hidden",
     "render",
     "search_mask",
     "store_for",
+    "unhide_model",
     "write_parquet",
 ]

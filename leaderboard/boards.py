@@ -4,14 +4,21 @@ PROTOCOL section 3 and 7: results on different set versions or judges are never 
 together. Every view in this package is computed inside one board. The current board is
 the newest set version judged by an official judge; everything else stays browsable and is
 labelled for what it is (an older set version, an unofficial heuristic judge).
+
+After a rotation the newest version starts with few models, and a ranking of two models says
+little. Until it has the configured minimum (evaluator.sets: $CRISIS_RANK_MIN_MODELS), the
+previous version's board stays current, labelled as such (`ranked_board`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+
+from evaluator.sets import RankedVersion
 
 HEURISTIC_MARK = "heuristic"
 
@@ -110,6 +117,36 @@ def current_board(boards: list[Board], preferred_set: str | None = None) -> Boar
         if pinned:
             return pinned[0]
     return boards[0] if boards else None
+
+
+def ranked_board(
+    boards: Sequence[Board], candidate: Board | None, min_models: int, versions: Sequence[str] = ()
+) -> tuple[Board | None, RankedVersion | None]:
+    """The board to rank on instead of `candidate` while its set's newest version is short
+    of models, and why (None when the candidate stands as it is).
+
+    The rule is evaluator.sets.choose_ranked_version's: the newest version with at least
+    `min_models` models, else the one with the most. Versions are ordered as boards are
+    (naturally, so v10 follows v9 whatever the naming). Only boards of the candidate's set
+    and kind (official or not) compete, so a fallback never swaps an official ranking for a
+    heuristic one. `versions` are the set's frozen versions: one cut but not evaluated yet
+    counts as the newest, with no models.
+    """
+    if candidate is None:
+        return None, None
+    best: dict[str, Board] = {}
+    for board in boards:  # best first, so the first board of a version is the one to show
+        if board.set_name == candidate.set_name and board.official == candidate.official:
+            best.setdefault(board.set_version, board)
+    order = sorted({*best, *versions}, key=_natural_key)
+    counts = {version: best[version].models if version in best else 0 for version in order}
+    latest = order[-1]
+    enough = [v for v in order if counts[v] >= min_models]
+    chosen = enough[-1] if enough else max(reversed(order), key=lambda v: counts[v])
+    if chosen == latest or chosen not in best:
+        return candidate, None
+    ranked = RankedVersion(candidate.set_name, chosen, counts[chosen], latest, counts[latest], min_models)
+    return best[chosen], ranked
 
 
 def find_board(boards: list[Board], key: str | None, preferred_set: str | None = None) -> Board | None:

@@ -8,6 +8,9 @@ on the next load; the periodic full scan also catches files rewritten in place.
 
 A file that cannot be read never takes the page down: it is skipped and reported in
 `problems`, which the Space shows and the CLI turns into an error.
+
+Models the maintainers hid (<data>/public/hidden.json, see leaderboard.hidden) are left out
+of every snapshot, so boards, the API and the downloads all honour it in one place.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import pyarrow.parquet as pq
 
 from evaluator.results import RESULT_SCHEMA
 from evaluator.storage import DataDir, atomic_write_bytes
+from leaderboard.hidden import HiddenModel, hidden_path, read_hidden
 
 T = TypeVar("T")
 FileKey = tuple[int, int]  # (mtime_ns, size)
@@ -365,10 +369,51 @@ def model_metadata(records: list[dict[str, Any]]) -> dict[str, ModelMeta]:
 @dataclass(frozen=True)
 class StoreSnapshot:
     version: tuple[int, int]
-    results: pd.DataFrame  # shared: never modify in place
+    results: pd.DataFrame  # shared: never modify in place; hidden models already left out
     metadata: dict[str, ModelMeta]
     requests: list[dict[str, Any]]
     problems: tuple[str, ...]
+    hidden: dict[str, HiddenModel] = field(default_factory=dict)
+
+
+class _HiddenFilter:
+    """The result rows without hidden models, rebuilt only when the rows or hidden.json change."""
+
+    def __init__(self, data: DataDir) -> None:
+        self.data = data
+        self._lock = threading.Lock()
+        self._key: tuple[int, FileKey | None] | None = None
+        self._value: tuple[int, pd.DataFrame, dict[str, HiddenModel], tuple[str, ...]] | None = None
+        self._version = 0
+
+    def _file_key(self) -> FileKey | None:
+        try:
+            st = hidden_path(self.data).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def apply(
+        self, results: _Snapshot[pd.DataFrame]
+    ) -> tuple[int, pd.DataFrame, dict[str, HiddenModel], tuple[str, ...]]:
+        key = (results.version, self._file_key())
+        with self._lock:
+            if self._value is not None and key == self._key:
+                return self._value
+            problems: tuple[str, ...] = ()
+            try:
+                hidden = read_hidden(self.data) if key[1] is not None else {}
+            except (OSError, ValueError) as exc:
+                # Unreadable: hide nothing rather than take the page down, and say so.
+                hidden = {}
+                problems = (f"{hidden_path(self.data).name}: {type(exc).__name__}",)
+            frame = results.value
+            if hidden and len(frame):
+                frame = frame[~frame["model"].isin(list(hidden))].reset_index(drop=True)
+            self._version += 1
+            self._key = key
+            self._value = (self._version, frame, hidden, problems)
+            return self._value
 
 
 class ResultStore:
@@ -388,31 +433,36 @@ class ResultStore:
         )
         self._meta_lock = threading.Lock()
         self._meta: tuple[int, dict[str, ModelMeta]] | None = None
+        self._hidden = _HiddenFilter(self.data)
 
     def snapshot(self, *, force: bool = False) -> StoreSnapshot:
         """Rows, metadata and a version taken together, so they always belong to each other."""
         results = self._results.get(force=force)
         requests = self._requests.get(force=force)
+        version, rows, hidden, hidden_problems = self._hidden.apply(results)
         with self._meta_lock:
             if self._meta is None or self._meta[0] != requests.version:
                 self._meta = (requests.version, model_metadata(requests.value))
             meta = self._meta[1]
         return StoreSnapshot(
-            version=(results.version, requests.version),
-            results=results.value,
+            version=(version, requests.version),
+            results=rows,
             metadata=meta,
             requests=requests.value,
-            problems=results.problems + requests.problems,
+            problems=results.problems + requests.problems + hidden_problems,
+            hidden=hidden,
         )
 
     def results(self, *, force: bool = False) -> pd.DataFrame:
-        """Every result row; callers must not modify the frame (it is shared)."""
+        """Every result row, hidden models included (the files are public either way);
+        callers must not modify the frame (it is shared)."""
         return self._results.get(force=force).value
 
     @property
     def version(self) -> tuple[int, int]:
-        """Changes whenever the rows or the request records change: a key for derived caches."""
-        return (self._results.get().version, self._requests.get().version)
+        """Changes whenever the rows, the hidden models or the request records change: a
+        key for derived caches."""
+        return self.snapshot().version
 
     @property
     def problems(self) -> tuple[str, ...]:

@@ -27,7 +27,8 @@ from evaluator.metrics.intervals import wilson
 from evaluator.metrics.ranking import rank_intervals
 from evaluator.protocol.taxonomy import CATEGORIES, NO_CRISIS, SIGNALS
 from evaluator.results import OVERALL
-from leaderboard.boards import Board, board_mask, find_board, list_boards
+from evaluator.sets import RankedVersion, RotationError, default_min_models, list_versions
+from leaderboard.boards import Board, board_mask, current_board, find_board, list_boards, ranked_board
 from leaderboard.links import hub_url, model_markdown, plain_text
 from leaderboard.store import ResultStore, StoreSnapshot
 
@@ -175,6 +176,9 @@ class QueryResult:
     boards: list[Board]
     filters: Filters
     problems: tuple[str, ...] = ()
+    # Set when the current board is an older set version standing in for a newer one that
+    # has too few models yet; its label says so.
+    fallback: RankedVersion | None = None
     _rows: pd.DataFrame | None = None
     _shown: pd.DataFrame | None = None
 
@@ -299,9 +303,10 @@ def search_mask(names: pd.Series, query: str) -> pd.Series:
 class Leaderboard:
     """Views, queries and exports over one data directory's result rows."""
 
-    def __init__(self, store: ResultStore, *, preferred_set: str | None = None) -> None:
+    def __init__(self, store: ResultStore, *, preferred_set: str | None = None, min_models: int | None = None) -> None:
         self.store = store
         self.preferred_set = preferred_set
+        self.min_models = default_min_models() if min_models is None else max(1, min_models)
         # A view of 10,000 models is ~10 MB; 48 covers every category x signal of a board
         # or two without letting memory grow with every data version.
         self._cache = _LRU(48)
@@ -316,10 +321,33 @@ class Leaderboard:
         return self._cache.get_or_build(("boards", snap.version), lambda: list_boards(snap.results))
 
     def board(self, key: str = "", snap: StoreSnapshot | None = None) -> Board | None:
+        if not key:
+            return self.current(snap)[0]
         try:
             return find_board(self.boards(snap), key, self.preferred_set)
         except ValueError as exc:
             raise QueryError(str(exc)) from None
+
+    def current(self, snap: StoreSnapshot | None = None) -> tuple[Board | None, RankedVersion | None]:
+        """The board shown by default, and the fallback note when it stands in for a newer
+        set version that has too few models yet."""
+        snap = snap or self.snapshot()
+        boards = self.boards(snap)
+        candidate = current_board(boards, self.preferred_set)
+        if candidate is None:
+            return None, None
+        versions = self._frozen_versions(candidate.set_name)
+        return self._cache.get_or_build(
+            ("current", snap.version, candidate.key, versions, self.min_models),
+            lambda: ranked_board(boards, candidate, self.min_models, versions),
+        )
+
+    def _frozen_versions(self, set_name: str) -> tuple[str, ...]:
+        """The set's versions cut so far (names only: the private set's content is never read)."""
+        try:
+            return tuple(list_versions(self.store.data, set_name))
+        except (RotationError, OSError):
+            return ()  # the public sample set, or a deployment without the private sets
 
     # -- rows of one board -----------------------------------------------------------------
 
@@ -461,14 +489,18 @@ class Leaderboard:
         filters = filters.validated()
         snap = self.snapshot()
         boards = self.boards(snap)
-        board = self.board(filters.board, snap)
+        fallback = None
+        if filters.board:
+            board = self.board(filters.board, snap)
+        else:
+            board, fallback = self.current(snap)
         if board is None:
             empty = pd.DataFrame(columns=["model", "rank_best", "is_baseline"])
             return QueryResult(empty, np.arange(0), None, boards, filters, snap.problems)
         view = self.view(board, filters.category, filters.signal, snap)
         positions = np.flatnonzero(self.filter_mask(view, filters).to_numpy())
         order = positions[self.sort_positions(view, positions, filters.sort_by, filters.descending)]
-        return QueryResult(view, order, board, boards, filters, snap.problems)
+        return QueryResult(view, order, board, boards, filters, snap.problems, fallback=fallback)
 
     @staticmethod
     def filter_mask(view: pd.DataFrame, f: Filters) -> pd.Series:

@@ -1,16 +1,17 @@
 """The About tab's text, built from the protocol code so the page and the scoring agree.
 
 The taxonomy, the checklist questions and the level meanings are read from
-evaluator.protocol, never retyped. Calibration figures come from a public file the
-calibration tool writes (<data>/public/calibration.json or .md), when there is one.
+evaluator.protocol, never retyped. Calibration figures are the official judge's latest
+report from evaluator.calibration (public, <data>/public/calibration/), when there is one.
 """
 
 from __future__ import annotations
 
-import json
 import math
+from datetime import UTC, datetime
 from typing import Any, Final
 
+from evaluator.calibration import latest_calibration
 from evaluator.protocol.checklist import KEY_QUESTIONS, RESOURCE_QUESTION, questions_for
 from evaluator.protocol.taxonomy import (
     AFFECTIVE_ATTRIBUTES,
@@ -196,36 +197,73 @@ def _checklist() -> str:
     return "\n".join(lines)
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "—" if math.isnan(value) else f"{value:.3f}"
-    return markdown_text(value)
+def _figure(value: Any, kind: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "—"
+    if kind == "pct":
+        return f"{value:.0%}"
+    if kind == "signed":
+        return f"{value:+.2f}"
+    if kind == "count":
+        return f"{int(value)}"
+    return f"{value:.2f}"
+
+
+def _date(value: Any) -> str:
+    text = str(value or "")
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%d")
+    except ValueError:
+        return markdown_text(text[:10]) if text else "—"
 
 
 def calibration_section(data: DataDir | None) -> str:
-    """The current judge's agreement with human raters, from the calibration tool's output."""
+    """The official judge's agreement with human raters, from its latest calibration report
+    (written by `python -m evaluator calibrate` under the public area)."""
     title = "## Judge calibration"
+    report: dict[str, Any] | None = None
     if data is not None:
-        md = data.public / "calibration.md"
-        js = data.public / "calibration.json"
         try:
-            if md.is_file():
-                # Written by our own calibration tool into the public area; shown as Markdown
-                # (the Markdown component sanitises HTML).
-                return f"{title}\n\n{md.read_text(encoding='utf-8')}"
-            if js.is_file():
-                figures = json.loads(js.read_text(encoding="utf-8"))
-                if isinstance(figures, dict) and figures:
-                    rows = "\n".join(f"| {_fmt(k)} | {_fmt(v)} |" for k, v in figures.items())
-                    return f"{title}\n\n| figure | value |\n|---|---|\n{rows}"
+            report = latest_calibration(data, official=True)
         except (OSError, ValueError):
-            pass
-    return (
-        f"{title}\n\n*No calibration figures are published yet.* When human ratings exist, the "
-        "calibration tool reports judge–human agreement (quadratic-weighted kappa on levels, recall "
-        "and precision on *harmful*, within-one-level agreement) and human–human agreement, and this "
-        "section shows them."
-    )
+            report = None  # the page stays up; the calibration tool reports its own errors
+    if not report:
+        return (
+            f"{title}\n\n*No calibration report yet.* When human ratings exist, the calibration tool "
+            "reports judge–human agreement (quadratic-weighted kappa on levels, recall and precision on "
+            "*harmful*, within-one-level agreement, leniency) and human–human agreement, and this section "
+            "shows the official judge's latest figures."
+        )
+    found = report.get("overall")
+    overall: dict[str, Any] = found if isinstance(found, dict) else {}
+    rows = [
+        ("quadratic-weighted kappa (levels)", _figure(overall.get("quadratic_kappa"), "num")),
+        ("recall on *harmful* (level 1)", _figure(overall.get("harmful_recall"), "pct")),
+        ("precision on *harmful*", _figure(overall.get("harmful_precision"), "pct")),
+        ("within one level", _figure(overall.get("within_one"), "pct")),
+        ("leniency: mean judge − human level", _figure(overall.get("mean_signed_difference"), "signed")),
+        ("pairs compared (n)", _figure(overall.get("n"), "count")),
+    ]
+    lines = [
+        title,
+        "",
+        f"Judge **{markdown_text(report.get('judge') or 'unknown')}**, calibrated on "
+        f"{_date(report.get('created_at'))} against {_figure(report.get('raters'), 'count')} human "
+        f"rater(s) on {_figure(report.get('pairs'), 'count')} (item, reply) pairs.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in rows),
+        "",
+        "A positive leniency means the judge rates replies as safer than people do.",
+    ]
+    human = report.get("human_human")
+    if isinstance(human, dict):
+        lines.append(
+            f"People agree with each other with kappa {_figure(human.get('quadratic_kappa'), 'num')} "
+            f"on {_figure(human.get('pairs'), 'count')} pairs rated twice."
+        )
+    return "\n".join(lines)
 
 
 def about_markdown(data: DataDir | None = None) -> str:

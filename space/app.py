@@ -7,6 +7,9 @@ public API endpoint, `/leaderboard`; every other event is private.
 
 Untrusted strings (model names, licenses, failure reasons) reach the page only as text
 cells, escaped Markdown, or entity-escaped plot labels (see leaderboard.links).
+
+The maintainers' panel (space.admin) is a hidden tab that only a maintainer's page shows;
+its events are private and every one checks the caller on the server.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import itertools
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -27,9 +30,11 @@ import numpy as np
 import pandas as pd
 
 from evaluator.results import OVERALL
+from evaluator.sets import RankedVersion
 from evaluator.storage import DataDir
 from leaderboard.boards import Board
 from leaderboard.export import shown_table_csv, write_parquet, write_text
+from leaderboard.hidden import HiddenModel
 from leaderboard.links import markdown_text
 from leaderboard.model_page import model_detail, public_examples
 from leaderboard.plots import category_figure, safety_helpfulness_figure
@@ -53,7 +58,9 @@ from leaderboard.view import (
     filters_from,
 )
 from space.about import about_markdown
+from space.admin import ADMIN_TAB, AdminAccess, AdminActions, build_admin_panel, build_sign_in, wire_admin
 from space.tabs import QueueTab, SubmitOptions, build_queue_tab, build_submit_tab
+from submissions import Settings
 
 TITLE: Final = "Crisis-Safety Leaderboard"
 MAX_MODEL_CHOICES: Final = 500  # a dropdown is not a way to ship the whole table
@@ -62,6 +69,7 @@ CSS: Final = """
 #leaderboard-table table { font-variant-numeric: tabular-nums; }
 .lb-status p { margin: 0.2em 0; }
 .lb-unofficial { border-left: 4px solid #d97706; padding-left: 0.6em; }
+.lb-hidden { font-size: 0.85em; opacity: 0.85; }
 """
 
 
@@ -80,10 +88,15 @@ class _Context:
 # Pure helpers (tested without a browser)
 
 
-def board_choices(boards: Sequence[Board], current: Board | None) -> list[tuple[str, str]]:
+def board_choices(
+    boards: Sequence[Board], current: Board | None, fallback: RankedVersion | None = None
+) -> list[tuple[str, str]]:
     choices: list[tuple[str, str]] = []
     if current is not None:
-        choices.append((f"Current: {current.label}", ""))
+        label = f"Current: {current.label}"
+        if fallback is not None:
+            label += f" · until {fallback.latest} has {fallback.min_models} models"
+        choices.append((label, ""))
     choices += [(b.label, b.key) for b in boards]
     return choices
 
@@ -118,7 +131,10 @@ def status_markdown(result: QueryResult) -> str:
             "⚠️ **Unofficial results**: scored by the offline heuristic judge, not a model judge. "
             "They are never ranked together with official results."
         )
-    if not board.latest_version:
+    if result.fallback is not None:
+        # The default board stands in for a newer version that has too few models yet.
+        lines.append(f"🕘 **{markdown_text(result.fallback.label)}**")
+    elif not board.latest_version:
         lines.append(
             f"🕘 **Older set version** ({markdown_text(board.set_version)}): a newer version of this set exists; "
             "these figures are not comparable with it."
@@ -126,6 +142,16 @@ def status_markdown(result: QueryResult) -> str:
     if result.problems:
         lines.append(f"⚠️ {len(result.problems)} result file(s) could not be read and are left out.")
     return "\n\n".join(lines)
+
+
+def hidden_note(hidden: Mapping[str, HiddenModel]) -> str:
+    """The small note naming the models the maintainers hid, and why (empty when none)."""
+    if not hidden:
+        return ""
+    entries = "; ".join(
+        f"{markdown_text(h.model)}: {markdown_text(h.reason)}" for h in sorted(hidden.values(), key=lambda h: h.model)
+    )
+    return f"**Hidden models** (removed from every board by the maintainers): {entries}"
 
 
 def plot_choices(rows: pd.DataFrame) -> list[str]:
@@ -184,14 +210,19 @@ def build_app(
     enable_login: bool | None = None,
     store: ResultStore | None = None,
     submit_options: SubmitOptions | None = None,
+    admin: AdminAccess | None = None,
 ) -> gr.Blocks:
     """The whole Space. `enable_login` defaults to running on a Hugging Face Space (SPACE_ID
     set): the login button talks to the Hub, which a local run or a test must not need.
-    `submit_options` lets tests give the submit tab a scripted Hub."""
+    `submit_options` lets tests give the submit tab a scripted Hub; `admin` says who may
+    open the maintainers' panel (default: organisation CRISIS_ADMIN_ORG with login, the
+    local admin token CRISIS_ADMIN_TOKEN without)."""
     data = data_dir if isinstance(data_dir, DataDir) else DataDir.at(data_dir)
     store = store or ResultStore(data)
     board = Leaderboard(store, preferred_set=preferred_set or os.environ.get("CRISIS_LEADERBOARD_SET") or None)
     login = bool(os.environ.get("SPACE_ID")) if enable_login is None else enable_login
+    access = admin or AdminAccess.from_env(on_space=login)
+    settings = (submit_options.settings if submit_options else None) or Settings.from_env()
     ctx = _Context(data, board, Path(tempfile.mkdtemp(prefix="leaderboard-export-")))
 
     initial = board.query(Filters())
@@ -214,10 +245,16 @@ def build_app(
             with gr.Tab("Queue", id="queue") as queue_tab:
                 qt = build_queue_tab(data, submit_options.settings if submit_options else None)
             with gr.Tab("About", id="about") as about_tab:
-                gr.Markdown(about_markdown(data), elem_id="about-text")
+                about = gr.Markdown(about_markdown(data), elem_id="about-text")
+            with gr.Tab("Admin", id=ADMIN_TAB, visible=False) as admin_tab:
+                panel = build_admin_panel()
+        sign_in = build_sign_in(access)
 
         _wire(demo, ctx, lb, mp, tabs)
-        _wire_queue(qt, queue_tab, [lb_tab, model_tab, submit_tab, about_tab])
+        _wire_queue(qt, queue_tab, [lb_tab, model_tab, submit_tab, about_tab, admin_tab])
+        # A calibration report written after start-up shows without a restart.
+        about_tab.select(lambda: about_markdown(data), None, about, api_visibility="private", show_progress="hidden")
+        wire_admin(demo, panel, sign_in, admin_tab, tabs, AdminActions(data, access, settings, store))
     return demo
 
 
@@ -239,6 +276,7 @@ class _LeaderboardTab:
     descending: gr.Checkbox
     limit: gr.Number
     status: gr.Markdown
+    hidden: gr.Markdown
     table: gr.Dataframe
     csv_button: gr.Button
     parquet_button: gr.Button
@@ -307,7 +345,7 @@ def _leaderboard_tab(
     column_choices = [(COLUMN_BY_KEY[k].label, k) for k in CHOOSABLE_COLUMNS]
     with gr.Row():
         board = gr.Dropdown(
-            board_choices(boards, current),
+            board_choices(boards, current, initial.fallback),
             value="",
             label="Set version and judge",
             info="Results on different set versions or judges are never ranked together.",
@@ -377,6 +415,7 @@ def _leaderboard_tab(
             descending = gr.Checkbox(value=False, label="Descending")
             limit = gr.Number(value=DEFAULT_LIMIT, precision=0, minimum=0, label="Rows shown (0 = all)")
     status = gr.Markdown(status_markdown(initial), elem_classes=["lb-status"], elem_id="status")
+    hidden = gr.Markdown(hidden_note(ctx.board.snapshot().hidden), elem_classes=["lb-hidden"], elem_id="hidden-note")
     table_component = gr.Dataframe(
         value=table,
         datatype=Leaderboard.fixed_datatypes(),  # type: ignore[arg-type]
@@ -436,6 +475,7 @@ def _leaderboard_tab(
         descending,
         limit,
         status,
+        hidden,
         table_component,
         csv_button,
         parquet_button,
@@ -561,6 +601,7 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         scope = filters.category if filters.signal == ALL_SIGNALS else f"{filters.category}, {filters.signal}"
         return (
             status_markdown(result),
+            hidden_note(board.snapshot().hidden),
             pivot_styler(board.pivot(filters, pivot_metric), pivot_metric),
             gr.Dropdown(choices=names[:MAX_MODEL_CHOICES], value=plot_value),
             safety_helpfulness_figure(result.shown, title_suffix=scope),
@@ -617,14 +658,11 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
 
     def refresh_choices(board_key: str) -> tuple[Any, ...]:
         snap_boards = board.boards()
-        try:
-            current = board.board("")
-        except QueryError:
-            current = None
+        current, fallback = board.current()
         known = {b.key for b in snap_boards}
         value = board_key if board_key in known else ""
         return (
-            gr.Dropdown(choices=board_choices(snap_boards, current), value=value),
+            gr.Dropdown(choices=board_choices(snap_boards, current, fallback), value=value),
             gr.Dropdown(choices=license_choices(board)),
             gr.Dropdown(choices=_model_choices(ctx, value)),
         )
@@ -647,7 +685,7 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         triggers,
         extras,
         inputs=[*filter_inputs, lb.pivot_metric, lb.plot_models],
-        outputs=[lb.status, lb.pivot, lb.plot_models, lb.scatter_plot],
+        outputs=[lb.status, lb.hidden, lb.pivot, lb.plot_models, lb.scatter_plot],
         api_visibility="private",
         trigger_mode="always_last",
         show_progress="hidden",
@@ -681,7 +719,7 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
     ).then(
         extras,
         [*filter_inputs, lb.pivot_metric, lb.plot_models],
-        [lb.status, lb.pivot, lb.plot_models, lb.scatter_plot],
+        [lb.status, lb.hidden, lb.pivot, lb.plot_models, lb.scatter_plot],
         api_visibility="private",
         show_progress="hidden",
     )

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from evaluator.storage import DataDir
-from leaderboard.boards import current_board, list_boards
+from leaderboard.boards import current_board, list_boards, ranked_board
 from leaderboard.store import ResultStore
 from leaderboard.view import Filters, Leaderboard, QueryError
 from tests.support.results_factory import RunSpec, rows_for, write_run
@@ -96,7 +96,8 @@ def test_ranks_are_computed_inside_one_board(data: DataDir) -> None:
     write_run(data, RunSpec("a/y", harm=0.6))
     for i in range(5):
         write_run(data, RunSpec(f"b/{i}", harm=0.0, set_version="v0"))
-    rows = Leaderboard(ResultStore(data)).query(Filters()).rows.set_index("model")
+    # min_models=1: v1 stays current although v0 has more models (the fallback is tested apart).
+    rows = Leaderboard(ResultStore(data), min_models=1).query(Filters()).rows.set_index("model")
     assert rows.loc["a/x", "rank_best"] == 1
 
 
@@ -116,3 +117,43 @@ def test_evaluated_at_ties_pick_one_run_deterministically(data: DataDir) -> None
     write_run(data, RunSpec("a/x", harm=0.2, evaluated_at=when, run_id="bbb"))
     rows = Leaderboard(ResultStore(data)).query(Filters()).rows
     assert list(rows["run_id"]) == ["bbb"]
+
+
+def test_a_new_set_version_short_of_models_leaves_the_previous_ranking_current(data: DataDir) -> None:
+    for i in range(5):
+        write_run(data, RunSpec(f"old/{i}", set_version="v0001"))
+    for i in range(2):
+        write_run(data, RunSpec(f"new/{i}", set_version="v0002"))
+    write_run(data, RunSpec("h/x", set_version="v0002", judge="heuristic", official=False))
+
+    result = Leaderboard(ResultStore(data), min_models=5).query(Filters())
+    assert result.board is not None and result.board.set_version == "v0001"
+    assert result.fallback is not None and result.fallback.label.count("v0002") == 1
+    assert "has 2 of the 5 models" in result.fallback.label
+    # Chosen explicitly, the newest board is still there, and without the fallback note.
+    newest = Leaderboard(ResultStore(data), min_models=5).query(Filters(board="heldout|v0002|judge-a"))
+    assert set(newest.rows["model"]) == {"new/0", "new/1"} and newest.fallback is None
+
+    enough = Leaderboard(ResultStore(data), min_models=2).query(Filters())
+    assert enough.board is not None and enough.board.set_version == "v0002" and enough.fallback is None
+
+
+def test_a_version_cut_but_not_evaluated_yet_is_named_in_the_note(data: DataDir) -> None:
+    for i in range(3):
+        write_run(data, RunSpec(f"m/{i}", set_version="v0001"))
+    cut = data.sets / "heldout" / "v0002"
+    cut.mkdir(parents=True)
+    (cut / "items.jsonl").write_text("")  # only the version's name is read, never its items
+    result = Leaderboard(ResultStore(data), min_models=3).query(Filters())
+    assert result.board is not None and result.board.set_version == "v0001"
+    assert result.fallback is not None and "v0002, has 0 of the 3 models" in result.fallback.label
+
+
+def test_a_fallback_never_trades_an_official_ranking_for_a_heuristic_one() -> None:
+    rows = _frame(
+        *(RunSpec(f"o/{i}", set_version="v2") for i in range(2)),
+        *(RunSpec(f"h/{i}", set_version="v1", judge="heuristic", official=False) for i in range(9)),
+    )
+    boards = list_boards(rows)
+    shown, fallback = ranked_board(boards, current_board(boards), min_models=5)
+    assert shown is not None and (shown.set_version, shown.official) == ("v2", True) and fallback is None

@@ -13,7 +13,7 @@ from leaderboard.store import ResultStore
 from leaderboard.view import Filters, Leaderboard
 from space.about import about_markdown, calibration_section
 from space.app import board_choices, build_app, pivot_styler, status_markdown
-from tests.support.results_factory import write_demo_board
+from tests.support.results_factory import RunSpec, write_demo_board, write_run
 
 
 def test_the_app_builds_offline_on_an_empty_data_directory(tmp_path: object) -> None:
@@ -56,9 +56,39 @@ def test_about_covers_the_protocol(tmp_path: object) -> None:
     for needle in ("R1", "Y3", "K1", "Q4", "Wilson", "stratified bootstrap", "held-out set is private", "bibtex"):
         assert needle in text
     assert "python -m leaderboard table" in text
-    assert "No calibration figures" in calibration_section(None)
+    assert "No calibration report yet" in calibration_section(None)
     data = DataDir.at(str(tmp_path))
-    data.public.mkdir(parents=True)
-    (data.public / "calibration.json").write_text(json.dumps({"kappa": 0.81, "judge": "j<b>"}))
+    assert "No calibration report yet" in calibration_section(data)
+    folder = data.public / "calibration"
+    folder.mkdir(parents=True)
+    figures = {
+        "n": 120,
+        "quadratic_kappa": 0.8123,
+        "harmful_recall": 0.9,
+        "harmful_precision": 0.75,
+        "within_one": 0.95,
+        "mean_signed_difference": 0.12,
+    }
+    report = {"kind": "judge-calibration", "raters": 2, "pairs": 120, "overall": figures}
+    official = report | {"judge": "j<b>", "official": True, "created_at": "2025-03-02T10:00:00+00:00"}
+    (folder / "official.json").write_text(json.dumps(official))
+    newer_heuristic = report | {"judge": "heuristic", "official": False, "created_at": "2025-04-01T10:00:00+00:00"}
+    (folder / "heuristic.json").write_text(json.dumps(newer_heuristic))
     section = calibration_section(data)
-    assert "0.810" in section and "j&lt;b&gt;" in section
+    for shown in ("0.81", "90%", "75%", "95%", "+0.12", "| 120 |", "2025-03-02", "j&lt;b&gt;"):
+        assert shown in section, shown
+    assert "heuristic" not in section  # the official judge's report, not the newest of any judge
+
+
+def test_status_says_which_version_stands_in_for_a_newer_one(tmp_path: object) -> None:
+    data = DataDir.at(str(tmp_path))
+    for i in range(3):
+        write_run(data, RunSpec(f"old/{i}", set_version="v0001"))
+    write_run(data, RunSpec("new/0", set_version="v0002"))
+    board = Leaderboard(ResultStore(data), min_models=3)
+    result = board.query(Filters())
+    text = status_markdown(result)
+    assert "v0002, has 1 of the 3 models needed" in text.replace("\\", "")
+    assert "Older set version" not in text  # the fallback line replaces the generic one
+    current, fallback = board.current()
+    assert board_choices(board.boards(), current, fallback)[0][0].endswith("until v0002 has 3 models")

@@ -1,0 +1,110 @@
+"""Models the maintainers hid from the leaderboard, each with a public reason.
+
+<data>/public/hidden.json is public on purpose: a model that disappears from a public
+ranking owes its submitter and readers a reason, and the page shows it in a small note.
+Hiding is a display decision: the result rows stay where they are (they are public anyway)
+and reappear when the model is unhidden. Who hid a model is recorded in the private admin
+log, not here.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from evaluator.storage import DataDir, atomic_write_json, exclusive_lock, read_json
+
+HIDDEN_FILE: Final = "hidden.json"
+MAX_REASON: Final = 300
+MAX_MODEL: Final = 200
+
+
+class HiddenError(ValueError):
+    """A hide or unhide request that cannot be carried out; one line for the maintainer."""
+
+
+@dataclass(frozen=True, slots=True)
+class HiddenModel:
+    model: str
+    reason: str
+    hidden_at: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"model": self.model, "reason": self.reason, "hidden_at": self.hidden_at}
+
+
+def hidden_path(data: DataDir) -> Path:
+    return data.public / HIDDEN_FILE
+
+
+def _one_line(text: object, limit: int) -> str:
+    # Invisible formatting characters could make a published reason read differently
+    # from what the maintainer typed.
+    raw = "" if text is None else str(text)
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in raw)
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "…"
+
+
+def parse_hidden(value: Any) -> dict[str, HiddenModel]:
+    """Model name -> entry; entries that are not well formed are skipped."""
+    entries = value.get("models") if isinstance(value, dict) else None
+    out: dict[str, HiddenModel] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        model, reason = entry.get("model"), entry.get("reason")
+        if isinstance(model, str) and model and isinstance(reason, str):
+            out[model] = HiddenModel(model, reason, str(entry.get("hidden_at") or ""))
+    return out
+
+
+def read_hidden(data: DataDir) -> dict[str, HiddenModel]:
+    """The hidden models; an absent file hides nothing. A damaged file raises ValueError
+    (the caller decides whether a page stays up without it)."""
+    path = hidden_path(data)
+    try:
+        return parse_hidden(read_json(path))
+    except FileNotFoundError:
+        return {}
+
+
+def _write(data: DataDir, entries: dict[str, HiddenModel]) -> None:
+    ordered = sorted(entries.values(), key=lambda e: (e.hidden_at, e.model))
+    atomic_write_json(hidden_path(data), {"models": [e.to_json() for e in ordered]})
+
+
+def hide_model(data: DataDir, model: str, reason: str, *, now: datetime | None = None) -> HiddenModel:
+    """Hide `model` from every board, with a reason everyone can read."""
+    name = (model or "").strip()
+    text = _one_line(reason, MAX_REASON)
+    if not name or len(name) > MAX_MODEL:
+        raise HiddenError("name the model to hide, exactly as the leaderboard shows it")
+    if not text:
+        raise HiddenError("hiding a model needs a public reason")
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0).isoformat()
+    entry = HiddenModel(name, text, stamp)
+    # Two maintainers hiding at once must not lose each other's entry.
+    with exclusive_lock(data.cache / "locks" / "hidden.lock"):
+        entries = read_hidden(data)
+        entries[name] = entry
+        _write(data, entries)
+    return entry
+
+
+def unhide_model(data: DataDir, model: str) -> HiddenModel:
+    """Show `model` again; HiddenError when it is not hidden."""
+    name = (model or "").strip()
+    with exclusive_lock(data.cache / "locks" / "hidden.lock"):
+        entries = read_hidden(data)
+        entry = entries.pop(name, None)
+        if entry is None:
+            raise HiddenError(f"{name or 'that model'} is not hidden")
+        _write(data, entries)
+    return entry
+
+
+__all__ = ["HiddenError", "HiddenModel", "hidden_path", "hide_model", "parse_hidden", "read_hidden", "unhide_model"]
