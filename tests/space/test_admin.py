@@ -414,7 +414,7 @@ BROWSER_ARGS = [
 ]
 
 
-def wait_for(check: Any, what: str, timeout: float = 15.0) -> None:
+def wait_for(check: Any, what: str, timeout: float = 45.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

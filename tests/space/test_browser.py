@@ -68,7 +68,7 @@ class Tab:
     def models(self) -> set[str]:
         return {cells[1] for cells in self.rows() if len(cells) > 1}
 
-    def wait_for(self, check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    def wait_for(self, check: Callable[[], bool], what: str, timeout: float = 45.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
