@@ -87,21 +87,16 @@ class _Snapshot(Generic[T]):
     problems: tuple[str, ...]
 
 
-@dataclass
-class _DirectoryCache(Generic[T]):
-    """Per-file parse cache plus one combined value, rebuilt only when a file changed."""
+class _Rechecked(Generic[T]):
+    """The cheap path both caches share: a directory stat, then the cached snapshot unless
+    the directory changed, a recheck is due, or the caller forces a rescan."""
 
     directory: Path
-    suffix: str
-    parse: Callable[[Path], Any]
-    combine: Callable[[list[Any]], T]
     recheck_seconds: float
-    _parsed: dict[str, tuple[FileKey, Any]] = field(default_factory=dict)
-    _snapshot: _Snapshot[T] | None = None
-    _dir_key: FileKey | None = None
-    _scanned_at: float = -math.inf
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _version: int = 0
+    _snapshot: _Snapshot[T] | None
+    _dir_key: FileKey | None
+    _scanned_at: float
+    _lock: threading.Lock
 
     def get(self, *, force: bool = False) -> _Snapshot[T]:
         now = time.monotonic()
@@ -116,6 +111,26 @@ class _DirectoryCache(Generic[T]):
             return snap
         with self._lock:
             return self._refresh(dir_key, now)
+
+    def _refresh(self, dir_key: FileKey | None, now: float) -> _Snapshot[T]:
+        raise NotImplementedError
+
+
+@dataclass
+class _DirectoryCache(_Rechecked[T]):
+    """Per-file parse cache plus one combined value, rebuilt only when a file changed."""
+
+    directory: Path
+    suffix: str
+    parse: Callable[[Path], Any]
+    combine: Callable[[list[Any]], T]
+    recheck_seconds: float
+    _parsed: dict[str, tuple[FileKey, Any]] = field(default_factory=dict)
+    _snapshot: _Snapshot[T] | None = None
+    _dir_key: FileKey | None = None
+    _scanned_at: float = -math.inf
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _version: int = 0
 
     def _refresh(self, dir_key: FileKey | None, now: float) -> _Snapshot[T]:
         files = _scan(self.directory, self.suffix)
@@ -195,7 +210,7 @@ def _problem(path: Path, directory: Path, exc: BaseException) -> str:
     return f"{path.name}: {type(exc).__name__}: {detail}".splitlines()[0]
 
 
-class _ResultFiles:
+class _ResultFiles(_Rechecked[pd.DataFrame]):
     """results/*.parquet as one frame, re-reading only files whose (mtime, size) changed.
 
     Rows read so far are kept as one consolidated Arrow table (the base) plus the files read
@@ -219,20 +234,6 @@ class _ResultFiles:
         self._version = 0
         self._restored = False
         self._lock = threading.Lock()
-
-    def get(self, *, force: bool = False) -> _Snapshot[pd.DataFrame]:
-        now = time.monotonic()
-        dir_key = _dir_key(self.directory)
-        snap = self._snapshot
-        if (
-            snap is not None
-            and not force
-            and dir_key == self._dir_key
-            and now - self._scanned_at < self.recheck_seconds
-        ):
-            return snap
-        with self._lock:
-            return self._refresh(dir_key, now)
 
     def _refresh(self, dir_key: FileKey | None, now: float) -> _Snapshot[pd.DataFrame]:
         found = _scan(self.directory, ".parquet")

@@ -34,6 +34,7 @@ from space.app import build_app, hidden_note, launch
 from submissions import Queue, RequestRecord, Status, current_set, request_api_model
 from submissions.ratelimit import RateLimit
 from tests.space.conftest import SETTINGS, free_port, seed_queue, submit_options
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, loopback_context
 from tests.support.results_factory import write_demo_board
 
 TOKEN = "correct horse battery staple"
@@ -402,17 +403,6 @@ def test_raw_queue_calls_without_the_token_change_nothing(admin_served: tuple[st
 # ---------------------------------------------------------------------------------------
 # The page: hidden without the token, shown with it, and an approval updates the queue
 
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 
 def wait_for(check: Any, what: str, timeout: float = 45.0) -> None:
     deadline = time.monotonic() + timeout
@@ -434,17 +424,9 @@ def test_the_admin_tab_appears_only_with_the_token_and_approves(admin_served: tu
     url, data, _ = admin_served
     request = by_model(data)["vendor/browser-approved"]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            context.route(
-                "**/*",
-                lambda route: (
-                    route.continue_()
-                    if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
-                    else route.abort()
-                ),
-            )
+            context = loopback_context(browser)
             page = context.new_page()
             dialogs: list[str] = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

@@ -13,19 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.space.conftest import FAILURE_REASON, GOOD_MODEL, Served
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, loopback_context
 from tests.support.results_factory import HOSTILE_NAME
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 ALL = {"acme/safe-7b", "acme/mid-70b", "other/risky-1b", "api-chat", "baseline:refusal", HOSTILE_NAME}
 
 pytestmark = [
@@ -40,7 +31,7 @@ if CHROMIUM.exists():
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        instance = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             yield instance
         finally:
@@ -93,15 +84,7 @@ class Tab:
 
 @pytest.fixture
 def tab(browser: Browser, served: Served) -> Iterator[Tab]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
-            else route.abort()
-        ),
-    )
+    context = loopback_context(browser)
     page = context.new_page()
     page.goto(served.url)
     current = Tab(page)
