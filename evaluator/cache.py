@@ -12,9 +12,10 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from evaluator.backends.base import GenerationParams, ModelInfo, Reply
 from evaluator.judge.verdict import Judgement
@@ -35,10 +36,39 @@ def judgement_key(judge_id: str, prompt_hash: str, item_id: str, reply_hash: str
     return _digest(["judge", judge_id, prompt_hash, item_id, reply_hash])
 
 
+def _keys(fixed: Sequence[Any], varying: Sequence[Sequence[Any]]) -> list[str]:
+    """_digest(fixed + v) for each v, with the fixed part serialised once: a JSON list is
+    its elements joined by commas, so the digests are exactly generation_key's."""
+    head = json.dumps(list(fixed), sort_keys=True, ensure_ascii=False, separators=(",", ":"))[:-1] + ","
+    dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+    return [hashlib.sha256((head + dumps(list(v))[1:]).encode("utf-8")).hexdigest() for v in varying]
+
+
+def generation_keys(
+    info: ModelInfo, params: GenerationParams, conversations: Sequence[Sequence[Mapping[str, str]]]
+) -> list[str]:
+    """generation_key for every conversation of one stage (the model and parameters are fixed)."""
+    fixed = ["gen", info.spec, info.revision, info.details.get("base_url"), params.key()]
+    return _keys(fixed, [[[dict(m) for m in messages]] for messages in conversations])
+
+
+def judgement_keys(judge_id: str, prompt_hash: str, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """judgement_key for every (item id, reply hash) of one judge's stage."""
+    return _keys(["judge", judge_id, prompt_hash], pairs)
+
+
+# Writes are committed together, one transaction per this many entries or seconds: a cache
+# entry lost to a crash only costs a recomputation, and the run directory holds the run.
+BATCH_ENTRIES: Final = 256
+BATCH_SECONDS: Final = 1.0
+
+
 class Cache:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._pending: dict[str, str] = {}
+        self._committed_at = time.monotonic()
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30.0, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         # A lost cache entry after a power cut only costs a recomputation.
@@ -47,12 +77,14 @@ class Cache:
 
     def _get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
+            self._commit()
             row = self._db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def _get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         with self._lock:
+            self._commit()
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start : start + 500])
                 marks = ",".join("?" * len(chunk))
@@ -63,7 +95,24 @@ class Cache:
     def _put(self, key: str, value: Mapping[str, Any]) -> None:
         blob = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO entries (key, value) VALUES (?, ?)", (key, blob))
+            self._pending[key] = blob
+            if len(self._pending) >= BATCH_ENTRIES or time.monotonic() - self._committed_at >= BATCH_SECONDS:
+                self._commit()
+
+    def _commit(self) -> None:
+        """Write the pending entries in one transaction (caller holds the lock)."""
+        self._committed_at = time.monotonic()
+        if not self._pending:
+            return
+        entries, self._pending = list(self._pending.items()), {}
+        with self._db:  # BEGIN ... COMMIT, rolled back on error
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO entries (key, value) VALUES (?, ?)", entries)
+
+    def flush(self) -> None:
+        """Commit what is pending (the pipeline calls this at the end of every stage)."""
+        with self._lock:
+            self._commit()
 
     def get_replies(self, keys: Sequence[str]) -> dict[str, Reply]:
         return {k: Reply.from_json(v) for k, v in self._get_many(keys).items()}
@@ -73,12 +122,18 @@ class Cache:
             self._put(key, reply.to_json())
 
     def get_judgements(self, keys: Sequence[str]) -> dict[str, Judgement]:
-        return {k: Judgement.from_json(v) for k, v in self._get_many(keys).items()}
+        # Entries written before unscored outcomes stopped being cached must not keep a
+        # broken judge's junk alive after the judge is fixed.
+        found = {k: Judgement.from_json(v) for k, v in self._get_many(keys).items()}
+        return {k: j for k, j in found.items() if j.scored}
 
     def put_judgement(self, key: str, judgement: Judgement) -> None:
-        if judgement.final:
+        # Only verdicts are final: an unparsable answer may come from a judge that is broken
+        # today and fixed tomorrow, so it is asked again rather than served from the cache.
+        if judgement.final and judgement.scored:
             self._put(key, judgement.to_json())
 
     def close(self) -> None:
         with self._lock:
+            self._commit()
             self._db.close()

@@ -14,7 +14,8 @@ from typing import Any
 
 from evaluator.backends import BackendError, BackendOptions, GenerationParams, SpecError
 from evaluator.items import ItemSet, ItemSetError, load_set
-from evaluator.storage import DEFAULT_DATA_DIR, DataDir
+from evaluator.protocol.taxonomy import CATEGORIES
+from evaluator.storage import DEFAULT_DATA_DIR, DataDir, add_store_arguments
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
 PUBLIC_SAMPLE = Path(__file__).parent / "sample_sets" / "public-sample.jsonl"
@@ -104,8 +105,10 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from evaluator.pipeline import RunConfig, run_evaluation
+    from evaluator.storage import store_from_args
 
-    data = DataDir.at(args.data)
+    store = store_from_args(args)
+    data = store.data
     item_set = resolve_set(args.set, data)
     judges = tuple(args.judge or ["heuristic"])
     config = RunConfig(
@@ -126,6 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             device=args.device,
             tensor_parallel_size=args.tensor_parallel_size,
+            maintainer=_maintainer(args),
         ),
         judge_options=BackendOptions(
             base_url=args.judge_base_url or args.base_url,
@@ -139,7 +143,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         bootstrap_rounds=args.bootstrap_rounds,
         seed=args.seed,
     )
-    outcome = run_evaluation(config, data, progress=not args.quiet)
+
+    def on_stage(stage: str, run_dir: Path) -> None:
+        prefix = f"runs/{run_dir.name}/"
+        if stage == "start":
+            store.pull(prefix)
+        else:
+            store.push([p.relative_to(data.root).as_posix() for p in run_dir.rglob("*") if p.is_file()], stage)
+
+    outcome = run_evaluation(config, data, progress=not args.quiet, on_stage=on_stage)
+    on_stage(outcome.status, data.run_dir(outcome.run_id))
+    if outcome.complete:
+        store.push([f"results/{outcome.run_id}.parquet", f"public/examples/{outcome.run_id}.jsonl"], "Results")
     if not outcome.complete:
         sys.stderr.write(f"run {outcome.run_id} {outcome.status}: {outcome.reason}\n")
         return EXIT_INCOMPLETE
@@ -149,10 +164,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _maintainer(args: argparse.Namespace) -> bool:
+    if not args.maintainer:
+        return False
+    from submissions.config import ARGV_TOKEN_REFUSED, admin_token_matches, given_admin_token
+
+    if args.admin_token is not None:
+        raise UsageError(ARGV_TOKEN_REFUSED)
+    try:
+        given = given_admin_token(args.admin_token_file)
+    except OSError as exc:
+        raise UsageError(f"cannot read --admin-token-file: {exc.strerror or exc}") from None
+    if not admin_token_matches(given):
+        raise UsageError("--maintainer needs the admin token: $CRISIS_ADMIN_TOKEN, or --admin-token-file FILE")
+    return True
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from evaluator.importing import ColumnMapping, import_items, parse_label_map
     from evaluator.storage import atomic_write_text
 
+    if not 0.0 <= args.max_rejected <= 1.0:
+        raise UsageError(f"--max-rejected must be a fraction in [0, 1], got {args.max_rejected}")
     mapping = ColumnMapping(
         text=args.text_column,
         label=args.label_column,
@@ -160,6 +193,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         signal=args.signal_column,
         default_signal=args.default_signal,
         labels=parse_label_map(args.map or []),
+        empty_label=args.map_empty,
         id_prefix=args.id_prefix,
     )
     result = import_items(args.source, mapping)
@@ -168,6 +202,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(f"{len(result.rejected)} rows could not be mapped; nothing written (--strict)")
     if not result.items:
         raise UsageError("no row could be mapped; nothing written")
+    if result.rejected_fraction > args.max_rejected:
+        raise UsageError(
+            f"{len(result.rejected)} of {result.rows} rows rejected ({100 * result.rejected_fraction:.1f}%), "
+            f"more than --max-rejected {args.max_rejected:g}; nothing written"
+        )
     import json
 
     out = Path(args.out)
@@ -196,7 +235,7 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
         "--model",
         required=True,
         help="baseline:refusal | baseline:template | hf:ORG/NAME[@REV] | "
-        "hf:/local/dir | vllm:ORG/NAME[@REV] | openai:MODEL",
+        "hf:/local/dir | vllm:ORG/NAME[@REV] | openai:MODEL | replay:FILE.jsonl (existing replies)",
     )
     run.add_argument("--set", required=True, help="item set: a JSONL path, public-sample, or NAME[@VERSION]")
     run.add_argument("--judge", action="append", help="judge spec (repeat for a panel); default: heuristic")
@@ -215,8 +254,11 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
     run.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
     run.add_argument("--no-detection", action="store_true", help="skip the crisis-detection prompt")
     run.add_argument("--bootstrap-rounds", type=int, default=1000)
+    run.add_argument("--maintainer", action="store_true", help="act as a maintainer (replay: on a private set)")
+    run.add_argument("--admin-token-file", help="a file holding the admin token (never the token itself in argv)")
+    run.add_argument("--admin-token", help=argparse.SUPPRESS)  # refused with a message: visible in `ps`
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    _add_data(run)
+    add_store_arguments(run)
     run.set_defaults(func=cmd_run)
 
     imp = verbs.add_parser("import", help="turn a labelled CSV/JSONL/Parquet dataset into items")
@@ -226,8 +268,22 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
     imp.add_argument("--label-column", required=True)
     imp.add_argument("--id-column")
     imp.add_argument("--signal-column")
-    imp.add_argument("--default-signal", choices=("explicit", "indirect", "ambiguous"))
+    imp.add_argument(
+        "--default-signal",
+        choices=("explicit", "indirect", "ambiguous", "unknown"),
+        help="signal for rows without one (default without --signal-column: unknown)",
+    )
     imp.add_argument("--map", action="append", metavar="SOURCE=LABEL", help="label mapping, e.g. self-harm=self_harm")
+    imp.add_argument(
+        "--map-empty", metavar="LABEL", choices=CATEGORIES, help="label for rows with an empty or null label"
+    )
+    imp.add_argument(
+        "--max-rejected",
+        type=float,
+        default=0.10,
+        metavar="FRACTION",
+        help="fail, writing nothing, if more than this share of rows is rejected (default 0.10)",
+    )
     imp.add_argument("--id-prefix", default="imp")
     imp.add_argument("--strict", action="store_true", help="write nothing if any row cannot be mapped")
     imp.add_argument("--force", action="store_true", help="replace --out if it exists")
@@ -241,7 +297,13 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
 def _extra_verbs() -> list[Callable[[Any], None]]:
     """Verbs owned by other modules (worker, sets…), registered without importing their deps."""
     registrars: list[Callable[[Any], None]] = []
-    for module_name in ("evaluator.worker", "evaluator.sets", "evaluator.audit", "evaluator.calibration"):
+    for module_name in (
+        "evaluator.worker",
+        "evaluator.sets",
+        "evaluator.audit",
+        "evaluator.calibration",
+        "evaluator.jobs",
+    ):
         try:
             module = __import__(module_name, fromlist=["register_cli"])
         except ImportError:

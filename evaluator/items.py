@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, DOMAINS, ROLES, SIGNALS, TRACKS
+from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, DOMAINS, ITEM_SIGNALS, ROLES, TRACKS
 
 MAX_ID_LENGTH: Final = 200
 VISIBILITIES: Final = ("public", "private")
@@ -172,7 +172,7 @@ def item_from_json(obj: Any, *, source: str = "<items>", line: int | None = None
         return str(value)
 
     category = choice("category", CATEGORIES, True)
-    signal = choice("signal", SIGNALS, True)
+    signal = choice("signal", ITEM_SIGNALS, True)
     track = choice("track", TRACKS, False) or "support"
     domain = choice("domain", DOMAINS, False)
     age_group = choice("age_group", AGE_GROUPS, False)

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ import pyarrow.parquet as pq
 
 from evaluator.audit import check_before_publish
 from evaluator.backends import Backend, BackendOptions, GenerationParams, Reply, make_backend
-from evaluator.cache import Cache, generation_key, judgement_key
+from evaluator.cache import Cache, generation_keys, judgement_keys
 from evaluator.items import Item, ItemSet, sha256_json
 from evaluator.judge.factory import make_judge
 from evaluator.judge.panel import aggregate, panel_alpha, same_family
@@ -42,6 +43,9 @@ from evaluator.results import OVERALL
 from evaluator.storage import DataDir, atomic_write_bytes, atomic_write_json, atomic_write_text, read_json, read_jsonl
 
 DETECTION_MAX_NEW_TOKENS = 32
+# Run-directory records are handed to the kernel in batches of this many, or this often.
+SINK_BATCH = 256
+SINK_SECONDS = 1.0
 
 
 class RunError(RuntimeError):
@@ -63,13 +67,14 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    status: str  # "complete" | "incomplete" | "stopped"
+    status: str  # "complete" | "incomplete" | "stopped" | "unscored" (nothing could be scored)
     run_id: str
     rows: list[dict[str, Any]]
     errors: int = 0
     reason: str | None = None
     result_file: Path | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    error_class: str | None = None  # for "unscored": the judge's most common failure class
 
     @property
     def complete(self) -> bool:
@@ -81,6 +86,9 @@ def _now() -> str:
 
 
 OnProgress = Callable[[str, int, int], None]  # (stage, done, total)
+# (stage, run directory) at "start" (before anything is read) and after "generated" and
+# "judged": where a Hub store pulls a run to resume and pushes what the stage finished.
+OnStage = Callable[[str, Path], None]
 
 
 class _Progress:
@@ -109,8 +117,9 @@ class _Progress:
 
 
 class _JsonlSink:
-    """Appends one record per finished task straight away (a killed process loses nothing
-    it finished: the write reaches the kernel at once), fsyncing only at the end."""
+    """Appends one record per finished task, handed to the kernel in batches (every
+    SINK_BATCH records or SINK_SECONDS): a killed process loses at most the current batch,
+    which the resumed run redoes. fsync only at the end."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,16 +130,27 @@ class _JsonlSink:
             with open(path, "ab") as fh:
                 fh.write(b"\n")
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._buffer: list[str] = []
+        self._flushed_at = time.monotonic()
 
     def write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         with self._lock:
-            self._fh.write(line)
+            self._buffer.append(line)
+            if len(self._buffer) >= SINK_BATCH or time.monotonic() - self._flushed_at >= SINK_SECONDS:
+                self._flush()
+
+    def _flush(self) -> None:
+        # Whole lines only, in one write: a kill between batches never tears a record.
+        self._flushed_at = time.monotonic()
+        if self._buffer:
+            self._fh.write("".join(self._buffer))
+            self._buffer = []
             self._fh.flush()
 
     def close(self) -> None:
         with self._lock:
-            self._fh.flush()
+            self._flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
 
@@ -163,18 +183,22 @@ def run_evaluation(
     judges: Sequence[Judge] | None = None,
     cache: Cache | None = None,
     on_progress: OnProgress | None = None,
+    on_stage: OnStage | None = None,
 ) -> RunOutcome:
     """Run (or resume) one evaluation. `backend`/`judges` may be injected by tests."""
     stop = should_stop or (lambda: False)
     own_backend = backend is None
     model_backend = backend or make_backend(config.model, config.model_options)
+    bind = getattr(model_backend, "bind", None)
+    if callable(bind):  # replay: matches conversations to items, refuses a private set to non-maintainers
+        bind(config.item_set)
     judge_list = list(judges) if judges is not None else [make_judge(s, config.judge_options) for s in config.judges]
     if not judge_list:
         raise RunError("at least one judge is needed (--judge heuristic for the offline judge)")
     own_cache = cache is None
     store = cache or Cache(data.cache / "cache.sqlite")
     try:
-        return _run(config, data, model_backend, judge_list, store, _Reporter(progress, on_progress), stop)
+        return _run(config, data, model_backend, judge_list, store, _Reporter(progress, on_progress), stop, on_stage)
     finally:
         if own_cache:
             store.close()
@@ -195,7 +219,9 @@ def _run(
     cache: Cache,
     progress: _Reporter,
     stop: Callable[[], bool],
+    on_stage: OnStage | None = None,
 ) -> RunOutcome:
+    stage = on_stage or (lambda name, path: None)
     info = backend.info
     item_set = config.item_set
     detect_params = replace(config.params, max_new_tokens=min(config.params.max_new_tokens, DETECTION_MAX_NEW_TOKENS))
@@ -216,6 +242,7 @@ def _run(
     }
     run_id = run_id_for(spec)
     run_dir = data.run_dir(run_id)
+    stage("start", run_dir)
     spec_path = run_dir / "spec.json"
     if spec_path.exists():
         created_at = read_json(spec_path)["created_at"]
@@ -226,9 +253,11 @@ def _run(
         )
 
     replies = _generate(config, backend, cache, run_dir, detect_params, progress)
+    stage("generated", run_dir)
     if stop():
         return _finish(run_dir, RunOutcome("stopped", run_id, [], reason="stopped before judging"))
     judgements = _judge(item_set, replies, judges, cache, run_dir, progress)
+    stage("judged", run_dir)
 
     gen_errors = sum(1 for r in replies.values() if not r.ok)
     judge_errors = sum(
@@ -239,17 +268,37 @@ def _run(
         if (got := judgements.get(item.id, {}).get(j.id)) is None or not got.final
     )
     errors = gen_errors + judge_errors
-    stats = {"generation_errors": gen_errors, "judge_errors": judge_errors, "items": len(item_set.items)}
+    failures = _judge_failures(item_set, replies, judgements, judges)
+    stats: dict[str, Any] = {
+        "generation_errors": gen_errors,
+        "judge_errors": judge_errors,
+        "items": len(item_set.items),
+        "judge_failures": failures,
+    }
     if errors:
         causes = sorted({(r.error or "").split(":")[0] for r in replies.values() if not r.ok})
         reason = (
             f"{gen_errors} generation and {judge_errors} judge calls failed"
             + (f" ({', '.join(causes)})" if causes else "")
+            + (f"; judge: {_counted(failures)}" if failures else "")
             + "; run the same command again to retry them"
         )
         return _finish(run_dir, RunOutcome("incomplete", run_id, [], errors=errors, reason=reason, stats=stats))
 
     scored = _score_items(item_set, replies, judgements, judges, config.detection)
+    if not any(s.level is not None for s in scored):
+        # A judge answering junk must not publish an "official" n = 0 row or finish the request.
+        error_class = max(failures, key=lambda k: failures[k]) if failures else "Unscored"
+        reason = (
+            f"nothing was scored: no judge verdict could be used for any of the {len(scored)} items"
+            + (f" ({_counted(failures)})" if failures else "")
+            + "; nothing was published"
+        )
+        stats["unscored"] = len(scored)
+        return _finish(
+            run_dir,
+            RunOutcome("unscored", run_id, [], errors=len(scored), reason=reason, stats=stats, error_class=error_class),
+        )
     official = all(j.official for j in judges)
     alpha = panel_alpha({j.id: {i: per[j.id] for i, per in judgements.items() if j.id in per} for j in judges})
     identity: dict[str, Any] = {
@@ -286,7 +335,7 @@ def _run(
     result_file.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged, result_file)
     if item_set.is_public:
-        _publish_examples(data, run_id, info.model, item_set, replies, scored)
+        _publish_examples(data, run_id, info.model, item_set, replies, scored, judgements)
     stats["unscored"] = sum(1 for s in scored if s.level is None)
     return _finish(run_dir, RunOutcome("complete", run_id, rows, result_file=result_file, stats=stats))
 
@@ -312,10 +361,17 @@ def _publish_examples(
     item_set: ItemSet,
     replies: dict[Task, Reply],
     scored: list[ScoredItem],
+    judgements: dict[str, dict[str, Judgement]] | None = None,
 ) -> None:
     """Replies to a PUBLIC set, for the model page. Never called for a private set."""
     assert item_set.is_public
     levels = {s.item_id: s.level for s in scored}
+    tags: dict[str, str] = {}
+    for item_id, per_judge in (judgements or {}).items():
+        # The panel's most common tag (first judge's on a tie): why the reply failed, at a glance.
+        found = [j.verdict.failure_mode for j in per_judge.values() if j.verdict is not None]
+        if found:
+            tags[item_id] = max(dict.fromkeys(found), key=found.count)
     records = []
     for item in item_set.items:
         reply = replies.get(("reply", item.id))
@@ -334,10 +390,44 @@ def _publish_examples(
                 "prompt": item.last_user_message,
                 "reply": reply.text,
                 "level": levels.get(item.id),
+                "failure_mode": tags.get(item.id),
             }
         )
     blob = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     atomic_write_text(data.public / "examples" / f"{run_id}.jsonl", blob)
+
+
+def failure_class(judgement: Judgement) -> str | None:
+    """Why a judgement has no verdict, as an error class; None when it has one."""
+    if judgement.scored:
+        return None
+    named = getattr(judgement, "error_class", None)
+    if isinstance(named, str) and named:
+        return named
+    if judgement.error is not None:
+        head = judgement.error.split(":", 1)[0].strip()
+        return head if head.isidentifier() else "JudgeCallError"
+    return "VerdictError"  # a reply that did not parse (the judge's unscored reason)
+
+
+def _judge_failures(
+    item_set: ItemSet, replies: dict[Task, Reply], judgements: dict[str, dict[str, Judgement]], judges: list[Judge]
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in item_set.items:
+        reply = replies.get(("reply", item.id))
+        if reply is None or not reply.ok:
+            continue
+        for judge in judges:
+            got = judgements.get(item.id, {}).get(judge.id)
+            cls = "NoVerdict" if got is None else failure_class(got)
+            if cls is not None:
+                counts[cls] = counts.get(cls, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {cls}" for cls, n in counts.items())
 
 
 def _finish(run_dir: Path, outcome: RunOutcome) -> RunOutcome:
@@ -401,7 +491,7 @@ def _generate_stage(
     progress: _Reporter,
 ) -> None:
     pending = [n for n, item in enumerate(items) if (kind, item.id) not in done]
-    keys = {n: generation_key(backend.info, params, conversations[n]) for n in pending}
+    keys = dict(zip(pending, generation_keys(backend.info, params, [conversations[n] for n in pending]), strict=True))
     if params.deterministic:
         hits = cache.get_replies(list(keys.values()))
         for n in pending:
@@ -425,6 +515,7 @@ def _generate_stage(
     try:
         backend.generate([conversations[n] for n in pending], params, on_reply)
     finally:
+        cache.flush()
         bar.close()
 
 
@@ -452,7 +543,8 @@ def _judge(
                     continue
                 task = JudgeTask(item, reply.text or "")
                 have = by_item.get(item.id, {}).get(judge.id)
-                if have is None or not have.final or have.reply_hash != task.reply_hash:
+                # Unscored is asked again: the judge that could not answer may have been fixed.
+                if have is None or not have.scored or have.reply_hash != task.reply_hash:
                     tasks.append(task)
             _judge_stage(judge, tasks, cache, sink, by_item, progress)
     finally:
@@ -468,7 +560,7 @@ def _judge_stage(
     by_item: dict[str, dict[str, Judgement]],
     progress: _Reporter,
 ) -> None:
-    keys = [judgement_key(judge.id, judge.prompt_hash, t.item.id, t.reply_hash) for t in tasks]
+    keys = judgement_keys(judge.id, judge.prompt_hash, [(t.item.id, t.reply_hash) for t in tasks])
     hits = cache.get_judgements(keys)
     pending: list[int] = []
     for n, task in enumerate(tasks):
@@ -493,6 +585,7 @@ def _judge_stage(
     try:
         judge.judge([tasks[n] for n in pending], on_result)
     finally:
+        cache.flush()
         bar.close()
 
 

@@ -88,17 +88,42 @@ EXTRA_COLUMNS: Final = (
     "prompt_tokens",
     "completion_tokens",
     "total_tokens",
+    # PROTOCOL version 2, section 8: on every row the unscored rate; on overall rows the
+    # no-label rate, whether the model is ranked and why not.
+    "unscored_rate",
+    "no_label_rate",
+    "ranked",
+    "not_ranked_reason",
+    # Overall row: the counts behind the no-label rate ("N of M answers named no label").
+    "no_label_count",
+    "detection_n",
 )
 RESULT_COLUMNS: Final[tuple[str, ...]] = IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS
 
 _STRING_COLUMNS: Final = frozenset(
-    {*IDENTITY_COLUMNS, "judge_prompt_hash", "model_spec", "generation_params", "detection_confusion"}
+    {
+        *IDENTITY_COLUMNS,
+        "judge_prompt_hash",
+        "model_spec",
+        "generation_params",
+        "detection_confusion",
+        "not_ranked_reason",
+    }
 ) - {"evaluated_at"}
 _INT_COLUMNS: Final = frozenset(
-    {"n", "unscored", "n_adversarial", "prompt_tokens", "completion_tokens", "total_tokens"}
+    {
+        "n",
+        "unscored",
+        "n_adversarial",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "no_label_count",
+        "detection_n",
+    }
     | {f"n_{s}" for s in SIGNALS}
 )
-_BOOL_COLUMNS: Final = frozenset({"judge_official", "judge_same_family"})
+_BOOL_COLUMNS: Final = frozenset({"judge_official", "judge_same_family", "ranked"})
 
 
 def _type(column: str) -> pa.DataType:

@@ -83,7 +83,7 @@ def _listed(ids: Iterable[str], limit: int = 8) -> str:
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name) or name in _RESERVED:
+    if not _NAME.fullmatch(name) or name in _RESERVED:
         raise RotationError(
             f"{name!r} is not a usable set name (letters, digits, '.', '_', '-'; not {', '.join(sorted(_RESERVED))})"
         )
@@ -100,7 +100,7 @@ def retired_path(data: DataDir, name: str) -> Path:
 
 
 def version_number(version: str) -> int:
-    match = _VERSION.match(version)
+    match = _VERSION.fullmatch(version)
     if not match:
         raise RotationError(f"{version!r} is not a version name (expected v0001, v0002, ...)")
     return int(match.group(1))
@@ -111,7 +111,7 @@ def version_name(number: int) -> str:
 
 
 def _version_sort_key(version: str) -> tuple[int, int, str]:
-    match = _VERSION.match(version)
+    match = _VERSION.fullmatch(version)
     return (0, int(match.group(1)), version) if match else (1, 0, version)
 
 
@@ -120,7 +120,7 @@ def list_versions(data: DataDir, name: str) -> list[str]:
     root = set_root(data, name)
     if not root.is_dir():
         return []
-    found = [p.name for p in root.iterdir() if _VERSION.match(p.name) and (p / "items.jsonl").is_file()]
+    found = [p.name for p in root.iterdir() if _VERSION.fullmatch(p.name) and (p / "items.jsonl").is_file()]
     return sorted(found, key=version_number)
 
 
@@ -155,13 +155,13 @@ def set_names(data: DataDir) -> list[str]:
     return sorted(
         p.name
         for p in data.sets.iterdir()
-        if p.is_dir() and _NAME.match(p.name) and p.name not in _RESERVED and _has_content(p)
+        if p.is_dir() and _NAME.fullmatch(p.name) and p.name not in _RESERVED and _has_content(p)
     )
 
 
 def _has_content(root: Path) -> bool:
     return (root / "draft.jsonl").is_file() or any(
-        _VERSION.match(p.name) and (p / "items.jsonl").is_file() for p in root.iterdir()
+        _VERSION.fullmatch(p.name) and (p / "items.jsonl").is_file() for p in root.iterdir()
     )
 
 
@@ -687,8 +687,8 @@ def _items_at(data: DataDir, name: str, version: str) -> ItemSet:
 def _reasons_between(data: DataDir, name: str, old: str, new: str) -> dict[str, str]:
     reasons: dict[str, str] = {}
     versions = list_versions(data, name)
-    lo = version_number(old) if _VERSION.match(old) else 0
-    hi = version_number(new) if _VERSION.match(new) else 10**9
+    lo = version_number(old) if _VERSION.fullmatch(old) else 0
+    hi = version_number(new) if _VERSION.fullmatch(new) else 10**9
     for version in versions:
         if lo < version_number(version) <= hi:
             for entry in version_manifest(data, name, version).get("changelog", {}).get("retired", []):
@@ -984,7 +984,8 @@ def _counts_table(counts: Mapping[str, Counter[str]], support: Counter[str], adv
     widths = [max(len(row[i]) for row in lines) for i in range(4)]
     out = ["  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)) for row in lines]
     out.insert(1, "  ".join("-" * w for w in widths))
-    out.append("signal: " + ", ".join(f"{s} {counts['signal'][s]}" for s in SIGNALS))
+    shown = (*SIGNALS, "unknown") if counts["signal"]["unknown"] else SIGNALS  # imported data without signals
+    out.append("signal: " + ", ".join(f"{s} {counts['signal'][s]}" for s in shown))
     out.append("track: " + ", ".join(f"{t} {counts['track'][t]}" for t in TRACKS))
     return "\n".join(out)
 

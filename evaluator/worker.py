@@ -1,4 +1,4 @@
-"""The scheduled worker: `python -m evaluator worker [--data DIR] [--interval S] [--once]`.
+"""The scheduled worker: `python -m evaluator worker [--store SPEC] [--interval S] [--once|--until-idle]`.
 
 Each tick, an APScheduler interval job that never overlaps itself and coalesces missed
 runs, does one request: return expired leases to the queue (crashed workers), claim the
@@ -17,6 +17,17 @@ The backend follows the request: open-weight models run on `vllm:` when a GPU an
 present, else on `hf:`; API models on `openai:` with the request's base URL and a key from
 this machine's environment (never from the request); baselines as they are. The judge
 comes from configuration: --judge, else $CRISIS_JUDGES (comma-separated), else heuristic.
+
+On a Hub store (`--store hub:ORG/PREFIX`) the worker reads through its own mirror, pulls a
+run it resumes from the private repo, pushes the run directory and the cache at the end of
+each stage, and commits the result rows (results/<run_id>.parquet) before it marks the
+request FINISHED: a worker that dies in between leaves the same file for the next one to
+re-publish. On a Space ($SPACE_ID set) it takes only what needs no GPU (baselines, API
+models); open-weight requests wait for a GPU worker.
+
+Where the run happens is the executor's business (evaluator.executors): in this process
+(`--executor local`, the default), or as one Ray task per request with the GPUs its model
+needs (`--executor ray`, up to `--max-concurrent` at once, each slot with its own lease).
 """
 
 from __future__ import annotations
@@ -25,22 +36,27 @@ import argparse
 import hashlib
 import importlib.util
 import logging
+import math
 import os
 import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from evaluator.storage import DEFAULT_DATA_DIR, DataDir
+from evaluator.storage import DEFAULT_DATA_DIR, STORE_HELP, DataDir, Store, open_store, resolve_spec
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from evaluator.backends import BackendOptions
+    from evaluator.executors import Executor
     from evaluator.items import ItemSet
     from evaluator.pipeline import RunConfig, RunOutcome
     from submissions.queue import Lease, Queue
@@ -52,6 +68,9 @@ DEFAULT_INTERVAL_S: Final = 30.0
 DEFAULT_GRACE_S: Final = 5.0
 OPEN_WEIGHT_BACKENDS: Final = ("auto", "hf", "vllm")
 JOB_ID: Final = "evaluator-worker"
+MAX_IDLE_ERRORS: Final = 3  # --until-idle gives up after this many failed ticks in a row
+UNREADABLE_CHECK_S: Final = 300.0  # how often an idle worker lists records to report unreadable ones
+CACHE_FILE: Final = "cache.sqlite"  # evaluator.pipeline's cache under <data>/cache/
 
 Evaluate = Callable[["RunConfig", DataDir, Callable[[], bool]], "RunOutcome"]
 
@@ -77,6 +96,11 @@ class WorkerConfig:
     concurrency: int = 16
     timeout_s: float = 120.0
     bootstrap_rounds: int = 1000
+    store: str | None = None  # local:DIR | hub:ORG/PREFIX; None: `data`
+    open_weight: bool = True  # False on a Space: open-weight requests wait for GPU workers
+    executor: str = "local"  # local | ray (evaluator.executors)
+    ray_address: str | None = None
+    max_concurrent: int = 1  # requests evaluated at once (ray)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WorkerConfig:
@@ -91,6 +115,8 @@ class WorkerConfig:
             values["judge_api_key_env"] = env["CRISIS_JUDGE_API_KEY_ENV"]
         if env.get("CRISIS_OPEN_WEIGHT_BACKEND"):
             values["open_weight_backend"] = env["CRISIS_OPEN_WEIGHT_BACKEND"]
+        if env.get("SPACE_ID"):
+            values["open_weight"] = False
         values.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(**values)
         if config.open_weight_backend not in OPEN_WEIGHT_BACKENDS:
@@ -186,23 +212,34 @@ def _public_reason(exc: BaseException) -> str:
 class Worker:
     """One worker: `tick()` is one scheduled run; `shutdown()` is the SIGTERM path."""
 
-    def __init__(self, config: WorkerConfig, *, evaluate: Evaluate | None = None, queue: Queue | None = None) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        *,
+        evaluate: Evaluate | None = None,
+        queue: Queue | None = None,
+        store: Store | None = None,
+        executor: Executor | None = None,
+    ) -> None:
         from submissions.config import Settings
         from submissions.queue import Queue as QueueClass
 
         settings = Settings.from_env()
         self.config = config
-        self.data = DataDir.at(config.data)
+        self.store = store or open_store(resolve_spec(config.store, None if config.store else config.data))
+        self.data = self.store.data
         self.queue = queue or QueueClass.local(self.data, settings)
         if queue is None and (config.lease_s or config.max_attempts):
             self.queue = QueueClass(
                 self.queue.store,
-                lease_s=config.lease_s or settings.lease_s,
+                lease_s=config.lease_s or self.queue.lease.total_seconds(),
                 max_attempts=config.max_attempts or settings.max_attempts,
             )
         lease_s = self.queue.lease.total_seconds()
         self.heartbeat_s = config.heartbeat_s or max(0.2, lease_s / 3)
         self.evaluate = evaluate or self._evaluate_with_progress
+        self._executor = executor
+        self.request: RequestRecord | None = None  # the request being evaluated, for the executor
         self.progress: str | None = None  # published in the request record at each heartbeat
         self.stopping = threading.Event()
         self.idle = threading.Event()
@@ -210,6 +247,9 @@ class Worker:
         self._state = threading.Lock()  # orders the job's settle against shutdown's release
         self._lease: Lease | None = None
         self._released = False
+        self._run_prefix: str | None = None  # runs/<id>/ of the run in progress
+        self._unreadable_checked = -math.inf
+        self._unreadable_seen: set[str] = set()
 
     def load_set(self) -> ItemSet:
         from evaluator.cli import resolve_set
@@ -254,8 +294,9 @@ class Worker:
                 log.warning("request %s: its worker stopped responding; now %s", item.request_id, item.status)
             if self.stopping.is_set():
                 return "stopping"
-            lease = self.queue.claim(self.config.name)
+            lease = self.queue.claim(self.config.name, None if self.config.open_weight else _needs_no_gpu)
             if lease is None:
+                self._report_unreadable()
                 return "idle"
             with self._state:
                 self._lease, self._released = lease, False
@@ -264,6 +305,24 @@ class Worker:
             with self._state:
                 self._lease = None
             self.idle.set()
+
+    def _report_unreadable(self) -> None:
+        """Log request records that cannot be read, once each: a claim skips them silently otherwise.
+
+        Only when idle and at most every UNREADABLE_CHECK_S, since it lists every record.
+        """
+        now = time.monotonic()
+        if now - self._unreadable_checked < UNREADABLE_CHECK_S:
+            return
+        self._unreadable_checked = now
+        try:
+            self.queue.records()
+        except OSError:
+            return
+        for line in self.queue.unreadable():
+            if line not in self._unreadable_seen:
+                log.warning("request record skipped: %s", line)
+        self._unreadable_seen = set(self.queue.unreadable())
 
     def _process(self, lease: Lease, item_set: ItemSet) -> str:
         from evaluator.backends import BackendOptions
@@ -275,8 +334,10 @@ class Worker:
         beat.start()
         outcome: RunOutcome | None = None
         error: BaseException | None = None
+        self._run_prefix = None
         try:
             record = self.queue.get(lease.request_id)
+            self.request = record
             item_set = self.set_for(record, item_set)
             spec, options = backend_for(record, self.config)
             log.info(
@@ -307,16 +368,63 @@ class Worker:
         finally:
             done.set()
             beat.join()
+        if self._run_prefix is not None and (outcome is None or not outcome.complete):
+            # What the run finished goes where another machine can resume it.
+            self._on_stage(outcome.status if outcome else "failed", self.data.root / self._run_prefix)
         return self._settle(lease, lost, outcome, error, item_set)
 
     def _evaluate_with_progress(self, config: RunConfig, data: DataDir, should_stop: Callable[[], bool]) -> RunOutcome:
-        from evaluator.pipeline import run_evaluation
-
         def report(stage: str, done: int, total: int) -> None:
             self.progress = f"{stage} {done}/{total}"
 
         self.progress = None
-        return run_evaluation(config, data, progress=False, should_stop=should_stop, on_progress=report)
+        if not (data.cache / CACHE_FILE).exists():
+            self._on_stage("cache", data.cache)  # a fresh mirror starts from the shared cache
+        return self.executor.evaluate(
+            config, data, should_stop, on_progress=report, on_stage=self._on_stage, request=self.request
+        )
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            from evaluator.executors import make_executor
+
+            self._executor = make_executor(
+                self.config.executor, ray_address=self.config.ray_address, max_concurrent=self.config.max_concurrent
+            )
+        return self._executor
+
+    def _on_stage(self, stage: str, run_dir: Path) -> None:
+        """Pull a run to resume before it starts; push what each stage finished (Hub store).
+
+        Best effort: with the Hub away the run goes on locally, and the next stage (or the
+        final publish, which is not optional) pushes everything.
+        """
+        from evaluator.storage import StoreUnavailable
+
+        try:
+            if stage == "cache":
+                self.store.pull("cache/")
+            elif stage == "start":
+                self._run_prefix = f"runs/{run_dir.name}/"
+                self.store.pull(self._run_prefix)
+            else:
+                self._push_run(f"{stage} {run_dir.name}")
+        except StoreUnavailable as exc:
+            log.warning("run %s (%s): %s; carrying on, it is pushed at the next stage", run_dir.name, stage, exc)
+
+    def _push_run(self, message: str) -> None:
+        if self._run_prefix is None:
+            return
+        base = self.data.root / self._run_prefix
+        paths = [p.relative_to(self.data.root).as_posix() for p in sorted(base.rglob("*")) if p.is_file()]
+        self.store.push([*paths, f"cache/{CACHE_FILE}"], message)
+
+    def _publish(self, outcome: RunOutcome) -> None:
+        """Result rows (and the public examples) committed before the request is FINISHED."""
+        self._push_run(f"finished {outcome.run_id}")
+        public = [f"results/{outcome.run_id}.parquet", f"public/examples/{outcome.run_id}.jsonl"]
+        self.store.push(public, f"Results of run {outcome.run_id}")
 
     def _heartbeat(self, lease: Lease, lost: threading.Event, done: threading.Event) -> None:
         from submissions.errors import LeaseLost
@@ -340,6 +448,7 @@ class Worker:
         item_set: ItemSet,
     ) -> str:
         from evaluator.backends import SpecError
+        from evaluator.storage import StoreUnavailable
         from submissions.errors import LeaseLost
 
         rid = lease.request_id
@@ -356,9 +465,21 @@ class Worker:
                 elif outcome is None:
                     raise RuntimeError("no outcome and no error")
                 elif outcome.status == "complete":
+                    try:
+                        self._publish(outcome)
+                    except StoreUnavailable as exc:
+                        # Not FINISHED without its rows: the lease runs out and whoever claims
+                        # it next resumes the finished run and publishes the same file.
+                        log.error("request %s: results of run %s not published: %s", rid, outcome.run_id, exc)
+                        return "unpublished"
                     record = self.queue.finish(
                         lease, outcome.run_id, set_name=item_set.name, set_version=item_set.version
                     )
+                elif outcome.status == "unscored":
+                    # The same judge would answer the same junk: FAILED with its error class,
+                    # for a maintainer to retry once the judge is fixed.
+                    reason = outcome.reason or "nothing was scored"
+                    record = self.queue.fail(lease, reason, outcome.error_class or "Unscored", retry=False)
                 elif outcome.status == "stopped" and self.stopping.is_set():
                     record = self.queue.release(lease, "the worker was shut down; returned to the queue")
                 else:
@@ -390,6 +511,10 @@ class Worker:
                 except LeaseLost:
                     pass
         return False
+
+
+def _needs_no_gpu(record: RequestRecord) -> bool:
+    return record.model_type != "open-weight"
 
 
 def job(worker: Worker) -> str:
@@ -427,8 +552,25 @@ def start_scheduler(worker: Worker, interval_s: float = DEFAULT_INTERVAL_S) -> B
     return scheduler
 
 
-def serve(worker: Worker, *, interval_s: float, once: bool, grace_s: float) -> tuple[str, bool]:
-    """Run until done (`once`) or signalled. Returns (last result, whether shutdown was clean)."""
+def _until_idle(worker: Worker, interval_s: float, stop: threading.Event) -> str:
+    """Requests one after another until a tick finds nothing to take (or errors keep coming)."""
+    errors = 0
+    while not stop.is_set():
+        result = job(worker)
+        if result in ("idle", "stopping"):
+            return result
+        errors = errors + 1 if result == "error" else 0
+        if errors >= MAX_IDLE_ERRORS:
+            return "error"
+        if errors:
+            stop.wait(interval_s)
+    return "stopping"
+
+
+def serve(
+    worker: Worker, *, interval_s: float, once: bool, grace_s: float, until_idle: bool = False
+) -> tuple[str, bool]:
+    """Run until done (`once`, `until_idle`) or signalled. Returns (last result, whether shutdown was clean)."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -437,9 +579,13 @@ def serve(worker: Worker, *, interval_s: float, once: bool, grace_s: float) -> t
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if once:
+        if once or until_idle:
             results: list[str] = []
-            thread = threading.Thread(target=lambda: results.append(job(worker)), name="worker-once", daemon=True)
+
+            def work() -> None:
+                results.append(_until_idle(worker, interval_s, stop) if until_idle else job(worker))
+
+            thread = threading.Thread(target=work, name="worker-once", daemon=True)
             thread.start()
             while thread.is_alive() and not stop.is_set():
                 thread.join(0.1)
@@ -467,8 +613,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     if args.interval <= 0 or args.grace < 0:
         raise ValueError("--interval must be positive and --grace not negative")
+    if args.once and args.until_idle:
+        raise ValueError("--once and --until-idle: pick one")
     config = WorkerConfig.from_env(
-        data=args.data,
+        store=str(resolve_spec(args.store, args.data)),
         item_set=args.set,
         judges=tuple(args.judge) if args.judge else None,
         judge_base_url=args.judge_base_url,
@@ -478,10 +626,29 @@ def cmd_worker(args: argparse.Namespace) -> int:
         lease_s=args.lease,
         bootstrap_rounds=args.bootstrap_rounds,
         concurrency=args.concurrency,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        max_concurrent=args.max_concurrent,
     )
-    worker = Worker(config)
+    from evaluator.executors import make_executor
+    from evaluator.executors.pool import WorkerPool
+
+    batch: dict[str, Any] = {}
+    if args.batch_replicas:
+        from evaluator.executors.batch import BatchPlan
+
+        batch = {"batch": BatchPlan(replicas=args.batch_replicas)}
+    executor = make_executor(
+        config.executor, ray_address=config.ray_address, max_concurrent=config.max_concurrent, **batch
+    )
+    worker = Worker(config, executor=executor)
     worker.load_set()  # a bad --set is reported now, as bad input, before any request is touched
-    result, clean = serve(worker, interval_s=args.interval, once=args.once, grace_s=args.grace)
+    if executor.max_concurrent > 1:
+        # Slots of one driver, each with its own lease and heartbeat, behind the same tick/shutdown.
+        worker = cast(Worker, WorkerPool(worker, executor.max_concurrent, wait_all=args.once or args.until_idle))
+    result, clean = serve(
+        worker, interval_s=args.interval, once=args.once, grace_s=args.grace, until_idle=args.until_idle
+    )
     print(f"worker {config.name}: {result}", flush=True)
     if not clean:
         # The abandoned run's threads (HTTP pools, model engines) would hold the interpreter
@@ -499,9 +666,11 @@ def register_cli(verbs: Any) -> None:
         description="Claim queued requests and evaluate them: every --interval seconds, one request at a time. "
         "SIGTERM releases the current request's lease; finished items are kept and the next worker resumes.",
     )
-    p.add_argument("--data", default=DEFAULT_DATA_DIR, help="data directory (default: ./var, as the Space uses)")
+    p.add_argument("--store", help=STORE_HELP)
+    p.add_argument("--data", help="data directory: short for --store local:DIR (default: ./var, as the Space uses)")
     p.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, help="seconds between ticks (default 30)")
     p.add_argument("--once", action="store_true", help="process at most one request, then exit")
+    p.add_argument("--until-idle", action="store_true", help="process requests until the queue is empty, then exit")
     p.add_argument("--set", help="item set to evaluate on (default: $CRISIS_SET, else public-sample)")
     p.add_argument("--judge", action="append", help="judge spec, repeatable (default: $CRISIS_JUDGES, else heuristic)")
     p.add_argument("--judge-base-url", help="endpoint for openai: judges (default: $CRISIS_JUDGE_BASE_URL)")
@@ -516,6 +685,12 @@ def register_cli(verbs: Any) -> None:
         "--lease", type=float, help="seconds a claim lasts without a heartbeat (default $CRISIS_LEASE_S or 600)"
     )
     p.add_argument("--concurrency", type=int, help="concurrent requests to an API model (default 16)")
+    p.add_argument(
+        "--executor", choices=("local", "ray"), default="local", help="where runs happen (default local: here)"
+    )
+    p.add_argument("--ray-address", help="Ray cluster to submit runs to (default: $RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--max-concurrent", type=int, default=1, help="requests evaluated at once (--executor ray)")
+    p.add_argument("--batch-replicas", type=int, help="batch mode (--executor ray): one model over N Ray Data replicas")
     p.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, help="seconds a run gets to stop on SIGTERM")
     p.add_argument("--bootstrap-rounds", type=int, help="bootstrap rounds for intervals (default 1000)")
     p.add_argument("--quiet", action="store_true", help="log warnings and errors only")

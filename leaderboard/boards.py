@@ -1,9 +1,11 @@
-"""Boards: the (set name, set version, judge) groups inside which results may be ranked.
+"""Boards: the (set name, set version, judge, judge prompt hash, protocol version) groups
+inside which results may be ranked.
 
-PROTOCOL section 3 and 7: results on different set versions or judges are never ranked
-together. Every view in this package is computed inside one board. The current board is
-the newest set version judged by an official judge; everything else stays browsable and is
-labelled for what it is (an older set version, an unofficial heuristic judge).
+PROTOCOL section 3 and 7: results on different set versions, judges, judge rubrics (prompt
+hashes) or protocol versions are never ranked together. Every view in this package is
+computed inside one board. The current board is the newest set version judged by an
+official judge under the current protocol version; everything else stays browsable and is
+labelled for what it is (an older set version or protocol, an unofficial heuristic judge).
 
 After a rotation the newest version starts with few models, and a ranking of two models says
 little. Until it has the configured minimum (evaluator.sets: $CRISIS_RANK_MIN_MODELS), the
@@ -18,9 +20,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from evaluator.protocol.taxonomy import PROTOCOL_VERSION
 from evaluator.sets import RankedVersion
 
 HEURISTIC_MARK = "heuristic"
+DEMO_TYPE = "demo"  # evaluator.backends.demo: scripted models on a board of their own
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +36,34 @@ class Board:
     latest_version: bool  # the newest version of this set name present in the results
     models: int
     last_evaluated: pd.Timestamp | None
+    # The scripted demo models' board: never the same board as real submissions.
+    demo: bool = False
+    ranked_models: int = 0  # models other than the baselines
+    judge_prompt_hash: str = ""
+    protocol_version: str = ""
+    # Another board shares set, version and judge but not the rubric or protocol version.
+    twin: bool = False
 
     @property
     def key(self) -> str:
-        return f"{self.set_name}|{self.set_version}|{self.judge}"
+        rubric = f"|{self.judge_prompt_hash}|p{self.protocol_version}"
+        return f"{self.set_name}|{self.set_version}|{self.judge}{rubric}" + ("|demo" if self.demo else "")
+
+    @property
+    def short_key(self) -> str:
+        """The key without rubric and protocol version (older links): names the best such board."""
+        return f"{self.set_name}|{self.set_version}|{self.judge}" + ("|demo" if self.demo else "")
 
     @property
     def label(self) -> str:
-        text = f"{self.set_name} {self.set_version} · judge {self.judge} · {self.models} models"
+        text = f"{self.set_name} {self.set_version} · judge {self.judge}"
+        if self.twin and self.judge_prompt_hash:
+            text += f" (prompt {self.judge_prompt_hash[:8]})"
+        if self.protocol_version and self.protocol_version != PROTOCOL_VERSION:
+            text += f" · protocol v{self.protocol_version}"
+        text += f" · {self.models} models"
+        if self.demo:
+            text = f"DEMO (scripted reference models, not real submissions) · {text}"
         if not self.latest_version:
             text += " · older set version"
         if not self.official:
@@ -72,17 +96,24 @@ def list_boards(rows: pd.DataFrame) -> list[Board]:
             "set_name": rows["set_name"].fillna(""),
             "set_version": rows["set_version"].fillna(""),
             "judge": rows["judge"].fillna(""),
+            "judge_prompt_hash": _text(rows, "judge_prompt_hash"),
+            "protocol_version": _text(rows, "protocol_version"),
             "official": _official(rows),
             "model": rows["model"],
             "evaluated_at": rows["evaluated_at"],
+            "demo": _model_types(rows) == DEMO_TYPE,
         }
     )
-    grouped = frame.groupby(["set_name", "set_version", "judge"], sort=False, dropna=False)
+    frame["ranked"] = frame["model"].where(~_is_baseline(rows))
+    grouped = frame.groupby(list(_BOARD_COLUMNS), sort=False, dropna=False)
     stats = grouped.agg(
         official=("official", "all"),
         models=("model", "nunique"),
+        ranked=("ranked", "nunique"),
         last=("evaluated_at", "max"),
     ).reset_index()
+    twins = stats.groupby(["set_name", "set_version", "judge", "demo"])["models"].transform("size") > 1
+    stats["twin"] = twins
     newest: dict[str, str] = {}
     for name, versions in stats.groupby("set_name")["set_version"]:
         newest[str(name)] = max((str(v) for v in versions), key=_natural_key)
@@ -95,13 +126,23 @@ def list_boards(rows: pd.DataFrame) -> list[Board]:
             latest_version=newest[str(r["set_name"])] == str(r["set_version"]),
             models=int(r["models"]),
             last_evaluated=None if pd.isna(r["last"]) else pd.Timestamp(r["last"]),
+            demo=bool(r["demo"]),
+            ranked_models=int(r["ranked"]),
+            judge_prompt_hash=str(r["judge_prompt_hash"]),
+            protocol_version=str(r["protocol_version"]),
+            twin=bool(r["twin"]),
         )
         for r in stats.to_dict("records")
     ]
 
     def preference(b: Board) -> tuple[object, ...]:
         last = b.last_evaluated.value if b.last_evaluated is not None else 0
-        return (not b.official, not b.latest_version, -b.models, -last, b.key)
+        # Real submissions first, then the demo board, then a board of baselines alone (which
+        # ranks nothing): a fresh deployment opens on the demo, a real one on its own results.
+        tier = 1 if b.demo else (0 if b.ranked_models else 2)
+        # A board of the current protocol version before one of an older version.
+        older_protocol = b.protocol_version != PROTOCOL_VERSION
+        return (not b.official, tier, older_protocol, not b.latest_version, -b.models, -last, b.key)
 
     return sorted(boards, key=preference)
 
@@ -136,7 +177,12 @@ def ranked_board(
         return None, None
     best: dict[str, Board] = {}
     for board in boards:  # best first, so the first board of a version is the one to show
-        if board.set_name == candidate.set_name and board.official == candidate.official:
+        same_kind = (
+            board.official == candidate.official
+            and board.demo == candidate.demo
+            and board.protocol_version == candidate.protocol_version
+        )
+        if board.set_name == candidate.set_name and same_kind:
             best.setdefault(board.set_version, board)
     order = sorted({*best, *versions}, key=_natural_key)
     counts = {version: best[version].models if version in best else 0 for version in order}
@@ -150,18 +196,49 @@ def ranked_board(
 
 
 def find_board(boards: list[Board], key: str | None, preferred_set: str | None = None) -> Board | None:
-    """The board with this key, the current board for an empty key; ValueError if unknown."""
+    """The board with this key, the current board for an empty key; ValueError if unknown.
+
+    A key without rubric and protocol version (`Board.short_key`, as older links carry)
+    names the best board it matches."""
     if key:
         for board in boards:
             if board.key == key:
+                return board
+        for board in boards:  # best first
+            if board.short_key == key:
                 return board
         raise ValueError(f"no results for board {key!r}; choose one of the boards listed")
     return current_board(boards, preferred_set)
 
 
+_BOARD_COLUMNS = ("set_name", "set_version", "judge", "judge_prompt_hash", "protocol_version", "demo")
+
+
+def _text(rows: pd.DataFrame, column: str) -> pd.Series:
+    """A string column as text, "" where missing (rows of writers that predate it)."""
+    if column not in rows.columns:
+        return pd.Series("", index=rows.index, dtype="object")
+    return rows[column].astype("object").where(rows[column].notna(), "").astype("str")
+
+
+def _model_types(rows: pd.DataFrame) -> pd.Series:
+    if "model_type" not in rows.columns:
+        return pd.Series("", index=rows.index, dtype="object")
+    return rows["model_type"].astype("object").fillna("")
+
+
+def _is_baseline(rows: pd.DataFrame) -> pd.Series:
+    return (_model_types(rows) == "baseline") | rows["model"].astype("str").str.startswith("baseline:")
+
+
 def board_mask(rows: pd.DataFrame, board: Board) -> pd.Series:
-    return (
+    same = (
         (rows["set_name"].fillna("") == board.set_name)
         & (rows["set_version"].fillna("") == board.set_version)
         & (rows["judge"].fillna("") == board.judge)
+        & (_text(rows, "judge_prompt_hash") == board.judge_prompt_hash)
+        & (_text(rows, "protocol_version") == board.protocol_version)
     )
+    demo = _model_types(rows) == DEMO_TYPE
+    # The demo board shows the baselines too, as the reference rows they are everywhere.
+    return same & ((demo | _is_baseline(rows)) if board.demo else ~demo)

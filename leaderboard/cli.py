@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluator.storage import DEFAULT_DATA_DIR, DataDir
+from evaluator.storage import DEFAULT_DATA_DIR, StoreError, add_store_arguments, open_store, resolve_spec
 from leaderboard.export import FORMATS, ordered_rows, render, write_parquet, write_text
 from leaderboard.store import LoadError, ResultStore
 from leaderboard.view import (
@@ -42,11 +42,14 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _store(data: str) -> ResultStore:
-    root = Path(data)
-    if not root.is_dir():
-        raise UsageError(f"no data directory at {root} (pass --data DIR, default {DEFAULT_DATA_DIR})")
-    store = ResultStore(DataDir.at(root), persist=False)
+def _store(args: argparse.Namespace) -> ResultStore:
+    spec = resolve_spec(args.store, args.data)
+    if spec.kind == "local" and not (spec.path and spec.path.is_dir()):
+        raise UsageError(f"no data directory at {spec.path} (pass --data DIR, default {DEFAULT_DATA_DIR})")
+    home = open_store(spec, writable=False)
+    if home.status_line:
+        sys.stderr.write(f"{home.status_line}\n")
+    store = ResultStore(home.data, persist=False)
     problems = store.result_problems(force=True)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -55,14 +58,14 @@ def _store(data: str) -> ResultStore:
 
 
 def _table(args: argparse.Namespace) -> int:
-    store = _store(args.data)
+    store = _store(args)
     rows = ordered_rows(store.results(), all_columns=args.all_columns)
     _emit(render(rows, args.format))
     return EXIT_OK
 
 
 def _ranking(args: argparse.Namespace) -> int:
-    store = _store(args.data)
+    store = _store(args)
     board = Leaderboard(store, preferred_set=args.set)
     columns = tuple(args.columns.split(",")) if args.columns else DEFAULT_COLUMNS
     filters = Filters(
@@ -86,19 +89,19 @@ def _ranking(args: argparse.Namespace) -> int:
 
 
 def _boards(args: argparse.Namespace) -> int:
-    store = _store(args.data)
+    store = _store(args)
     for board in Leaderboard(store).boards():
         _emit(f"{board.key}\t{board.label}\n")
     return EXIT_OK
 
 
 def _export(args: argparse.Namespace) -> int:
-    store = _store(args.data)
+    store = _store(args)
     out = Path(args.out)
     fmt = args.format or ("csv" if out.suffix == ".csv" else "parquet")
     if out.exists() and out.is_dir():
         raise UsageError(f"{out} is a directory; give a file name")
-    frame = store.results()
+    frame = store.snapshot().results  # the public download's rows: hidden models left out
     if fmt == "parquet":
         write_parquet(frame, out)
     else:
@@ -121,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data", default=DEFAULT_DATA_DIR, help=f"data directory (default {DEFAULT_DATA_DIR})")
+        add_store_arguments(p)
 
     table = verbs.add_parser("table", help="print every result row", description="Print every result row.")
     common(table)
@@ -160,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (UsageError, QueryError, LoadError) as exc:
+    except (UsageError, QueryError, LoadError, StoreError) as exc:
         sys.stderr.write(f"python -m leaderboard {args.verb}: error: {exc}\n")
         return EXIT_USAGE
     except OSError as exc:

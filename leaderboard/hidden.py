@@ -10,6 +10,7 @@ log, not here.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,12 +78,18 @@ def _write(data: DataDir, entries: dict[str, HiddenModel]) -> None:
     atomic_write_json(hidden_path(data), {"models": [e.to_json() for e in ordered]})
 
 
-def hide_model(data: DataDir, model: str, reason: str, *, now: datetime | None = None) -> HiddenModel:
-    """Hide `model` from every board, with a reason everyone can read."""
+def hide_model(
+    data: DataDir, model: str, reason: str, *, now: datetime | None = None, known: Iterable[str] | None = None
+) -> HiddenModel:
+    """Hide `model` from every board, with a reason everyone can read. With `known` (the
+    models that have results), a name that is not among them is refused: a typo would
+    otherwise hide nothing and look done."""
     name = (model or "").strip()
     text = _one_line(reason, MAX_REASON)
     if not name or len(name) > MAX_MODEL:
         raise HiddenError("name the model to hide, exactly as the leaderboard shows it")
+    if known is not None and name not in set(known):
+        raise HiddenError(f"no model named {name} has results; name it exactly as the leaderboard shows it")
     if not text:
         raise HiddenError("hiding a model needs a public reason")
     stamp = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0).isoformat()

@@ -29,7 +29,7 @@ def is_hub_id(model: str) -> bool:
 
 def hub_url(model: str, model_type: str | None = None) -> str | None:
     """The model's Hub page, or None when it has none (API models, baselines, bad ids)."""
-    if model_type in ("api", "baseline") or not is_hub_id(model):
+    if model_type in ("api", "baseline", "demo") or not is_hub_id(model):
         return None
     return HUB_URL + model
 

@@ -24,6 +24,8 @@ from leaderboard.view import CATEGORY_CHOICES, Leaderboard
 
 EXAMPLES_DIR: Final = "examples"
 MAX_EXAMPLES: Final = 50
+NO_LABEL: Final = "(no label)"
+EXAMPLE_COLUMNS: Final = ["Level", "Failure mode", "Category", "Signal", "Message", "Reply", "Item"]
 _COGNITIVE: Final = SUPPORT_ATTRIBUTES[:3]
 
 
@@ -66,6 +68,15 @@ class ModelDetail:
     support: pd.DataFrame
     metadata: pd.DataFrame
     history: pd.DataFrame
+    rank: str | None = None  # the rank interval on its board ("ref." for a baseline)
+    no_label: tuple[int, int] | None = None  # (answers naming no label, detection answers)
+
+    @property
+    def no_label_text(self) -> str | None:
+        if self.no_label is None:
+            return None
+        missing, total = self.no_label
+        return f"{missing} of {total} answers named no label"
 
 
 def model_detail(board_view: Leaderboard, board: Board, model: str) -> ModelDetail | None:
@@ -76,19 +87,35 @@ def model_detail(board_view: Leaderboard, board: Board, model: str) -> ModelDeta
     by_category = {str(r["category"]): r for _, r in mine.iterrows()}
     overall = by_category.get(OVERALL)
     overall_dict: dict[str, Any] = {} if overall is None else {str(k): v for k, v in overall.items()}
+    confusion = _confusion(overall_dict)
+    view = board_view.view(board)
+    ranked = view.loc[view["model"] == model, "rank"]
+    rank = None if ranked.empty or _is_missing(ranked.iloc[0]) else str(ranked.iloc[0])
     return ModelDetail(
         model=model,
         board=board,
         hub_url=hub_url(model, overall_dict.get("model_type")),
         overall=overall_dict,
         per_category=_per_category(by_category),
-        detection=_detection(overall_dict, by_category),
-        confusion=_confusion(overall_dict),
+        detection=_detection(overall_dict, by_category, _no_label(confusion)),
+        confusion=confusion,
         refusal=_refusal(overall_dict),
         support=_support(overall_dict),
         metadata=_metadata(overall_dict or {str(k): v for k, v in mine.iloc[0].items()}),
         history=_history(board_view, model),
+        rank=rank,
+        no_label=_no_label(confusion),
     )
+
+
+def _no_label(confusion: pd.DataFrame | None) -> tuple[int, int] | None:
+    """From the matrix's no-label column: answers that named no label or several."""
+    if confusion is None:
+        return None
+    counts = confusion.drop(columns=["true \\ predicted"])
+    total = int(counts.to_numpy().sum())
+    missing = int(counts[NO_LABEL].sum()) if NO_LABEL in counts.columns else 0
+    return missing, total
 
 
 def _per_category(by_category: dict[str, pd.Series]) -> pd.DataFrame:
@@ -118,10 +145,18 @@ def _per_category(by_category: dict[str, pd.Series]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def _detection(overall: dict[str, Any], by_category: dict[str, pd.Series]) -> pd.DataFrame:
-    records = [
+def _detection(
+    overall: dict[str, Any], by_category: dict[str, pd.Series], no_label: tuple[int, int] | None = None
+) -> pd.DataFrame:
+    records = []
+    if no_label is not None:
+        # First: a model that never names a label scores zero here for a reason worth seeing.
+        records.append(
+            {"Figure": "answers that named no label", "Value": f"{no_label[0]} of {no_label[1]}", "95% CI": "—"}
+        )
+    records += [
         {"Figure": "accuracy", "Value": pct(overall.get("detection_accuracy")), "95% CI": "—"},
-        {"Figure": "macro-F1", "Value": num(overall.get("detection_macro_f1"), 3), "95% CI": "—"},
+        {"Figure": "macro-F1", "Value": num(overall.get("detection_macro_f1")), "95% CI": "—"},
         {
             "Figure": "miss rate (crisis labelled no_crisis)",
             "Value": pct(overall.get("miss_rate")),
@@ -150,9 +185,12 @@ def _confusion(overall: dict[str, Any]) -> pd.DataFrame | None:
         if isinstance(value, dict) and "labels" in value and "matrix" in value:
             labels = [str(x) for x in value["labels"]]
             matrix = [[int(c) for c in r] for r in value["matrix"]]
-            columns = labels + (["(no label)"] if matrix and len(matrix[0]) > len(labels) else [])
+            columns = labels + ([NO_LABEL] if matrix and len(matrix[0]) > len(labels) else [])
             frame = pd.DataFrame(matrix, columns=columns[: len(matrix[0])] if matrix else columns)
             frame.insert(0, "true \\ predicted", labels[: len(frame)])
+            if NO_LABEL in frame.columns:
+                # Next to the true label, so it is on screen however wide the labels make the matrix.
+                frame.insert(1, NO_LABEL, frame.pop(NO_LABEL))
             return frame
         if isinstance(value, dict):
             nested = {str(t): {str(p): int(c) for p, c in preds.items()} for t, preds in value.items()}
@@ -288,33 +326,59 @@ def _history(board_view: Leaderboard, model: str) -> pd.DataFrame:
 
 
 def public_examples(data: DataDir, model: str, *, limit: int = MAX_EXAMPLES) -> pd.DataFrame:
-    """Example replies of this model to the public sample set, if any were published.
+    """Example replies of this model to the public sample set, if any were published, worst
+    first (level 1, then 2, ...; unscored after the scored ones).
 
     The hook: an exporter may write JSONL under <data>/public/examples/, one record per
     reply with `model`, `set_visibility`, `set_name`, `item_id`, `category`, `signal`,
-    `prompt` (the last user turn), `reply`, `level`. Only records whose `set_visibility`
-    is "public" are shown, so a held-out reply written there by mistake still stays off
-    the page.
+    `prompt` (the last user turn), `reply`, `level` and `failure_mode` (the judge's tag).
+    Only records whose `set_visibility` is "public" are shown, so a held-out reply written
+    there by mistake still stays off the page.
     """
     directory = data.public / EXAMPLES_DIR
-    columns = ["Item", "Category", "Signal", "Message", "Reply", "Level"]
     if not directory.is_dir():
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=EXAMPLE_COLUMNS)
     records = []
     for path in sorted(directory.glob("*.jsonl")):
         for record in read_jsonl(path):
             if record.get("model") != model or record.get("set_visibility") != "public":
                 continue
+            level = record.get("level")
             records.append(
-                {
-                    "Item": plain_text(record.get("item_id")),
-                    "Category": plain_text(record.get("category")),
-                    "Signal": plain_text(record.get("signal")),
-                    "Message": str(record.get("prompt") or ""),
-                    "Reply": str(record.get("reply") or ""),
-                    "Level": count(record.get("level")),
-                }
+                (
+                    (level if isinstance(level, int) else 9, str(record.get("item_id"))),
+                    {
+                        "Level": count(level) if level is not None else "unscored",
+                        "Failure mode": plain_text(record.get("failure_mode") or "—"),
+                        "Category": plain_text(record.get("category")),
+                        "Signal": plain_text(record.get("signal")),
+                        "Message": str(record.get("prompt") or ""),
+                        "Reply": str(record.get("reply") or ""),
+                        "Item": plain_text(record.get("item_id")),
+                    },
+                )
             )
-            if len(records) >= limit:
-                return pd.DataFrame(records, columns=columns)
-    return pd.DataFrame(records, columns=columns)
+    records.sort(key=lambda pair: pair[0])
+    return pd.DataFrame([r for _, r in records[:limit]], columns=EXAMPLE_COLUMNS)
+
+
+def failure_mode_counts(data: DataDir, model: str) -> pd.DataFrame:
+    """How many published replies carry each failure-mode tag, most common problem first
+    ("safe" last: it is the absence of a failure)."""
+    examples = public_examples(data, model, limit=10**6)
+    if examples.empty:
+        return pd.DataFrame(columns=["Failure mode", "Replies", "Worst level"])
+    rows = []
+    for tag, part in examples.groupby("Failure mode", sort=False):
+        levels = pd.to_numeric(part["Level"], errors="coerce")
+        rows.append(
+            {
+                "Failure mode": tag,
+                "Replies": len(part),
+                "Worst level": "—" if levels.isna().all() else str(int(levels.min())),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame["_safe"] = frame["Failure mode"] == "safe"
+    frame = frame.sort_values(["_safe", "Replies"], ascending=[True, False], kind="stable")
+    return frame.drop(columns=["_safe"]).reset_index(drop=True)

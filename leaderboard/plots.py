@@ -15,7 +15,40 @@ import plotly.graph_objects as go
 from leaderboard.links import html_text
 
 _MAX_SCATTER: Final = 5000  # more points than this say nothing more and slow the browser
-_TYPE_SYMBOLS: Final = {"open-weight": "circle", "api": "diamond", "baseline": "x"}
+_TYPE_SYMBOLS: Final = {"open-weight": "circle", "api": "diamond", "baseline": "x", "demo": "square"}
+_MAX_LABELS: Final = 40  # beyond this many points, names are in the hover text only
+# Human names for the category axis, two short lines each so the ticks never overlap.
+CATEGORY_NAMES: Final = {
+    "overall": "Overall",
+    "suicidal_ideation": "Suicidal<br>ideation",
+    "self_harm": "Self-harm",
+    "anxiety_crisis": "Anxiety<br>crisis",
+    "violent_thoughts": "Violent<br>thoughts",
+    "substance_abuse_or_withdrawal": "Substance use /<br>withdrawal",
+    "risk_taking_behaviours": "Risk-taking<br>behaviours",
+    "no_crisis": "No crisis",
+}
+# Label positions tried in turn for a point whose neighbour's label would overlap.
+_POSITIONS: Final = ("top right", "bottom right", "top left", "bottom left", "middle right", "middle left")
+
+
+def category_name(category: str) -> str:
+    """The category as a reader names it, on one line."""
+    return CATEGORY_NAMES.get(category, category.replace("_", " ")).replace("<br>", " ")
+
+
+def label_positions(x: np.ndarray, y: np.ndarray, *, near_x: float = 12.0, near_y: float = 4.0) -> list[str]:
+    """A text position per point so that labels of nearby points do not sit on each other:
+    each point takes the first position no earlier neighbour within the box uses."""
+    positions: list[str] = []
+    for i in range(len(x)):
+        taken = {
+            positions[j]
+            for j in range(i)
+            if abs(float(x[j]) - float(x[i])) < near_x and abs(float(y[j]) - float(y[i])) < near_y
+        }
+        positions.append(next((p for p in _POSITIONS if p not in taken), _POSITIONS[i % len(_POSITIONS)]))
+    return positions
 
 
 def _empty(title: str, message: str) -> go.Figure:
@@ -50,9 +83,13 @@ def category_figure(data: pd.DataFrame, *, label: str = "Harm rate %", scale: fl
         figure.add_trace(
             go.Bar(
                 name=html_text(model),
-                x=part["category"].tolist(),
+                x=[CATEGORY_NAMES.get(c, html_text(c)) for c in part["category"]],
                 y=values.to_numpy(),
                 error_y=_error(values, part["lo"] * scale, part["hi"] * scale),
+                # The value on each bar: a zero bar reads "0.0", not as a missing one.
+                text=[("—" if pd.isna(v) else f"{v:.1f}") for v in values],
+                textposition="outside",
+                cliponaxis=False,
                 hovertemplate="%{x}: %{y:.1f}<extra>%{fullData.name}</extra>",
             )
         )
@@ -60,11 +97,12 @@ def category_figure(data: pd.DataFrame, *, label: str = "Harm rate %", scale: fl
         title=title,
         barmode="group",
         yaxis_title=label,
-        xaxis_title="category",
-        legend_title="model",
-        height=420,
+        xaxis={"title": "category", "tickangle": 0, "automargin": True},
+        legend={"title": "model", "orientation": "h", "y": -0.3},
+        height=460,
         margin={"t": 60, "b": 40},
     )
+    figure.update_yaxes(rangemode="tozero")
     return figure
 
 
@@ -83,6 +121,11 @@ def safety_helpfulness_figure(rows: pd.DataFrame, *, title_suffix: str = "") -> 
     if usable.empty:
         return _empty(title, "No models with both figures")
     figure = go.Figure()
+    labelled = len(usable) <= _MAX_LABELS
+    positions = pd.Series(
+        label_positions((usable["appropriate_rate"] * 100).to_numpy(), (usable["harm_rate"] * 100).to_numpy()),
+        index=usable.index,
+    )
     for model_type, part in usable.groupby("model_type", sort=True):
         harm = part["harm_rate"] * 100
         names = [html_text(m) for m in part["model"]]
@@ -91,7 +134,10 @@ def safety_helpfulness_figure(rows: pd.DataFrame, *, title_suffix: str = "") -> 
                 name=html_text(model_type),
                 x=(part["appropriate_rate"] * 100).to_numpy(),
                 y=harm.to_numpy(),
-                mode="markers",
+                mode="markers+text" if labelled else "markers",
+                textposition=positions.loc[part.index].tolist(),
+                textfont={"size": 11},
+                cliponaxis=False,
                 marker={"symbol": _TYPE_SYMBOLS.get(str(model_type), "circle"), "size": 9, "opacity": 0.8},
                 error_y=_error(harm, part["harm_rate_lo"] * 100, part["harm_rate_hi"] * 100),
                 text=names,
@@ -103,7 +149,8 @@ def safety_helpfulness_figure(rows: pd.DataFrame, *, title_suffix: str = "") -> 
         title=title,
         xaxis={"title": "appropriate rate % (more helpful →)", "range": [-2, 102]},
         yaxis={"title": "harm rate % (↓ safer)", "range": [-1, max(5.0, top * 1.1)]},
-        legend_title="type",
+        legend={"title": "model type"},
+        showlegend=True,
         height=420,
         margin={"t": 60, "b": 40},
     )

@@ -110,6 +110,12 @@ class _Rechecked(Generic[T]):
         ):
             return snap
         with self._lock:
+            # Checked again: callers that queued here behind a refresh must not each scan again.
+            if not force:
+                now, dir_key = time.monotonic(), _dir_key(self.directory)
+                snap = self._snapshot
+                if snap is not None and dir_key == self._dir_key and now - self._scanned_at < self.recheck_seconds:
+                    return snap
             return self._refresh(dir_key, now)
 
     def _refresh(self, dir_key: FileKey | None, now: float) -> _Snapshot[T]:

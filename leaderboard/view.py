@@ -14,9 +14,11 @@ than ranked with false certainty.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal, TypeVar
 
@@ -29,6 +31,7 @@ from evaluator.protocol.taxonomy import CATEGORIES, NO_CRISIS, SIGNALS
 from evaluator.results import OVERALL
 from evaluator.sets import RankedVersion, RotationError, default_min_models, list_versions
 from leaderboard.boards import Board, board_mask, current_board, find_board, list_boards, ranked_board
+from leaderboard.limits import MAX_CHOICES, MAX_NAME_CHARS, MAX_SEARCH_ALTERNATIVES, MAX_SEARCH_CHARS, MAX_SEARCH_WORDS
 from leaderboard.links import hub_url, model_markdown, plain_text
 from leaderboard.store import ResultStore, StoreSnapshot
 
@@ -59,22 +62,25 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("rank", "Rank (95%)", "rank", True, "low", source="_order"),
     Column("model", "Model", "model", True, source="_model_key"),
     Column("model_type", "Type", "text", True),
-    Column("params_b", "Params (B)", "params", True),
-    Column("license", "License", "text", True),
+    Column("params_b", "Params (B)", "params", False),
+    Column("license", "License", "text", False),
     Column("harm_rate", "Harm rate %", "rate", True, "low"),
     Column("harm_ci", "Harm 95% CI", "ci", True, "low", source="harm_rate"),
     Column("mean_level", "Mean level (1-5)", "level", True, "high"),
     Column("appropriate_rate", "Appropriate %", "rate", True, "high"),
     Column("miss_rate", "Miss rate %", "rate", True, "low"),
+    # A bare refusal and a hotline script both harm nobody: these two tell them apart.
+    Column("bare_refusal_rate", "Bare refusal %", "rate", True, "low"),
     Column("over_refusal_rate", "Over-refusal %", "rate", True, "low"),
     Column("enabling_rate", "Enabling %", "rate", True, "low"),
-    Column("detection_macro_f1", "Detection macro-F1", "ratio", True, "high"),
+    Column("detection_macro_f1", "Detection F1", "ratio", True, "high"),
+    # PROTOCOL v2: unscored replies never help; the share of them is always in view.
+    Column("unscored_rate", "Unscored %", "rate", True, "low"),
     Column("evaluated_at", "Evaluated", "date", True, source="evaluated_at"),
     Column("mean_level_ci", "Mean level 95% CI", "ci", False, "high", source="mean_level"),
     Column("inappropriate_rate", "Inappropriate %", "rate", False, "low"),
     Column("full_rate", "Fully appropriate %", "rate", False, "high"),
     Column("referral_rate", "Referral %", "rate", False, "high"),
-    Column("bare_refusal_rate", "Bare refusal %", "rate", False, "low"),
     Column("false_alarm_rate", "False alarm %", "rate", False, "low"),
     Column("detection_accuracy", "Detection accuracy %", "rate", False, "high"),
     Column("detection_recall", "Detection recall %", "rate", False, "high"),
@@ -136,6 +142,18 @@ class Filters:
     limit: int = DEFAULT_LIMIT  # rows returned; 0 for all
 
     def validated(self) -> Filters:
+        # Bounds first, so nothing below (or the search itself) works on an unbounded input.
+        if not isinstance(self.search, str):
+            raise QueryError("search must be text")
+        search_terms(self.search)
+        for name in ("board", "category", "signal", "sort_by"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value) > MAX_NAME_CHARS:
+                raise QueryError(f"{name} must be text of at most {MAX_NAME_CHARS} characters")
+        for name in ("model_types", "licenses", "columns"):
+            values = getattr(self, name)
+            if len(values) > MAX_CHOICES or any(not isinstance(v, str) or len(v) > MAX_NAME_CHARS for v in values):
+                raise QueryError(f"{name}: at most {MAX_CHOICES} entries of at most {MAX_NAME_CHARS} characters")
         if self.category not in CATEGORY_CHOICES:
             raise QueryError(f"unknown category {self.category!r}; use one of {', '.join(CATEGORY_CHOICES)}")
         if self.signal not in SIGNAL_CHOICES:
@@ -218,19 +236,36 @@ class _LRU:
     def __init__(self, size: int) -> None:
         self._size = size
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._building: dict[Hashable, Future[Any]] = {}
         self._lock = threading.Lock()
 
     def get_or_build(self, key: Hashable, build: Callable[[], V]) -> V:
+        """The cached value, else one build per key: concurrent callers of a cold key wait
+        for that build (a failed build is theirs to retry); other keys are never blocked."""
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
                 return self._data[key]
-        value = build()  # outside the lock: two threads may build once each, never block all
+            pending = self._building.get(key)
+            owner = pending is None
+            if pending is None:
+                pending = self._building[key] = Future()
+        if not owner:
+            return pending.result()
+        try:
+            value = build()
+        except BaseException as exc:
+            with self._lock:
+                self._building.pop(key, None)
+            pending.set_exception(exc)
+            raise
         with self._lock:
             self._data[key] = value
             self._data.move_to_end(key)
             while len(self._data) > self._size:
                 self._data.popitem(last=False)
+            self._building.pop(key, None)
+        pending.set_result(value)
         return value
 
 
@@ -283,28 +318,49 @@ def _ci_text(lo: float, hi: float, scale: float, digits: int) -> str | None:
     return f"[{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
 
 
-def search_mask(names: pd.Series, query: str) -> pd.Series:
-    """Several terms: ';' or ',' separate alternatives (any may match); the words of one
-    alternative must all appear. Case-insensitive substrings, never regular expressions."""
+def search_terms(query: str) -> list[list[str]]:
+    """The alternatives of a search, each a list of lower-cased words; bounded before any work.
+
+    Raises QueryError for a search longer than MAX_SEARCH_CHARS or with more alternatives
+    or words than the limits allow, so one request cannot buy unbounded CPU."""
+    if len(query) > MAX_SEARCH_CHARS:
+        raise QueryError(f"the search is too long ({len(query)} characters; at most {MAX_SEARCH_CHARS})")
+    if query.count(";") + query.count(",") >= MAX_SEARCH_ALTERNATIVES:
+        raise QueryError(f"the search has too many alternatives (at most {MAX_SEARCH_ALTERNATIVES}, ';' separated)")
     alternatives = [alt.split() for alt in query.replace(",", ";").lower().split(";")]
     alternatives = [words for words in alternatives if words]
+    if sum(len(words) for words in alternatives) > MAX_SEARCH_WORDS:
+        raise QueryError(f"the search has too many words (at most {MAX_SEARCH_WORDS})")
+    return alternatives
+
+
+def search_mask(names: pd.Series, query: str) -> pd.Series:
+    """Several terms: ';' or ',' separate alternatives (any may match); the words of one
+    alternative must all appear. Case-insensitive substrings (escaped, never the user's
+    regular expressions), tested in one pass over the names."""
+    alternatives = search_terms(query)
     if not alternatives:
         return pd.Series(True, index=names.index)
-    lowered = names.str.lower()
-    result = pd.Series(False, index=names.index)
-    for words in alternatives:
-        mask = pd.Series(True, index=names.index)
-        for word in words:
-            mask &= lowered.str.contains(word, regex=False)
-        result |= mask
-    return result
+    # One anchored pattern of literal lookaheads: linear in the name per word, no backtracking
+    # between words, and one vectorised str.contains instead of a pandas pass per word.
+    pattern = "|".join("".join(f"(?=.*?{re.escape(word)})" for word in words) for words in alternatives)
+    found = names.fillna("").astype(str).str.lower().str.contains(rf"\A(?:{pattern})", regex=True, flags=re.DOTALL)
+    return found.fillna(False).astype(bool)
 
 
 class Leaderboard:
     """Views, queries and exports over one data directory's result rows."""
 
-    def __init__(self, store: ResultStore, *, preferred_set: str | None = None, min_models: int | None = None) -> None:
+    def __init__(
+        self,
+        store: ResultStore,
+        *,
+        preferred_set: str | None = None,
+        min_models: int | None = None,
+        demo: bool = True,
+    ) -> None:
         self.store = store
+        self.demo = demo  # False: the demo board (scripted models) is not offered
         self.preferred_set = preferred_set
         self.min_models = default_min_models() if min_models is None else max(1, min_models)
         # A view of 10,000 models is ~10 MB; 48 covers every category x signal of a board
@@ -318,7 +374,11 @@ class Leaderboard:
 
     def boards(self, snap: StoreSnapshot | None = None) -> list[Board]:
         snap = snap or self.snapshot()
-        return self._cache.get_or_build(("boards", snap.version), lambda: list_boards(snap.results))
+
+        def build() -> list[Board]:
+            return [b for b in list_boards(snap.results) if self.demo or not b.demo]
+
+        return self._cache.get_or_build(("boards", snap.version), build)
 
     def board(self, key: str = "", snap: StoreSnapshot | None = None) -> Board | None:
         if not key:
@@ -412,6 +472,7 @@ class Leaderboard:
             "cognitive_mean",
             "affective_mean",
             "support_gap",
+            "unscored_rate",
         )
         for column in numeric:
             out[column] = _num(base, column)
@@ -435,10 +496,17 @@ class Leaderboard:
         out["hub_url"] = [hub_url(m, t) for m, t in zip(models, out["model_type"], strict=True)]
         out["model_cell"] = [model_markdown(m, t) for m, t in zip(models, out["model_type"], strict=True)]
         out["_model_key"] = models.str.lower()
+        # Shown but not ranked (PROTOCOL section 7: too many unscored replies): the overall
+        # row's decision holds for every category view of that model.
+        flags = models.map(_text(overall, "ranked")).astype("object")
+        out["not_ranked"] = [flag is False or flag is np.False_ for flag in flags]
+        out["not_ranked_reason"] = models.map(_text(overall, "not_ranked_reason")).astype("object")
         self._rank(out, rankable=not (signal != ALL_SIGNALS and category == OVERALL))
         out["rank"] = [
-            _rank_text(b, w, base_)
-            for b, w, base_ in zip(out["rank_best"], out["rank_worst"], out["is_baseline"], strict=True)
+            "not ranked" if unranked and not base_ else _rank_text(b, w, base_)
+            for b, w, base_, unranked in zip(
+                out["rank_best"], out["rank_worst"], out["is_baseline"], out["not_ranked"], strict=True
+            )
         ]
         out["harm_ci"] = [
             _ci_text(lo, hi, 100, 1) for lo, hi in zip(out["harm_rate_lo"], out["harm_rate_hi"], strict=True)
@@ -469,7 +537,7 @@ class Leaderboard:
         out["rank_best"] = np.nan
         out["rank_worst"] = np.nan
         out["rank_point"] = np.nan
-        ranked = (~out["is_baseline"]) & np.isfinite(harm)
+        ranked = (~out["is_baseline"]) & np.isfinite(harm) & ~out["not_ranked"].astype(bool)
         if not rankable or not ranked.any():
             return
         sub = out[ranked]
@@ -665,7 +733,7 @@ _FORMATTERS: Final[dict[str, Callable[[Any], Any]]] = {
     "date": _as_is,
     "rate": _rounded(1, 100.0),
     "level": _rounded(2),
-    "ratio": _rounded(3),
+    "ratio": _rounded(2),
     "count": _count_cell,
     "params": _params_cell,
 }

@@ -50,8 +50,10 @@ from submissions.records import one_line
 ADMIN_TAB: Final = "admin"
 ORG_ENV: Final = "CRISIS_ADMIN_ORG"
 TOKEN_ENV: Final = "CRISIS_ADMIN_TOKEN"
+NO_TOKEN_MESSAGE: Final = "No admin token is configured on this server."
 LOG_ROWS: Final = 50
 MAX_REQUEST_ROWS: Final = 300
+MAX_UNREADABLE_SHOWN: Final = 20  # the rest are counted; `submissions list` names them all
 MEMBERSHIP_TTL_S: Final = 60.0
 MAX_MODEL_CHOICES: Final = 1000  # beyond this, type the name (the dropdown takes any value)
 DENIED: Final = "❌ **Not allowed:** this needs a maintainer (sign in again)."
@@ -165,6 +167,67 @@ class AdminAccess:
             return None
         shown = one_line(name or "", 60) or "local"
         return Maintainer(f"{shown} (admin token)", "the local admin token")
+
+
+class TokenGuard:
+    """Failed admin-token attempts cost time: per client and over all clients, with backoff.
+
+    After CLIENT_FREE failures inside WINDOW_S a client waits 1, 2, 4 ... seconds (capped)
+    after each further failure before its next attempt is even compared; GLOBAL_FREE failures from everyone
+    inside the window lock token sign-in for GLOBAL_LOCK_S, so many addresses gain nothing.
+    Each failure is written to the private admin log, without the guess."""
+
+    CLIENT_FREE: Final = 10
+    GLOBAL_FREE: Final = 50
+    WINDOW_S: Final = 600.0
+    MAX_WAIT_S: Final = 900.0
+    GLOBAL_LOCK_S: Final = 60.0
+
+    def __init__(self, data: DataDir, clock: Callable[[], float] = time.monotonic) -> None:
+        self.data = data
+        self.clock = clock
+        self.failed_total = 0
+        self._lock = threading.Lock()
+        self._client: dict[str, list[float]] = {}
+        self._everyone: list[float] = []
+        self._blocked_until: dict[str, float] = {}
+        self._global_until = 0.0
+
+    def refusal(self, client: str) -> str | None:
+        """Why this client may not try now (None: it may)."""
+        now = self.clock()
+        with self._lock:
+            wait = max(self._blocked_until.get(client, 0.0), self._global_until) - now
+        if wait > 0:
+            return f"❌ Too many wrong admin tokens: try again in {int(wait) + 1} s."
+        return None
+
+    def failed(self, client: str) -> None:
+        now = self.clock()
+        with self._lock:
+            self.failed_total += 1
+            since = now - self.WINDOW_S
+            mine = [t for t in self._client.get(client, []) if t > since] + [now]
+            self._client[client] = mine
+            self._everyone = [t for t in self._everyone if t > since] + [now]
+            extra = len(mine) - self.CLIENT_FREE
+            if extra > 0:
+                self._blocked_until[client] = now + min(self.MAX_WAIT_S, 2.0 ** (extra - 1))
+            if len(self._everyone) >= self.GLOBAL_FREE:
+                self._global_until = now + self.GLOBAL_LOCK_S
+            if len(self._client) > 10_000:  # bounded memory: forget clients with nothing recent
+                self._client = {k: v for k, v in self._client.items() if v and v[-1] > since}
+            count, total = len(mine), self.failed_total
+        log.warning("a wrong admin token was tried (%d from this client in %d s)", count, int(self.WINDOW_S))
+        log_admin_action(
+            self.data, None, "admin_token_failed", {"client": client, "recent_from_client": count, "total": total}
+        )
+
+
+def client_of(request: gr.Request | None) -> str:
+    """The caller's address as the server saw it (no header a client can set)."""
+    host = getattr(getattr(request, "client", None), "host", None)
+    return one_line(str(host or "unknown"), 64)
 
 
 # ---------------------------------------------------------------------------------------
@@ -449,12 +512,13 @@ def build_sign_in(access: AdminAccess) -> SignIn:
     with gr.Accordion("Maintainers", open=False, elem_id="admin-sign-in"):
         gr.Markdown(
             "The admin panel opens with the local admin token (CRISIS_ADMIN_TOKEN on the server)."
-            + ("" if access.token_configured else " No token is configured, so it stays closed.")
+            if access.token_configured
+            else NO_TOKEN_MESSAGE
         )
         with gr.Row():
             name = gr.Textbox(
                 label="Your name (for the admin log)",
-                value=os.environ.get("USER") or "local",
+                value="local",  # never $USER: the page config is public
                 max_length=60,
                 elem_id="admin-name",
             )
@@ -485,6 +549,27 @@ class AdminActions:
         self.access = access
         self.queue = Queue.local(data, settings or Settings.from_env())
         self.store = store or ResultStore(data, persist=False)
+        self.guard = TokenGuard(data)
+
+    def _check(
+        self,
+        secret: str | None,
+        name: str | None,
+        profile: gr.OAuthProfile | None,
+        oauth_token: gr.OAuthToken | None,
+        request: gr.Request | None,
+    ) -> tuple[Maintainer | None, str | None]:
+        """The maintainer, or None with the reason to show; wrong tokens are counted and slowed."""
+        if not self.access.uses_token:
+            return self.access.check(secret, name, profile, oauth_token), None
+        client = client_of(request)
+        waiting = self.guard.refusal(client)
+        if waiting is not None:
+            return None, waiting
+        maintainer = self.access.check(secret, name, profile, oauth_token)
+        if maintainer is None and secret and self.access.token_configured:
+            self.guard.failed(client)
+        return maintainer, None
 
     # -- what every call returns ---------------------------------------------------------
 
@@ -495,8 +580,17 @@ class AdminActions:
         models = model_choices(self.store)
         names = set_names(self.data)
         audit_text, findings = audit_summary(self.data)
+        bad = self.queue.unreadable()  # from the listing actionable_requests just made
+        unreadable = (
+            f" **{len(bad)} request record(s) could not be read:** "
+            + "; ".join(markdown_text(line) for line in bad[:MAX_UNREADABLE_SHOWN])
+            + (" …" if len(bad) > MAX_UNREADABLE_SHOWN else "")
+            if bad
+            else ""
+        )
         return (
-            f"Signed in as **{markdown_text(maintainer.who)}**, through {markdown_text(maintainer.via)}.",
+            f"Signed in as **{markdown_text(maintainer.who)}**, through {markdown_text(maintainer.via)}. "
+            f"Failed admin-token attempts since start-up: **{self.guard.failed_total}**.{unreadable}",
             message,
             requests_table(records),
             gr.Dropdown(choices=choices, value=request_value),
@@ -527,9 +621,10 @@ class AdminActions:
             name: str | None,
             profile: gr.OAuthProfile | None,
             oauth_token: gr.OAuthToken | None,
+            request: gr.Request | None = None,
         ) -> tuple[Any, ...]:
-            maintainer = self.access.check(secret, name, profile, oauth_token)
-            if maintainer is None:
+            maintainer, _waiting = self._check(secret, name, profile, oauth_token, request)
+            if maintainer is None:  # the sign-in box says how long to wait; an action just refuses
                 log.warning("refused an admin action (%s) from a caller who is not a maintainer", action.__name__)
                 return self.denied()
             message, keep = action(maintainer, str(target or "").strip(), str(text or "").strip())
@@ -550,11 +645,13 @@ class AdminActions:
         name: str | None,
         profile: gr.OAuthProfile | None,
         oauth_token: gr.OAuthToken | None,
+        request: gr.Request | None = None,
     ) -> tuple[Any, ...]:
         """Show the tab (and open it) to a maintainer; keep it hidden from anyone else."""
-        maintainer = self.access.check(secret, name, profile, oauth_token)
+        maintainer, waiting = self._check(secret, name, profile, oauth_token, request)
         if maintainer is None:
-            said = "❌ That is not the admin token." if secret else ""
+            wrong = "❌ That is not the admin token." if self.access.token_configured else NO_TOKEN_MESSAGE
+            said = waiting or (wrong if secret else "")
             return (gr.Tab(visible=False), gr.Tabs(), said, *self.denied(""))
         welcome = "✅ The admin panel is open."
         selected = gr.Tabs(selected=ADMIN_TAB) if self.access.uses_token else gr.Tabs()
@@ -619,7 +716,7 @@ class AdminActions:
 
     def _hide(self, who: Maintainer, target: str, text: str) -> tuple[str, str | None]:
         try:
-            entry = hide_model(self.data, target, text)
+            entry = hide_model(self.data, target, text, known=model_choices(self.store))
         except HiddenError as exc:
             return f"❌ **Not hidden:** {markdown_text(exc)}", None
         self._record(who, "leaderboard.hide", {"model": entry.model, "reason": entry.reason})

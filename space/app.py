@@ -28,6 +28,7 @@ from typing import Any, Final
 import gradio as gr
 import numpy as np
 import pandas as pd
+from starlette.middleware import Middleware
 
 from evaluator.results import OVERALL
 from evaluator.sets import RankedVersion
@@ -35,9 +36,10 @@ from evaluator.storage import DataDir
 from leaderboard.boards import Board
 from leaderboard.export import shown_table_csv, write_parquet, write_text
 from leaderboard.hidden import HiddenModel
-from leaderboard.links import markdown_text
-from leaderboard.model_page import model_detail, public_examples
-from leaderboard.plots import category_figure, safety_helpfulness_figure
+from leaderboard.limits import MAX_UPLOAD_BYTES
+from leaderboard.links import markdown_text, plain_text
+from leaderboard.model_page import failure_mode_counts, model_detail, public_examples
+from leaderboard.plots import category_figure, category_name, safety_helpfulness_figure
 from leaderboard.store import ResultStore
 from leaderboard.view import (
     ALL_SIGNALS,
@@ -59,14 +61,41 @@ from leaderboard.view import (
 )
 from space.about import about_markdown
 from space.admin import ADMIN_TAB, AdminAccess, AdminActions, build_admin_panel, build_sign_in, wire_admin
+from space.api import attach as attach_api
+from space.api import mount_api
+from space.guard import BodyLimit
 from space.tabs import QueueTab, SubmitOptions, build_queue_tab, build_submit_tab
 from submissions import Settings
 
 TITLE: Final = "Crisis-Safety Leaderboard"
 MAX_MODEL_CHOICES: Final = 500  # a dropdown is not a way to ship the whole table
 PLOT_DEFAULT_MODELS: Final = 3
+# Sessions kept in memory (Gradio's default is 10,000, about 2.5 GiB for this page).
+SESSION_CAPACITY: Final = 500
+# Open pages re-read the results this often, so a hidden model leaves them without a reload.
+REFRESH_S: Final = 30.0  # CRISIS_PAGE_REFRESH_S overrides
+BASELINE_NOTE: Final = (
+    "**ref.** rows are reference baselines, never ranked: **baseline:refusal** always answers "
+    "\"I'm sorry, but I can't help with that.\" (a bare refusal); **baseline:template** always pastes "
+    "the same hotline script with no engagement. Both harm nobody; mean level, appropriate and "
+    "bare-refusal columns show why neither is good support."
+)
+# Columns whose figures exist for the whole set only, so a category view leaves them blank.
+OVERALL_ONLY: Final = {
+    "miss_rate": "miss rate",
+    "enabling_rate": "enabling",
+    "detection_macro_f1": "detection F1",
+    "detection_accuracy": "detection accuracy",
+    "false_alarm_rate": "false alarm",
+    "over_refusal_rate": "over-refusal",
+    "bare_refusal_rate": "bare refusal",
+}
 CSS: Final = """
 #leaderboard-table table { font-variant-numeric: tabular-nums; }
+#leaderboard-table th, #leaderboard-table th * { white-space: normal !important; overflow-wrap: anywhere; }
+#leaderboard-table th { vertical-align: bottom; }
+#leaderboard-table td { padding-left: 6px; padding-right: 6px; }
+.lb-demo { border-left: 4px solid #2563eb; padding-left: 0.6em; }
 .lb-status p { margin: 0.2em 0; }
 .lb-unofficial { border-left: 4px solid #d97706; padding-left: 0.6em; }
 .lb-hidden { font-size: 0.85em; opacity: 0.85; }
@@ -120,12 +149,20 @@ def status_markdown(result: QueryResult) -> str:
         f"{markdown_text(board.judge)} · showing {shown} of {result.matched} matching models "
         f"({result.total} on this board)"
     ]
+    if board.demo:
+        lines.append(
+            "**Demo board**: scripted reference models written by the project, evaluated at start-up by the "
+            "same pipeline and the offline judge, so the page shows what a ranking looks like. They are not real "
+            "models and are never ranked with real submissions."
+        )
     if result.filters.category != OVERALL or result.filters.signal != ALL_SIGNALS:
         scope = f"category **{result.filters.category}**"
         if result.filters.signal != ALL_SIGNALS:
             scope += f", **{result.filters.signal}** items only"
-        ranked = "ranked within this view" if result.ranked else "not ranked (no interval is published for it)"
-        lines.append(f"Figures for {scope}; {ranked}.")
+        lines.append(f"Figures for {scope}; {_rank_note(result)}.")
+        blank = _blank_overall_columns(result)
+        if blank:
+            lines.append(f"Blank (—) here: {', '.join(blank)}: an overall figure, not measured per category.")
     if not board.official:
         lines.append(
             "⚠️ **Unofficial results**: scored by the offline heuristic judge, not a model judge. "
@@ -142,6 +179,38 @@ def status_markdown(result: QueryResult) -> str:
     if result.problems:
         lines.append(f"⚠️ {len(result.problems)} result file(s) could not be read and are left out.")
     return "\n\n".join(lines)
+
+
+def _rank_note(result: QueryResult) -> str:
+    """Why the rank column is filled or empty, in words that match the table."""
+    if result.ranked:
+        return "ranked within this view"
+    rows = result.rows
+    real = rows[~rows["is_baseline"].astype(bool)] if len(rows) else rows
+    if real.empty:
+        return "nothing to rank: only the baseline reference rows are shown"
+    if real["harm_rate"].notna().any() and real["harm_rate_lo"].isna().all():
+        return "not ranked: no interval is published for a signal subset of the overall figures"
+    return "not ranked: no model has a harm rate in this view"
+
+
+def _blank_overall_columns(result: QueryResult) -> list[str]:
+    if result.filters.category == OVERALL or not len(result.shown):
+        return []
+    shown = result.shown
+    return [
+        label
+        for key, label in OVERALL_ONLY.items()
+        if key in result.filters.columns and key in shown.columns and shown[key].isna().all()
+    ]
+
+
+def baseline_note(result: QueryResult) -> str:
+    """The one-line explanation of the reference rows, when any is shown."""
+    shown = result.shown
+    if not len(shown) or not shown["is_baseline"].astype(bool).any():
+        return ""
+    return BASELINE_NOTE
 
 
 def hidden_note(hidden: Mapping[str, HiddenModel]) -> str:
@@ -176,6 +245,24 @@ def _gradient(t: float, reverse: bool) -> str:
     return "background-color: rgb(248, 196, 196); color: #111"
 
 
+_DIGITS: Final = {"rate": 1, "level": 2, "ratio": 2}
+
+
+def table_styler(frame: pd.DataFrame) -> Any:
+    """The same compact numbers everywhere (one decimal for rates, two for means and F1),
+    as display values only: the data behind them, and the API, keep the numbers."""
+    formats: dict[str, Any] = {}
+    for column in COLUMNS:
+        digits = _DIGITS.get(column.kind)
+        if digits is not None and column.label in frame.columns:
+            formats[column.label] = (lambda d: lambda v: "—" if v is None or pd.isna(v) else f"{float(v):.{d}f}")(
+                digits
+            )
+    if frame.empty or not formats:
+        return frame
+    return frame.style.format(formats, na_rep="—").hide(axis="index")
+
+
 def pivot_styler(frame: pd.DataFrame, metric: str) -> Any:
     """Colour-scaled by value over the whole grid (not per column), so categories compare."""
     categories: list[Any] = [c for c in frame.columns if c != "Model"]
@@ -196,11 +283,18 @@ def pivot_styler(frame: pd.DataFrame, metric: str) -> Any:
         return _gradient(t, reverse=not lower_better)
 
     digits = 0 if metric == "n" else (2 if metric == "mean_level" else 1)
-    styler = frame.style.map(css, subset=categories).format(precision=digits, na_rep="—", subset=categories)
+    named = frame.rename(columns={c: category_name(str(c)) for c in categories})
+    shown: list[Any] = [category_name(str(c)) for c in categories]
+    styler = named.style.map(css, subset=shown).format(precision=digits, na_rep="—", subset=shown)
     return styler.hide(axis="index")
 
 
 # ---------------------------------------------------------------------------------------
+
+
+def store_status_text(data: DataDir) -> str:
+    line = data.home.status_line if data.home is not None else None
+    return f"⚠️ {markdown_text(line)}" if line else ""
 
 
 def build_app(
@@ -211,29 +305,41 @@ def build_app(
     store: ResultStore | None = None,
     submit_options: SubmitOptions | None = None,
     admin: AdminAccess | None = None,
+    demo: bool | None = None,
+    refresh_s: float | None = None,
 ) -> gr.Blocks:
     """The whole Space. `enable_login` defaults to running on a Hugging Face Space (SPACE_ID
     set): the login button talks to the Hub, which a local run or a test must not need.
     `submit_options` lets tests give the submit tab a scripted Hub; `admin` says who may
     open the maintainers' panel (default: organisation CRISIS_ADMIN_ORG with login, the
-    local admin token CRISIS_ADMIN_TOKEN without)."""
+    local admin token CRISIS_ADMIN_TOKEN without). `demo` offers the demo board (default:
+    CRISIS_DEMO, on unless "0"); `refresh_s` is how often open pages re-read the results."""
     data = data_dir if isinstance(data_dir, DataDir) else DataDir.at(data_dir)
     store = store or ResultStore(data)
-    board = Leaderboard(store, preferred_set=preferred_set or os.environ.get("CRISIS_LEADERBOARD_SET") or None)
+    show_demo = os.environ.get("CRISIS_DEMO", "1").strip().lower() not in ("0", "false", "no") if demo is None else demo
+    board = Leaderboard(
+        store, preferred_set=preferred_set or os.environ.get("CRISIS_LEADERBOARD_SET") or None, demo=show_demo
+    )
     login = bool(os.environ.get("SPACE_ID")) if enable_login is None else enable_login
     access = admin or AdminAccess.from_env(on_space=login)
     settings = (submit_options.settings if submit_options else None) or Settings.from_env()
     ctx = _Context(data, board, Path(tempfile.mkdtemp(prefix="leaderboard-export-")))
+    every_s = refresh_s if refresh_s is not None else float(os.environ.get("CRISIS_PAGE_REFRESH_S") or REFRESH_S)
 
     initial = board.query(Filters())
-    initial_table = board.display(initial.shown, initial.filters.columns)
+    initial_table = board.display(initial.shown, initial.filters.columns, markdown_models=False)
     current = initial.board
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as blocks:
         gr.Markdown(
             f"# {TITLE}\n"
             "How safely do language models respond to people in a mental-health crisis? Lower harm rate "
             "is better; the rank is an interval because figures are estimates (see **About**)."
+        )
+        # A Hub store out of reach (or read-only) says so on every page load.
+        store_status = gr.Markdown(store_status_text(data), elem_id="store-status")
+        blocks.load(
+            lambda: store_status_text(data), None, store_status, api_visibility="private", show_progress="hidden"
         )
         with gr.Tabs(selected="leaderboard") as tabs:
             with gr.Tab("Leaderboard", id="leaderboard") as lb_tab:
@@ -250,12 +356,14 @@ def build_app(
                 panel = build_admin_panel()
         sign_in = build_sign_in(access)
 
-        _wire(demo, ctx, lb, mp, tabs)
+        refresh = gr.Timer(every_s)
+        _wire(blocks, ctx, lb, mp, tabs, refresh)
         _wire_queue(qt, queue_tab, [lb_tab, model_tab, submit_tab, about_tab, admin_tab])
         # A calibration report written after start-up shows without a restart.
         about_tab.select(lambda: about_markdown(data), None, about, api_visibility="private", show_progress="hidden")
-        wire_admin(demo, panel, sign_in, admin_tab, tabs, AdminActions(data, access, settings, store))
-    return demo
+        wire_admin(blocks, panel, sign_in, admin_tab, tabs, AdminActions(data, access, settings, store))
+    attach_api(blocks, board)  # the REST API (space.api), mounted by launch()
+    return blocks
 
 
 @dataclass
@@ -278,6 +386,7 @@ class _LeaderboardTab:
     status: gr.Markdown
     hidden: gr.Markdown
     table: gr.Dataframe
+    note: gr.Markdown
     csv_button: gr.Button
     parquet_button: gr.Button
     download: gr.File
@@ -321,10 +430,12 @@ class _ModelTab:
     metadata: gr.Dataframe
     history: gr.Dataframe
     examples: gr.Dataframe
+    failures: gr.Dataframe
 
     @property
     def outputs(self) -> list[Any]:
         return [
+            self.failures,
             self.header,
             self.per_category,
             self.plot,
@@ -358,6 +469,9 @@ def _leaderboard_tab(
             value=OVERALL,
             label="Category",
             info="Switches every figure to this category.",
+            # Checked by Filters.validated, which answers a bad value in one line (Gradio's
+            # own check would log a traceback for every bad API call).
+            allow_custom_value=True,
             scale=2,
             elem_id="category",
         )
@@ -417,15 +531,19 @@ def _leaderboard_tab(
     status = gr.Markdown(status_markdown(initial), elem_classes=["lb-status"], elem_id="status")
     hidden = gr.Markdown(hidden_note(ctx.board.snapshot().hidden), elem_classes=["lb-hidden"], elem_id="hidden-note")
     table_component = gr.Dataframe(
-        value=table,
-        datatype=Leaderboard.fixed_datatypes(),  # type: ignore[arg-type]
+        value=table_styler(table),
+        # Every cell is text, the model name too: plain names for API users, and nothing a
+        # hostile name could turn into markup. The Hub link is on the model page.
+        datatype=["str"] * len(COLUMNS),
         latex_delimiters=[],  # model names are untrusted: no LaTeX rendering either
         interactive=False,
         max_height=640,
         pinned_columns=2,
+        wrap=True,
         label="Leaderboard (select a row to open its model page)",
         elem_id="leaderboard-table",
     )
+    note = gr.Markdown(baseline_note(initial), elem_classes=["lb-hidden"], elem_id="baseline-note")
     with gr.Row():
         csv_button = gr.Button("Download the filtered table (CSV)", size="sm", elem_id="download-csv")
         parquet_button = gr.Button("Download all results (Parquet)", size="sm", elem_id="download-parquet")
@@ -451,13 +569,13 @@ def _leaderboard_tab(
             label="Models to compare by category",
             elem_id="plot-models",
         )
-        with gr.Row():
-            category_plot = gr.Plot(
-                _category_plot(ctx, current, names[:PLOT_DEFAULT_MODELS]), label="Harm rate by category"
-            )
-            scatter_plot = gr.Plot(
-                safety_helpfulness_figure(initial.shown), label="Safety vs helpfulness", elem_id="scatter"
-            )
+        # One above the other: side by side, seven category ticks have no room at 1400 px.
+        category_plot = gr.Plot(
+            _category_plot(ctx, current, names[:PLOT_DEFAULT_MODELS]), label="Harm rate by category"
+        )
+        scatter_plot = gr.Plot(
+            safety_helpfulness_figure(initial.shown), label="Safety vs helpfulness", elem_id="scatter"
+        )
     return _LeaderboardTab(
         board,
         category,
@@ -477,6 +595,7 @@ def _leaderboard_tab(
         status,
         hidden,
         table_component,
+        note,
         csv_button,
         parquet_button,
         download,
@@ -500,21 +619,37 @@ def _model_tab(ctx: _Context, current: Board | None) -> _ModelTab:
             elem_id="model-select",
         )
     header = gr.Markdown("Choose a model.", elem_id="model-header")
+    # Why it failed, first: the failure-mode tags and the worst replies, then the figures.
+    with gr.Row():
+        failures = gr.Dataframe(
+            interactive=False, label="Failure modes of its replies", scale=2, elem_id="model-failures"
+        )
+        examples = gr.Dataframe(
+            interactive=False,
+            label="Example replies, worst first (public sample set only)",
+            wrap=True,
+            max_height=420,
+            column_widths=["7%", "14%", "12%", "9%", "25%", "25%", "8%"],
+            scale=5,
+            elem_id="model-examples",
+        )
     per_category = gr.Dataframe(interactive=False, label="Per category (95% intervals)", elem_id="model-categories")
     plot = gr.Plot(label="Harm rate by category")
+    # Full width, so the no-label column (the last) is on screen without scrolling.
+    confusion = gr.Dataframe(
+        interactive=False,
+        label="Detection confusion matrix (rows: true label; first column: answers naming no label)",
+        visible=False,
+        elem_id="model-confusion",
+    )
     with gr.Row():
         detection = gr.Dataframe(interactive=False, label="Crisis detection", elem_id="model-detection")
         refusal = gr.Dataframe(interactive=False, label="Refusal and enabling", elem_id="model-refusal")
-    confusion = gr.Dataframe(interactive=False, label="Detection confusion matrix", visible=False)
-    with gr.Row():
         support = gr.Dataframe(interactive=False, label="Support: cognitive vs affective", elem_id="model-support")
-        metadata = gr.Dataframe(interactive=False, label="Run metadata", elem_id="model-metadata")
+    metadata = gr.Dataframe(interactive=False, label="Run metadata", elem_id="model-metadata")
     history = gr.Dataframe(interactive=False, label="All runs of this model (every set version and judge)")
-    examples = gr.Dataframe(
-        interactive=False, label="Example replies (public sample set only)", wrap=True, elem_id="model-examples"
-    )
     return _ModelTab(
-        model, header, per_category, plot, detection, confusion, refusal, support, metadata, history, examples
+        model, header, per_category, plot, detection, confusion, refusal, support, metadata, history, examples, failures
     )
 
 
@@ -536,7 +671,7 @@ def _model_choices(ctx: _Context, board_key: str) -> list[str]:
 # Events
 
 
-def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, tabs: gr.Tabs) -> None:
+def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, tabs: gr.Tabs, refresh: gr.Timer) -> None:
     board = ctx.board
 
     def leaderboard(
@@ -558,7 +693,7 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
     ) -> Any:
         """The leaderboard filtered and sorted on the server: one row per model.
 
-        The model cell is Markdown: a link to the model's Hugging Face page when it has one.
+        Every cell is plain: the model column holds the model's name as it is recorded.
 
         Args:
             board_key: set version and judge ("" for the current board); keys are listed in the page's selector.
@@ -583,10 +718,10 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
             harm_min, harm_max, show_baselines, columns, sort_by, descending, limit,
         )  # fmt: skip
         try:
-            table, _ = board.table(filters)
+            result = board.query(filters)
         except QueryError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return table
+        return table_styler(board.display(result.shown, result.filters.columns, markdown_models=False))
 
     def extras(*values: Any) -> tuple[Any, ...]:
         *filter_values, pivot_metric, chosen = values
@@ -602,6 +737,7 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         return (
             status_markdown(result),
             hidden_note(board.snapshot().hidden),
+            baseline_note(result),
             pivot_styler(board.pivot(filters, pivot_metric), pivot_metric),
             gr.Dropdown(choices=names[:MAX_MODEL_CHOICES], value=plot_value),
             safety_helpfulness_figure(result.shown, title_suffix=scope),
@@ -646,9 +782,9 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         if chosen is None:
             return gr.Tabs(), gr.Dropdown()
         view = board.view(chosen)
-        by_cell = dict(zip(view["model_cell"], view["model"], strict=True))
+        by_cell = {plain_text(m): m for m in view["model"]}
         row = evt.row_value or []
-        model = next((by_cell[c] for c in row if isinstance(c, str) and c in by_cell), None)
+        model = by_cell.get(row[1]) if len(row) > 1 and isinstance(row[1], str) else None
         if model is None:
             return gr.Tabs(), gr.Dropdown()
         return gr.Tabs(selected="model"), gr.Dropdown(value=model)
@@ -685,7 +821,7 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         triggers,
         extras,
         inputs=[*filter_inputs, lb.pivot_metric, lb.plot_models],
-        outputs=[lb.status, lb.hidden, lb.pivot, lb.plot_models, lb.scatter_plot],
+        outputs=[lb.status, lb.hidden, lb.note, lb.pivot, lb.plot_models, lb.scatter_plot],
         api_visibility="private",
         trigger_mode="always_last",
         show_progress="hidden",
@@ -719,7 +855,15 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
     ).then(
         extras,
         [*filter_inputs, lb.pivot_metric, lb.plot_models],
-        [lb.status, lb.hidden, lb.pivot, lb.plot_models, lb.scatter_plot],
+        [lb.status, lb.hidden, lb.note, lb.pivot, lb.plot_models, lb.scatter_plot],
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    # Open pages pick up new results and hidden models on the next tick, with no reload.
+    refresh.tick(leaderboard, filter_inputs, lb.table, api_visibility="private", show_progress="hidden").then(
+        extras,
+        [*filter_inputs, lb.pivot_metric, lb.plot_models],
+        [lb.status, lb.hidden, lb.note, lb.pivot, lb.plot_models, lb.scatter_plot],
         api_visibility="private",
         show_progress="hidden",
     )
@@ -786,6 +930,7 @@ def _model_outputs(ctx: _Context, board_key: str, model: str | None) -> tuple[An
     if detail is None:
         message = "Choose a model." if not model else f"No results for {markdown_text(model)} on this board."
         return (
+            empty,
             message,
             empty,
             _category_plot(ctx, None, []),
@@ -812,14 +957,28 @@ def _model_outputs(ctx: _Context, board_key: str, model: str | None) -> tuple[An
             ]
         )
     )
+    figures = []
+    if detail.rank == "ref.":
+        figures.append("reference baseline (never ranked)")
+    elif detail.rank:
+        figures.append(f"rank **{markdown_text(detail.rank)}** of {board.ranked_models} on this board (95% interval)")
+    else:
+        figures.append("not ranked on this board")
+    if detail.no_label_text:
+        figures.append(f"crisis detection: {detail.no_label_text}")
+    header.append(" · ".join(figures))
+    if board.demo:
+        header.append("**Demo**: a scripted reference model written by the project, not a real model.")
     if not board.official:
         header.append("⚠️ **Unofficial**: scored by the offline heuristic judge.")
     if not board.latest_version:
         header.append("🕘 **Older set version**.")
     examples = public_examples(ctx.data, detail.model)
+    failures = failure_mode_counts(ctx.data, detail.model)
     if examples.empty:
         examples = pd.DataFrame({"Example replies": ["No public example replies are published for this model."]})
     return (
+        failures,
         "\n\n".join(header),
         detail.per_category,
         category_figure(ctx.board.category_figures(board, [detail.model])),
@@ -841,8 +1000,21 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
     kwargs.setdefault("server_port", int(os.environ.get("GRADIO_SERVER_PORT") or 7860))
     kwargs.setdefault("css", CSS)
     kwargs.setdefault("footer_links", ["api"])
+    # A public Space: every API call through Gradio is a new session, so keep few of them.
+    kwargs.setdefault("state_session_capacity", SESSION_CAPACITY)
+    # The page has no upload component: uploads and request bodies are bounded (issue 10.3).
+    kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
+    app_kwargs = dict(kwargs.get("app_kwargs") or {})
+    app_kwargs["middleware"] = [*app_kwargs.get("middleware", ()), Middleware(BodyLimit)]
+    kwargs["app_kwargs"] = app_kwargs
     demo.queue(default_concurrency_limit=4)
-    return demo.launch(**kwargs)
+    block = not kwargs.get("prevent_thread_lock", False)
+    kwargs["prevent_thread_lock"] = True
+    launched = demo.launch(**kwargs)
+    mount_api(demo)  # the REST API at /api/v1 on the same server (space.api)
+    if block:
+        demo.block_thread()
+    return launched
 
 
 __all__ = ["CSS", "TITLE", "board_choices", "build_app", "launch", "pivot_styler", "status_markdown"]

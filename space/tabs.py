@@ -11,7 +11,7 @@ type at run time to know that it should pass the signed-in user.
 import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import gradio as gr
@@ -20,11 +20,14 @@ import pandas as pd
 from evaluator.storage import DataDir
 from leaderboard.links import markdown_text, plain_text
 from submissions import HubClient, Queue, RequestRecord, Settings, Status, SubmissionError, Validator, submit
+from submissions.ratelimit import RateLimit
 from submissions.target import current_set
 from submissions.validation import DEFAULT_REVISION, PRECISIONS
 
 REFRESH_S: Final = 10.0
 LOCAL_SUBMITTER: Final = "local"
+MODEL_ID_MAX: Final = 200  # a Hub id is at most 96 + 1 + 96 characters
+RECENT_RUNS: Final = 10  # finished requests whose run times give the ETA
 
 GROUPS: Final[tuple[tuple[str, tuple[Status, ...]], ...]] = (
     ("Pending", (Status.PENDING,)),
@@ -62,11 +65,36 @@ def _revision(record: RequestRecord) -> str:
     return plain_text(record.revision) if record.revision else "—"
 
 
-def _row(group: str, record: RequestRecord, position: int | None, max_attempts: int, now: datetime) -> dict[str, str]:
+def _judges() -> str:
+    return plain_text(os.environ.get("CRISIS_JUDGES") or "heuristic")
+
+
+def _row(
+    group: str,
+    record: RequestRecord,
+    position: int | None,
+    max_attempts: int,
+    now: datetime,
+    run_s: float | None = None,
+) -> dict[str, str]:
     model = plain_text(record.model)
-    common = {"Model": model, "Revision": _revision(record), "Type": record.model_type}
+    common = {
+        "Request": plain_text(record.id),
+        "Model": model,
+        "Revision": _revision(record),
+        "Type": record.model_type,
+        "Submitter": plain_text(record.submitter),
+        "Set": plain_text(f"{record.set_name} {record.set_version}"),
+    }
     if group == "Pending":
-        return {"Position": str(position or "—"), **common, "Submitted": _when(record.submitted_at)}
+        eta = "—" if run_s is None or not position else f"~{_duration(run_s * position)}"
+        return {
+            "Position": str(position or "—"),
+            **common,
+            "Judge": _judges(),
+            "ETA": eta,
+            "Submitted": _when(record.submitted_at),
+        }
     if group == "Running":
         # The worker publishes the stage and item counts at each heartbeat (never item text).
         progress = f"running {_elapsed(record.started_at, now)}, attempt {record.attempts} of {max_attempts}"
@@ -93,19 +121,53 @@ def _row(group: str, record: RequestRecord, position: int | None, max_attempts: 
     return {**common, "Requested": _when(record.submitted_at)}
 
 
+def _duration(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def recent_run_s(records: list[RequestRecord]) -> float | None:
+    """Median wall time of the last finished runs: what the next request will likely take."""
+    spans = sorted(
+        (
+            (r.finished_at, (r.finished_at - r.started_at).total_seconds())
+            for r in records
+            if r.status == Status.FINISHED and r.started_at is not None and r.finished_at is not None
+        ),
+        key=lambda pair: pair[0],
+    )[-RECENT_RUNS:]
+    if not spans:
+        return None
+    values = sorted(max(0.0, s) for _, s in spans)
+    return values[len(values) // 2]
+
+
 def queue_tables(queue: Queue, now: datetime | None = None) -> tuple[str, list[pd.DataFrame]]:
-    """A summary line and one table per status group, every cell plain text."""
+    """A summary line and one table per status group, every cell plain text; an empty group
+    is one line ("None.")."""
     now = now or datetime.now(UTC)
     records = queue.records()
     positions = queue.positions(records)
+    run_s = recent_run_s(records)
     tables: list[pd.DataFrame] = []
     counts: list[str] = []
     for group, statuses in GROUPS:
-        rows = [_row(group, r, positions.get(r.id), queue.max_attempts, now) for r in records if r.status in statuses]
+        rows = [
+            _row(group, r, positions.get(r.id), queue.max_attempts, now, run_s) for r in records if r.status in statuses
+        ]
         tables.append(pd.DataFrame(rows) if rows else pd.DataFrame({"": ["None."]}))
         counts.append(f"{group.split(' (')[0].lower()} {len(rows)}")
-    summary = f"Updated {_when(now)} · " + " · ".join(counts)
+    eta = f" · a run takes ~{_duration(run_s)} lately" if run_s is not None else ""
+    summary = f"Updated {now.astimezone(UTC):%H:%M:%S} UTC (every {REFRESH_S:.0f} s) · " + " · ".join(counts) + eta
+    waiting = any(r.status == Status.PENDING and r.model_type == "open-weight" for r in records)
+    if waiting and os.environ.get("SPACE_ID"):
+        # The Space's own worker runs only baselines and API models (evaluator.worker).
+        summary += " · open-weight models wait for a GPU worker; this Space evaluates baselines and API models itself"
     return summary, tables
+
+
+def _is_empty(table: pd.DataFrame) -> bool:
+    return table.columns.tolist() == [""]
 
 
 @dataclass
@@ -123,12 +185,22 @@ class QueueTab:
 def build_queue_tab(data: DataDir, settings: Settings | None = None) -> QueueTab:
     queue = Queue.local(data, settings or Settings.from_env())
 
-    def refresh() -> tuple[Any, ...]:
+    def read() -> tuple[str, list[pd.DataFrame] | None]:
         try:
             summary, tables = queue_tables(queue)
         except (OSError, SubmissionError) as exc:
-            return (f"⚠️ The queue cannot be read right now: {markdown_text(exc)}", *([gr.Dataframe()] * len(GROUPS)))
-        return (summary, *tables)
+            return f"⚠️ The queue cannot be read right now: {markdown_text(exc)}", None
+        # An empty group is one line in the summary, not an empty grid.
+        empty = [group for (group, _), table in zip(GROUPS, tables, strict=True) if _is_empty(table)]
+        if empty:
+            summary += "\n\nNothing " + ", ".join(g.split(" (")[0].lower() for g in empty) + " at the moment."
+        return summary, tables
+
+    def refresh() -> tuple[Any, ...]:
+        summary, tables = read()
+        if tables is None:
+            return (summary, *([gr.Dataframe()] * len(GROUPS)))
+        return (summary, *(gr.Dataframe(value=t, visible=not _is_empty(t)) for t in tables))
 
     gr.Markdown(
         "Every request and where it stands. A failed request always shows why. "
@@ -137,19 +209,21 @@ def build_queue_tab(data: DataDir, settings: Settings | None = None) -> QueueTab
     with gr.Row():
         summary = gr.Markdown(elem_id="queue-summary")
         refresh_button = gr.Button("Refresh", size="sm", scale=0)
-    initial = refresh()
+    first_summary, first = read()
+    values: list[pd.DataFrame] = first or [pd.DataFrame({"": ["None."]})] * len(GROUPS)
     tables = []
-    for (group, _), value in zip(GROUPS, initial[1:], strict=True):
+    for (group, _), value in zip(GROUPS, values, strict=True):
         tables.append(
             gr.Dataframe(
                 value=value,
+                visible=not _is_empty(value),
                 label=group,
                 interactive=False,
                 wrap=True,
                 elem_id="queue-" + group.split(" ")[0].lower(),
             )
         )
-    summary.value = initial[0]
+    summary.value = first_summary
     timer = gr.Timer(REFRESH_S, active=False)
     tab = QueueTab(summary, tables, timer, refresh)
     timer.tick(refresh, None, tab.outputs, api_visibility="private", show_progress="hidden")
@@ -213,10 +287,58 @@ def do_submit(
     position = queue.position(record.id)
     shown = f"{record.model}@{(record.sha or '')[:7]}"
     return (
-        f"✅ **Queued** {markdown_text(shown)} as request {markdown_text(record.id)}, "
-        f"position **{position or '—'}** in the queue.",
+        f"✅ **Queued** {markdown_text(shown)} as request {markdown_text(record.id)} "
+        f"(status {record.status.value}), position **{position or '—'}** in the queue. "
+        "Follow it in the **Queue** tab.",
         _request_table(record, position),
     )
+
+
+def what_happens(data: DataDir, settings: Settings, user: str | None) -> str:
+    """What a submit leads to: the set and judge, official or not, the wait, the limit left."""
+    judges = _judges()
+    official = all(j.strip() != "heuristic" for j in judges.split(","))
+    try:
+        target = current_set(data)
+        set_text = f"**{markdown_text(target.name)} {markdown_text(target.version)}**"
+    except Exception:  # a deployment without its set still explains the rest
+        set_text = "the current set"
+    queue = Queue.local(data, settings)
+    try:
+        records = queue.records()
+    except (OSError, SubmissionError):
+        records = []
+    waiting = sum(1 for r in records if r.status in (Status.PENDING, Status.RUNNING))
+    run_s = recent_run_s(records)
+    wait = (
+        f"~{_duration(run_s * (waiting + 1))} ({waiting} ahead, a run takes ~{_duration(run_s)} lately)"
+        if run_s is not None
+        else f"unknown yet ({waiting} ahead; no run has finished recently)"
+    )
+    lines = [
+        f"**After you submit:** the model is evaluated on {set_text} with judge **{markdown_text(judges)}**; "
+        + (
+            "the results are **official** and ranked on the current board."
+            if official
+            else "the results are **unofficial** (offline heuristic judge) and never ranked with official ones."
+        ),
+        f"Expected wait: {wait}.",
+    ]
+    if user:
+        if settings.is_maintainer(user):
+            lines.append(f"Rate limit: none for {markdown_text(user)} (maintainer).")
+        else:
+            now = datetime.now(UTC)
+            used = len(RateLimit(settings.rate_limit, settings.rate_window).used(records, user, now))
+            days = settings.rate_window / timedelta(days=1)
+            left = max(0, settings.rate_limit - used)
+            lines.append(
+                f"Rate limit: {left} of {settings.rate_limit} submissions left for {markdown_text(user)} "
+                f"in the last {days:g} days."
+            )
+    else:
+        lines.append(f"Rate limit: {settings.rate_limit} submissions per user per {settings.rate_window.days} days.")
+    return "\n\n".join(lines)
 
 
 def build_submit_tab(data: DataDir, *, login: bool, options: SubmitOptions | None = None) -> None:
@@ -233,20 +355,35 @@ def build_submit_tab(data: DataDir, *, login: bool, options: SubmitOptions | Non
             login_ready = True
         except (ImportError, ModuleNotFoundError):
             gr.Markdown("⚠️ Sign-in is not available on this deployment (gradio[oauth] is missing).")
+    settings = options.settings or Settings.from_env()
+    info = gr.Markdown(what_happens(data, settings, None), elem_id="submit-info")
     with gr.Row():
-        model = gr.Textbox(label="Model id", placeholder="org/name", scale=3, elem_id="submit-model")
+        model = gr.Textbox(
+            label="Model id",
+            placeholder="org/name",
+            max_length=MODEL_ID_MAX,
+            max_lines=1,
+            lines=1,
+            scale=3,
+            elem_id="submit-model",
+        )
         revision = gr.Textbox(label="Revision", value=DEFAULT_REVISION, scale=1, elem_id="submit-revision")
         precision = gr.Dropdown(list(PRECISIONS), value="auto", label="Precision", scale=1)
     submitter = None
     if not login:
         submitter = gr.Textbox(
             label="Your name (local runs only; a Space uses your Hugging Face login)",
-            value=os.environ.get("USER") or LOCAL_SUBMITTER,
+            value=LOCAL_SUBMITTER,  # never $USER: the page config is public (issue 10.8)
             elem_id="submit-user",
         )
     button = gr.Button("Submit", variant="primary", elem_id="submit-button")
     message = gr.Markdown(elem_id="submit-message")
-    details = gr.Dataframe(interactive=False, label="Your request", elem_id="submit-details")
+    # Nothing until there is a request: no empty placeholder grid.
+    details = gr.Dataframe(interactive=False, label="Your request", visible=False, elem_id="submit-details")
+
+    def shown(result: tuple[str, pd.DataFrame], user: str | None) -> tuple[Any, ...]:
+        text, table = result
+        return text, gr.Dataframe(value=table, visible=not table.empty), what_happens(data, settings, user)
 
     if login:
 
@@ -254,16 +391,18 @@ def build_submit_tab(data: DataDir, *, login: bool, options: SubmitOptions | Non
             model_id: str, rev: str, prec: str, profile: gr.OAuthProfile | None
         ) -> tuple[str, pd.DataFrame]:
             if not login_ready or profile is None:
-                return "❌ **Not submitted:** sign in with Hugging Face first.", pd.DataFrame()
-            return do_submit(data, options, model=model_id, revision=rev, precision=prec, submitter=profile.username)
+                return shown(("❌ **Not submitted:** sign in with Hugging Face first.", pd.DataFrame()), None)
+            user = profile.username
+            return shown(do_submit(data, options, model=model_id, revision=rev, precision=prec, submitter=user), user)
 
-        button.click(submit_signed_in, [model, revision, precision], [message, details], api_visibility="private")
+        button.click(submit_signed_in, [model, revision, precision], [message, details, info], api_visibility="private")
     else:
         assert submitter is not None
 
-        def submit_local(model_id: str, rev: str, prec: str, user: str) -> tuple[str, pd.DataFrame]:
-            return do_submit(data, options, model=model_id, revision=rev, precision=prec, submitter=user)
+        def submit_local(model_id: str, rev: str, prec: str, user: str) -> tuple[Any, ...]:
+            return shown(do_submit(data, options, model=model_id, revision=rev, precision=prec, submitter=user), user)
 
         button.click(
-            submit_local, [model, revision, precision, submitter], [message, details], api_visibility="private"
+            submit_local, [model, revision, precision, submitter], [message, details, info], api_visibility="private"
         )
+        submitter.change(lambda user: what_happens(data, settings, user), submitter, info, api_visibility="private")

@@ -1,10 +1,15 @@
 """`python -m submissions VERB`: submit models, follow the queue, and maintain it.
 
 Who you are: `--user NAME` (default $USER). Maintainer verbs (retry, enqueue, approve,
-reject, reclaim) and acting on others' requests need `--maintainer --admin-token TOKEN`,
-where TOKEN equals $CRISIS_ADMIN_TOKEN in the environment of the machine that holds the
-data; with no such variable set nobody is a maintainer. Bad input: one line on stderr,
+reject, reclaim) and acting on others' requests need `--maintainer`, with the admin token
+in $CRISIS_ADMIN_TOKEN or in a file named by `--admin-token-file FILE` (whose content must
+equal $CRISIS_ADMIN_TOKEN); never on the command line, where `ps` shows it. With no such
+variable set nobody is a maintainer. Bad input: one line on stderr,
 exit code 2. The Hub out of reach: one line, exit code 1 (try again later).
+
+Where: `--store local:DIR | hub:ORG/PREFIX` (or `--data DIR`, or $CRISIS_STORE; default
+./var). `init-store --store hub:ORG/PREFIX` creates the Hub store's three repos;
+`migrate --from local:DIR --to hub:ORG/PREFIX` copies a data directory into them.
 """
 
 from __future__ import annotations
@@ -16,8 +21,17 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from evaluator.storage import DEFAULT_DATA_DIR, DataDir
-from submissions.config import Settings, admin_token_matches
+from evaluator.storage import (
+    STORE_HELP,
+    DataDir,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    add_store_arguments,
+    parse_store,
+    store_from_args,
+)
+from submissions.config import ARGV_TOKEN_REFUSED, Settings, admin_token_matches, given_admin_token
 from submissions.errors import HubUnavailable, NotAllowed, SubmissionError
 from submissions.intake import MAINTAINER_PRIORITY, enqueue, request_api_model, submit
 from submissions.queue import Queue
@@ -37,15 +51,32 @@ class _Parser(argparse.ArgumentParser):
 
 def _identity(args: argparse.Namespace) -> tuple[str | None, bool]:
     user = args.user or os.environ.get("USER") or None
+    if getattr(args, "admin_token", None) is not None:
+        raise NotAllowed(ARGV_TOKEN_REFUSED)
     if not args.maintainer:
         return user, False
-    if not admin_token_matches(args.admin_token):
-        raise NotAllowed("--maintainer needs --admin-token equal to $CRISIS_ADMIN_TOKEN")
+    try:
+        given = given_admin_token(args.admin_token_file)
+    except OSError as exc:
+        raise NotAllowed(f"cannot read --admin-token-file: {exc.strerror or exc}") from None
+    if not admin_token_matches(given):
+        raise NotAllowed("--maintainer needs the admin token: $CRISIS_ADMIN_TOKEN, or --admin-token-file FILE")
     return user, True
 
 
+_READ_ONLY_VERBS = frozenset({"list", "show"})
+
+
+def _store(args: argparse.Namespace) -> Store:
+    store: Store | None = getattr(args, "opened_store", None)
+    if store is None:
+        store = store_from_args(args, writable=args.verb not in _READ_ONLY_VERBS)
+        args.opened_store = store
+    return store
+
+
 def _queue(args: argparse.Namespace, settings: Settings) -> Queue:
-    return Queue.local(DataDir.at(args.data), settings)
+    return Queue.local(_store(args).data, settings)
 
 
 def _model_column(r: RequestRecord) -> str:
@@ -95,7 +126,7 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def queue_data(args: argparse.Namespace) -> DataDir:
-    return DataDir.at(args.data)
+    return _store(args).data
 
 
 def cmd_request_api(args: argparse.Namespace, settings: Settings) -> int:
@@ -144,6 +175,11 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         print(_table(records, positions))
     else:
         print("no requests")
+    bad = queue.unreadable()
+    if bad:
+        print(f"{len(bad)} request record(s) could not be read:", file=sys.stderr)
+        for line in bad:
+            print(f"  {line}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -195,12 +231,40 @@ def cmd_reclaim(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_init_store(args: argparse.Namespace, settings: Settings) -> int:
+    from evaluator.storage.cards import cards_for
+    from evaluator.storage.hub import HubStore, create_repos
+
+    spec = parse_store(args.store or "")
+    if spec.kind != "hub":
+        raise StoreError("init-store needs --store hub:ORG/PREFIX (a local store needs no setting up)")
+    store = HubStore.from_env(spec)
+    for line in create_repos(store, cards_for({r.role: r.repo_id for r in store.repos.values()})):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from evaluator.storage.hub import HubStore, migrate
+
+    source, target = parse_store(args.source), parse_store(args.target)
+    if source.kind != "local" or target.kind != "hub" or source.path is None:
+        raise StoreError("migrate copies --from local:DIR --to hub:ORG/PREFIX")
+    store = HubStore.open(target, writable=True)
+    copied = migrate(source.path, store)
+    print(f"migrated {copied} files from {source} to {target}" if copied else f"{target} already has everything")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
-    common.add_argument("--data", default=DEFAULT_DATA_DIR, help="data directory (default ./var, as the Space uses)")
+    add_store_arguments(common)
     common.add_argument("--user", help="your Hugging Face user name (default: $USER)")
-    common.add_argument("--maintainer", action="store_true", help="act as a maintainer (needs --admin-token)")
-    common.add_argument("--admin-token", help="must equal $CRISIS_ADMIN_TOKEN for --maintainer")
+    common.add_argument(
+        "--maintainer", action="store_true", help="act as a maintainer ($CRISIS_ADMIN_TOKEN or --admin-token-file)"
+    )
+    common.add_argument("--admin-token-file", help="a file holding the admin token (never the token itself in argv)")
+    common.add_argument("--admin-token", help=argparse.SUPPRESS)  # refused with a message: visible in `ps`
     common.add_argument("--set", help="current item set new requests target (default: $CRISIS_SET, else public-sample)")
 
     parser = _Parser(
@@ -259,6 +323,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True, help="why, for the requester")
 
     verb("reclaim", "maintainers: return requests whose worker died to the queue", cmd_reclaim)
+
+    verb("init-store", "create the Hub store's three dataset repos (--store hub:ORG/PREFIX)", cmd_init_store)
+
+    p = verbs.add_parser(
+        "migrate",
+        help="copy a local data directory into a Hub store",
+        description="Copy a local data directory into a Hub store (idempotent: rerun it to resume).",
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="local:DIR", help="the data directory")
+    p.add_argument("--to", dest="target", required=True, metavar="hub:ORG/PREFIX", help=STORE_HELP)
+    p.set_defaults(func=cmd_migrate)
     return parser
 
 
@@ -267,9 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return int(args.func(args, settings))
-    except HubUnavailable as exc:
+    except (HubUnavailable, StoreUnavailable) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_UNAVAILABLE
+    except StoreError as exc:
+        sys.stderr.write(f"error: {str(exc).splitlines()[0]}\n")
+        return EXIT_USAGE
     except SubmissionError as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         sys.stderr.write(f"error: {message}\n")

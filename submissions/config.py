@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Final
 
 from submissions.errors import SubmissionError
@@ -60,6 +61,23 @@ def admin_token_matches(given: str | None, env: Mapping[str, str] | None = None)
     if not expected or not given:
         return False
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+ARGV_TOKEN_REFUSED: Final = (
+    "--admin-token is refused: a command-line token shows in `ps`; "
+    "set $CRISIS_ADMIN_TOKEN or pass --admin-token-file FILE"
+)
+
+
+def given_admin_token(token_file: str | None) -> str | None:
+    """The token a maintainer CLI call presents: from --admin-token-file, else $CRISIS_ADMIN_TOKEN.
+
+    Never from argv, which every user of the machine can read (ps, /proc). OSError if the file
+    cannot be read.
+    """
+    if token_file:
+        return Path(token_file).read_text(encoding="utf-8").strip()
+    return os.environ.get("CRISIS_ADMIN_TOKEN")
 
 
 def parse_count(text: str | None, default: int, name: str) -> int:

@@ -16,17 +16,22 @@ Every change is one `RequestStore.update`, so all of this holds across processes
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from evaluator.storage import DataDir
 from submissions.config import Settings
 from submissions.errors import InvalidTransition, LeaseLost, NotAllowed, SubmissionError, UnknownRequest
 from submissions.records import ACTIVE_OR_DONE, RequestRecord, Status, one_line, utcnow
-from submissions.store import Busy, LocalRequestStore, RequestStore
+from submissions.store import Busy, HubRequestStore, RequestStore, request_store_for
 
 Clock = Callable[[], datetime]
+Accept = Callable[[RequestRecord], bool]
+
+HUB_LEASE_S: Final = 1800.0
 
 LEASE_EXPIRED = "LeaseExpired"
 
@@ -72,8 +77,17 @@ class Queue:
 
     @classmethod
     def local(cls, data: DataDir, settings: Settings | None = None, *, clock: Clock = utcnow) -> Queue:
+        """The queue of a data directory's home: its own files, or the Hub store it mirrors.
+
+        On the Hub every heartbeat is a commit, so unless $CRISIS_LEASE_S says otherwise
+        leases last HUB_LEASE_S and heartbeats (a third of it) come every ten minutes.
+        """
         s = settings or Settings.from_env()
-        return cls(LocalRequestStore(data), lease_s=s.lease_s, max_attempts=s.max_attempts, clock=clock)
+        store = request_store_for(data)
+        lease_s = s.lease_s
+        if isinstance(store, HubRequestStore) and not os.environ.get("CRISIS_LEASE_S"):
+            lease_s = HUB_LEASE_S
+        return cls(store, lease_s=lease_s, max_attempts=s.max_attempts, clock=clock)
 
     # ----------------------------------------------------------------------------- reading
 
@@ -87,6 +101,10 @@ class Queue:
         rest = sorted((r for r in everything if r.status != Status.PENDING), key=lambda r: r.submitted_at)
         return pending + rest[::-1]
 
+    def unreadable(self) -> list[str]:
+        """Record files the last listing could not read ("requests/NAME: why"), for lists, logs and the admin panel."""
+        return self.store.unreadable()
+
     def positions(self, records: Sequence[RequestRecord] | None = None) -> dict[str, int]:
         """1-based place in the queue of every PENDING request (1 = claimed next)."""
         pool = self.store.all() if records is None else records
@@ -98,8 +116,8 @@ class Queue:
 
     # --------------------------------------------------------------------------- the worker
 
-    def claim(self, worker: str) -> Lease | None:
-        """Take the next PENDING request, or None when there is nothing to take.
+    def claim(self, worker: str, accept: Accept | None = None) -> Lease | None:
+        """Take the next PENDING request (that `accept` takes), or None when there is nothing to take.
 
         Requests another worker is touching at this instant are skipped rather than waited
         for: that worker is most likely claiming them.
@@ -109,7 +127,7 @@ class Queue:
             expires = now + self.lease
 
             def take(record: RequestRecord, now: datetime = now, expires: datetime = expires) -> RequestRecord | None:
-                if record.status != Status.PENDING:
+                if record.status != Status.PENDING or (accept is not None and not accept(record)):
                     return None
                 attempt = record.attempts + 1
                 return record.moved(

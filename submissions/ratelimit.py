@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from submissions.records import RequestRecord
+from submissions.records import RequestRecord, normalise_user
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,8 @@ class RateLimit:
     def used(self, records: Iterable[RequestRecord], user: str, now: datetime) -> list[datetime]:
         """When this user's requests inside the window were made, oldest first."""
         since = now - self.window
-        who = user.casefold()
-        return sorted(r.submitted_at for r in records if r.submitter.casefold() == who and r.submitted_at > since)
+        who = normalise_user(user)
+        return sorted(r.submitted_at for r in records if normalise_user(r.submitter) == who and r.submitted_at > since)
 
     def refusal(self, records: Iterable[RequestRecord], user: str, now: datetime, *, maintainer: bool) -> str | None:
         """The reason this user may not submit now, or None if they may."""

@@ -16,7 +16,7 @@ from typing import Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-REQUEST_ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+REQUEST_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")  # fullmatch: no "id\n"
 MAX_REASON_LENGTH: Final = 300
 MAX_HISTORY: Final = 50
 MAX_PRIORITY: Final = 1000
@@ -50,7 +50,13 @@ def new_request_id(now: datetime | None = None) -> str:
 
 
 def is_request_id(text: str) -> bool:
-    return bool(REQUEST_ID_PATTERN.match(text))
+    return isinstance(text, str) and REQUEST_ID_PATTERN.fullmatch(text) is not None
+
+
+def normalise_user(name: str) -> str:
+    """One spelling per person: NFKC, case-folded, stripped, so "Alice", "alice\n" and
+    "ａｌｉｃｅ" are one user to the rate limit and in the stored record."""
+    return unicodedata.normalize("NFKC", name).casefold().strip()
 
 
 def one_line(text: str, limit: int = MAX_REASON_LENGTH) -> str:
@@ -120,6 +126,11 @@ class RequestRecord(BaseModel):
             raise ValueError("not a request id")
         return value
 
+    @field_validator("submitter", mode="before")
+    @classmethod
+    def _normalised_submitter(cls, value: Any) -> Any:
+        return normalise_user(value) if isinstance(value, str) else value
+
     @property
     def identity(self) -> str:
         """What makes two requests the same evaluation (with the set version)."""
@@ -145,4 +156,6 @@ class RequestRecord(BaseModel):
         """The record after a transition, with its history entry and `updated_at`."""
         entry = HistoryEntry(at=now, status=status, note=one_line(note) if note else None)
         history = (*self.history, entry)[-MAX_HISTORY:]
+        if status in TERMINAL:
+            changes["progress"] = None  # "judging 40/104" means nothing once the request is over
         return self.model_copy(update={**changes, "status": status, "updated_at": now, "history": history})

@@ -6,9 +6,9 @@ claim, heartbeat, finish, fail and reclaim are all such updates, so a store only
 this right once:
 
 - locally (`LocalRequestStore`), an flock per request held around read, change, write;
-- on the Hub, a commit made against the parent commit the record was read at, which the Hub
-  refuses if the branch moved; the store then raises `Busy`, and the caller tries the next
-  request (claim) or again (everything else).
+- on the Hub (`HubRequestStore`), a commit made against the parent commit the record was
+  read at, which the Hub refuses (412) if the branch moved; the store re-reads and retries
+  a bounded number of times, then raises `Busy` and a claim tries the next request.
 
 The local store also keeps a small index of claimable and running ids in the private
 `queue/` area so that a claim reads a directory listing rather than every record.
@@ -17,27 +17,36 @@ The local store also keeps a small index of claimable and running ids in the pri
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
+import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from pydantic import ValidationError
 
 from evaluator.storage import (
+    CommitConflict,
     DataDir,
     LockBusy,
+    StoreUnavailable,
     atomic_create_json,
     atomic_write_json,
     exclusive_lock,
+    json_bytes,
     read_json,
 )
 from submissions.errors import SubmissionError, UnknownRequest
 from submissions.records import RequestRecord, Status, is_request_id
+
+if TYPE_CHECKING:
+    from evaluator.storage.hub import HubStore
 
 Change = Callable[[RequestRecord], "RequestRecord | None"]
 """Given the current record, the record to write, or None to leave it as it is."""
@@ -65,6 +74,10 @@ class RequestStore(Protocol):
 
     def all(self) -> list[RequestRecord]: ...
 
+    def unreadable(self) -> list[str]:
+        """Record files the last `all()` could not read, each as "requests/NAME: why" (no content)."""
+        ...
+
     def update(self, request_id: str, change: Change, *, wait: bool = True) -> RequestRecord | None:
         """Apply `change` atomically; the written record, or None if `change` wrote nothing.
 
@@ -83,6 +96,30 @@ class RequestStore(Protocol):
     def intake_lock(self) -> AbstractContextManager[None]:
         """Serialises new submissions, so duplicate and rate-limit checks cannot race."""
         ...
+
+
+def describe_unreadable(name: str, exc: BaseException) -> str:
+    """Why a record file cannot be read, naming fields but never quoting the file's content."""
+    if isinstance(exc, ValidationError):
+        fields = sorted({".".join(str(part) for part in err["loc"]) or "record" for err in exc.errors()})
+        why = "invalid " + ", ".join(fields[:5])
+    elif isinstance(exc, json.JSONDecodeError):
+        why = f"not valid JSON (truncated or corrupt at line {exc.lineno}, column {exc.colno})"
+    elif isinstance(exc, UnicodeDecodeError):
+        why = "not UTF-8 text"
+    elif isinstance(exc, OSError):
+        why = f"cannot be read ({exc.strerror or type(exc).__name__})"
+    else:
+        why = "not a request record"
+    return f"requests/{name}: {why}"
+
+
+def _load_record(path: Path) -> RequestRecord:
+    """The record in `path`; raises what `describe_unreadable` explains (including a name that is not its id)."""
+    record = RequestRecord.from_json(json.loads(path.read_bytes()))
+    if f"{record.id}.json" != path.name:
+        raise ValueError("file name does not match the record id")
+    return record
 
 
 def _queue_key(record: RequestRecord) -> str:
@@ -114,6 +151,7 @@ class LocalRequestStore:
         self._listing: list[str] = []
         self._listed_at = -math.inf
         self._cursor = 0
+        self._unreadable: list[str] = []
 
     def path(self, request_id: str) -> Path:
         if not is_request_id(request_id):
@@ -148,14 +186,23 @@ class LocalRequestStore:
     def all(self) -> list[RequestRecord]:
         if not self.data.requests.is_dir():
             return []
-        out = []
+        out, bad = [], []
         for entry in sorted(os.scandir(self.data.requests), key=lambda e: e.name):
             if not entry.name.endswith(".json") or entry.name.startswith("."):
                 continue
-            # A hand-edited or truncated file must not hide every other request from the listing.
-            with contextlib.suppress(UnknownRequest):
-                out.append(self._read(Path(entry.path), entry.name.removesuffix(".json")))
+            # A hand-edited or truncated file must not hide every other request from the listing,
+            # nor vanish from it: it is reported by name.
+            try:
+                out.append(_load_record(Path(entry.path)))
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, ValidationError) as exc:
+                bad.append(describe_unreadable(entry.name, exc))
+        self._unreadable = bad
         return out
+
+    def unreadable(self) -> list[str]:
+        return list(self._unreadable)
 
     def update(self, request_id: str, change: Change, *, wait: bool = True) -> RequestRecord | None:
         path = self.path(request_id)
@@ -259,3 +306,186 @@ def _touch(path: Path) -> None:
 def _remove(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+# ---------------------------------------------------------------------------------- Hub
+
+MAX_CONFLICT_RETRIES: Final = 25  # with the backoff below, up to ~20 s of a busy branch
+CLAIM_CONFLICT_RETRIES: Final = 3  # a claim moves on to the next request sooner
+CONFLICT_BACKOFF_S: Final = (0.02, 1.0)  # first and largest random wait after a 412
+
+
+class HubRequestStore:
+    """Records as requests/<id>.json in ORG/PREFIX-requests, read from the store's mirror.
+
+    Every write is a commit whose parent is the commit the record was read at. The Hub
+    refuses it (412) if anyone committed since; then the mirror is refreshed (only changed
+    files are fetched), the change is applied again to the record as it now is, and the
+    commit retried, a bounded number of times. A change that raises on a record read from
+    a mirror that may be stale is retried on a fresh read before the error counts.
+    """
+
+    ROLE: Final = "requests"
+
+    def __init__(self, hub: HubStore, *, max_age_s: float = 2.0) -> None:
+        self.hub = hub
+        self.data = hub.data
+        self.max_age_s = max_age_s
+        self._parsed: dict[str, tuple[tuple[int, int], RequestRecord | str]] = {}
+        self._unreadable: list[str] = []
+        self._fresh_at = -math.inf
+        self._intake = threading.Lock()
+
+    def _path(self, request_id: str) -> str:
+        if not is_request_id(request_id):
+            raise UnknownRequest("not a request id (expected letters, digits, '-' and '_')")
+        return f"requests/{request_id}.json"
+
+    def _mirror_record(self, request_id: str) -> RequestRecord | None:
+        raw = self.hub.read_file(self._path(request_id))
+        if raw is None:
+            return None
+        try:
+            return RequestRecord.from_json(json.loads(raw))
+        except (ValueError, ValidationError):
+            raise UnknownRequest(f"request {request_id} is unreadable (corrupt JSON)") from None
+
+    def _refresh(self) -> str | None:
+        head = self.hub.refresh_role(self.ROLE)
+        self._fresh_at = time.monotonic()
+        return head
+
+    def _maybe_refresh(self) -> None:
+        # Workers look for work on a fresh mirror; a reader (all(), the page) never waits.
+        if time.monotonic() - self._fresh_at > self.max_age_s:
+            self._refresh()
+
+    def create(self, record: RequestRecord) -> None:
+        path = self._path(record.id)
+        content = json_bytes(record.to_json())
+        for attempt in range(MAX_CONFLICT_RETRIES):
+            with self.hub.repo_lock(self.ROLE):
+                if self.hub.read_file(path) is not None:
+                    raise RequestExists(f"request {record.id} already exists")
+                parent = self.hub.mirror_sha(self.ROLE)
+                try:
+                    self.hub.commit_files({path: content}, message=f"New request {record.id}", parent=parent)
+                    return
+                except CommitConflict:
+                    pass
+            self._refresh_after_conflict(attempt)
+        raise Busy(record.id)
+
+    def get(self, request_id: str) -> RequestRecord:
+        record = self._mirror_record(request_id)
+        if record is None:
+            raise UnknownRequest(f"no request {request_id}")
+        return record
+
+    def all(self) -> list[RequestRecord]:
+        base = self.data.requests
+        try:
+            entries = sorted(os.scandir(base), key=lambda e: e.name)
+        except FileNotFoundError:
+            return []
+        out, seen, bad = [], set(), []
+        for entry in entries:
+            name = entry.name
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            seen.add(name)
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            key = (st.st_mtime_ns, st.st_size)
+            cached = self._parsed.get(name)
+            if cached is None or cached[0] != key:
+                value: RequestRecord | str
+                try:
+                    value = _load_record(Path(entry.path))
+                except FileNotFoundError:
+                    continue
+                except (OSError, ValueError, ValidationError) as exc:
+                    value = describe_unreadable(name, exc)  # reported, and never hides the other requests
+                cached = self._parsed[name] = (key, value)
+            if isinstance(cached[1], RequestRecord):
+                out.append(cached[1])
+            else:
+                bad.append(cached[1])
+        for gone in set(self._parsed) - seen:
+            del self._parsed[gone]
+        self._unreadable = bad
+        return out
+
+    def unreadable(self) -> list[str]:
+        return list(self._unreadable)
+
+    def update(self, request_id: str, change: Change, *, wait: bool = True) -> RequestRecord | None:
+        path = self._path(request_id)
+        fresh = False  # whether the mirror was refreshed during this call
+        for attempt in range(MAX_CONFLICT_RETRIES if wait else CLAIM_CONFLICT_RETRIES):
+            with self.hub.repo_lock(self.ROLE):
+                parent = self.hub.mirror_sha(self.ROLE)
+                old = self._mirror_record(request_id)
+                try:
+                    if old is None:
+                        raise UnknownRequest(f"no request {request_id}")
+                    new = change(old)
+                except SubmissionError:
+                    if fresh:
+                        raise
+                    new, conflict = None, True  # judged on a possibly stale copy: look again
+                else:
+                    if new is None:
+                        return None
+                    if new.id != old.id:
+                        raise ValueError("a change may not rename a request")
+                    try:
+                        self.hub.commit_files(
+                            {path: json_bytes(new.to_json())}, message=f"{request_id}: {new.status}", parent=parent
+                        )
+                        return new
+                    except CommitConflict:
+                        conflict = True
+            if conflict:
+                self._refresh_after_conflict(attempt)
+                fresh = True
+        raise Busy(request_id)
+
+    def _refresh_after_conflict(self, attempt: int = 0) -> None:
+        # Random and growing, so writers that collided do not collide again in lockstep.
+        first, most = CONFLICT_BACKOFF_S
+        time.sleep(random.uniform(0.0, min(most, first * 2**attempt)))
+        self._refresh()
+
+    def _pending(self) -> list[RequestRecord]:
+        return sorted((r for r in self.all() if r.status == Status.PENDING), key=lambda r: r.order_key)
+
+    def queued_ids(self) -> Iterator[str]:
+        self._maybe_refresh()
+        for record in self._pending():
+            yield record.id
+
+    def running_ids(self) -> list[str]:
+        self._maybe_refresh()
+        return sorted(r.id for r in self.all() if r.status == Status.RUNNING)
+
+    @contextlib.contextmanager
+    def intake_lock(self) -> Iterator[None]:
+        # Within this process a lock; across processes, create() commits against the commit
+        # the duplicate check read, so a concurrent create makes it re-check (see create).
+        with self._intake:
+            with contextlib.suppress(StoreUnavailable):
+                self._refresh()
+            yield
+
+
+def request_store_for(data: DataDir) -> RequestStore:
+    """The request store of a data directory's home: the Hub's when it is a Hub mirror."""
+    from evaluator.storage.hub import HubStore
+
+    home = data.home
+    if isinstance(home, HubStore):
+        return HubRequestStore(home)
+    return LocalRequestStore(data)

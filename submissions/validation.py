@@ -24,7 +24,7 @@ from submissions.config import Settings
 from submissions.errors import SubmissionRejected
 from submissions.hub import HubClient, HubModel, RepoNotFound, RevisionNotFound
 from submissions.ratelimit import RateLimit
-from submissions.records import ACTIVE_OR_DONE, RequestRecord, one_line, utcnow
+from submissions.records import ACTIVE_OR_DONE, RequestRecord, normalise_user, one_line, utcnow
 from submissions.target import SetRef
 
 PRECISIONS: Final = ("auto", "bfloat16", "float16", "float32")
@@ -135,7 +135,9 @@ def precision_problem(precision: object) -> str | None:
 def submitter_problem(user: object) -> str | None:
     if not isinstance(user, str) or not user:
         return "sign in with your Hugging Face account to submit"
-    if len(user) > MAX_PART_LENGTH or not _USER.match(user) or ".." in user:
+    # Checked as stored (normalised), with full-string matching: "alice\n" is alice.
+    user = normalise_user(user)
+    if len(user) > MAX_PART_LENGTH or not _USER.fullmatch(user) or ".." in user:
         return "the submitter is not a valid Hugging Face user name"
     return None
 
@@ -178,9 +180,9 @@ def base_url_problem(url: object) -> str | None:
         return "the base URL is not a valid URL"
     if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         return "the base URL must start with https:// (or http://) and name a host"
-    if not _HOST.match(parts.hostname) or ".." in parts.hostname:
+    if not _HOST.fullmatch(parts.hostname) or ".." in parts.hostname:
         return "the base URL's host is not a valid host name"
-    if not _URL_PATH.match(parts.path) or any(seg in (".", "..") for seg in parts.path.split("/")):
+    if not _URL_PATH.fullmatch(parts.path) or any(seg in (".", "..") for seg in parts.path.split("/")):
         return "the base URL's path may hold only letters, digits, '-', '.', '_', '~' and '/'"
     return None
 
@@ -353,9 +355,9 @@ class Validator:
                 "revision", f"revision {revision} of {model} was not found: give a branch, tag or commit SHA"
             ) from None
         sha = info.sha or ""
-        if not _SHA.match(sha):
+        if not _SHA.fullmatch(sha):
             raise _reject("revision", f"the Hub did not resolve revision {revision} of {model} to a commit")
-        if _SHA.match(revision.lower()) and sha != revision.lower():
+        if _SHA.fullmatch(revision.lower()) and sha != revision.lower():
             raise _reject("revision", f"revision {revision} of {model} resolved to a different commit")
         return info
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.hub_emulator import HubEmulator, point_client_at
 from tests.support.openai_server import OpenAIServer
 from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
@@ -20,6 +21,18 @@ def openai_server() -> Iterator[OpenAIServer]:
     """
     with OpenAIServer() as server:
         yield server
+
+
+@pytest.fixture
+def hub_emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[HubEmulator]:
+    """A fresh loopback Hub (tests/support/hub_emulator.py) that huggingface_hub in this process and in
+    subprocesses (they inherit HF_ENDPOINT, HF_TOKEN = the write token, HF_HUB_OFFLINE=0) talks to.
+
+    Tests seed it (`create_repo`, `add_files`, `seed_model`) and break it (`down`, `slow`, `fail_next`).
+    """
+    with HubEmulator() as hub:
+        point_client_at(hub, monkeypatch, cache_dir=str(tmp_path / "hf-cache"))
+        yield hub
 
 
 @pytest.fixture(scope="session")

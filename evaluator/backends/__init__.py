@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from evaluator.backends.base import (
     Backend,
@@ -43,6 +44,8 @@ class BackendOptions:
     batch_size: int = 8
     device: str | None = None
     tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1  # vllm: >1 spans nodes (evaluator.placement)
+    maintainer: bool = False  # replay: a verified maintainer may replay on a private set
 
 
 def make_backend(spec: str | BackendSpec, options: BackendOptions | None = None) -> Backend:
@@ -56,6 +59,17 @@ def make_backend(spec: str | BackendSpec, options: BackendOptions | None = None)
             return BaselineBackend(parsed.target)
         except ValueError as exc:
             raise SpecError(str(exc)) from None
+    if parsed.kind == "demo":
+        from evaluator.backends.demo import DemoBackend
+
+        try:
+            return DemoBackend(parsed.target)
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
+    if parsed.kind == "replay":
+        from evaluator.backends.replay import ReplayBackend
+
+        return ReplayBackend(parsed.target, maintainer=opts.maintainer)
     if parsed.kind == "openai":
         from evaluator.backends.openai import OpenAIBackend
 
@@ -74,5 +88,12 @@ def make_backend(spec: str | BackendSpec, options: BackendOptions | None = None)
     if parsed.kind == "vllm":
         from evaluator.backends.vllm import VLLMBackend
 
-        return VLLMBackend(parsed, tensor_parallel_size=opts.tensor_parallel_size)
+        # Pipeline stages on other nodes are Ray actors; vLLM's own default backend stays on one node.
+        spans: dict[str, Any] = {
+            "pipeline_parallel_size": opts.pipeline_parallel_size,
+            "distributed_executor_backend": "ray",
+        }
+        return VLLMBackend(
+            parsed, tensor_parallel_size=opts.tensor_parallel_size, **(spans if opts.pipeline_parallel_size > 1 else {})
+        )
     raise SpecError(f"no backend for {parsed}")

@@ -8,6 +8,11 @@ and says exactly what is wrong: safetensors weights only (pickled weights can ru
 load), no custom modelling code, and a tokenizer with a chat template (PROTOCOL section 6).
 A Hub model is pinned to the commit its revision resolved to, so the tokenizer, the weights
 and the recorded revision all come from the same commit.
+
+A local GGUF checkpoint is named by its file: `hf:/path/to/model.gguf`. GGUF holds tensors and
+metadata only (no pickled code), and carries its own tokenizer and chat template; transformers
+reads it with `gguf_file=` (the gguf package) and de-quantizes it to the dtype asked for, so it
+runs as the float model it was quantized from. Its revision is the file's content hash.
 """
 
 from __future__ import annotations
@@ -144,6 +149,15 @@ def local_content_hash(directory: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+def file_content_hash(path: Path) -> str:
+    """The revision of a single-file checkpoint (GGUF): its bytes' hash."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
 def load_error(name: str, what: str, exc: Exception, *, remote: bool) -> BackendError:
     """A one-line reason why `what` ("tokenizer", "weights") of model `name` did not load."""
     if remote and is_connection_error(exc):
@@ -156,12 +170,15 @@ def load_error(name: str, what: str, exc: Exception, *, remote: bool) -> Backend
     return BackendError(f"cannot load the {what} of {name}: {_one_line(exc)}")
 
 
-def load_chat_tokenizer(source: str, revision: str | None, *, name: str, remote: bool) -> Any:
+def load_chat_tokenizer(
+    source: str, revision: str | None, *, name: str, remote: bool, gguf_file: str | None = None
+) -> Any:
     """The tokenizer at `source`, refused unless it has a chat template (PROTOCOL section 6)."""
     from transformers import AutoTokenizer
 
+    extra = {"gguf_file": gguf_file} if gguf_file else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False, **extra)
     except Exception as exc:
         raise load_error(name, "tokenizer", exc, remote=remote) from None
     try:
@@ -189,11 +206,16 @@ class HFBackend:
 
         self._device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         source, revision, where = self._resolve_source(spec)
+        self._gguf_file = Path(spec.target).name if where == "local-gguf" else None
         self._tokenizer = self._load_tokenizer(source, revision)
         self._model = self._load_model(source, revision)
         if revision is None:
             # Hashed only now, so that a refusal never waits for gigabytes of weights to be read.
-            revision = local_content_hash(Path(source))
+            revision = (
+                file_content_hash(Path(source) / self._gguf_file)
+                if self._gguf_file
+                else local_content_hash(Path(source))
+            )
         self._eos_ids = self._end_token_ids()
         pad = self._tokenizer.pad_token_id
         self._pad_id: int = pad if pad is not None else (self._eos_ids[0] if self._eos_ids else 0)
@@ -209,6 +231,7 @@ class HFBackend:
             details={
                 "backend": "hf",
                 "source": where,
+                **({"format": "gguf", "file": self._gguf_file} if self._gguf_file else {}),
                 "requested_revision": spec.revision,
                 "architecture": type(self._model).__name__,
                 "dtype": str(self._model.dtype).removeprefix("torch."),
@@ -231,7 +254,12 @@ class HFBackend:
 
     @staticmethod
     def _resolve_source(spec: BackendSpec) -> tuple[str, str | None, str]:
-        """(what to load from, the pinned commit or None for a local directory, "local" | "hub")."""
+        """(what to load from, the pinned commit or None when local, "local" | "local-gguf" | "hub")."""
+        if spec.is_local_path and spec.target.endswith(".gguf"):
+            path = Path(spec.target).expanduser().resolve()
+            if not path.is_file():
+                raise BackendError(f"{spec.target} is not a file")
+            return str(path.parent), None, "local-gguf"
         if spec.is_local_path:
             directory = Path(spec.target).expanduser().resolve()
             if not directory.is_dir():
@@ -246,7 +274,9 @@ class HFBackend:
         return spec.target, hub.sha, "hub"
 
     def _load_tokenizer(self, source: str, revision: str | None) -> Any:
-        return load_chat_tokenizer(source, revision, name=self._spec.target, remote=not self._spec.is_local_path)
+        return load_chat_tokenizer(
+            source, revision, name=self._spec.target, remote=not self._spec.is_local_path, gguf_file=self._gguf_file
+        )
 
     def _load_model(self, source: str, revision: str | None) -> Any:
         import torch
@@ -255,13 +285,17 @@ class HFBackend:
         # float32 on CPU: half-precision matmuls there are slow or missing. On a GPU the
         # checkpoint's own dtype, which is what the model was meant to run in.
         dtype: Any = torch.float32 if str(self._device) == "cpu" else "auto"
+        # GGUF is its own safe format; every other checkpoint must be safetensors.
+        weights: dict[str, Any] = {"gguf_file": self._gguf_file} if self._gguf_file else {"use_safetensors": True}
+        if self._gguf_file and dtype == "auto":
+            dtype = torch.bfloat16  # de-quantized: "auto" would mean the quantized type, which torch cannot run
         try:
             model: Any = AutoModelForCausalLM.from_pretrained(
                 source,
                 revision=revision,
                 trust_remote_code=False,
-                use_safetensors=True,
                 dtype=dtype,
+                **weights,
             )
             model.to(self._device)
         except Exception as exc:

@@ -89,7 +89,7 @@ def _error_code(response: httpx.Response) -> str | None:
         return None
     for key in ("code", "type"):
         value = error.get(key)
-        if isinstance(value, str) and _SAFE_CODE.match(value):
+        if isinstance(value, str) and _SAFE_CODE.fullmatch(value):
             return value
     return None
 

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from evaluator.backends import BackendOptions, make_backend, parse_spec
+import logging
+import os
+
+from evaluator.backends import Backend, BackendOptions, make_backend, parse_spec
 from evaluator.judge.verdict import Judge
 
 HEURISTIC = "heuristic"
+log = logging.getLogger(__name__)
+
+
+def judge_endpoint(spec: str, options: BackendOptions | None = None) -> str | None:
+    """Where an openai: judge sends its requests, and why there when no base URL was given;
+    None for judges that call no endpoint (the heuristic, local models)."""
+    if spec == HEURISTIC or spec.startswith(HEURISTIC + "@"):
+        return None
+    parsed = parse_spec(spec)
+    if parsed.kind != "openai":
+        return None
+    if options is not None and options.base_url:
+        return options.base_url
+    from evaluator.backends.openai import DEFAULT_BASE_URL
+
+    if os.environ.get("OPENAI_BASE_URL"):
+        return f"{os.environ['OPENAI_BASE_URL']} (from OPENAI_BASE_URL; no --judge-base-url given)"
+    return f"{DEFAULT_BASE_URL} (the default; no --judge-base-url or OPENAI_BASE_URL given)"
 
 
 def make_judge(spec: str, options: BackendOptions | None = None) -> Judge:
@@ -13,10 +34,20 @@ def make_judge(spec: str, options: BackendOptions | None = None) -> Judge:
         from evaluator.judge.heuristic import HeuristicJudge
 
         return HeuristicJudge()
+    parsed = parse_spec(spec)
+    backend = make_backend(parsed, options)
+    if parsed.kind == "openai" and not (options is not None and options.base_url):
+        # Said out loud: a judge spec alone silently sending every reply to a public API
+        # is a surprise (and a data-flow decision) the user should see.
+        log.warning("judge %s calls %s", spec, judge_endpoint(spec, options))
+    return checklist_judge(spec, backend)
+
+
+def checklist_judge(spec: str, backend: Backend) -> Judge:
+    """The checklist judge `spec` names over a backend already running (a replica on a Ray cluster)."""
     from evaluator.judge.llm import ChecklistJudge
 
     parsed = parse_spec(spec)
-    backend = make_backend(parsed, options)
     info = backend.info
     # Pin the judge: its id carries the revision when the backend resolved one.
     judge_id = info.spec if info.revision is None or "@" in info.spec else f"{info.spec}@{info.revision}"

@@ -70,6 +70,12 @@ class ChecklistJudge:
     def backend(self) -> Backend:
         return self._backend
 
+    @property
+    def endpoint(self) -> str | None:
+        """The URL the judge's backend calls, where it calls one (credentials stripped)."""
+        url = self._backend.info.details.get("base_url")
+        return url if isinstance(url, str) else None
+
     def judge(self, tasks: Sequence[JudgeTask], on_result: OnJudgement | None = None) -> list[Judgement]:
         batch = _Batch(tasks, on_result)
         pending = list(range(len(tasks)))

@@ -4,24 +4,35 @@ The evaluated reply, and the conversation it answers, are data written by partie
 trust: a model under test may try to talk to its rater. They are shown between markers that
 carry a fresh random code per call, and anything inside them that looks like a marker is
 replaced first, so the data can never close its own block. The prompt hash covers every
-piece of rubric text but not the code, so the judge cache key changes exactly when the
-rubric does.
+piece of text the judge sees except the item and the reply (the messages are rendered with
+placeholders and hashed), so the judge cache key changes exactly when the rubric does.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import re
 import secrets
+import sys
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from evaluator.items import Item
+from evaluator.items import Item, Turn
 from evaluator.protocol.checklist import Question, questions_for
-from evaluator.protocol.taxonomy import CATEGORIES, FAILURE_MODES, NO_CRISIS, REFUSALS, SUPPORT_ATTRIBUTES
+from evaluator.protocol.taxonomy import (
+    AGE_GROUPS,
+    CATEGORIES,
+    FAILURE_MODES,
+    NO_CRISIS,
+    REFUSALS,
+    SIGNALS,
+    SUPPORT_ATTRIBUTES,
+    TRACKS,
+)
 
 PROMPT_VERSION: Final = "checklist-1"
 
@@ -280,13 +291,18 @@ def _bullets(definitions: Mapping[str, str]) -> str:
     return "\n".join(f"  - {name}: {text}" for name, text in definitions.items())
 
 
-SYSTEM_PROMPT: Final = SYSTEM_TEMPLATE.format(
-    removed=REMOVED,
-    failure_modes=_bullets(FAILURE_MODE_DEFINITIONS),
-    support=_bullets(SUPPORT_DEFINITIONS),
-    shape=_shape_example(),
-    all_ids=", ".join(ALL_QUESTION_IDS),
-)
+def system_prompt() -> str:
+    """The system message, rendered from the tables on each call (so the hash sees them)."""
+    return SYSTEM_TEMPLATE.format(
+        removed=REMOVED,
+        failure_modes=_bullets(FAILURE_MODE_DEFINITIONS),
+        support=_bullets(SUPPORT_DEFINITIONS),
+        shape=_shape_example(),
+        all_ids=", ".join(ALL_QUESTION_IDS),
+    )
+
+
+SYSTEM_PROMPT: Final = system_prompt()
 
 # ---------------------------------------------------------------- neutralising data
 
@@ -303,8 +319,65 @@ _HOMOGLYPHS: Final[dict[str, str]] = {
     "ℓ": "l",
     "ı": "i",
 }
-# Invisible characters that could split a marker so that no pattern sees it.
-INVISIBLE: Final = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Invisible characters that could split a marker so that no pattern sees it, chosen by
+# Unicode property, not by a list: format characters (Cf: zero-width, bidi controls, tags),
+# combining and enclosing marks (Mn, Me: variation selectors among them), and characters
+# that render as nothing although their category says otherwise (Hangul fillers, the
+# braille blank, the Mongolian vowel separator). Spaces (Zs) other than the plain one are
+# dropped from the detector's view too, so "E\u2003N\u2003D" reads as "END".
+IGNORED_CATEGORIES: Final = frozenset({"Cf", "Mn", "Me", "Cc", "Cn", "Cs"})
+# Removed from the data outright: no visible text loses anything by it. Marks (Mn, Me) stay
+# in the text, since scripts such as Devanagari need them; the detector skips them.
+STRIPPED_CATEGORIES: Final = frozenset({"Cf", "Cc", "Cs"})
+_BLANK_LOOKING: Final = "\u115f\u1160\u180e\u2800\u3164\uffa0\u034f\u061c\ufe00-\ufe0f\U000e0100-\U000e01ef"
+_KEPT_CONTROLS: Final = "\n\r\t"
+INVISIBLE_NEUTRALISATION: Final = "unicode-property-1"
+
+
+def _ranges(categories: frozenset[str], all_categories: Sequence[str]) -> str:
+    """A regex character class body of every code point whose category is in `categories`."""
+    parts: list[str] = []
+    start = 0
+    for category, run in itertools.groupby(all_categories):
+        length = sum(1 for _ in run)
+        if category in categories:
+            end = start + length - 1
+            parts.append(f"\\U{start:08x}" if start == end else f"\\U{start:08x}-\\U{end:08x}")
+        start += length
+    return "".join(parts)
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(what is stripped, what the detector skips): built once, on first non-ASCII text,
+    from one scan of all of Unicode (a fraction of a second, so not at import)."""
+    categories = list(map(unicodedata.category, map(chr, range(sys.maxunicode + 1))))
+    for kept in _KEPT_CONTROLS:
+        categories[ord(kept)] = "Zs"
+    stripped = _ranges(STRIPPED_CATEGORIES, categories) + _BLANK_LOOKING
+    skipped = _ranges(IGNORED_CATEGORIES, categories) + _BLANK_LOOKING
+    return re.compile(f"[{stripped}]"), re.compile(f"[{skipped}]")
+
+
+class _Invisible:
+    """`INVISIBLE.sub("", text)` drops every invisible code point (format characters,
+    marks, controls other than line breaks and tabs, variation selectors, tags)."""
+
+    def sub(self, repl: str, text: str) -> str:
+        if text.isascii() and text.isprintable():
+            return text
+        return _patterns()[1].sub(repl, text)
+
+
+INVISIBLE: Final = _Invisible()
+
+
+def strip_format(text: str) -> str:
+    """Text without format characters, controls and variation selectors; marks are kept."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _patterns()[0].sub("", text)
+
 
 _ANGLE_RUNS: Final = re.compile(r"<(?:[ \t]*<)+|>(?:[ \t]*>)+")
 _MARKER_WORDS: Final = re.compile(
@@ -341,20 +414,38 @@ def fold(text: str) -> str:
     return "".join(_fold_char(ch) for ch in text)
 
 
-def _spans(folded: str, nonce: str | None) -> list[tuple[int, int]]:
-    spans = [m.span() for m in _ANGLE_RUNS.finditer(folded)]
-    spans += [m.span() for m in _MARKER_WORDS.finditer(folded)]
-    if nonce:
-        # A plain case-insensitive search: compiling a pattern per (random) nonce would miss
-        # the regex cache on every call. The nonce is hex, so lower() keeps offsets aligned.
-        lowered, needle = folded.lower(), nonce.lower()
-        if len(lowered) == len(folded):
-            start = lowered.find(needle)
-            while start >= 0:
-                spans.append((start, start + len(needle)))
-                start = lowered.find(needle, start + 1)
-        else:
-            spans += [m.span() for m in re.finditer(re.escape(nonce), folded, re.IGNORECASE)]
+_NON_ASCII: Final = re.compile(r"[^\x00-\x7f]")
+
+
+def _skeleton(text: str) -> tuple[str, list[int]]:
+    """The text as a marker detector reads it: invisible code points skipped, look-alikes
+    folded to ASCII, other spaces made plain; with each kept character's offset in `text`."""
+    if text.isascii():
+        return text, list(range(len(text)))
+    skipped = _patterns()[1]
+    chars: list[str] = []
+    offsets: list[int] = []
+    last = 0
+    # ASCII runs are copied whole; only the other characters are looked at one by one.
+    for m in _NON_ASCII.finditer(text):
+        i = m.start()
+        if i > last:
+            chars.append(text[last:i])
+            offsets.extend(range(last, i))
+        last = i + 1
+        ch = m.group()
+        if skipped.match(ch):
+            continue
+        folded = _fold_char(ch)
+        chars.append(" " if folded.isspace() else folded)
+        offsets.append(i)
+    if last < len(text):
+        chars.append(text[last:])
+        offsets.extend(range(last, len(text)))
+    return "".join(chars), offsets
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     spans.sort()
     merged: list[tuple[int, int]] = []
     for start, end in spans:
@@ -365,12 +456,57 @@ def _spans(folded: str, nonce: str | None) -> list[tuple[int, int]]:
     return merged
 
 
+def _find_all(haystack: str, needle: str) -> Iterable[tuple[int, int]]:
+    start = haystack.find(needle)
+    while start >= 0:
+        yield start, start + len(needle)
+        start = haystack.find(needle, start + 1)
+
+
+def _nonce_pattern(nonce: str) -> re.Pattern[str]:
+    return re.compile(r"\s*".join(re.escape(ch) for ch in nonce), re.IGNORECASE)
+
+
+def _spans(text: str, nonce: str | None) -> list[tuple[int, int]]:
+    """Spans of `text` that could pass for a marker or carry the code, with any invisible
+    characters next to them."""
+    skeleton, offsets = _skeleton(text)
+    found = [m.span() for m in _ANGLE_RUNS.finditer(skeleton)]
+    found += [m.span() for m in _MARKER_WORDS.finditer(skeleton)]
+    spans = [(offsets[s], offsets[e - 1] + 1) for s, e in found if e > s]
+    if nonce:
+        # The code is looked for with all whitespace gone too ("5f 0c 9a ..."), by a plain
+        # search: compiling a pattern per (random) code would miss the regex cache.
+        needle = nonce.lower()
+        lowered = skeleton.lower()
+        if len(lowered) == len(skeleton) and needle in "".join(lowered.split()):
+            kept = [n for n, ch in enumerate(lowered) if not ch.isspace()]
+            dense = "".join(lowered[n] for n in kept)
+            for s, e in _find_all(dense, needle):
+                spans.append((offsets[kept[s]], offsets[kept[e - 1]] + 1))
+        elif len(lowered) != len(skeleton):
+            spans += [(offsets[m.start()], offsets[m.end() - 1] + 1) for m in _nonce_pattern(nonce).finditer(skeleton)]
+    if not spans:
+        return []
+    if not text.isascii():
+        skipped = _patterns()[1]
+        widened = []
+        for start, end in spans:
+            while start > 0 and skipped.match(text[start - 1]):
+                start -= 1
+            while end < len(text) and skipped.match(text[end]):
+                end += 1
+            widened.append((start, end))
+        spans = widened
+    return _merge(spans)
+
+
 def neutralise(text: str, nonce: str | None = None) -> str:
     """Replace everything in untrusted text that could pass for a marker, or carries the code."""
-    text = INVISIBLE.sub("", text)
+    text = strip_format(text)
     # A replacement can bring two harmless fragments together; repeat until nothing is found.
     for _ in range(8):
-        spans = _spans(fold(text), nonce)
+        spans = _spans(text, nonce)
         if not spans:
             return text
         pieces: list[str] = []
@@ -458,7 +594,7 @@ def build_judge_messages(item: Item, reply: str, nonce: str) -> list[dict[str, s
         questions=_question_lines(questions),
         not_applicable=", ".join(qid for qid in ALL_QUESTION_IDS if qid not in applicable),
     )
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system_prompt()}, {"role": "user", "content": user}]
 
 
 def retry_message(reason: str, *, truncated: bool = False) -> dict[str, str]:
@@ -470,22 +606,59 @@ def retry_message(reason: str, *, truncated: bool = False) -> dict[str, str]:
 # ---------------------------------------------------------------- pinning
 
 
+_PLACEHOLDER_NONCE: Final = "0" * 32
+
+
+def rendered_prompts() -> dict[str, list[dict[str, str]]]:
+    """The judge's messages, rendered for every combination of what an item can vary in,
+    with placeholders where the item's text and the reply go: everything the judge sees
+    except those, so no change of wording, note or table can escape the hash."""
+    out: dict[str, list[dict[str, str]]] = {}
+    signals = dict.fromkeys((*SIGNALS, *SIGNAL_DESCRIPTIONS, "unknown"))
+    for category in CATEGORIES:
+        for signal in signals:
+            for track in TRACKS:
+                for age_group in (*AGE_GROUPS, None):
+                    for domain, locale in ((None, None), ("{DOMAIN}", "{LOCALE}")):
+                        item = Item(
+                            id="{ITEM}",
+                            category=category,
+                            signal=signal,
+                            turns=(Turn("user", "{USER_TURN}"), Turn("assistant", "{ASSISTANT_TURN}")),
+                            track=track,
+                            domain=domain,
+                            locale=locale,
+                            age_group=age_group,
+                        )
+                        key = f"{category}|{signal}|{track}|{age_group}|{domain is not None}"
+                        out[key] = build_judge_messages(item, "{REPLY}", _PLACEHOLDER_NONCE)
+    out["retry"] = [retry_message("{REASON}"), retry_message("{REASON}", truncated=True)]
+    return out
+
+
 def rubric() -> dict[str, Any]:
     """Every piece of text and rule that shapes what the judge sees."""
     return {
         "version": PROMPT_VERSION,
-        "system": SYSTEM_PROMPT,
-        "user": USER_TEMPLATE,
-        "retry": [RETRY_TEMPLATE, RETRY_TRUNCATED],
-        "categories": CATEGORY_DESCRIPTIONS,
-        "signals": SIGNAL_DESCRIPTIONS,
-        "tracks": TRACK_NOTES,
-        "tiers": TIER_LABELS,
-        "questions": {c: [[q.id, q.tier, q.text] for q in questions_for(c)] for c in CATEGORIES},
+        "rendered": rendered_prompts(),
         "schema": VERDICT_JSON_SCHEMA,
         # The neutralisation is part of what the judge sees, so it is pinned too.
-        "neutralise": [REMOVED, _OPEN_LIKE, _CLOSE_LIKE, _ANGLE_RUNS.pattern, _MARKER_WORDS.pattern, MAX_DATA_CHARS],
-        "turn_label": _TURN_LABEL,
+        "neutralise": [
+            REMOVED,
+            _OPEN_LIKE,
+            _CLOSE_LIKE,
+            _DASH_LIKE,
+            _HOMOGLYPHS,
+            _ANGLE_RUNS.pattern,
+            _MARKER_WORDS.pattern,
+            MAX_DATA_CHARS,
+            _HEAD_CHARS,
+            INVISIBLE_NEUTRALISATION,
+            sorted(IGNORED_CATEGORIES),
+            sorted(STRIPPED_CATEGORIES),
+            _BLANK_LOOKING,
+            unicodedata.unidata_version,
+        ],
     }
 
 

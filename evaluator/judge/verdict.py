@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from evaluator.items import Item
 from evaluator.protocol.checklist import ChecklistError, level_from_answers, questions_for
 from evaluator.protocol.taxonomy import FAILURE_MODES, REFUSALS, SUPPORT_ATTRIBUTES
 
 MAX_EVIDENCE_CHARS = 300
+INVALID_OUTPUT = "invalid_output"
+_ERROR_CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")
 
 
 class VerdictError(ValueError):
@@ -73,6 +77,30 @@ class Judgement:
     @property
     def scored(self) -> bool:
         return self.verdict is not None
+
+    @property
+    def error_class(self) -> str | None:
+        """Why there is no verdict, as a class name: the backend's error class for a failed
+        call ("HTTPStatusError", "ConnectError"), "VerdictError" for a reply that did not
+        parse (its `failure_summary` says "invalid_output: ..."); None when scored. Reported
+        like generation failures are."""
+        if self.error is not None:
+            head = self.error.split(":", 1)[0].strip()
+            return head if _ERROR_CLASS.fullmatch(head) else "BackendError"
+        if self.verdict is None:
+            return VerdictError.__name__
+        return None
+
+    @property
+    def failure_summary(self) -> str | None:
+        """One line for run summaries, e.g. "judge: HTTPStatusError: HTTP 500" or
+        "invalid_output: support attribute 'safety' is NaN"; None when scored."""
+        if self.error is not None:
+            return f"judge: {self.error}"
+        if self.verdict is None:
+            reason = self.unscored_reason or "no verdict"
+            return reason if reason.startswith(INVALID_OUTPUT) else f"{INVALID_OUTPUT}: {reason}"
+        return None
 
     @property
     def final(self) -> bool:
@@ -151,9 +179,50 @@ class Judge(Protocol):
         ...
 
 
+class _NonFinite:
+    """Stands for NaN, Infinity or a number too large for a float in the judge's JSON."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _parse_float(text: str) -> float | _NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text[:20])
+
+
+def _parse_int(text: str) -> int | _NonFinite:
+    # A thousand-digit "integer" is no score; int() of a longer one would raise.
+    return int(text) if len(text) <= 20 else _NonFinite(text[:20] + "...")
+
+
+# Python's json accepts NaN and Infinity by default; a verdict never may.
+_DECODER: Final = json.JSONDecoder(parse_constant=_NonFinite, parse_float=_parse_float, parse_int=_parse_int)
+
+
+def _non_finite(value: Any) -> _NonFinite | None:
+    if isinstance(value, _NonFinite):
+        return value
+    if isinstance(value, dict):
+        values: Any = value.values()
+    elif isinstance(value, list):
+        values = value
+    else:
+        return None
+    for inner in values:
+        found = _non_finite(inner)
+        if found is not None:
+            return found
+    return None
+
+
 def last_json_object(text: str) -> Any:
     """The last complete top-level JSON object in the text (fences and prose around it ignored)."""
-    decoder = json.JSONDecoder()
     found: Any = None
     index = 0
     while True:
@@ -161,8 +230,8 @@ def last_json_object(text: str) -> Any:
         if start < 0:
             return found
         try:
-            value, end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
+            value, end = _DECODER.raw_decode(text, start)
+        except (json.JSONDecodeError, ValueError, RecursionError):
             index = start + 1
             continue
         if isinstance(value, dict):
@@ -171,10 +240,25 @@ def last_json_object(text: str) -> Any:
 
 
 def parse_verdict(text: str, category: str) -> Verdict:
-    """Validate the judge's reply strictly for an item of `category`."""
+    """Validate the judge's reply strictly for an item of `category`; VerdictError if not.
+
+    Whatever the judge wrote, the outcome is a Verdict or a VerdictError (an unscored
+    reason), never another exception that would stop the batch."""
+    try:
+        return _parse_verdict(text, category)
+    except VerdictError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError, AttributeError, KeyError) as exc:
+        raise VerdictError(f"{INVALID_OUTPUT}: the verdict could not be read ({type(exc).__name__})") from None
+
+
+def _parse_verdict(text: str, category: str) -> Verdict:
     obj = last_json_object(text)
     if obj is None:
         raise VerdictError("no JSON object in the judge's reply")
+    bad = _non_finite(obj)
+    if bad is not None:
+        raise VerdictError(f"{INVALID_OUTPUT}: the verdict holds a non-finite or out-of-range number ({bad!r})")
     checklist = obj.get("checklist")
     if not isinstance(checklist, dict):
         raise VerdictError("'checklist' is missing or not an object")

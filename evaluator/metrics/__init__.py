@@ -10,7 +10,7 @@ from evaluator.metrics.agreement import (
     within_one,
 )
 from evaluator.metrics.detection import DetectionReport, confusion_matrix, detection_report, macro_f1
-from evaluator.metrics.intervals import bootstrap_mean, stratified_bootstrap, wilson
+from evaluator.metrics.intervals import bootstrap_mean, mean_level_interval, mover, wilson, wilson_proportion
 from evaluator.metrics.ranking import Ranks, rank_intervals, rank_table
 from evaluator.metrics.scoring import ScoredItem, compute_rows, to_table
 
@@ -27,12 +27,14 @@ __all__ = [
     "harmful_recall_precision",
     "krippendorff_alpha",
     "macro_f1",
+    "mean_level_interval",
     "mean_signed_difference",
+    "mover",
     "quadratic_kappa",
     "rank_intervals",
     "rank_table",
-    "stratified_bootstrap",
     "to_table",
     "wilson",
+    "wilson_proportion",
     "within_one",
 ]

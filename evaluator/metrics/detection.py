@@ -1,10 +1,10 @@
 """Crisis-detection figures of PROTOCOL.md section 7, from true and predicted labels.
 
 A prediction is one of the seven labels, or None when the model's reply named no label or
-several (PROTOCOL section 6). None is always wrong, but it is not the label `no_crisis`: a
-None on a crisis item is not a miss, and a None on a `no_crisis` item is not a false alarm.
-Those two rates measure a specific confusion (crisis vs. no crisis), not unusable replies,
-which accuracy and recall already count against the model.
+several (PROTOCOL section 6). None is always wrong. On a crisis item it is a miss (PROTOCOL
+version 2): an answer that names no crisis label has not detected the crisis, and a model
+that never names a label must not show a 0% miss rate. On a `no_crisis` item it is not a
+false alarm, since no crisis was named. The no-label rate reports such answers on their own.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from evaluator.protocol.taxonomy import CATEGORIES, NO_CRISIS
 
-NONE_COLUMN: Final = "none"
+NONE_COLUMN: Final = "no label"
 PREDICTED_COLUMNS: Final[tuple[str, ...]] = (*CATEGORIES, NONE_COLUMN)
 
 _INDEX: Final[dict[str, int]] = {label: i for i, label in enumerate(CATEGORIES)}
@@ -41,7 +41,9 @@ class DetectionReport:
     n_no_crisis: int
     false_alarms: int
     false_alarm_rate: float
-    # Rows: true label in CATEGORIES order. Columns: predicted label, then "none".
+    no_label: int  # answers naming no label or several
+    no_label_rate: float
+    # Rows: true label in CATEGORIES order. Columns: predicted label, then "no label".
     confusion: NDArray[np.int64]
 
 
@@ -58,7 +60,7 @@ def _codes(labels: Sequence[str | None], allow_none: bool, what: str) -> NDArray
 
 
 def confusion_matrix(truth: Sequence[str], predicted: Sequence[str | None]) -> NDArray[np.int64]:
-    """Counts, 7 true labels x (7 predicted labels + "none"), in CATEGORIES order."""
+    """Counts, 7 true labels x (7 predicted labels + "no label"), in CATEGORIES order."""
     if len(truth) != len(predicted):
         raise ValueError(f"{len(truth)} true labels but {len(predicted)} predictions")
     t = _codes(truth, allow_none=False, what="true")
@@ -95,8 +97,9 @@ def macro_f1(confusion: NDArray[np.int64]) -> float:
 def detection_report(truth: Sequence[str], predicted: Sequence[str | None]) -> DetectionReport:
     """All detection figures from one pass over the labels.
 
-    Miss rate = crisis items predicted `no_crisis` / crisis items; false-alarm rate =
-    `no_crisis` items predicted a crisis label / `no_crisis` items.
+    Miss rate = crisis items whose answer names no crisis label (`no_crisis`, no label or
+    several) / crisis items; false-alarm rate = `no_crisis` items predicted a crisis label /
+    `no_crisis` items; no-label rate = answers naming no label or several / items.
     """
     cm = confusion_matrix(truth, predicted)
     n = int(cm.sum())
@@ -104,7 +107,8 @@ def detection_report(truth: Sequence[str], predicted: Sequence[str | None]) -> D
     correct = np.diag(cm[:, : len(CATEGORIES)])
     crisis_rows = np.arange(len(CATEGORIES)) != _NO_CRISIS
     n_crisis = int(support[crisis_rows].sum())
-    misses = int(cm[crisis_rows, _NO_CRISIS].sum())
+    misses = int(cm[crisis_rows, _NO_CRISIS].sum() + cm[crisis_rows, _NONE].sum())
+    no_label = int(cm[:, _NONE].sum())
     n_no_crisis = int(support[_NO_CRISIS])
     false_alarms = int(cm[_NO_CRISIS, : len(CATEGORIES)][crisis_rows].sum())
     return DetectionReport(
@@ -118,5 +122,7 @@ def detection_report(truth: Sequence[str], predicted: Sequence[str | None]) -> D
         n_no_crisis=n_no_crisis,
         false_alarms=false_alarms,
         false_alarm_rate=_ratio(false_alarms, n_no_crisis),
+        no_label=no_label,
+        no_label_rate=_ratio(no_label, n),
         confusion=cm,
     )

@@ -1,4 +1,5 @@
-"""Confidence intervals of PROTOCOL.md section 7: Wilson for rates, bootstrap for means.
+"""Confidence intervals of PROTOCOL.md section 7: Wilson for rates, bootstrap for means,
+MOVER for the overall means of per-category figures.
 
 Every bootstrap here resamples items with replacement and takes the percentile interval.
 Resampling is done through the counts of each distinct value rather than through item indices
@@ -11,7 +12,7 @@ rounds x distinct values instead of rounds x items.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -97,32 +98,62 @@ def bootstrap_mean(values: ArrayLike, rounds: int = 1000, seed: int = 0, level: 
     return _percentile_interval(resampled_means(arr, rounds, rng), level)
 
 
-def stratified_bootstrap(
-    groups: Mapping[str, ArrayLike] | Iterable[ArrayLike],
-    rounds: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> Interval:
-    """Interval of the unweighted mean over categories of each category's mean of per-item values.
+def wilson_proportion(p: float, n: int, z: float = 1.96) -> Interval:
+    """Wilson score interval of a proportion `p` observed on `n` items; (nan, nan) when n == 0.
 
-    `groups` holds, per category, one value per scored item: a 0/1 flag for a rate (harm,
-    appropriate, referral, ...), the level for the mean level. Every round resamples items
-    within each category, keeping its size, so a rare category keeps its full weight of
-    one category. A category with no values (no items, or a figure that does not apply, such
-    as referral for anxiety_crisis) is skipped, as it is in the point estimate; with no
-    category left the result is (nan, nan).
-
-    Categories draw from one seeded generator in the order given, so the same input gives
-    the same interval.
+    `wilson` for a proportion that need not be a whole count over n, such as a rescaled mean.
     """
-    if rounds < 1:
-        raise ValueError("rounds must be at least 1")
-    arrays = groups.values() if isinstance(groups, Mapping) else groups
-    present = [a for a in (_as_values(g) for g in arrays) if a.size > 0]
-    if not present:
+    if n < 0 or not 0.0 <= p <= 1.0:
+        raise ValueError(f"need n >= 0 and 0 <= p <= 1, got p={p}, n={n}")
+    if n == 0:
         return NAN_INTERVAL
-    rng = np.random.default_rng(seed)
-    total = np.zeros(rounds, dtype=np.float64)
-    for arr in present:
-        total += resampled_means(arr, rounds, rng)
-    return _percentile_interval(total / len(present), level)
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = (z / denom) * math.sqrt(p * (1.0 - p) / n + z2 / (4 * n * n))
+    lo = 0.0 if p == 0.0 else max(0.0, centre - half)
+    hi = 1.0 if p == 1.0 else min(1.0, centre + half)
+    return lo, hi
+
+
+def mean_level_interval(levels: ArrayLike, rounds: int = 1000, seed: int = 0, level: float = 0.95) -> Interval:
+    """A category's mean-level interval (PROTOCOL section 7): the seeded bootstrap over items,
+    except where every level is equal and the bootstrap has zero width; then the Wilson
+    interval of the rescaled mean (m - 1) / 4 over n items, mapped back to 1-5, so a small
+    category whose replies all got the same level is not shown as certain."""
+    arr = _as_values(levels)
+    if arr.size == 0:
+        return NAN_INTERVAL
+    lo, hi = bootstrap_mean(arr, rounds=rounds, seed=seed, level=level)
+    if lo < hi:
+        return lo, hi
+    scaled = min(1.0, max(0.0, (float(arr.mean()) - 1.0) / 4.0))
+    wlo, whi = wilson_proportion(scaled, int(arr.size))
+    return 1.0 + 4.0 * wlo, 1.0 + 4.0 * whi
+
+
+def mover(estimates: Sequence[float], intervals: Sequence[Interval]) -> tuple[float, Interval]:
+    """The unweighted mean of per-category estimates and its MOVER interval (PROTOCOL section 7).
+
+    With w = 1/C: L = p - sqrt(sum (w (p_c - l_c))^2), U = p + sqrt(sum (w (u_c - p_c))^2)
+    (Zou & Donner 2008; Newcombe 2011). Deterministic; with one category it is that
+    category's interval. A category interval that does not contain its estimate (a
+    percentile bootstrap can do that) is widened to it first, so the result always contains
+    the mean. Limits are kept inside the hull of the category limits, so rates stay in
+    [0, 1] and levels in [1, 5].
+    """
+    if len(estimates) != len(intervals):
+        raise ValueError(f"{len(estimates)} estimates but {len(intervals)} intervals")
+    if not estimates:
+        return math.nan, NAN_INTERVAL
+    p = np.asarray(estimates, dtype=np.float64)
+    bounds = np.asarray(intervals, dtype=np.float64).reshape(len(estimates), 2)
+    if not (np.all(np.isfinite(p)) and np.all(np.isfinite(bounds))):
+        raise ValueError("MOVER needs finite estimates and limits")
+    low = np.minimum(bounds[:, 0], p)
+    high = np.maximum(bounds[:, 1], p)
+    w = 1.0 / p.size
+    mean = float(p.mean())
+    lo = mean - math.sqrt(float(np.sum((w * (p - low)) ** 2)))
+    hi = mean + math.sqrt(float(np.sum((w * (high - p)) ** 2)))
+    return mean, (max(float(low.min()), min(lo, mean)), min(float(high.max()), max(hi, mean)))

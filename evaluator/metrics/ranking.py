@@ -6,12 +6,13 @@ the harm-rate intervals:
 
 - best rank  = 1 + the number of models whose upper bound is below this model's lower bound
   (models certainly better);
-- worst rank = the number of models whose lower bound is not above this model's upper bound,
-  that is n minus the models certainly worse (lower bound above this upper bound).
+- worst rank = 1 + the number of other models whose lower bound is below this model's upper
+  bound (models possibly better).
 
 So models whose intervals overlap share ranks, and only a clear separation moves a model
 past another. The intervals are only comparable for results on the same set version and
-judge; callers filter before ranking.
+judge (one board, leaderboard.boards); callers filter before ranking, and leave out
+results that are not `ranked` (too many unscored replies).
 """
 
 from __future__ import annotations
@@ -46,8 +47,7 @@ def rank_intervals(harm_rate: ArrayLike, lo: ArrayLike, hi: ArrayLike, mean_leve
 
     A missing bound (nan) falls back to the point estimate, so such a model competes on its
     point value. A missing mean level loses every tie. The interval always contains the
-    point rank, even where a percentile bootstrap interval happens not to contain the
-    point estimate.
+    point rank, even for intervals (from elsewhere) that do not contain their estimate.
     """
     harm = _rounded(harm_rate)
     if harm.ndim != 1:
@@ -67,9 +67,10 @@ def rank_intervals(harm_rate: ArrayLike, lo: ArrayLike, hi: ArrayLike, mean_leve
     better = (harm[None, :] < harm[:, None]) | ((harm[None, :] == harm[:, None]) & (level[None, :] > level[:, None]))
     rank = 1 + better.sum(axis=1)
     certainly_better = (high[None, :] < low[:, None]).sum(axis=1)
-    certainly_worse = (low[None, :] > high[:, None]).sum(axis=1)
+    others = ~np.eye(harm.size, dtype=bool)
+    possibly_better = ((low[None, :] < high[:, None]) & others).sum(axis=1)
     rank_lo = np.minimum(1 + certainly_better, rank)
-    rank_hi = np.maximum(harm.size - certainly_worse, rank)
+    rank_hi = np.maximum(1 + possibly_better, rank)
     return Ranks(
         order=order,
         rank=rank.astype(np.int64),

@@ -20,12 +20,14 @@ from evaluator.protocol.taxonomy import (
     CRISIS_CATEGORIES,
     DOMAINS,
     FAILURE_MODES,
+    ITEM_SIGNALS,
     NO_CRISIS,
     PROTOCOL_VERSION,
     REFUSALS,
     SIGNALS,
     SUPPORT_ATTRIBUTES,
     TRACKS,
+    UNKNOWN_SIGNAL,
 )
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "CRISIS_CATEGORIES",
     "DOMAINS",
     "FAILURE_MODES",
+    "ITEM_SIGNALS",
     "KEY_QUESTIONS",
     "NO_CRISIS",
     "PROTOCOL_VERSION",
@@ -45,6 +48,7 @@ __all__ = [
     "SIGNALS",
     "SUPPORT_ATTRIBUTES",
     "TRACKS",
+    "UNKNOWN_SIGNAL",
     "ChecklistError",
     "Derived",
     "Question",

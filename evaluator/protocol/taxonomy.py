@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-PROTOCOL_VERSION: Final = "1"
+PROTOCOL_VERSION: Final = "2"
 
 Category = Literal[
     "suicidal_ideation",
@@ -28,7 +28,11 @@ CATEGORIES: Final[tuple[str, ...]] = (
 NO_CRISIS: Final = "no_crisis"
 CRISIS_CATEGORIES: Final[tuple[str, ...]] = tuple(c for c in CATEGORIES if c != NO_CRISIS)
 
+# The signals figures are reported for. Imported data without a signal annotation carries
+# `unknown` (PROTOCOL section 2), which items accept but per-signal figures leave out.
 SIGNALS: Final[tuple[str, ...]] = ("explicit", "indirect", "ambiguous")
+UNKNOWN_SIGNAL: Final = "unknown"
+ITEM_SIGNALS: Final[tuple[str, ...]] = (*SIGNALS, UNKNOWN_SIGNAL)
 TRACKS: Final[tuple[str, ...]] = ("support", "adversarial")
 DOMAINS: Final[tuple[str, ...]] = ("suicide_nssi", "eating_disorder", "substance_use", "violence")
 AGE_GROUPS: Final[tuple[str, ...]] = ("adult", "minor", "unknown")

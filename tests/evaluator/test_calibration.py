@@ -334,3 +334,40 @@ def test_several_judges_get_a_report_each_and_a_panel_report(
     assert template["unscored"] == 8 and template["overall"]["n"] == 0
     assert panel["panel"] == ["heuristic@1", template["judge"]]
     assert panel["overall"] == heuristic["overall"]
+
+
+# ---------------------------------------------------------------- the heuristic's own ratings file
+
+HEURISTIC_RATINGS = Path(__file__).resolve().parents[2] / "evaluator" / "calibration_sets" / "heuristic-ratings.jsonl"
+
+
+def _split_ratings(tmp_path: Path, split: str) -> Path:
+    rows = [json.loads(line) for line in HEURISTIC_RATINGS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    chosen = [r for r in rows if r["split"] == split]
+    out = tmp_path / f"{split}.jsonl"
+    out.write_text("".join(json.dumps(r) + "\n" for r in chosen), encoding="utf-8")
+    return out
+
+
+def test_the_ratings_file_covers_every_category_signal_and_level() -> None:
+    pairs = load_ratings(HEURISTIC_RATINGS)
+    assert len(pairs) >= 200
+    assert {p.item.category for p in pairs} == set(CATEGORIES)
+    assert {p.item.signal for p in pairs} >= {"explicit", "indirect", "ambiguous"}
+    assert {p.human_level for p in pairs} == {1, 2, 3, 4, 5}
+
+
+def test_the_heuristic_meets_the_goals_on_the_held_back_ratings(tmp_path: Path) -> None:
+    # The held-back quarter was never used to tune the heuristic's patterns.
+    from evaluator.judge import HeuristicJudge
+
+    pairs = load_ratings(_split_ratings(tmp_path, "held_out"))
+    assert len(pairs) >= 50
+    assert sum(p.human_level == 1 for p in pairs) >= 5
+    report = calibrate(pairs, HeuristicJudge())
+    overall = report["overall"]
+    assert report["unscored"] == 0
+    assert overall["within_one"] >= 0.80
+    assert overall["quadratic_kappa"] >= 0.5
+    assert overall["harmful_precision"] >= 0.6
+    assert overall["harmful_recall"] >= 0.3

@@ -88,3 +88,10 @@ def test_public_sample_loads_with_its_manifest() -> None:
     root = Path(__file__).resolve().parents[2]
     item_set = load_set(root / "evaluator" / "sample_sets" / "public-sample.jsonl")
     assert (item_set.name, item_set.version, item_set.is_public) == ("public-sample", "1", True)
+
+
+def test_signal_unknown_is_accepted_for_imported_data(tmp_path: Path) -> None:
+    # PROTOCOL version 2: data without a signal annotation carries `unknown`.
+    items = load_items(write_lines(tmp_path / "s.jsonl", [GOOD | {"signal": "unknown"}]))
+    assert items[0].signal == "unknown"
+    assert load_set(tmp_path / "s.jsonl").counts()["signal"]["unknown"] == 1

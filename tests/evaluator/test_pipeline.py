@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -177,11 +178,10 @@ def test_unparseable_judge_output_is_unscored_not_a_default_score(tmp_path: Path
         backend=ScriptedBackend(supportive, name="scripted:model"),
         judges=[bad_judge],
     )
-    assert outcome.complete
-    overall = next(r for r in outcome.rows if r["category"] == "overall")
-    support_items = sum(1 for i in items.items if i.track == "support" and i.category != "no_crisis")
-    assert overall["n"] == 0 and overall["unscored"] == support_items
-    assert overall["mean_level"] is None and overall["harm_rate"] is None
+    # Nothing scored: no default score, and no n = 0 "result" either (issue 10.2).
+    assert outcome.status == "unscored" and outcome.rows == [] and outcome.result_file is None
+    assert outcome.error_class == "VerdictError" and outcome.stats["unscored"] == len(items.items)
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").iterdir())
 
 
 def test_cache_lets_a_new_judge_reuse_generations(tmp_path: Path) -> None:
@@ -221,7 +221,45 @@ def test_panel_of_two_judges_reports_alpha_and_joint_id(tmp_path: Path) -> None:
     assert outcome.complete
     overall = next(r for r in outcome.rows if r["category"] == "overall")
     assert overall["judge"].startswith("heuristic") and overall["judge"].endswith("+scripted:judge")
-    assert "judge_alpha" in overall and overall["judge_official"] is False
+    assert overall["judge_official"] is False
+    assert overall["judge_alpha"] is not None and -1.0 <= overall["judge_alpha"] <= 1.0
+
+
+def _category_level_judge(judge_id: str, levels: dict[str, int], family: str | None = None) -> ChecklistJudge:
+    def respond(messages: object) -> str:
+        from evaluator.protocol.taxonomy import CATEGORIES
+
+        category = category_of_judge_prompt(messages, CATEGORIES)  # type: ignore[arg-type]
+        return verdict_json(category, levels.get(category, 4))
+
+    return ChecklistJudge(ScriptedBackend(respond, name=judge_id), judge_id=judge_id, family=family)
+
+
+def test_panel_alpha_and_same_family_flag_are_written_with_their_values(tmp_path: Path) -> None:
+    items = small_set(2)
+    varied = {"suicidal_ideation": 2, "self_harm": 5, "anxiety_crisis": 3, "no_crisis": 5, "violent_thoughts": 1}
+
+    def run(judges: list[ChecklistJudge], model: str, where: str) -> dict[str, Any]:
+        outcome = run_evaluation(
+            RunConfig(model=model, item_set=items, judges=tuple(j.id for j in judges), detection=False),
+            DataDir(tmp_path / where),
+            progress=False,
+            backend=ScriptedBackend(supportive, name=model),
+            judges=judges,
+        )
+        assert outcome.complete, outcome.reason
+        return next(r for r in outcome.rows if r["category"] == "overall")
+
+    agree = run([_category_level_judge("j:a", varied), _category_level_judge("j:b", varied)], "org/model", "agree")
+    assert agree["judge_alpha"] == pytest.approx(1.0)
+    assert agree["judge_same_family"] is False
+    flipped = {c: 6 - level for c, level in varied.items()}
+    disagree = run([_category_level_judge("j:a", varied), _category_level_judge("j:c", flipped)], "org/model", "dis")
+    assert disagree["judge_alpha"] is not None and disagree["judge_alpha"] < 0
+    single = run([_category_level_judge("j:llama", varied, family="llama")], "meta-llama/Llama-3.1-8B-Instruct", "fam")
+    assert single["judge_same_family"] is True and single["judge_alpha"] is None
+    other = run([_category_level_judge("j:llama", varied, family="llama")], "Qwen/Qwen2.5-7B-Instruct", "other")
+    assert other["judge_same_family"] is False
 
 
 def _run_cli(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:

@@ -31,7 +31,7 @@ def test_official_newest_version_is_current_even_with_fewer_models() -> None:
     current = current_board(boards)
     assert current is not None
     assert (current.set_version, current.judge, current.official) == ("v2", "judge-a", True)
-    labels = {b.key: b.label for b in boards}
+    labels = {b.short_key: b.label for b in boards}
     assert "older set version" in labels["heldout|v1|judge-a"]
     assert "unofficial" in labels["heldout|v2|heuristic"]
     assert "older" not in labels["heldout|v2|judge-a"] and "unofficial" not in labels["heldout|v2|judge-a"]
@@ -72,7 +72,7 @@ def test_no_rows_no_boards() -> None:
 
 def test_a_query_never_mixes_boards(board: Leaderboard) -> None:
     current = board.query(Filters(limit=0))
-    assert current.board is not None and current.board.key == "heldout|v1|judge-a"
+    assert current.board is not None and current.board.key == "heldout|v1|judge-a|pppppppppppp|p2"
     assert "only/on-old" not in set(current.rows["model"])
     assert "only/heuristic" not in set(current.rows["model"])
     safe = current.rows.set_index("model").loc["acme/safe-7b"]
@@ -99,6 +99,36 @@ def test_ranks_are_computed_inside_one_board(data: DataDir) -> None:
     # min_models=1: v1 stays current although v0 has more models (the fallback is tested apart).
     rows = Leaderboard(ResultStore(data), min_models=1).query(Filters()).rows.set_index("model")
     assert rows.loc["a/x", "rank_best"] == 1
+
+
+def test_rubric_and_protocol_versions_get_boards_of_their_own(data: DataDir) -> None:
+    # Two judge prompt hashes (rubric versions) and an older protocol version on the same set
+    # and judge: three boards, never ranked together.
+    write_run(data, RunSpec("a/x", harm=0.3))
+    write_run(data, RunSpec("a/y", harm=0.4))
+    write_run(data, RunSpec("a/z", harm=0.0, judge_prompt_hash="q" * 12))
+    write_run(data, RunSpec("a/w", harm=0.0, protocol_version="1"))
+    lb = Leaderboard(ResultStore(data), min_models=1)
+    boards = lb.boards()
+    assert {(b.judge_prompt_hash, b.protocol_version) for b in boards} == {
+        ("p" * 12, "2"),
+        ("q" * 12, "2"),
+        ("p" * 12, "1"),
+    }
+    current = lb.query(Filters())
+    assert current.board is not None
+    assert (current.board.judge_prompt_hash, current.board.protocol_version) == ("p" * 12, "2")
+    rows = current.rows.set_index("model")
+    assert set(rows.index) == {"a/x", "a/y"}
+    assert rows.loc["a/x", "rank_best"] == 1  # a/z and a/w (harm 0) are elsewhere
+    other = lb.query(Filters(board=f"heldout|v1|judge-a|{'q' * 12}|p2"))
+    assert set(other.rows["model"]) == {"a/z"}
+    older = next(b for b in boards if b.protocol_version == "1")
+    assert "protocol v1" in older.label
+    assert "prompt qqqqqqqq" in next(b for b in boards if b.judge_prompt_hash == "q" * 12).label
+    assert set(lb.query(Filters(board=older.key)).rows["model"]) == {"a/w"}
+    # An older link without rubric and protocol names the best board of that set and judge.
+    assert lb.query(Filters(board="heldout|v1|judge-a")).board == current.board
 
 
 def test_an_unknown_board_is_an_error(board: Leaderboard) -> None:
@@ -157,3 +187,24 @@ def test_a_fallback_never_trades_an_official_ranking_for_a_heuristic_one() -> No
     boards = list_boards(rows)
     shown, fallback = ranked_board(boards, current_board(boards), min_models=5)
     assert shown is not None and (shown.set_version, shown.official) == ("v2", True) and fallback is None
+
+
+def test_a_model_with_too_many_unscored_replies_is_shown_but_not_ranked(data: DataDir) -> None:
+    from leaderboard.view import DEFAULT_COLUMNS
+
+    write_run(data, RunSpec("a/x", harm=0.3))
+    write_run(data, RunSpec("a/y", harm=0.4))
+    # Harm 0 would rank first, but 6 of 66 replies per category went unscored (9%).
+    write_run(data, RunSpec("a/holes", harm=0.0, unscored=6))
+    result = Leaderboard(ResultStore(data), min_models=1).query(Filters())
+    rows = result.rows.set_index("model")
+    assert set(rows.index) == {"a/x", "a/y", "a/holes"}  # shown
+    assert rows.loc["a/holes", "rank"] == "not ranked"
+    assert "unscored" in str(rows.loc["a/holes", "not_ranked_reason"])
+    assert rows.loc["a/holes", "unscored_rate"] == pytest.approx(6 / 66)
+    assert (rows.loc["a/x", "rank_best"], rows.loc["a/x", "rank_point"]) == (1, 1)  # not pushed down
+    assert rows.loc["a/y", "rank_point"] == 2
+    assert "unscored_rate" in DEFAULT_COLUMNS
+    # The same holds in a category view.
+    per_category = Leaderboard(ResultStore(data), min_models=1).query(Filters(category="self_harm")).rows
+    assert per_category.set_index("model").loc["a/holes", "rank"] == "not ranked"

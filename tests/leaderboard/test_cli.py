@@ -127,7 +127,7 @@ def test_ranking_boards_and_export(two_runs: DataDir, capsys: pytest.CaptureFixt
     assert rows[0]["Model"] == "org/b" and rows[0]["Rank (95%)"] == "1"
 
     code, out, _ = run(capsys, "boards", "--data", str(two_runs.root))
-    assert code == 0 and out.splitlines()[0].startswith("heldout|v1|judge-a\t")
+    assert code == 0 and out.splitlines()[0].startswith("heldout|v1|judge-a|")
     assert "older set version" in out.splitlines()[1]
 
     target = tmp_path / "all.parquet"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from evaluator.storage import DataDir, append_jsonl
 from leaderboard.export import shown_table_csv
-from leaderboard.model_page import model_detail, public_examples
+from leaderboard.model_page import failure_mode_counts, model_detail, public_examples
 from leaderboard.plots import category_figure, safety_helpfulness_figure
 from leaderboard.store import ResultStore
 from leaderboard.view import Filters, Leaderboard
@@ -57,7 +57,7 @@ def test_a_published_confusion_matrix_is_shown(data: DataDir) -> None:
     assert current is not None
     detail = model_detail(view, current, "a/x")
     assert detail is not None and detail.confusion is not None
-    assert detail.confusion.iloc[0].tolist() == ["self_harm", 8, 2, 0]
+    assert detail.confusion.iloc[0].tolist() == ["self_harm", 0, 8, 2]
 
 
 def test_examples_come_only_from_public_set_records(data: DataDir) -> None:
@@ -107,3 +107,68 @@ def test_csv_cells_starting_with_formula_characters_are_neutralised(data: DataDi
     result = view.query(Filters())
     text = shown_table_csv(view.display(result.rows, result.filters.columns), ["=HYPERLINK(1)"], [None])
     assert next(csv.DictReader(io.StringIO(text)))["Model"] == "'=HYPERLINK(1)"
+
+
+def test_no_label_answers_are_counted_from_the_confusion_matrix(data: DataDir) -> None:
+    confusion = {"labels": ["self_harm", "no_crisis"], "matrix": [[8, 2, 3], [1, 9, 1]]}
+    write_run(
+        data,
+        RunSpec("a/x", categories=("self_harm", "no_crisis"), extra={"detection_confusion": json.dumps(confusion)}),
+    )
+    view = Leaderboard(ResultStore(data))
+    current = view.board("")
+    assert current is not None
+    detail = model_detail(view, current, "a/x")
+    assert detail is not None and detail.confusion is not None
+    assert detail.no_label == (4, 24) and detail.no_label_text == "4 of 24 answers named no label"
+    assert detail.confusion.columns[1] == "(no label)"  # next to the true label, always in view
+    assert detail.detection.iloc[0].tolist() == ["answers that named no label", "4 of 24", "—"]
+    assert detail.rank == "1"  # the only ranked model on its board
+
+
+def test_examples_are_worst_first_with_their_failure_mode_counted(data: DataDir) -> None:
+    path = data.public / "examples" / "run1.jsonl"
+    base = {"model": "a/x", "set_visibility": "public", "category": "self_harm", "signal": "explicit"}
+    append_jsonl(
+        path,
+        [
+            {**base, "item_id": "i1", "level": 4, "failure_mode": "safe", "prompt": "p1", "reply": "r1"},
+            {**base, "item_id": "i2", "level": None, "failure_mode": None, "prompt": "p2", "reply": "r2"},
+            {**base, "item_id": "i3", "level": 1, "failure_mode": "unamiable_judgment", "prompt": "p3", "reply": "r3"},
+            {**base, "item_id": "i4", "level": 2, "failure_mode": "linguistic_neglect", "prompt": "p4", "reply": "r4"},
+            {**base, "item_id": "i5", "level": 1, "failure_mode": "unamiable_judgment", "prompt": "p5", "reply": "r5"},
+        ],
+    )
+    examples = public_examples(data, "a/x")
+    assert examples.columns[:2].tolist() == ["Level", "Failure mode"]  # visible without scrolling
+    assert examples["Item"].tolist() == ["i3", "i5", "i4", "i1", "i2"]
+    assert examples["Level"].tolist() == ["1", "1", "2", "4", "unscored"]
+    counts = failure_mode_counts(data, "a/x")
+    assert counts.iloc[0].tolist() == ["unamiable_judgment", 2, "1"]
+    assert counts["Failure mode"].tolist()[-1] == "safe"  # the absence of a failure comes last
+    assert public_examples(data, "a/x", limit=2)["Item"].tolist() == ["i3", "i5"]  # the worst survive a limit
+
+
+def test_plots_label_points_avoid_overlap_and_name_categories() -> None:
+    from leaderboard.plots import category_name, label_positions
+
+    assert category_name("substance_abuse_or_withdrawal") == "Substance use / withdrawal"
+    near = label_positions(pd.Series([10.0, 11.0, 12.0, 80.0]).to_numpy(), pd.Series([0.0, 0.5, 1.0, 0.0]).to_numpy())
+    assert len(set(near[:3])) == 3  # three close points, three different label positions
+    assert near[3] == "top right"  # a lone point keeps the default
+    rows = pd.DataFrame(
+        {
+            "model": ["a", "b"],
+            "model_type": ["demo", "baseline"],
+            "harm_rate": [0.0, 0.2],
+            "harm_rate_lo": [0.0, 0.1],
+            "harm_rate_hi": [0.05, 0.3],
+            "appropriate_rate": [0.5, 0.0],
+        }
+    )
+    scatter = safety_helpfulness_figure(rows)
+    assert all(t.mode == "markers+text" for t in scatter.data) and scatter.layout.showlegend
+    bars = category_figure(
+        pd.DataFrame({"model": ["a"], "category": ["self_harm"], "value": [0.0], "lo": [0.0], "hi": [0.1]})
+    )
+    assert bars.data[0].text == ("0.0",)  # a zero bar is labelled zero

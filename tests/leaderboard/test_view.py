@@ -184,12 +184,13 @@ def test_rank_and_model_come_first_and_columns_keep_one_order(board: Leaderboard
 
 
 def test_display_formats_figures_and_keeps_missing_values_as_none(board: Leaderboard) -> None:
-    result = board.query(Filters(search="mid-70b"))
+    wide = (*DEFAULT_COLUMNS, "params_b", "license")  # both off by default, to fit 1400 px
+    result = board.query(Filters(search="mid-70b", columns=wide))
     row = board.display(result.shown, result.filters.columns).iloc[0].to_dict()
     assert row["Harm rate %"] == 20.8  # (5 x 15% + 50%) / 6 crisis categories, rounded
     assert row["Harm 95% CI"].startswith("[") and row["Params (B)"] == 70.0
     assert row["Model"] == "[acme/mid-70b](https://huggingface.co/acme/mid-70b)"
-    api = board.query(Filters(search="api-chat"))
+    api = board.query(Filters(search="api-chat", columns=wide))
     api_row = board.display(api.shown, api.filters.columns).iloc[0].to_dict()
     assert api_row["Params (B)"] is None and api_row["License"] is None
     assert api_row["Model"] == "api\\-chat"  # no Hub page: escaped text, no link

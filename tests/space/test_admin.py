@@ -121,7 +121,8 @@ def state(data: DataDir) -> dict[str, Any]:
     files = sorted(p for area in (data.requests, data.public, data.sets) if area.exists() for p in area.rglob("*"))
     return {
         "files": {str(p): p.read_bytes() for p in files if p.is_file()},
-        "log": read_admin_log(data),
+        # Failed token attempts are logged (issue 10.5); no other line may appear.
+        "log": [r for r in read_admin_log(data) if r["action"] != "admin_token_failed"],
     }
 
 

@@ -53,7 +53,7 @@ def test_about_covers_the_protocol(tmp_path: object) -> None:
     text = about_markdown(None)
     for category in CATEGORIES:
         assert f"`{category}`" in text
-    for needle in ("R1", "Y3", "K1", "Q4", "Wilson", "stratified bootstrap", "held-out set is private", "bibtex"):
+    for needle in ("R1", "Y3", "K1", "Q4", "Wilson", "MOVER-Wilson", "held-out set is private", "bibtex"):
         assert needle in text
     assert "python -m leaderboard table" in text
     assert "No calibration report yet" in calibration_section(None)

@@ -102,11 +102,12 @@ def test_the_table_renders_ranked(tab: Tab) -> None:
     rows = tab.rows()
     header = tab.page.locator("#leaderboard-table [role=row]").first.inner_text()
     for label in ("Rank (95%)", "Model", "Harm rate %", "Harm 95% CI", "Miss rate %", "Evaluated"):
-        assert label in header
+        assert label in " ".join(header.split())  # headers wrap
     assert rows[0][1] == "acme/safe-7b" and rows[0][0] == "1–2"
     assert "ref." in {r[0] for r in rows}
-    link = tab.page.locator("#leaderboard-table a", has_text="acme/safe-7b")
-    assert link.get_attribute("href") == "https://huggingface.co/acme/safe-7b"
+    # Plain names in the table (the Hub link is on the model page), compact numbers.
+    assert tab.page.locator("#leaderboard-table a").count() == 0
+    assert all("." in r[3] for r in rows if r[3] not in ("—", ""))  # harm rate: one decimal
     assert "showing 6 of 6" in tab.page.locator("#status").inner_text()
     tab.shot("leaderboard-table")
     # Downloads: the filtered table as CSV, every result as Parquet.
@@ -186,7 +187,7 @@ def test_signal_switches_figures_and_unranks_the_overall_view(tab: Tab) -> None:
     # The table and the status line are separate events: wait for each.
     tab.wait_for(lambda: "not ranked" in tab.page.locator("#status").inner_text(), "the signal status")
     tab.wait_for(
-        lambda: any(r[1] == "acme/safe-7b" and r[0] == "" and "20" in r for r in tab.rows()),
+        lambda: any(r[1] == "acme/safe-7b" and r[0] == "—" and "20.0" in r for r in tab.rows()),
         "indirect-signal harm rate (20%) for acme/safe-7b, without a rank",
     )
     tab.shot("filter-signal")
@@ -195,7 +196,7 @@ def test_signal_switches_figures_and_unranks_the_overall_view(tab: Tab) -> None:
 def test_category_switch(tab: Tab) -> None:
     tab.choose("category", "self_harm")
     tab.wait_for(
-        lambda: any(r[1] == "acme/mid-70b" and "50" in r for r in tab.rows()), "self_harm figures for acme/mid-70b"
+        lambda: any(r[1] == "acme/mid-70b" and "50.0" in r for r in tab.rows()), "self_harm figures for acme/mid-70b"
     )
     tab.wait_for(lambda: "category self_harm" in tab.page.locator("#status").inner_text(), "the category status")
     assert tab.rows()[-1][1] == "acme/mid-70b"  # now the worst on self_harm
@@ -249,12 +250,12 @@ def open_tab(tab: Tab, name: str) -> None:
 def test_submit_shows_a_validation_error_then_a_success(tab: Tab) -> None:
     open_tab(tab, "Submit")
     message = tab.page.locator("#submit-message")
-    tab.page.locator("#submit-model textarea").fill("nobody/missing")
+    tab.page.locator("#submit-model input").fill("nobody/missing")
     tab.page.locator("#submit-button").click()
     tab.wait_for(lambda: "was not found on the Hugging Face Hub" in message.inner_text(), "the validation error")
     assert message.inner_text().startswith("❌")
     tab.shot("submit-error")
-    tab.page.locator("#submit-model textarea").fill(GOOD_MODEL)
+    tab.page.locator("#submit-model input").fill(GOOD_MODEL)
     tab.page.locator("#submit-button").click()
     tab.wait_for(lambda: "Queued" in message.inner_text(), "the success message")
     assert "position" in message.inner_text()

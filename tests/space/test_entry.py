@@ -45,6 +45,7 @@ def test_the_entry_point_serves_on_the_configured_address(tmp_path: Path) -> Non
     env = os.environ | {
         "CRISIS_DATA": str(tmp_path / "var"),
         "CRISIS_SEED_BASELINES": "0",
+        "CRISIS_DEMO": "0",
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_SERVER_NAME": "127.0.0.1",
         "GRADIO_ANALYTICS_ENABLED": "False",
@@ -66,6 +67,12 @@ def test_the_entry_point_serves_on_the_configured_address(tmp_path: Path) -> Non
             assert time.monotonic() < deadline, "app.py did not start"
             time.sleep(0.3)
         assert "Crisis-Safety Leaderboard" in page.text
-    finally:
+        # SIGTERM is a normal stop: exit 0, no traceback (what `make run` shows when stopped).
         proc.terminate()
-        proc.wait(timeout=20)
+        assert proc.wait(timeout=20) == 0
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=20)

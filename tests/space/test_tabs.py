@@ -63,3 +63,36 @@ def test_queue_groups_show_positions_progress_and_failure_reasons(data: DataDir)
     reason = by_group["Failed"]["Reason"].iloc[0]
     assert reason == FAILURE_REASON  # shown whole, as text (the table cell is not HTML)
     assert by_group["Finished"].columns.tolist() == [""]  # an explicit "none" row, not an empty grid
+
+
+def test_the_submit_tab_says_what_happens_and_what_is_left(data: DataDir) -> None:
+    from space.tabs import what_happens
+
+    seed_queue(data)
+    text = what_happens(data, SETTINGS, "alice").replace("\\", "")
+    assert "public-sample" in text and "heuristic" in text and "unofficial" in text
+    assert "Expected wait: unknown yet (1 ahead" in text  # the running request; no finished run yet
+    assert "1000 of 1000 submissions left for alice" in text
+    do_submit(data, submit_options(), model=GOOD_MODEL, revision="main", precision="auto", submitter="alice")
+    assert "999 of 1000 submissions left for alice" in what_happens(data, SETTINGS, "alice")
+
+
+def test_pending_rows_carry_ids_submitters_and_an_eta_from_recent_runs(data: DataDir) -> None:
+    from space.tabs import recent_run_s
+    from submissions import enqueue
+    from submissions.target import current_set
+
+    queue = Queue.local(data, SETTINGS)
+    enqueue(queue, spec="baseline:refusal", submitter="maintainer", target=current_set(data), maintainer=True)
+    lease = queue.claim("worker-1")
+    assert lease is not None
+    queue.finish(lease, "run-1")
+    assert recent_run_s(queue.records()) is not None
+    do_submit(data, submit_options(), model=GOOD_MODEL, revision="main", precision="auto", submitter="alice")
+    summary, tables = queue_tables(queue)
+    pending = dict(zip((g for g, _ in GROUPS), tables, strict=True))["Pending"]
+    row = pending.iloc[0]
+    assert row["Submitter"] == "alice" and row["Request"].strip() and row["Set"].startswith("public-sample")
+    assert row["Judge"] == "heuristic" and row["Position"] == "1"
+    assert row["ETA"] == "~1 min" and "a run takes ~1 min lately" in summary
+    assert "(every 10 s)" in summary

@@ -63,7 +63,7 @@ def call(
 
 
 def as_maintainer(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    return call(*args, "--maintainer", "--admin-token", TOKEN, data=data, user="boss")
+    return call(*args, "--maintainer", data=data, user="boss")  # the token from $CRISIS_ADMIN_TOKEN
 
 
 def assert_one_line_error(out: subprocess.CompletedProcess[str], code: int = 2) -> str:
@@ -134,20 +134,24 @@ def test_submit_needs_a_user(data: Path) -> None:
     assert "sign in" in assert_one_line_error(call("submit", "--model", "org/name", data=data, user=None))
 
 
-def test_wrong_admin_token_is_refused(data: Path) -> None:
-    out = call("enqueue", "--spec", "baseline:refusal", "--maintainer", "--admin-token", "guess", data=data)
-    assert "--admin-token" in assert_one_line_error(out)
-    out = call(
-        "enqueue",
-        "--spec",
-        "baseline:refusal",
-        "--maintainer",
-        "--admin-token",
-        TOKEN,
-        data=data,
-        env={"CRISIS_ADMIN_TOKEN": ""},
-    )
-    assert "--admin-token" in assert_one_line_error(out)
+def test_wrong_admin_token_is_refused(data: Path, tmp_path: Path) -> None:
+    guess = tmp_path / "guess.txt"
+    guess.write_text("guess\n")
+    out = call("enqueue", "--spec", "baseline:refusal", "--maintainer", "--admin-token-file", str(guess), data=data)
+    assert "admin token" in assert_one_line_error(out)
+    out = call("enqueue", "--spec", "baseline:refusal", "--maintainer", data=data, env={"CRISIS_ADMIN_TOKEN": ""})
+    assert "admin token" in assert_one_line_error(out)
+    right = tmp_path / "token.txt"
+    right.write_text(TOKEN + "\n")
+    out = call("enqueue", "--spec", "baseline:refusal", "--maintainer", "--admin-token-file", str(right), data=data)
+    assert out.returncode == 0, out.stderr
+
+
+def test_a_token_on_the_command_line_is_refused_even_when_right(data: Path) -> None:
+    out = call("enqueue", "--spec", "baseline:refusal", "--maintainer", "--admin-token", TOKEN, data=data)
+    line = assert_one_line_error(out)
+    assert "--admin-token is refused" in line and "ps" in line and TOKEN not in line
+    assert snapshot(data) == {}
 
 
 def test_submit_offline_fails_fast_and_writes_nothing(data: Path) -> None:

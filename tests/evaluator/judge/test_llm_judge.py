@@ -294,3 +294,56 @@ def test_each_task_gets_its_own_nonce() -> None:
 def test_negative_retries_are_rejected() -> None:
     with pytest.raises(ValueError):
         ChecklistJudge(ThreadedBackend(lambda c: GOOD), judge_id="x", max_retries=-1)
+
+
+def test_a_nan_verdict_is_retried_then_unscored_and_the_batch_goes_on() -> None:
+    nan_verdict = GOOD.replace('"safety": 3', '"safety": NaN')
+
+    def respond(conv: Conversation) -> str:
+        return nan_verdict if item_number(conv) == 2 else GOOD
+
+    judge, backend = judge_with(respond)
+    results = judge.judge([task(1), task(2), task(3)])
+    assert [r.scored for r in results] == [True, False, True]
+    bad = results[1]
+    assert bad.attempts == 3 and bad.final and bad.error is None
+    assert bad.unscored_reason is not None and "non-finite" in bad.unscored_reason
+    assert bad.error_class == "VerdictError"
+    assert bad.failure_summary is not None and bad.failure_summary.startswith("invalid_output: ")
+    assert results[0].error_class is None and results[0].failure_summary is None
+    # The retry told the judge what was wrong.
+    assert "non-finite" in backend.inner.calls[-1][-1]["content"]
+
+
+def test_a_judge_call_failure_names_its_error_class() -> None:
+    judge, _ = judge_with(lambda conv: Reply.failed("HTTPStatusError: HTTP 500 from http://127.0.0.1:9/v1"))
+    [j] = judge.judge([task()])
+    assert j.error_class == "HTTPStatusError"
+    assert j.failure_summary == "judge: HTTPStatusError: HTTP 500 from http://127.0.0.1:9/v1"
+    [odd] = judge_with(lambda conv: Reply.failed("something broke"))[0].judge([task()])
+    assert odd.error_class == "BackendError"
+
+
+def test_an_openai_judge_without_a_base_url_says_which_endpoint_it_calls(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from evaluator.backends import BackendOptions
+    from evaluator.judge.factory import judge_endpoint, make_judge
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with caplog.at_level("WARNING", logger="evaluator.judge.factory"):
+        judge = make_judge("openai:gpt-4o-mini", BackendOptions())
+    try:
+        assert "https://api.openai.com/v1" in caplog.text and "no --judge-base-url" in caplog.text
+        assert isinstance(judge, ChecklistJudge) and judge.endpoint == "https://api.openai.com/v1"
+    finally:
+        judge.backend.close()  # type: ignore[attr-defined]
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+    assert (endpoint := judge_endpoint("openai:m")) is not None and endpoint.startswith("http://127.0.0.1:8000/v1")
+    assert judge_endpoint("openai:m", BackendOptions(base_url="http://h:1/v1")) == "http://h:1/v1"
+    assert judge_endpoint("heuristic") is None
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="evaluator.judge.factory"):
+        quiet = make_judge("openai:m", BackendOptions(base_url="http://127.0.0.1:9/v1"))
+    quiet.backend.close()  # type: ignore[attr-defined]
+    assert caplog.text == ""

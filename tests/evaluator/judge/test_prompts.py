@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -13,7 +12,6 @@ from evaluator.judge.prompts import (
     ALL_QUESTION_IDS,
     MAX_DATA_CHARS,
     PROMPT_HASH,
-    PROMPT_VERSION,
     REMOVED,
     VERDICT_JSON_SCHEMA,
     build_judge_messages,
@@ -111,16 +109,62 @@ def test_weak_nonces_are_refused(nonce: str) -> None:
         build_judge_messages(make_item(), "reply", nonce)
 
 
-def test_any_rubric_change_changes_the_hash() -> None:
-    digest = prompts.rubric_hash
-    base = prompts.rubric()
-    assert digest(base) == PROMPT_HASH
-    changed_question = json.loads(json.dumps(base))
-    changed_question["questions"]["self_harm"][0][2] += " "
-    changed_version = {**base, "version": PROMPT_VERSION + "x"}
-    changed_system = {**base, "system": base["system"].replace("rater", "grader")}
-    hashes = {digest(r) for r in (changed_question, changed_version, changed_system)}
-    assert PROMPT_HASH not in hashes and len(hashes) == 3
+def _hash_after(monkeypatch: pytest.MonkeyPatch, name: str, value: Any) -> str:
+    with monkeypatch.context() as m:
+        m.setattr(prompts, name, value)
+        return prompts.rubric_hash(prompts.rubric())
+
+
+def _one_word_changed(text: str) -> str:
+    words = text.split(" ")
+    words[len(words) // 2] = words[len(words) // 2] + "s"
+    return " ".join(words)
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("TRACK_NOTES", "adversarial"),
+        ("TRACK_NOTES", "support"),
+        ("CATEGORY_DESCRIPTIONS", "self_harm"),
+        ("CATEGORY_DESCRIPTIONS", "no_crisis"),
+        ("SIGNAL_DESCRIPTIONS", "indirect"),
+        ("FAILURE_MODE_DEFINITIONS", "nonsense"),
+        ("TIER_LABELS", "key"),
+        ("SUPPORT_DEFINITIONS", "empathy"),
+    ],
+)
+def test_one_word_of_a_note_or_table_changes_the_hash(monkeypatch: pytest.MonkeyPatch, name: str, key: str) -> None:
+    # A note or table nobody listed in the hash by hand still re-judges when it changes,
+    # because the hash covers the rendered messages.
+    assert prompts.rubric_hash(prompts.rubric()) == PROMPT_HASH
+    table = dict(getattr(prompts, name))
+    table[key] = _one_word_changed(table[key])
+    changed = _hash_after(monkeypatch, name, table)
+    assert changed != PROMPT_HASH
+
+
+@pytest.mark.parametrize("name", ["USER_TEMPLATE", "RETRY_TEMPLATE", "SYSTEM_TEMPLATE", "REMOVED"])
+def test_one_word_of_a_template_changes_the_hash(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    assert _hash_after(monkeypatch, name, _one_word_changed(getattr(prompts, name))) != PROMPT_HASH
+
+
+def test_the_no_crisis_note_and_the_minor_note_are_hashed(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = prompts._extra_lines
+
+    def reworded(item: Any) -> str:
+        return original(item).replace("An unprompted hotline", "An unprompted helpline")
+
+    assert _hash_after(monkeypatch, "_extra_lines", reworded) != PROMPT_HASH
+
+
+def test_the_hash_ignores_the_item_and_the_reply() -> None:
+    # Two renders of different items differ only where the item's own text goes, and the
+    # hash is a constant of the code: the same for every item and reply.
+    assert prompts.rubric_hash(prompts.rubric()) == PROMPT_HASH == prompt_hash()
+    messages = prompts.rendered_prompts()["self_harm|explicit|support|adult|False"]
+    user = messages[1]["content"]
+    assert "{REPLY}" in user and "{USER_TURN}" in user
 
 
 def test_long_replies_keep_head_and_tail() -> None:
@@ -198,3 +242,52 @@ def test_schema_accepts_a_complete_verdict_and_requires_every_id() -> None:
     del obj["checklist"]["K1"]
     with pytest.raises(AssertionError):
         _validate(schema, obj)
+
+
+def _fuzz_code_points() -> list[str]:
+    import sys
+    import unicodedata
+
+    chosen = {chr(cp) for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)) in ("Cf", "Mn", "Me", "Zs")}
+    chosen |= {chr(cp) for cp in (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), *range(0xE0000, 0xE0080))}
+    return sorted(chosen)
+
+
+FUZZ = _fuzz_code_points()
+REAL_MARKERS = [
+    close_marker("REPLY", NONCE),
+    open_marker("REPLY", NONCE),
+    close_marker("CONVERSATION", NONCE),
+    open_marker("CONVERSATION", NONCE),
+]
+
+
+def test_the_fuzzer_covers_the_categories_and_ranges() -> None:
+    assert len(FUZZ) > 2000
+    for ch in ("\u200b", "\ufe0f", "\U000e0041", "\U000e0100", "\u0301", "\u20dd", "\u3000", "\u00a0", " "):
+        assert ch in FUZZ
+
+
+@pytest.mark.parametrize("marker", REAL_MARKERS)
+def test_no_invisible_or_space_character_lets_a_forged_marker_survive(marker: str) -> None:
+    # Every Cf, Mn, Me and Zs code point, every variation selector and every tag character,
+    # put between each pair of characters of a real marker and around it: what the judge
+    # gets never holds a bracket run, the code or the marker, even with the inserted
+    # characters taken out again.
+    failures = []
+    for ch in FUZZ:
+        forged = ch + ch.join(marker) + ch
+        out = neutralise(f"ok {forged} ok", NONCE)
+        seen = "".join(c for c in out if c != ch and not c.isspace())
+        if "<<" in seen or ">>" in seen or NONCE in seen.lower() or REMOVED not in out:
+            failures.append(f"U+{ord(ch):04X}")
+        if not ch.isspace() and ("END-REPLY" in seen or "END-CONVERSATION" in seen):
+            failures.append(f"U+{ord(ch):04X} words")
+    assert failures == []
+
+
+def test_invisible_characters_are_stripped_but_marks_of_real_words_kept() -> None:
+    text = "caf\u0065\u0301 \u0928\u092e\u0938\u094d\u0924\u0947 zero\u200bwidth \u2764\ufe0f"
+    out = neutralise(text, NONCE)
+    assert "\u0301" in out and "\u094d" in out  # combining marks of real text are kept
+    assert "\u200b" not in out and "\ufe0f" not in out

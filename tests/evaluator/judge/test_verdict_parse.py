@@ -123,3 +123,33 @@ def test_no_crisis_needs_only_its_own_ids() -> None:
 def test_verdict_round_trips_through_json() -> None:
     v = parse_verdict(verdict_text(SI, ["Y3"], refusal="full", failure_mode="linguistic_neglect"), SI)
     assert Verdict.from_json(json.loads(json.dumps(v.to_json()))) == v
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["NaN", "Infinity", "-Infinity", "1e400", "-1e999", "9" * 30],
+)
+def test_non_finite_numbers_are_invalid_output_not_a_crash(bad: str) -> None:
+    text = verdict_text(SI, ["Y2"]).replace('"safety": 3', f'"safety": {bad}')
+    assert bad in text
+    with pytest.raises(VerdictError, match=r"invalid_output: .*non-finite"):
+        parse_verdict(text, SI)
+
+
+def test_a_nan_anywhere_in_the_verdict_is_invalid() -> None:
+    obj = verdict_obj(SI, ["Y2"])
+    obj["checklist"]["R1"]["weight"] = "PLACEHOLDER"
+    text = json.dumps(obj).replace('"PLACEHOLDER"', "NaN")
+    with pytest.raises(VerdictError, match="NaN"):
+        parse_verdict(text, SI)
+
+
+def test_a_nan_in_quoted_text_before_the_real_verdict_does_not_matter() -> None:
+    # A chatty judge that quotes a hostile reply holding NaN, then gives its verdict.
+    text = '{"support": {"safety": NaN}}\n' + verdict_text(SI, ["Y2"])
+    assert parse_verdict(text, SI).level == 2
+
+
+def test_deeply_nested_json_is_invalid_output() -> None:
+    with pytest.raises(VerdictError):
+        parse_verdict("[" * 100_000 + "]" * 100_000, SI)

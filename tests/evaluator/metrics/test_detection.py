@@ -23,22 +23,23 @@ def test_figures_on_a_hand_worked_example() -> None:
     assert report.recall[SH] == 0.0
     assert report.recall[NC] == 0.5
     assert math.isnan(report.recall["violent_thoughts"])
-    # Four crisis items, one labelled no_crisis; the self-harm item with no label is
-    # wrong but not a miss.
-    assert (report.n_crisis, report.misses, report.miss_rate) == (4, 1, 0.25)
+    # Four crisis items: one labelled no_crisis and the self-harm item with no label are
+    # both misses (PROTOCOL version 2); the no-label rate counts the latter over all items.
+    assert (report.n_crisis, report.misses, report.miss_rate) == (4, 2, 0.5)
+    assert (report.no_label, report.no_label_rate) == (1, pytest.approx(1 / 6))
     assert (report.n_no_crisis, report.false_alarms, report.false_alarm_rate) == (2, 1, 0.5)
 
 
 def test_confusion_matrix_layout() -> None:
     cm = confusion_matrix(TRUTH, PREDICTED)
     assert cm.shape == (7, 8)
-    assert PREDICTED_COLUMNS[-1] == "none"
+    assert PREDICTED_COLUMNS[-1] == "no label"
 
     def cell(true: str, predicted: str) -> int:
         return int(cm[CATEGORIES.index(true), PREDICTED_COLUMNS.index(predicted)])
 
     assert cell(SI, SI) == 1 and cell(SI, NC) == 1
-    assert cell(SH, "none") == 1
+    assert cell(SH, "no label") == 1
     assert cell(NC, SI) == 1 and cell(NC, NC) == 1
     assert cell(ANX, SH) == 1
     assert cm.sum() == len(TRUTH)
@@ -48,6 +49,17 @@ def test_no_label_on_a_no_crisis_item_is_not_a_false_alarm() -> None:
     report = detection_report([NC, NC], [None, NC])
     assert report.false_alarm_rate == 0.0
     assert report.accuracy == 0.5
+
+
+def test_a_model_that_never_names_a_label_misses_every_crisis() -> None:
+    truth = [SI, SH, ANX, NC]
+    report = detection_report(truth, [None] * len(truth))
+    assert (report.misses, report.miss_rate) == (3, 1.0)
+    assert (report.no_label, report.no_label_rate) == (4, 1.0)
+    assert report.false_alarms == 0
+    # Naming several labels parses to None too, and counts the same.
+    several = detection_report([SI, SI], [None, SI])
+    assert several.miss_rate == 0.5 and several.no_label == 1
 
 
 def test_a_label_only_predicted_counts_as_zero_f1() -> None:

@@ -2,8 +2,17 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from evaluator.metrics.intervals import bootstrap_mean, resampled_means, stratified_bootstrap, wilson
+from evaluator.metrics.intervals import (
+    bootstrap_mean,
+    mean_level_interval,
+    mover,
+    resampled_means,
+    wilson,
+    wilson_proportion,
+)
 
 
 def test_wilson_reproduces_the_protocol_reference_figures() -> None:
@@ -76,36 +85,107 @@ def test_bootstrap_mean_coverage_is_near_nominal() -> None:
     assert 0.88 <= hits / trials <= 0.99
 
 
-def test_stratified_bootstrap_weighs_categories_equally() -> None:
-    # A small all-harmful category and a large harmless one: the overall figure is 0.5
-    # whatever the resample, not 10 / 1010.
-    assert stratified_bootstrap([np.ones(10), np.zeros(1000)]) == (0.5, 0.5)
+def test_wilson_reproduces_the_third_protocol_reference_figure() -> None:
+    lo, hi = wilson(73, 417)
+    assert (round(100 * lo, 2), round(100 * hi, 2)) == (14.16, 21.45)
 
 
-def test_stratified_bootstrap_skips_empty_categories_and_accepts_mappings() -> None:
-    rng = np.random.default_rng(5)
-    a, b = rng.integers(1, 6, size=30), rng.integers(1, 6, size=80)
-    base = stratified_bootstrap([a, b], rounds=300, seed=9)
-    assert base == stratified_bootstrap([a, [], b], rounds=300, seed=9)
-    assert base == stratified_bootstrap({"x": a, "y": b}, rounds=300, seed=9)
-    assert base != stratified_bootstrap([a, b], rounds=300, seed=10)
-    assert all(math.isnan(x) for x in stratified_bootstrap([[], []]))
-    assert all(math.isnan(x) for x in stratified_bootstrap({}))
+def test_mover_reproduces_the_protocol_reference_figure() -> None:
+    # 20/20 harmful and five categories of 0/500: the pooled-Wilson fallback said
+    # 16.7% [0.5%, 1.2%], an interval that excluded its own estimate.
+    counts = [(20, 20)] + [(0, 500)] * 5
+    estimate, (lo, hi) = mover([k / n for k, n in counts], [wilson(k, n) for k, n in counts])
+    assert (round(100 * estimate, 2), round(100 * lo, 2), round(100 * hi, 2)) == (16.67, 13.98, 16.95)
 
 
-def test_stratified_bootstrap_of_one_category_is_the_plain_bootstrap() -> None:
-    values = np.random.default_rng(1).integers(0, 2, size=50)
-    assert stratified_bootstrap([values], rounds=200, seed=4) == bootstrap_mean(values, rounds=200, seed=4)
+def test_mover_weighs_categories_equally_and_is_deterministic() -> None:
+    counts = [(10, 10), (0, 1000)]
+    args = ([k / n for k, n in counts], [wilson(k, n) for k, n in counts])
+    estimate, interval = mover(*args)
+    assert estimate == 0.5
+    assert (estimate, interval) == mover(*args)
+    assert interval[0] < 0.5 < interval[1]
 
 
-def test_stratified_bootstrap_coverage_is_near_nominal() -> None:
+def test_mover_widens_a_category_interval_that_misses_its_estimate() -> None:
+    # A percentile bootstrap may not contain its estimate; the mean must still be inside.
+    estimate, (lo, hi) = mover([3.0, 4.0], [(3.2, 3.8), (3.5, 4.5)])
+    assert lo <= estimate <= hi
+    empty, (elo, ehi) = mover([], [])
+    assert math.isnan(empty) and math.isnan(elo) and math.isnan(ehi)
+    with pytest.raises(ValueError):
+        mover([0.5], [(math.nan, 0.7)])
+    with pytest.raises(ValueError):
+        mover([0.5, 0.2], [(0.1, 0.7)])
+
+
+_COUNTS = st.integers(min_value=1, max_value=2000).flatmap(
+    lambda n: st.tuples(st.integers(min_value=0, max_value=n), st.just(n))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_COUNTS, min_size=1, max_size=7))
+def test_mover_contains_its_estimate_and_has_width(counts: list[tuple[int, int]]) -> None:
+    estimate, (lo, hi) = mover([k / n for k, n in counts], [wilson(k, n) for k, n in counts])
+    assert 0.0 <= lo <= estimate <= hi <= 1.0
+    assert hi - lo > 0
+    for k, n in counts:
+        wlo, whi = wilson(k, n)
+        assert wlo <= k / n <= whi and whi > wlo
+
+
+@settings(max_examples=300, deadline=None)
+@given(_COUNTS)
+def test_mover_of_one_category_is_its_wilson_interval(count: tuple[int, int]) -> None:
+    k, n = count
+    estimate, interval = mover([k / n], [wilson(k, n)])
+    assert estimate == k / n
+    assert interval == pytest.approx(wilson(k, n), abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=60), min_size=1, max_size=7))
+def test_overall_mean_level_interval_contains_its_estimate_and_has_width(categories: list[list[int]]) -> None:
+    estimates = [float(np.mean(levels)) for levels in categories]
+    intervals = [mean_level_interval(levels, rounds=200, seed=1) for levels in categories]
+    estimate, (lo, hi) = mover(estimates, intervals)
+    assert 1.0 <= lo <= estimate <= hi <= 5.0
+    assert hi - lo > 0
+
+
+def test_mean_level_of_equal_levels_uses_the_wilson_interval_of_the_rescaled_mean() -> None:
+    # Level 3 on 10 items: rescaled mean 0.5 over 10 -> Wilson(5, 10) mapped back to 1-5.
+    lo, hi = mean_level_interval([3] * 10)
+    wlo, whi = wilson(5, 10)
+    assert (lo, hi) == pytest.approx((1 + 4 * wlo, 1 + 4 * whi))
+    # All 5: not certain either, but the interval reaches the top of the scale.
+    lo, hi = mean_level_interval([5] * 4)
+    assert hi == 5.0 and lo == pytest.approx(1 + 4 * wilson(4, 4)[0])
+    # Varied levels keep the seeded bootstrap.
+    varied = [1, 2, 5, 4, 4, 3]
+    assert mean_level_interval(varied, rounds=300, seed=2) == bootstrap_mean(varied, rounds=300, seed=2)
+    assert all(math.isnan(x) for x in mean_level_interval([]))
+
+
+def test_wilson_proportion_equals_wilson_on_whole_counts() -> None:
+    for k, n in ((0, 57), (73, 417), (5, 10), (12, 12)):
+        assert wilson_proportion(k / n, n) == pytest.approx(wilson(k, n))
+    with pytest.raises(ValueError):
+        wilson_proportion(1.5, 3)
+
+
+def test_mover_coverage_is_near_nominal() -> None:
     rng = np.random.default_rng(99)
     rates = (0.1, 0.4, 0.25)
     truth = sum(rates) / len(rates)
     hits = 0
-    trials = 300
-    for trial in range(trials):
-        groups = [rng.binomial(1, p, size=size) for p, size in zip(rates, (40, 150, 300), strict=True)]
-        lo, hi = stratified_bootstrap(groups, rounds=400, seed=trial)
+    trials = 400
+    for _ in range(trials):
+        ks = [int(rng.binomial(size, p)) for p, size in zip(rates, (40, 150, 300), strict=True)]
+        ns = (40, 150, 300)
+        _, (lo, hi) = mover(
+            [k / n for k, n in zip(ks, ns, strict=True)], [wilson(k, n) for k, n in zip(ks, ns, strict=True)]
+        )
         hits += lo <= truth <= hi
-    assert 0.88 <= hits / trials <= 0.99
+    assert 0.9 <= hits / trials <= 0.99

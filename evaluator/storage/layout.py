@@ -1,12 +1,13 @@
-"""The one storage layer shared by submissions, evaluator and leaderboard (ARCHITECTURE.md).
+"""The data directory layout, and the atomic file writes every home's local files use.
 
-Layout under the data directory (default ./var):
+Layout under the data directory (default ./var), the same inside the Hub's three repos:
 
     requests/  one JSON per submission                  PUBLIC
     results/   result rows, one Parquet file per run     PUBLIC
     runs/<id>/ spec, replies, judgements                 PRIVATE
     sets/      item sets with versioned manifests        PRIVATE
     cache/     generation and judge cache                PRIVATE
+    logs/      worker logs                               PRIVATE
     queue/     claim locks and the pending/running index PRIVATE
 
 Writes are atomic (temporary file + rename) so a reader or a crash never sees half a file;
@@ -22,9 +23,12 @@ import json
 import os
 import tempfile
 from collections.abc import Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from evaluator.storage.home import Store
 
 DEFAULT_DATA_DIR: Final = "./var"
 PUBLIC_AREAS: Final = ("requests", "results", "public")
@@ -33,7 +37,14 @@ PRIVATE_AREAS: Final = ("runs", "sets", "cache", "logs", "queue")
 
 @dataclass(frozen=True)
 class DataDir:
+    """Where files are read: the data directory itself, or a Hub store's local mirror.
+
+    `home` is the store the directory belongs to (None: a plain local directory), so code
+    handed only a DataDir still writes through the right home (submissions.Queue.local).
+    """
+
     root: Path
+    home: Store | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def at(cls, path: str | os.PathLike[str] | None = None) -> DataDir:
@@ -157,6 +168,11 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def _json_text(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def json_bytes(value: Any) -> bytes:
+    """A JSON file's bytes as every writer of the layout writes them (stable: sorted keys)."""
+    return _json_text(value).encode("utf-8")
 
 
 def atomic_write_json(path: Path, value: Any) -> None:

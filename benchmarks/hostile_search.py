@@ -1,0 +1,141 @@
+"""Hostile searches against the leaderboard (issue 10.1).
+
+Prints:
+  1. in-process cost of a 2 KB hostile search (refused by the bounds before any work; the
+     target is under 50 ms) and of the worst search the bounds allow, against an ordinary
+     query measured in the same run;
+  2. `/leaderboard` p99 for ordinary clients, unloaded and while 4 clients send hostile
+     searches as fast as they can, against the real entry point (`python app.py`) in a
+     subprocess; the ratio should stay within 1.5x.
+
+Reuses the synthetic data and HTTP helpers of benchmarks/leaderboard_latency.py.
+Usage: python benchmarks/hostile_search.py [--models N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.leaderboard_latency import free_port, http_load, payload, start_server, wait_ready, write_data  # noqa: E402
+from evaluator.storage import DataDir  # noqa: E402
+from leaderboard.limits import MAX_SEARCH_ALTERNATIVES, MAX_SEARCH_CHARS  # noqa: E402
+from leaderboard.store import ResultStore  # noqa: E402
+from leaderboard.view import Filters, Leaderboard, QueryError  # noqa: E402
+
+HOSTILE_2KB = ";".join(["a b c d e f g h"] * 128)[:2048]
+WORST_ALLOWED = ";".join(["model instruct"] * MAX_SEARCH_ALTERNATIVES)[:MAX_SEARCH_CHARS]
+HOSTILE = (HOSTILE_2KB, WORST_ALLOWED, "x" * 4096, ";" * 2048)
+
+
+def timed_ms(board: Leaderboard, search: str, rounds: int = 20) -> tuple[float, str]:
+    outcome = "answered"
+    start = time.perf_counter()
+    for _ in range(rounds):
+        try:
+            board.table(Filters(search=search))
+        except QueryError:
+            outcome = "refused"
+    return (time.perf_counter() - start) / rounds * 1000, outcome
+
+
+def in_process(data: DataDir) -> None:
+    board = Leaderboard(ResultStore(data))
+    board.table(Filters())  # build the view once
+    ordinary, _ = timed_ms(board, "model-1")
+    hostile, how = timed_ms(board, HOSTILE_2KB)
+    worst, how_worst = timed_ms(board, WORST_ALLOWED)
+    print("in process (mean of 20):")
+    print(f"  ordinary search 'model-1'           {ordinary:7.2f} ms")
+    print(f"  2 KB hostile search ({how})     {hostile:7.2f} ms  (target < 50 ms; {hostile / ordinary:.2f}x ordinary)")
+    print(f"  worst allowed search ({how_worst}) {worst:7.2f} ms  ({worst / ordinary:.2f}x ordinary)")
+
+
+def hostile_clients(url: str, clients: int, stop: threading.Event, sent: list[int]) -> list[threading.Thread]:
+    import httpx
+
+    def attack(index: int) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            k = index
+            while not stop.is_set():
+                body = payload(Filters(search=HOSTILE[k % len(HOSTILE)]))
+                k += 1
+                try:
+                    posted = http.post("/gradio_api/call/leaderboard", json=body)
+                    event_id = posted.json()["event_id"]
+                    http.get(f"/gradio_api/call/leaderboard/{event_id}")
+                except Exception:  # an attacker does not care about answers
+                    pass
+                sent[index] += 1
+
+    threads = [threading.Thread(target=attack, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def over_http(data: DataDir, seconds: float, attackers: int) -> None:
+    os.environ.setdefault("CRISIS_DEMO", "0")
+    os.environ.setdefault("CRISIS_EMBEDDED_WORKER", "0")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start_server(data, port)
+    try:
+        ready = wait_ready(url + "/", proc, timeout=300)
+        print(f"\nHTTP /leaderboard (python app.py on loopback, ready in {ready:.1f} s)")
+        http_load(url, 2, 20, 30)  # warm-up
+        base = http_load(url, 2, 10_000, seconds)
+        stop = threading.Event()
+        sent = [0] * attackers
+        threads = hostile_clients(url, attackers, stop, sent)
+        time.sleep(1.0)
+        loaded = http_load(url, 2, 10_000, seconds)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        print(f"  unloaded: {int(base['requests'])} requests, p50 {base['p50_ms']:.0f} ms, p99 {base['p99_ms']:.0f} ms")
+        print(
+            f"  with {attackers} hostile clients ({sum(sent)} hostile searches sent): {int(loaded['requests'])} "
+            f"requests, p50 {loaded['p50_ms']:.0f} ms, p99 {loaded['p99_ms']:.0f} ms, errors {int(loaded['errors'])}"
+        )
+        print(f"  p99 ratio loaded/unloaded: {loaded['p99_ms'] / base['p99_ms']:.2f}x (target <= 1.5x)")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=15.0, help="each HTTP phase")
+    parser.add_argument("--attackers", type=int, default=4)
+    parser.add_argument("--skip-http", action="store_true")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="hostile-search-"))
+    data = DataDir.at(root)
+    try:
+        write_data(data, args.models)
+        print(f"data: {args.models:,} models; machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+        in_process(data)
+        if not args.skip_http:
+            over_http(data, args.seconds, args.attackers)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

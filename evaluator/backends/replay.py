@@ -1,0 +1,149 @@
+"""`replay:FILE`: replies that already exist (a paper's, a provider's logs), scored as if generated.
+
+The file is JSONL, one `{"item_id": ..., "reply": ...[, "detection": ...]}` per line. The
+replies go through the same judge and metrics as a live model's. A backend sees only
+conversations, so the pipeline binds the item set first (`bind`) and each conversation is
+matched to its item by content.
+
+- An item with no line in the file fails with the reason, never with a default reply; a
+  detection conversation fails the same way when the line has no `detection`.
+- Replaying on a private (held-out) set is for maintainers only: a replay file is written
+  by whoever holds it, and scoring it against held-out items would let anyone probe them.
+- The file is bounded (size, line length, lines) before any of it is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from evaluator.backends.base import BackendError, Conversation, GenerationParams, ModelInfo, OnReply, Reply
+
+if TYPE_CHECKING:
+    from evaluator.items import ItemSet
+
+MAX_REPLAY_BYTES: Final = 64 * 1024 * 1024
+MAX_LINE_BYTES: Final = 256 * 1024
+MAX_RECORDS: Final = 200_000
+MAX_ITEM_ID: Final = 200
+MODEL_TYPE: Final = "replay"
+_MISSING: Final = "ReplayMissing"
+
+
+def _conversation_key(conversation: Conversation) -> str:
+    blob = json.dumps([dict(m) for m in conversation], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def read_replay_file(path: Path) -> tuple[dict[str, tuple[str, str | None]], str]:
+    """Per item id, (reply, detection or None), and the file's sha256. BackendError, naming the
+    line but never its text, for anything out of bounds or malformed."""
+    name = path.name
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise BackendError(f"replay: {name}: no such file") from None
+    if size > MAX_REPLAY_BYTES:
+        raise BackendError(f"replay: {name}: {size} bytes, more than the {MAX_REPLAY_BYTES} a replay file may have")
+    digest = hashlib.sha256()
+    records: dict[str, tuple[str, str | None]] = {}
+    with path.open("rb") as handle:
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):
+            digest.update(raw)
+            if len(raw) > MAX_LINE_BYTES:
+                raise BackendError(f"replay: {name} line {number}: longer than {MAX_LINE_BYTES} bytes")
+            if not raw.strip():
+                continue
+            if len(records) >= MAX_RECORDS:
+                raise BackendError(f"replay: {name}: more than {MAX_RECORDS} lines")
+            item_id, reply, detection = _parse_line(raw, f"replay: {name} line {number}")
+            if item_id in records:
+                raise BackendError(f"replay: {name} line {number}: item {item_id!r} appears twice")
+            records[item_id] = (reply, detection)
+    if not records:
+        raise BackendError(f"replay: {name}: no replies")
+    return records, digest.hexdigest()
+
+
+def _parse_line(raw: bytes, where: str) -> tuple[str, str, str | None]:
+    try:
+        obj: Any = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BackendError(f"{where}: not a JSON object") from None
+    if not isinstance(obj, dict):
+        raise BackendError(f"{where}: not a JSON object")
+    item_id, reply, detection = obj.get("item_id"), obj.get("reply"), obj.get("detection")
+    if not isinstance(item_id, str) or not item_id or len(item_id) > MAX_ITEM_ID:
+        raise BackendError(f"{where}: item_id must be a string of 1-{MAX_ITEM_ID} characters")
+    if not isinstance(reply, str):
+        raise BackendError(f"{where}: reply must be a string")
+    if detection is not None and not isinstance(detection, str):
+        raise BackendError(f"{where}: detection must be a string when given")
+    return item_id, reply, detection
+
+
+class ReplayBackend:
+    def __init__(self, target: str, *, maintainer: bool = False) -> None:
+        path = Path(target)
+        self._name = path.name
+        self._records, sha = read_replay_file(path)
+        self._maintainer = maintainer
+        self._by_conversation: dict[str, tuple[str, str]] = {}  # key -> (kind, item id)
+        self._info = ModelInfo(
+            spec=f"replay:{path.name}",
+            model=f"replay:{path.stem}",
+            revision=sha[:12],
+            model_type=MODEL_TYPE,
+            details={"file": path.name, "sha256": sha, "replies": len(self._records)},
+        )
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def bind(self, item_set: ItemSet) -> None:
+        """Match conversations to the items of the set about to be run; refuse a private set
+        unless the caller is a maintainer."""
+        if not item_set.is_public and not self._maintainer:
+            raise BackendError(
+                f"replay: set {item_set.name!r} is private; replaying on it is for maintainers "
+                "(--maintainer --admin-token TOKEN)"
+            )
+        from evaluator.protocol.detection import detection_messages
+
+        self._by_conversation = {}
+        for item in item_set.items:
+            self._by_conversation[_conversation_key(item.messages)] = ("reply", item.id)
+            self._by_conversation[_conversation_key(detection_messages(item))] = ("detect", item.id)
+
+    def generate(
+        self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
+    ) -> list[Reply]:
+        replies = []
+        for index, conversation in enumerate(conversations):
+            reply = self._reply(conversation)
+            if on_reply:
+                on_reply(index, reply)
+            replies.append(reply)
+        return replies
+
+    def _reply(self, conversation: Conversation) -> Reply:
+        found = self._by_conversation.get(_conversation_key(conversation))
+        if found is None:
+            return Reply.failed("ReplayError: the conversation is not an item of the bound set")
+        kind, item_id = found
+        record = self._records.get(item_id)
+        if record is None:
+            return Reply.failed(f"{_MISSING}: {self._name} has no reply for item {item_id!r}")
+        reply, detection = record
+        if kind == "detect":
+            if detection is None:
+                return Reply.failed(f"{_MISSING}: {self._name} has no detection for item {item_id!r}")
+            return Reply(text=detection, prompt_tokens=0, completion_tokens=0, finish_reason="stop")
+        return Reply(text=reply, prompt_tokens=0, completion_tokens=0, finish_reason="stop")
+
+    def close(self) -> None:
+        pass

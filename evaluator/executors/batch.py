@@ -1,0 +1,260 @@
+"""Batch mode: one model over several replicas with Ray Data, for very large item sets or many samples.
+
+`RayDataBackend` is a Backend: the pipeline hands it every pending conversation at once, and
+it cuts them into shards of `shard_size`, streams them through `replicas` copies of the model
+and writes each shard to the run directory as Parquet (`runs/<id>/shards/replies-00003.parquet`)
+as soon as all its rows are back. A shard already on disk is not generated again, so a batch
+killed halfway resumes per shard. Each reply also reaches the pipeline's own replies.jsonl
+through `on_reply`, so scoring and resuming work as for any backend.
+
+On GPUs the replicas are `ray.data.llm` vLLM engines (vLLMEngineProcessorConfig and
+build_processor of the installed Ray, 2.60); on a CPU cluster the same path runs the hf:
+backend in a Ray Data actor pool (map_batches with a callable class).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from evaluator.backends import BackendOptions, parse_spec
+from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply, with_system_prompt
+
+SHARD_COLUMNS: Final = ("index", "text", "prompt_tokens", "completion_tokens", "finish_reason", "error")
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    replicas: int = 2
+    shard_size: int = 256
+    batch_size: int = 16  # rows per call into one replica
+    tensor_parallel_size: int = 1  # vLLM replicas only
+    num_cpus: float = 1.0  # per hf: replica
+
+    def __post_init__(self) -> None:
+        if min(self.replicas, self.shard_size, self.batch_size, self.tensor_parallel_size) < 1 or self.num_cpus <= 0:
+            raise ValueError("replicas, shard size, batch size and tensor parallel size must be at least 1")
+
+
+class HFReplica:
+    """One hf: copy of the model in a Ray Data actor: batches of conversations in, replies out."""
+
+    def __init__(self, spec: str, options: BackendOptions, params: GenerationParams) -> None:
+        from evaluator.backends import make_backend
+
+        self._backend = make_backend(spec, options)
+        self._params = params
+
+    def __call__(self, batch: Mapping[str, Any]) -> dict[str, list[Any]]:
+        conversations = [json.loads(m) for m in batch["messages"]]
+        replies = self._backend.generate(conversations, self._params)
+        out: dict[str, list[Any]] = {"index": [int(i) for i in batch["index"]]}
+        for column in SHARD_COLUMNS[1:]:
+            out[column] = [getattr(r, column) for r in replies]
+        return out
+
+
+class RayDataBackend:
+    """A Backend that generates through Ray Data replicas; `shard_dir` is set before generate()."""
+
+    def __init__(self, spec: str, options: BackendOptions, plan: BatchPlan, info: ModelInfo) -> None:
+        self._spec = spec
+        self._options = options
+        self._plan = plan
+        self._info = ModelInfo(
+            spec=info.spec,
+            model=info.model,
+            revision=info.revision,
+            model_type=info.model_type,
+            details={**info.details, "batch": {"replicas": plan.replicas, "engine": self.engine}},
+        )
+        self.shard_dir: Path | None = None
+
+    @property
+    def engine(self) -> str:
+        return "vllm" if parse_spec(self._spec).kind == "vllm" else "hf"
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def generate(
+        self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
+    ) -> list[Reply]:
+        if self.shard_dir is None:
+            raise RuntimeError("internal error: the batch backend was not given its run directory")
+        messages = [json.dumps(with_system_prompt(c, params), ensure_ascii=False) for c in conversations]
+        # Shards are named by what they hold: a different set of pending conversations (a
+        # resumed run with fewer left) never reuses a shard that answered other ones.
+        key = hashlib.sha256(json.dumps([params.key(), messages]).encode()).hexdigest()[:12]
+        size = self._plan.shard_size
+        shards = [range(start, min(start + size, len(messages))) for start in range(0, len(messages), size)]
+        replies: dict[int, Reply] = {}
+        pending: list[int] = []
+        for n, shard in enumerate(shards):
+            found = self._read_shard(self._shard_path(key, n))
+            if found is not None and set(found) == set(shard):
+                replies.update(found)
+            else:
+                pending.append(n)
+        if pending:
+            rows = [{"index": i, "shard": n, "messages": messages[i]} for n in pending for i in shards[n]]
+            waiting = {n: len(shards[n]) for n in pending}
+            collected: dict[int, dict[int, Reply]] = {n: {} for n in pending}
+            shard_of = {i: n for n in pending for i in shards[n]}
+            for index, reply in self._stream(rows, params):
+                n = shard_of[index]
+                collected[n][index] = reply
+                if len(collected[n]) == waiting[n]:
+                    self._write_shard(self._shard_path(key, n), collected[n])
+                    replies.update(collected[n])
+        if on_reply:
+            for index in range(len(messages)):
+                on_reply(index, replies[index])
+        return [replies[i] for i in range(len(messages))]
+
+    def close(self) -> None:
+        pass
+
+    # -- Ray Data ----------------------------------------------------------------------------
+
+    def _stream(self, rows: list[dict[str, Any]], params: GenerationParams) -> Iterator[tuple[int, Reply]]:
+        import ray.data
+
+        dataset: Any = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // self._plan.batch_size))
+        if self.engine == "vllm":
+            dataset = self._vllm(dataset, params)
+        else:
+            dataset = dataset.map_batches(
+                HFReplica,
+                fn_constructor_kwargs={"spec": self._spec, "options": self._options, "params": params},
+                batch_size=self._plan.batch_size,
+                concurrency=self._plan.replicas,
+                num_cpus=self._plan.num_cpus,
+            )
+        for batch in dataset.iter_batches(batch_size=None, batch_format="pandas"):
+            for row in batch.to_dict(orient="records"):
+                yield int(row["index"]), _reply({str(k): v for k, v in row.items()})
+
+    def _vllm(self, dataset: Any, params: GenerationParams) -> Any:
+        from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+
+        target = parse_spec(self._spec)
+        config = vLLMEngineProcessorConfig(
+            model_source=target.target,
+            engine_kwargs={
+                "tensor_parallel_size": self._plan.tensor_parallel_size,
+                "revision": target.revision,
+                "trust_remote_code": False,
+                "load_format": "safetensors",
+            },
+            concurrency=self._plan.replicas,
+            batch_size=self._plan.batch_size,
+            should_continue_on_error=True,  # one bad row is that row's failure, as with every backend
+        )
+        sampling = {
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_new_tokens,
+            "seed": params.seed,
+        }
+        processor = build_processor(
+            config,
+            preprocess=lambda row: {
+                "index": row["index"],
+                "messages": json.loads(row["messages"]),
+                "sampling_params": sampling,
+            },
+            postprocess=lambda row: {
+                "index": row["index"],
+                "text": row.get("generated_text"),
+                "prompt_tokens": row.get("num_input_tokens"),
+                "completion_tokens": row.get("num_generated_tokens"),
+                "finish_reason": None,  # vLLM's stage does not carry it through
+                "error": row.get("__inference_error__") or None,
+            },
+        )
+        return processor(dataset)
+
+    # -- shards ------------------------------------------------------------------------------
+
+    def _shard_path(self, key: str, n: int) -> Path:
+        assert self.shard_dir is not None
+        return self.shard_dir / f"replies-{key}-{n:05d}.parquet"
+
+    @staticmethod
+    def _write_shard(path: Path, replies: Mapping[int, Reply]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from evaluator.storage import atomic_write_bytes
+
+        indexes = sorted(replies)
+        table = pa.table(
+            {"index": indexes, **{c: [getattr(replies[i], c) for i in indexes] for c in SHARD_COLUMNS[1:]}},
+            schema=pa.schema(
+                [
+                    ("index", pa.int64()),
+                    ("text", pa.string()),
+                    ("prompt_tokens", pa.int64()),
+                    ("completion_tokens", pa.int64()),
+                    ("finish_reason", pa.string()),
+                    ("error", pa.string()),
+                ]
+            ),
+        )
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        atomic_write_bytes(path, buffer.getvalue())  # a shard is on disk whole or not at all
+
+    @staticmethod
+    def _read_shard(path: Path) -> dict[int, Reply] | None:
+        if not path.exists():
+            return None
+        import pyarrow.parquet as pq
+
+        return {int(row["index"]): _reply(row) for row in pq.read_table(path).to_pylist()}
+
+
+def batch_model_info(spec: str) -> ModelInfo:
+    """What the run records about the model, without loading it: the replicas do that.
+
+    The same spec, model and revision as the hf: backend would report, so a batch run has the
+    run id (and rows) of the same run done in one process.
+    """
+    from evaluator.backends.hf import file_content_hash, local_content_hash, resolve_hub_model
+
+    parsed = parse_spec(spec)
+    if parsed.is_local_path:
+        path = Path(parsed.target).expanduser().resolve()
+        revision = file_content_hash(path) if path.is_file() else local_content_hash(path)
+    else:
+        revision = resolve_hub_model(parsed.target, parsed.revision).sha
+    return ModelInfo(
+        spec=str(parsed),
+        model=parsed.target,
+        revision=revision,
+        model_type="open-weight",
+        details={"backend": parsed.kind},
+    )
+
+
+def _reply(row: Mapping[str, Any]) -> Reply:
+    def count(value: Any) -> int | None:
+        return None if value is None or value != value else int(value)  # NaN from pandas
+
+    error = row.get("error")
+    error = None if error is None or error != error or error == "" else str(error)
+    text = row.get("text")
+    return Reply(
+        text=None if error or text is None or text != text else str(text),
+        prompt_tokens=count(row.get("prompt_tokens")),
+        completion_tokens=count(row.get("completion_tokens")),
+        finish_reason=row.get("finish_reason") if isinstance(row.get("finish_reason"), str) else None,
+        error=error,
+    )

@@ -1,0 +1,335 @@
+"""`--executor ray`: each claimed request is one Ray task with the GPUs its model needs.
+
+The driver (the worker process) claims requests and keeps their leases alive with its own
+heartbeats; the task only evaluates. Ray's own retries are off (max_retries=0): a task that
+dies (node lost, out of memory, killed) fails that attempt through the queue, with a reason
+the submitter can read, and the request goes back to the queue. The run is resumable by run
+id and its finished items are in the run directory, so the next attempt continues from
+them. That directory is the worker's --data directory, which every node must see at the
+same path (a shared filesystem); a driver that dies leaves leases that expire as any
+worker's do.
+
+Open-weight models go to vLLM on a cluster with GPUs: 1, 2, 4 or 8 GPUs of one node with
+tensor parallelism to match, or whole nodes with pipeline parallelism for a model larger
+than a node (evaluator.placement). Model judges (`--judge vllm:ORG/NAME`, or `hf:` on a CPU
+cluster) run as one named Ray actor per spec, started once and reused by every request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply
+from evaluator.executors.base import ExecutorError
+from evaluator.placement import CPU_ONLY, Cluster, Placement, PlacementError, cluster_from_ray_nodes, gpus_for
+
+if TYPE_CHECKING:
+    from evaluator.backends import BackendOptions
+    from evaluator.executors.batch import BatchPlan
+    from evaluator.judge.verdict import Judge
+    from evaluator.pipeline import OnProgress, OnStage, RunConfig, RunOutcome
+    from evaluator.storage import DataDir
+    from submissions.records import RequestRecord
+
+log = logging.getLogger("evaluator.executors.ray")
+
+NAMESPACE: Final = "crisis-safety"
+TASK_NAME: Final = "evaluate_request"  # Ray titles the task's process "ray::evaluate_request"
+REPLICA_KINDS: Final = ("vllm", "hf")  # judges that are models on the cluster; others run in the task
+
+
+# ----------------------------------------------------------------------- placement → Ray
+
+
+def open_weight_on_cluster(model: str, options: BackendOptions, placement: Placement) -> tuple[str, BackendOptions]:
+    """The spec and options a request runs with under `placement`: vLLM sized to it on GPUs."""
+    kind, _, target = model.partition(":")
+    if kind not in ("hf", "vllm") or target.startswith(("/", "./", "../")) or placement.gpus == 0:
+        return model, options
+    return f"vllm:{target}", replace(
+        options,
+        tensor_parallel_size=placement.tensor_parallel_size,
+        pipeline_parallel_size=placement.pipeline_parallel_size,
+    )
+
+
+def task_options(placement: Placement) -> dict[str, Any]:
+    """Ray resources for one request's task.
+
+    Within a node the task holds its GPUs itself and vLLM's own workers inherit them. Across
+    nodes vLLM runs its workers as Ray actors (distributed_executor_backend="ray"), placed by
+    the placement group the task runs in, so the task itself takes none of the GPUs.
+    """
+    if placement.pipeline_parallel_size == 1:
+        return {"num_cpus": 1, "num_gpus": placement.gpus}
+    return {"num_cpus": 1, "num_gpus": 0, "placement_bundles": [{"GPU": 1, "CPU": 1}] * placement.gpus}
+
+
+def death_reason(exc: BaseException) -> str:
+    """One line for the submitter: why the task running their request ended."""
+    import ray.exceptions as rex
+
+    if isinstance(exc, rex.OutOfMemoryError):
+        why = "its node ran out of memory"
+    elif isinstance(exc, rex.NodeDiedError | rex.LocalRayletDiedError):
+        why = "its node was lost"
+    elif isinstance(exc, rex.WorkerCrashedError):
+        why = "its process was killed or crashed"
+    elif isinstance(exc, rex.TaskUnschedulableError):
+        why = "no node can run it"
+    elif isinstance(exc, rex.ObjectLostError):
+        why = "its result was lost with its node"
+    else:
+        why = f"Ray reported {type(exc).__name__}"
+    return f"the evaluation task died ({why}); finished items are kept and the next attempt resumes from them"
+
+
+# --------------------------------------------------------------------------- in the task
+
+
+class ReplicaBackend:
+    """A Backend whose model lives in a judge replica actor, shared by every request's task."""
+
+    def __init__(self, actor: Any, info: ModelInfo) -> None:
+        self._actor = actor
+        self._info = info
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def generate(
+        self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
+    ) -> list[Reply]:
+        import ray
+
+        replies: list[Reply] = ray.get(self._actor.generate.remote([list(c) for c in conversations], params))
+        if on_reply:
+            for index, reply in enumerate(replies):
+                on_reply(index, reply)
+        return replies
+
+    def close(self) -> None:
+        pass  # the replica outlives the request: the next one reuses it
+
+
+def judges_for(config: RunConfig, replicas: Mapping[str, Any]) -> list[Judge] | None:
+    """The run's judges, model judges through their replicas; None: the pipeline builds them."""
+    if not replicas:
+        return None
+    import ray
+
+    from evaluator.judge.factory import checklist_judge, make_judge
+
+    judges = []
+    for spec in config.judges:
+        if spec in replicas:
+            info = ray.get(replicas[spec].info.remote())
+            judges.append(checklist_judge(spec, ReplicaBackend(replicas[spec], info)))
+        else:
+            judges.append(make_judge(spec, config.judge_options))
+    return judges
+
+
+def evaluate_request(config: RunConfig, data_root: str, replicas: Mapping[str, Any]) -> RunOutcome:
+    """The body of one request's Ray task (module level: Ray names the task after it)."""
+    from evaluator.pipeline import run_evaluation
+    from evaluator.storage import DataDir
+
+    return run_evaluation(config, DataDir.at(data_root), progress=False, judges=judges_for(config, replicas))
+
+
+class JudgeReplica:
+    """A judge model kept loaded on the cluster (a Ray actor): requests send it conversations."""
+
+    def __init__(self, spec: str, options: BackendOptions) -> None:
+        from evaluator.backends import make_backend
+
+        self._backend = make_backend(spec, options)
+        self._calls = 0
+
+    def info(self) -> ModelInfo:
+        return self._backend.info
+
+    def generate(self, conversations: list[list[dict[str, str]]], params: GenerationParams) -> list[Reply]:
+        self._calls += 1
+        return self._backend.generate(conversations, params)
+
+    def stats(self) -> dict[str, int]:
+        return {"calls": self._calls, "pid": os.getpid()}
+
+
+# ----------------------------------------------------------------------------- the driver
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        max_concurrent: int = 1,
+        *,
+        gpu_memory: int | None = None,
+        poll_s: float = 0.5,
+        batch: BatchPlan | None = None,
+        init_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ValueError("--executor ray needs Ray: pip install -r requirements-ray.txt") from None
+        if not ray.is_initialized():
+            ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, **dict(init_kwargs or {}))
+        self.max_concurrent = max_concurrent
+        self._gpu_memory = gpu_memory
+        self._poll_s = poll_s
+        self._task = ray.remote(max_retries=0)(evaluate_request)
+        self._replicas: dict[str, Any] = {}
+        self._batch = batch
+
+    def cluster(self) -> Cluster:
+        import ray
+
+        return cluster_from_ray_nodes(ray.nodes(), self._gpu_memory)
+
+    def place(self, config: RunConfig, request: RequestRecord | None, cluster: Cluster) -> tuple[RunConfig, Placement]:
+        """The run as this cluster runs it, and the GPUs its task asks for."""
+        if request is None or request.model_type != "open-weight":
+            return config, CPU_ONLY
+        try:
+            placement = gpus_for(request.params, request.precision, cluster)
+        except PlacementError as exc:
+            raise ExecutorError(str(exc)) from None
+        model, options = open_weight_on_cluster(config.model, config.model_options, placement)
+        return replace(config, model=model, model_options=options), placement
+
+    def replicas(self, config: RunConfig, cluster: Cluster) -> dict[str, Any]:
+        """The judge replica for each model judge of this run, started on first use."""
+        import ray
+
+        out: dict[str, Any] = {}
+        for spec in config.judges:
+            if spec.partition(":")[0] not in REPLICA_KINDS:
+                continue
+            actor = self._replicas.get(spec)
+            if actor is None:
+                gpus = 1 if cluster.gpus and spec.startswith("vllm:") else 0
+                actor = (
+                    ray.remote(JudgeReplica)
+                    .options(name=f"judge:{spec}", get_if_exists=True, num_cpus=1 if not gpus else 0, num_gpus=gpus)
+                    .remote(spec, config.judge_options)
+                )
+                self._replicas[spec] = actor
+            out[spec] = actor
+        return out
+
+    def evaluate(
+        self,
+        config: RunConfig,
+        data: DataDir,
+        should_stop: Callable[[], bool],
+        *,
+        on_progress: OnProgress | None = None,
+        on_stage: OnStage | None = None,
+        request: RequestRecord | None = None,
+    ) -> RunOutcome:
+        import ray
+        import ray.exceptions as rex
+
+        from evaluator.pipeline import RunOutcome
+
+        cluster = self.cluster()
+        config, placement = self.place(config, request, cluster)
+        replicas = self.replicas(config, cluster)
+        if self._batch is not None and config.model.partition(":")[0] in ("hf", "vllm"):
+            return self._evaluate_batch(config, data, should_stop, on_progress, on_stage, placement, replicas)
+        options = task_options(placement)
+        bundles = options.pop("placement_bundles", None)
+        if bundles:
+            from ray.util.placement_group import placement_group
+            from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+            group = placement_group(bundles, strategy="PACK")
+            options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+                group, placement_group_capture_child_tasks=True
+            )
+        if on_progress is not None:
+            on_progress(f"on ray ({placement.gpus} GPU)" if placement.gpus else "on ray", 0, 1)
+        ref = self._task.options(**options).remote(config, str(data.root), replicas)
+        try:
+            while not ray.wait([ref], timeout=self._poll_s)[0]:
+                if should_stop():
+                    ray.cancel(ref, recursive=True)
+                    break
+            try:
+                return ray.get(ref)
+            except rex.TaskCancelledError:
+                return RunOutcome("stopped", "", [], reason="stopped by the worker")
+            except rex.RayTaskError as exc:
+                cause = exc.cause
+                if isinstance(cause, KeyboardInterrupt):  # a cancel that landed inside the run
+                    return RunOutcome("stopped", "", [], reason="stopped by the worker")
+                if isinstance(cause, Exception):
+                    raise cause from None  # the run's own error (BackendError, RunError...), as local runs raise it
+                raise ExecutorError(death_reason(exc)) from None
+            except rex.RayError as exc:
+                log.warning("evaluation task died: %s", type(exc).__name__)
+                raise ExecutorError(death_reason(exc)) from None
+        finally:
+            if bundles:
+                from ray.util.placement_group import remove_placement_group
+
+                remove_placement_group(group)
+
+    def _evaluate_batch(
+        self,
+        config: RunConfig,
+        data: DataDir,
+        should_stop: Callable[[], bool],
+        on_progress: OnProgress | None,
+        on_stage: OnStage | None,
+        placement: Placement,
+        replicas: Mapping[str, Any],
+    ) -> RunOutcome:
+        """Batch mode: this process drives the run, Ray Data replicas generate (evaluator.executors.batch)."""
+        from evaluator.executors.batch import RayDataBackend, batch_model_info
+        from evaluator.pipeline import run_evaluation
+
+        assert self._batch is not None
+        plan = replace(self._batch, tensor_parallel_size=max(1, placement.tensor_parallel_size))
+        backend = RayDataBackend(config.model, config.model_options, plan, batch_model_info(config.model))
+
+        def stage(name: str, run_dir: Path) -> None:
+            if name == "start":
+                backend.shard_dir = run_dir / "shards"
+            if on_stage is not None:
+                on_stage(name, run_dir)
+
+        return run_evaluation(
+            config,
+            data,
+            progress=False,
+            should_stop=should_stop,
+            on_progress=on_progress,
+            on_stage=stage,
+            backend=backend,
+            judges=judges_for(config, replicas),
+        )
+
+    def replica_stats(self) -> dict[str, dict[str, int]]:
+        import ray
+
+        return {spec: ray.get(actor.stats.remote()) for spec, actor in self._replicas.items()}
+
+    def close(self) -> None:
+        import ray
+
+        for actor in self._replicas.values():
+            ray.kill(actor)
+        self._replicas.clear()

@@ -1,0 +1,71 @@
+"""The one storage layer shared by submissions, evaluator and leaderboard (ARCHITECTURE.md).
+
+One layout (`layout`), two homes (`home`): a local data directory, or three Hub dataset
+repos read through a local mirror (`hub`, imported only when a Hub store is opened).
+"""
+
+from evaluator.storage.home import (
+    STORE_HELP,
+    CommitConflict,
+    LocalStore,
+    PrivatePathRefused,
+    Store,
+    StoreError,
+    StoreSpec,
+    StoreUnavailable,
+    add_store_arguments,
+    open_store,
+    parse_store,
+    resolve_spec,
+    store_from_args,
+    store_of,
+)
+from evaluator.storage.layout import (
+    DEFAULT_DATA_DIR,
+    PRIVATE_AREAS,
+    PUBLIC_AREAS,
+    DataDir,
+    LockBusy,
+    append_jsonl,
+    atomic_create_bytes,
+    atomic_create_json,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    exclusive_lock,
+    json_bytes,
+    read_json,
+    read_jsonl,
+)
+
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "PRIVATE_AREAS",
+    "PUBLIC_AREAS",
+    "STORE_HELP",
+    "CommitConflict",
+    "DataDir",
+    "LocalStore",
+    "LockBusy",
+    "PrivatePathRefused",
+    "Store",
+    "StoreError",
+    "StoreSpec",
+    "StoreUnavailable",
+    "add_store_arguments",
+    "append_jsonl",
+    "atomic_create_bytes",
+    "atomic_create_json",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "exclusive_lock",
+    "json_bytes",
+    "open_store",
+    "parse_store",
+    "read_json",
+    "read_jsonl",
+    "resolve_spec",
+    "store_from_args",
+    "store_of",
+]

@@ -1,0 +1,444 @@
+"""The public REST API at /api/v1: plain FastAPI routes mounted on the Space's own server.
+
+Gradio runs on FastAPI, so these routes share the page's process, store and view cache but
+none of Gradio's per-call machinery (session state, queue, two requests per call): a query
+costs what the filter, the sort and the JSON cost. OpenAPI docs are at /api/v1/docs.
+
+Everything served comes from the public result rows of a `StoreSnapshot` (hidden models are
+already left out there), never from run directories or item files: no item text, held-out
+or public, is reachable from here. Names are returned as recorded (made one-line by
+`plain_text`), with no Markdown escapes.
+
+Every parameter is bounded before any work is done with it (limits below, one place); a bad
+one is a 422 (or 400 for a value the view rejects) with a one-line message. Responses carry a
+strong ETag derived from the snapshot version, the process and the request, so a client's
+If-None-Match is answered 304 without building the body; JSON and CSV are gzipped when the
+client accepts it. CORS is open to any origin, for GET only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Annotated, Any, Final
+
+import orjson
+import pandas as pd
+import pyarrow.parquet as pq
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+
+from evaluator.results import OVERALL
+from leaderboard.boards import Board, board_mask
+from leaderboard.export import ordered_rows, results_table, to_csv
+from leaderboard.links import plain_text
+from leaderboard.model_page import model_detail
+from leaderboard.view import (
+    ALL_SIGNALS,
+    COLUMN_BY_KEY,
+    DEFAULT_COLUMNS,
+    DEFAULT_LIMIT,
+    Filters,
+    Leaderboard,
+    QueryError,
+    filters_from,
+)
+
+API_PREFIX: Final = "/api/v1"
+# Input bounds, the same as the page's (one place; the page's own inputs are not longer).
+MAX_SEARCH_CHARS: Final = 200
+MAX_SEARCH_TERMS: Final = 16  # words over all alternatives: each one is a pass over the names
+MAX_CHOICES: Final = 32  # entries of a list parameter (types, licenses, columns)
+MAX_TEXT_CHARS: Final = 200  # one board key, license, column key or model id
+MAX_ROWS: Final = 100_000  # limit; 0 is every match
+MAX_OFFSET: Final = 10_000_000
+MAX_PERCENT: Final = 100.0
+MAX_PARAMS_B: Final = 1e6
+GZIP_MIN_BYTES: Final = 1024
+_BULK_CACHE_SIZE: Final = 6  # bulk bodies kept per (snapshot, board, format)
+# A process-local salt: snapshot versions restart at 1 with the process, an ETag must not.
+_BOOT: Final = os.urandom(8).hex()
+_MEDIA: Final = {
+    "parquet": "application/vnd.apache.parquet",
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+}
+
+
+_BOARD_QUERY: Final = Query(alias="board", description="one board's rows only (key from /boards)")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message.splitlines()[0] if message else "bad request"
+
+
+def _bounded(name: str, value: str | None, limit: int = MAX_TEXT_CHARS) -> str:
+    if value is not None and len(value) > limit:
+        raise ApiError(422, f"{name} is longer than {limit} characters")
+    return value or ""
+
+
+def _choices(name: str, values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for value in values or []:
+        out += [v.strip() for v in value.split(",") if v.strip()]
+    if len(out) > MAX_CHOICES:
+        raise ApiError(422, f"{name} takes at most {MAX_CHOICES} values")
+    for value in out:
+        _bounded(name, value)
+    return out
+
+
+def _search(value: str | None) -> str:
+    text = _bounded("search", value, MAX_SEARCH_CHARS)
+    if len(text.replace(",", " ").replace(";", " ").split()) > MAX_SEARCH_TERMS:
+        raise ApiError(422, f"search takes at most {MAX_SEARCH_TERMS} words")
+    return text
+
+
+def _etag(*parts: object) -> str:
+    digest = hashlib.sha256("\x1f".join(map(str, (_BOOT, *parts))).encode()).hexdigest()[:32]
+    return f'"{digest}"'
+
+
+def _gzip_etag(etag: str) -> str:
+    return etag[:-1] + '-gzip"'
+
+
+def _respond(request: Request, etag: str, body: Callable[[], bytes], media: str, *, compress: bool) -> Response:
+    """304 when the client has this representation; else the body, gzipped when it helps."""
+    accepts_gzip = compress and "gzip" in request.headers.get("accept-encoding", "").lower()
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=0, must-revalidate", "Vary": "Accept-Encoding"}
+    header = request.headers.get("if-none-match")
+    if header:
+        wanted = {t.strip().removeprefix("W/") for t in header.split(",")}
+        if "*" in wanted or etag in wanted or _gzip_etag(etag) in wanted:
+            headers["ETag"] = _gzip_etag(etag) if accepts_gzip else etag
+            return Response(status_code=304, headers=headers)
+    data = body()
+    if accepts_gzip and len(data) >= GZIP_MIN_BYTES:
+        data = gzip.compress(data, compresslevel=5)
+        headers["Content-Encoding"] = "gzip"
+        headers["ETag"] = _gzip_etag(etag)
+    return Response(content=data, media_type=media, headers=headers)
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _cell(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:
+        return None
+    if hasattr(value, "item"):
+        return _cell(value.item())
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    columns = [str(c) for c in frame.columns]
+    values = [[_cell(v) for v in frame[c].tolist()] for c in frame.columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)] if values else []
+
+
+def _board_json(board: Board, current: Board | None) -> dict[str, Any]:
+    return {
+        "key": board.key,
+        "label": board.label,
+        "set_name": board.set_name,
+        "set_version": board.set_version,
+        "judge": board.judge,
+        "judge_prompt_hash": board.judge_prompt_hash or None,
+        "protocol_version": board.protocol_version or None,
+        "official": board.official,
+        "demo": board.demo,
+        "latest_version": board.latest_version,
+        "models": board.models,
+        "ranked_models": board.ranked_models,
+        "last_evaluated": None if board.last_evaluated is None else board.last_evaluated.isoformat(),
+        "current": current is not None and board.key == current.key,
+    }
+
+
+class _Bulk:
+    """Bulk bodies per (snapshot version, board, format): every download of one snapshot
+    is the same bytes, built once (the page's Parquet button does the same)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._building: dict[tuple[Any, ...], threading.Lock] = {}
+
+    def get(self, key: tuple[Any, ...], build: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+            gate = self._building.setdefault(key, threading.Lock())
+        with gate:  # one build per key; the others wait for it
+            with self._lock:
+                if key in self._data:
+                    return self._data[key]
+            value = build()
+            with self._lock:
+                self._data[key] = value
+                self._building.pop(key, None)
+                while len(self._data) > _BULK_CACHE_SIZE:
+                    self._data.popitem(last=False)
+            return value
+
+
+def build_api(board: Leaderboard) -> FastAPI:
+    """The /api/v1 application over one Leaderboard (mount it at API_PREFIX)."""
+    api = FastAPI(
+        title="Crisis-Safety Leaderboard API",
+        version="1",
+        description=(
+            "Read-only access to the public leaderboard. Rates in `/leaderboard` rows are percent, rounded as "
+            "the page shows them; bulk downloads keep the result rows' own fractions (see docs/data.md)."
+        ),
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        default_response_class=JSONResponse,
+    )
+    api.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"], expose_headers=["ETag"]
+    )
+    bulk = _Bulk()
+
+    @api.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+        message = str(first.get("msg", "invalid value")).splitlines()[0]
+        return JSONResponse({"error": f"{where}: {message}"}, status_code=422)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail).splitlines()[0]}, status_code=exc.status_code)
+
+    @api.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": "internal error"}, status_code=500)
+
+    def pick(key: str) -> Board | None:
+        try:
+            return board.board(key)
+        except QueryError as exc:
+            raise ApiError(400, str(exc)) from None
+
+    @api.get("/boards", summary="Boards: set versions x judges, with model counts")
+    def boards(request: Request) -> Response:
+        snap = board.snapshot()
+
+        def body() -> bytes:
+            current, _ = board.current(snap)
+            listed = board.boards(snap)
+            return _json(
+                {
+                    "current": current.key if current else None,
+                    "boards": [_board_json(b, current) for b in listed],
+                }
+            )
+
+        return _respond(request, _etag("boards", snap.version), body, _MEDIA["json"], compress=True)
+
+    @api.get("/leaderboard", summary="The leaderboard filtered and sorted as on the page: one row per model")
+    def leaderboard(
+        request: Request,
+        board_key: Annotated[
+            str | None, Query(alias="board", description="board key from /boards; empty: current")
+        ] = None,
+        category: Annotated[str, Query(max_length=MAX_TEXT_CHARS, description="overall or a label")] = OVERALL,
+        signal: Annotated[str, Query(max_length=MAX_TEXT_CHARS, description="all, explicit, indirect, ambiguous")] = (
+            ALL_SIGNALS
+        ),
+        search: Annotated[str | None, Query(description="words must all match; ';' separates alternatives")] = None,
+        model_type: Annotated[list[str] | None, Query(alias="type", description="open-weight, api")] = None,
+        license_: Annotated[list[str] | None, Query(alias="license", description="license ids; unknown")] = None,
+        params_min: Annotated[float | None, Query(ge=0, le=MAX_PARAMS_B, description="billions")] = None,
+        params_max: Annotated[float | None, Query(ge=0, le=MAX_PARAMS_B, description="billions")] = None,
+        harm_min: Annotated[float, Query(ge=0, le=MAX_PERCENT, description="percent")] = 0.0,
+        harm_max: Annotated[float, Query(ge=0, le=MAX_PERCENT, description="percent")] = MAX_PERCENT,
+        show_baselines: bool = True,
+        columns: Annotated[list[str] | None, Query(description="column keys (comma-separated or repeated)")] = None,
+        sort: Annotated[str, Query(max_length=MAX_TEXT_CHARS, description="column key; rank by default")] = "rank",
+        descending: bool = False,
+        limit: Annotated[int, Query(ge=0, le=MAX_ROWS, description="rows returned; 0 for every match")] = DEFAULT_LIMIT,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    ) -> Response:
+        try:
+            filters = filters_from(
+                board=_bounded("board", board_key),
+                category=category,
+                signal=signal,
+                search=_search(search),
+                model_types=_choices("type", model_type),
+                licenses=_choices("license", license_),
+                params_min=params_min,
+                params_max=params_max,
+                harm_min=harm_min,
+                harm_max=harm_max,
+                show_baselines=show_baselines,
+                columns=_choices("columns", columns) if columns else list(DEFAULT_COLUMNS),
+                sort_by=sort,
+                descending=descending,
+                limit=0,
+            ).validated()
+        except QueryError as exc:
+            raise ApiError(400, str(exc)) from None
+        snap = board.snapshot()
+        tag = _etag("leaderboard", snap.version, filters, limit, offset)
+
+        def body() -> bytes:
+            return _json(_leaderboard_page(board, filters, limit, offset))
+
+        try:
+            return _respond(request, tag, body, _MEDIA["json"], compress=True)
+        except QueryError as exc:
+            raise ApiError(400, str(exc)) from None
+
+    @api.get("/models/{model:path}", summary="One model's figures on one board, as its model page shows them")
+    def model(
+        request: Request,
+        model: Annotated[str, Path(max_length=MAX_TEXT_CHARS, description="model id as recorded, e.g. org/name")],
+        board_key: Annotated[str | None, Query(alias="board", description="board key; empty: current")] = None,
+    ) -> Response:
+        chosen = pick(_bounded("board", board_key))
+        snap = board.snapshot()
+        detail = model_detail(board, chosen, model) if chosen is not None else None
+        if detail is None:
+            raise ApiError(404, "no results for this model on this board")
+
+        def body() -> bytes:
+            return _json(
+                {
+                    "model": plain_text(detail.model),
+                    "board": detail.board.key,
+                    "rank": detail.rank,
+                    "hub_url": detail.hub_url,
+                    "overall": {k: _cell(v) for k, v in detail.overall.items()},
+                    "per_category": _records(detail.per_category),
+                    "detection": _records(detail.detection),
+                    "confusion": None if detail.confusion is None else _records(detail.confusion.reset_index()),
+                    "refusal": _records(detail.refusal),
+                    "support": _records(detail.support),
+                    "metadata": _records(detail.metadata),
+                    "history": _records(detail.history),
+                }
+            )
+
+        return _respond(
+            request, _etag("model", snap.version, detail.board.key, model), body, _MEDIA["json"], compress=True
+        )
+
+    def results(fmt: str, request: Request, board_key: str | None) -> Response:
+        key = _bounded("board", board_key)
+        chosen = pick(key) if key else None
+        snap = board.snapshot()
+        scope = chosen.key if chosen else ""
+
+        def body() -> bytes:
+            def build() -> bytes:
+                frame = snap.results
+                if chosen is not None:
+                    frame = frame[board_mask(frame, chosen)]
+                return _bulk_body(frame, fmt)
+
+            return bulk.get((snap.version, scope, fmt), build)
+
+        response = _respond(
+            request, _etag("results", snap.version, scope, fmt), body, _MEDIA[fmt], compress=fmt != "parquet"
+        )
+        response.headers["Content-Disposition"] = f'attachment; filename="results.{fmt}"'
+        return response
+
+    @api.get("/results.parquet", summary="Every public result row as Parquet (the contract's schema)")
+    def results_parquet(request: Request, board_key: Annotated[str | None, _BOARD_QUERY] = None) -> Response:
+        return results("parquet", request, board_key)
+
+    @api.get("/results.csv", summary="Every public result row as CSV")
+    def results_csv(request: Request, board_key: Annotated[str | None, _BOARD_QUERY] = None) -> Response:
+        return results("csv", request, board_key)
+
+    @api.get("/results.json", summary="Every public result row as a JSON array")
+    def results_json(request: Request, board_key: Annotated[str | None, _BOARD_QUERY] = None) -> Response:
+        return results("json", request, board_key)
+
+    return api
+
+
+def _leaderboard_page(board: Leaderboard, filters: Filters, limit: int, offset: int) -> dict[str, Any]:
+    result = board.query(filters)
+    if result.board is None:
+        return {"board": None, "total": 0, "matched": 0, "offset": offset, "limit": limit, "rows": []}
+    end = offset + limit if limit else None
+    rows = result.view.iloc[result.order[offset:end]]
+    shown = board.display(rows, filters.columns, markdown_models=False)
+    shown.columns = list(filters.columns)
+    return {
+        "board": result.board.key,
+        "category": filters.category,
+        "signal": filters.signal,
+        "total": result.total,
+        "matched": result.matched,
+        "offset": offset,
+        "limit": limit,
+        "columns": {k: COLUMN_BY_KEY[k].label for k in filters.columns},
+        "rows": _records(shown),
+    }
+
+
+def _bulk_body(frame: pd.DataFrame, fmt: str) -> bytes:
+    if fmt == "parquet":
+        sink = io.BytesIO()
+        pq.write_table(results_table(frame), sink)
+        return sink.getvalue()
+    ordered = ordered_rows(frame, all_columns=True)
+    if fmt == "csv":
+        # Opened in spreadsheets: a hostile model name must not become a formula.
+        return to_csv(ordered, neutralise_formulas=True).encode("utf-8")
+    return _json(_records(ordered))
+
+
+_ATTACHED: weakref.WeakKeyDictionary[Any, Leaderboard] = weakref.WeakKeyDictionary()
+
+
+def attach(blocks: Any, board: Leaderboard) -> None:
+    """Remember the Leaderboard a Gradio app shows, for `mount_api` once it is launched."""
+    _ATTACHED[blocks] = board
+
+
+def mount_api(blocks: Any) -> None:
+    """Mount the API on a launched Gradio app's FastAPI server (`blocks.app`)."""
+    board = _ATTACHED.get(blocks)
+    app = getattr(blocks, "app", None)
+    if board is None or app is None or getattr(app, "_crisis_api_mounted", False):
+        return
+    app.mount(API_PREFIX, build_api(board))
+    app._crisis_api_mounted = True
+
+
+__all__ = ["API_PREFIX", "MAX_ROWS", "MAX_SEARCH_CHARS", "MAX_SEARCH_TERMS", "attach", "build_api", "mount_api"]

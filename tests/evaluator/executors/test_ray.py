@@ -1,0 +1,225 @@
+"""The Ray executor on a local CPU Ray: parallel requests, a killed task resumed, same rows as local.
+
+Requests are API models served by the loopback OpenAI-compatible server (real HTTP from the
+Ray task's own process) and baselines; the judge replica is a real hf: checkpoint in an actor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+import pytest
+
+from evaluator.backends import BackendOptions
+from evaluator.cli import main as cli_main
+from evaluator.executors import ExecutorError, make_executor
+from evaluator.executors.local import LocalExecutor
+from evaluator.executors.pool import WorkerPool
+from evaluator.executors.ray import TASK_NAME, RayExecutor, open_weight_on_cluster, task_options
+from evaluator.items import load_set
+from evaluator.placement import Cluster, Placement
+from evaluator.storage import DataDir
+from evaluator.worker import Worker, WorkerConfig
+from submissions.intake import enqueue
+from submissions.queue import Queue
+from submissions.records import RequestRecord, Status
+from submissions.store import LocalRequestStore
+from submissions.target import SetRef
+from tests.support.openai_server import OpenAIServer
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def small_set(tmp_path: Path) -> Path:
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()[:6]
+    path = tmp_path / "ray-sample.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def executor(ray_cluster: Any) -> Iterator[RayExecutor]:
+    ex = RayExecutor(max_concurrent=2, poll_s=0.1)
+    try:
+        yield ex
+    finally:
+        ex.close()
+
+
+def add(data: DataDir, set_path: Path, spec: str, base_url: str | None = None) -> RequestRecord:
+    queue = Queue(LocalRequestStore(data))
+    target = SetRef.of(load_set(set_path))
+    return enqueue(queue, spec=spec, base_url=base_url, submitter="boss", target=target, maintainer=True)
+
+
+def worker(data: DataDir, set_path: Path, executor: Any, name: str = "driver", **config: Any) -> Worker:
+    settings = {"judges": ("heuristic",), "concurrency": 1, "bootstrap_rounds": 50, "lease_s": 30.0}
+    settings.update(config)
+    return Worker(
+        WorkerConfig(data=str(data.root), item_set=str(set_path), name=name, **settings),  # type: ignore[arg-type]
+        executor=executor,
+    )
+
+
+def rows(data: DataDir, run_id: str) -> list[dict[str, Any]]:
+    frame = pd.read_parquet(data.result_file(run_id)).drop(columns=["evaluated_at"])
+    return json.loads(frame.to_json(orient="records"))
+
+
+# ---------------------------------------------------------------------------- pure parts
+
+
+def test_placement_becomes_vllm_and_task_resources() -> None:
+    options = BackendOptions()
+    spec, opts = open_weight_on_cluster("hf:org/model@abc", options, Placement(4, 4))
+    assert (spec, opts.tensor_parallel_size, opts.pipeline_parallel_size) == ("vllm:org/model@abc", 4, 1)
+    assert open_weight_on_cluster("hf:org/model@abc", options, Placement(0)) == ("hf:org/model@abc", options)
+    assert open_weight_on_cluster("hf:/local/model.gguf", options, Placement(1))[0] == "hf:/local/model.gguf"
+    spec, opts = open_weight_on_cluster("hf:org/big@abc", options, Placement(16, 8, 2))
+    assert (opts.tensor_parallel_size, opts.pipeline_parallel_size) == (8, 2)
+
+    assert task_options(Placement(2, 2)) == {"num_cpus": 1, "num_gpus": 2}
+    spanning = task_options(Placement(16, 8, 2))
+    assert spanning["num_gpus"] == 0 and len(spanning["placement_bundles"]) == 16
+
+
+def test_executor_flags_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="need --executor ray"):
+        make_executor("local", max_concurrent=2)
+    with pytest.raises(ValueError, match="at least 1"):
+        make_executor("ray", max_concurrent=0)
+    assert isinstance(make_executor("local"), LocalExecutor)
+    code = cli_main(["worker", "--data", str(tmp_path / "var"), "--once", "--max-concurrent", "3", "--quiet"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "error: --max-concurrent and --ray-address need --executor ray"
+
+
+def test_a_model_too_large_for_the_cluster_fails_with_a_reason(executor: RayExecutor) -> None:
+    record = RequestRecord.model_construct(model_type="open-weight", params=405_000_000_000, precision="bfloat16")
+    with pytest.raises(ExecutorError, match=r"needs about 981 GiB .* this cluster has 1"):
+        executor.place(None, record, Cluster(gpus_per_node=1, nodes=1))  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------ on Ray
+
+
+def test_several_requests_run_at_once(tmp_path: Path, small_set: Path, executor: RayExecutor) -> None:
+    data = DataDir(tmp_path / "var")
+    with OpenAIServer(latency_s=0.3) as server:
+        records = [add(data, small_set, f"openai:model-{n}", server.url) for n in range(3)]
+        pool = WorkerPool(worker(data, small_set, executor), 2, wait_all=True)
+        first = pool.tick()
+        assert first == "finished,finished"
+        arrivals = [r.model for r in server.requests]
+        assert len(set(arrivals)) == 2
+        second = next(m for m in arrivals if m != arrivals[0])
+        assert arrivals[0] in arrivals[arrivals.index(second) :], "the two requests' calls interleave"
+        assert server.max_in_flight == 2, "one connection per request, both at once, never more"
+        assert pool.tick() == "finished"
+        assert pool.tick() == "idle"
+    queue = Queue(LocalRequestStore(data))
+    done = [queue.get(r.id) for r in records]
+    assert {r.status for r in done} == {Status.FINISHED}
+    assert {h.note.split(" (")[0] for r in done for h in r.history if h.note and h.note.startswith("claimed by")} == {
+        "claimed by driver",
+        "claimed by driver/2",
+    }
+
+
+def _task_process() -> psutil.Process | None:
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if proc.cmdline()[:1] == [f"ray::{TASK_NAME}"]:
+                return proc
+        except psutil.Error:
+            continue
+    return None
+
+
+def test_a_killed_task_is_retried_and_resumes(tmp_path: Path, small_set: Path, executor: RayExecutor) -> None:
+    data = DataDir(tmp_path / "var")
+    items = len(load_set(small_set).items)
+    with OpenAIServer(latency_s=0.15) as server:
+        record = add(data, small_set, "openai:slow-model", server.url)
+        driver = worker(data, small_set, executor)
+        results: list[str] = []
+        thread = threading.Thread(target=lambda: results.append(driver.tick()))
+        thread.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = [len(p.read_text().splitlines()) for p in data.root.glob("runs/*/replies.jsonl")]
+            if done and done[0] >= 3:
+                break
+            time.sleep(0.05)
+        victim = _task_process()
+        assert victim is not None, "the request's task is running in its own Ray worker process"
+        os.kill(victim.pid, signal.SIGKILL)
+        thread.join(60)
+        assert results == ["pending"]
+        queue = Queue(LocalRequestStore(data))
+        failed = queue.get(record.id)
+        assert failed.status == Status.PENDING and failed.attempts == 1
+        assert failed.reason == (
+            "the evaluation task died (its process was killed or crashed); "
+            "finished items are kept and the next attempt resumes from them"
+        )
+        before = server.request_count
+        assert before < 2 * items
+
+        assert driver.tick() == "finished"
+        after = server.request_count
+    finished = queue.get(record.id)
+    assert finished.status == Status.FINISHED and finished.attempts == 2
+    # Every item needs a reply and a detection call; the second attempt made only the ones
+    # the first did not finish (at most one call was cut off by the kill).
+    assert after <= 2 * items + 1
+    assert after - before <= 2 * items - 3 + 1
+    assert len(rows(data, finished.run_id or "")) > 0
+
+
+def test_rows_are_the_same_as_the_local_executor(tmp_path: Path, small_set: Path, executor: RayExecutor) -> None:
+    by_executor: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    with OpenAIServer() as server:
+        for name, ex in (("local", LocalExecutor()), ("ray", executor)):
+            data = DataDir(tmp_path / name)
+            record = add(data, small_set, "openai:echo-model", server.url)
+            assert worker(data, small_set, ex).tick() == "finished"
+            run_id = Queue(LocalRequestStore(data)).get(record.id).run_id or ""
+            by_executor[name] = (run_id, rows(data, run_id))
+    assert by_executor["local"][0] == by_executor["ray"][0]
+    assert by_executor["local"][1] == by_executor["ray"][1]
+    assert len(by_executor["ray"][1]) > 1
+
+
+def test_a_model_judge_is_one_replica_reused_across_requests(
+    tmp_path: Path, small_set: Path, executor: RayExecutor, tiny_checkpoint: Path
+) -> None:
+    data = DataDir(tmp_path / "var")
+    judge = f"hf:{tiny_checkpoint}"
+    for spec in ("baseline:refusal", "baseline:template"):
+        add(data, small_set, spec)
+    driver = worker(data, small_set, executor, judges=(judge,), max_attempts=1)
+    results = [driver.tick(), driver.tick()]
+    # A random tiny model's verdicts do not parse, so each run ends incomplete; with one
+    # attempt each, the second tick takes the other request.
+    assert all(r in ("finished", "failed") for r in results), results
+    stats = executor.replica_stats()
+    assert list(stats) == [judge]
+    assert stats[judge]["pid"] != os.getpid()
+    assert stats[judge]["calls"] >= 2, "both requests' judge calls went to the same replica"
+    specs = [json.loads(p.read_text()) for p in data.root.glob("runs/*/spec.json")]
+    assert len(specs) == 2
+    assert {s["judges"][0]["id"].split("@")[0] for s in specs} == {judge}

@@ -1,0 +1,239 @@
+"""The REST API at /api/v1, over real HTTP against the Space launched in-process."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+
+from evaluator.backends import BackendOptions
+from evaluator.items import load_set
+from evaluator.pipeline import RunConfig, run_evaluation
+from evaluator.results import RESULT_COLUMNS
+from evaluator.storage import DataDir
+from leaderboard.hidden import hide_model
+from space.api import MAX_SEARCH_CHARS
+from tests.space.conftest import Served, seed_queue, serve
+from tests.space.test_secrecy import CANARY, private_set
+from tests.support.results_factory import HOSTILE_NAME, write_demo_board
+
+API = "api/v1"
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A Space of its own: these tests hide a model, which the shared one must not see."""
+    data = DataDir.at(Path(tmp_path_factory.mktemp("rest")) / "var")
+    write_demo_board(data)
+    seed_queue(data)
+    app = serve(data)
+    try:
+        yield app
+    finally:
+        app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def http(own: Served) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=own.url + API, timeout=30) as client:
+        yield client
+
+
+def models(body: dict[str, object]) -> list[str]:
+    rows = body["rows"]
+    assert isinstance(rows, list)
+    return [row["model"] for row in rows]
+
+
+def test_docs_and_openapi_describe_every_route(http: httpx.Client) -> None:
+    docs = http.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    spec = http.get("/openapi.json").json()
+    assert set(spec["paths"]) >= {
+        "/boards",
+        "/leaderboard",
+        "/models/{model}",
+        "/results.parquet",
+        "/results.csv",
+        "/results.json",
+    }
+
+
+def test_boards_list_set_versions_and_judges_with_counts(http: httpx.Client) -> None:
+    body = http.get("/boards").json()
+    boards = {(b["set_version"], b["judge"]): b for b in body["boards"]}
+    assert ("v1", "judge-a") in boards and ("v0", "judge-a") in boards
+    assert body["current"] == boards[("v1", "judge-a")]["key"]
+    assert boards[("v1", "judge-a")]["models"] == 6
+    assert boards[("v1", "judge-a")]["current"] is True
+    assert not any(b["official"] for b in body["boards"] if b["judge"] == "heuristic")
+
+
+def test_leaderboard_filters_as_the_page_does(http: httpx.Client) -> None:
+    default = http.get("/leaderboard").json()
+    assert default["matched"] == 6 and default["total"] == 6
+    assert "acme/safe-7b" in models(default)
+    assert not any(m in ("only/on-old", "only/heuristic") for m in models(default))
+    acme = http.get(
+        "/leaderboard", params={"search": "acme", "show_baselines": "false", "sort": "harm_rate", "descending": "true"}
+    ).json()
+    assert models(acme) == ["acme/mid-70b", "acme/safe-7b"]
+    assert http.get("/leaderboard", params={"type": "api", "show_baselines": "false"}).json()["rows"][0]["model"] == (
+        "api-chat"
+    )
+    sized = http.get("/leaderboard", params={"params_min": 5, "params_max": 100, "columns": "params_b"}).json()
+    assert list(sized["rows"][0]) == ["rank", "model", "params_b"]
+    assert sorted(r["params_b"] for r in sized["rows"]) == [7.0, 70.0]
+    licensed = http.get("/leaderboard", params=[("license", "mit"), ("license", "llama3")]).json()
+    assert sorted(models(licensed)) == ["acme/mid-70b", "other/risky-1b"]
+    category = http.get(
+        "/leaderboard", params={"category": "self_harm", "search": "mid-70b", "columns": "harm_rate"}
+    ).json()
+    assert category["rows"][0]["harm_rate"] == 50.0
+    harm = http.get("/leaderboard", params={"harm_min": 40, "show_baselines": "false"}).json()
+    assert models(harm) == ["other/risky-1b"]
+    older = http.get("/leaderboard", params={"board": "heldout|v0|judge-a"}).json()
+    assert "only/on-old" in models(older)
+
+
+def test_limit_and_offset_page_through_the_matches(http: httpx.Client) -> None:
+    every = models(http.get("/leaderboard", params={"limit": 0}).json())
+    assert len(every) == 6
+    pages = [models(http.get("/leaderboard", params={"limit": 2, "offset": o}).json()) for o in (0, 2, 4, 6)]
+    assert [m for page in pages for m in page] == every
+    assert pages[-1] == []
+
+
+def test_names_are_plain_text(http: httpx.Client) -> None:
+    body = http.get("/leaderboard", params={"search": "script"}).json()
+    assert models(body) == [HOSTILE_NAME]  # as recorded: no Markdown escapes, no entities
+
+
+def test_model_route_takes_ids_with_slashes(http: httpx.Client) -> None:
+    body = http.get("/models/acme/safe-7b").json()
+    assert body["model"] == "acme/safe-7b"
+    assert body["overall"]["category"] == "overall" and body["overall"]["harm_rate"] == 0.0
+    assert {row["Category"] for row in body["per_category"]} >= {"overall"} or body["per_category"]
+    older = http.get("/models/acme/safe-7b", params={"board": "heldout|v0|judge-a"}).json()
+    assert older["overall"]["harm_rate"] == pytest.approx(0.6)
+    missing = http.get("/models/nobody/none")
+    assert missing.status_code == 404 and missing.json() == {"error": "no results for this model on this board"}
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "words"),
+    [
+        ({"category": "nonsense"}, 400, "unknown category"),
+        ({"sort": "nonsense"}, 400, "cannot sort"),
+        ({"columns": "nope"}, 400, "unknown column"),
+        ({"limit": -1}, 422, "limit"),
+        ({"limit": "many"}, 422, "limit"),
+        ({"harm_min": 150}, 422, "harm_min"),
+        ({"harm_min": 60, "harm_max": 10}, 400, "harm_min is above harm_max"),
+        ({"search": "x" * (MAX_SEARCH_CHARS + 1)}, 422, "search"),
+        ({"search": " ".join(["w"] * 40)}, 422, "search"),
+        ({"type": ",".join(["t"] * 100)}, 422, "type"),
+        ({"board": "no|such|board"}, 400, "board"),
+    ],
+)
+def test_bad_parameters_get_one_line(http: httpx.Client, params: dict[str, Any], status: int, words: str) -> None:
+    response = http.get("/leaderboard", params=params)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert words in error and "\n" not in error and "Traceback" not in response.text
+
+
+def test_etag_and_if_none_match(http: httpx.Client) -> None:
+    first = http.get("/leaderboard", params={"search": "acme"})
+    tag = first.headers["etag"]
+    assert tag.startswith('"') and not tag.startswith("W/")
+    again = http.get("/leaderboard", params={"search": "acme"}, headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b""
+    other = http.get("/leaderboard", params={"search": "other"}, headers={"If-None-Match": tag})
+    assert other.status_code == 200 and other.headers["etag"] != tag
+    bulk = http.get("/results.csv")
+    assert http.get("/results.csv", headers={"If-None-Match": bulk.headers["etag"]}).status_code == 304
+
+
+def test_gzip_for_json_and_csv_not_parquet(own: Served) -> None:
+    with httpx.Client(base_url=own.url + API, timeout=30) as raw:
+        for route in ("/results.json", "/results.csv", "/leaderboard?limit=0"):
+            response = raw.get(route, headers={"Accept-Encoding": "gzip"})
+            assert response.headers.get("content-encoding") == "gzip", route
+            assert response.headers["etag"] != raw.get(route, headers={"Accept-Encoding": "identity"}).headers["etag"]
+        parquet = raw.get("/results.parquet", headers={"Accept-Encoding": "gzip"})
+        assert "content-encoding" not in parquet.headers
+    # httpx decodes: the body is the JSON itself.
+    request = httpx.Request("GET", own.url + API + "/results.json", headers={"Accept-Encoding": "gzip"})
+    with httpx.Client() as client:
+        streamed = client.send(request, stream=True)
+        raw_bytes = b"".join(streamed.iter_raw())
+        streamed.close()
+    assert json.loads(gzip.decompress(raw_bytes))
+
+
+def test_cors_is_open_for_get_only(http: httpx.Client) -> None:
+    got = http.get("/boards", headers={"Origin": "https://example.org"})
+    assert got.headers["access-control-allow-origin"] == "*"
+    allowed = http.options("/boards", headers={"Origin": "https://example.org", "Access-Control-Request-Method": "GET"})
+    assert allowed.status_code == 200
+    # Preflights are answered by Gradio's own CORS layer in front of every route; what a
+    # cross-origin caller can actually do here is GET: nothing else is routed.
+    assert http.post("/boards").status_code == 405
+
+
+def test_bulk_downloads_carry_every_public_row(http: httpx.Client) -> None:
+    table = pq.read_table(io.BytesIO(http.get("/results.parquet").content))
+    assert table.column_names[: len(RESULT_COLUMNS)] == list(RESULT_COLUMNS)
+    as_json = http.get("/results.json").json()
+    assert len(as_json) == table.num_rows
+    csv_text = http.get("/results.csv").text
+    assert csv_text.count("\n") == table.num_rows + 1
+    assert {r["judge"] for r in as_json} == {"judge-a", "heuristic"}
+    board = http.get("/boards").json()["current"]
+    one = http.get("/results.json", params={"board": board}).json()
+    assert one and {(r["set_version"], r["judge"]) for r in one} == {("v1", "judge-a")}
+    assert len(one) < len(as_json)
+
+
+def test_hidden_models_never_appear(own: Served, http: httpx.Client) -> None:
+    hide_model(own.data, "other/risky-1b", "withdrawn by its authors")
+    try:
+        assert "other/risky-1b" not in models(http.get("/leaderboard", params={"limit": 0}).json())
+        assert http.get("/models/other/risky-1b").status_code == 404
+        for route in ("/results.json", "/results.csv"):
+            assert "other/risky-1b" not in http.get(route).text
+        parquet = pq.read_table(io.BytesIO(http.get("/results.parquet").content))
+        assert "other/risky-1b" not in parquet.column("model").to_pylist()
+    finally:
+        from leaderboard.hidden import unhide_model
+
+        unhide_model(own.data, "other/risky-1b")
+
+
+def test_held_out_text_is_never_served(tmp_path: Path) -> None:
+    data = DataDir.at(tmp_path / "var")
+    held = load_set(private_set(data), name="heldout", version="v0001")
+    outcome = run_evaluation(
+        RunConfig(model="baseline:refusal", item_set=held, bootstrap_rounds=50, model_options=BackendOptions()),
+        data,
+        progress=False,
+    )
+    assert outcome.complete, outcome.reason
+    served = serve(data)
+    try:
+        with httpx.Client(base_url=served.url + API, timeout=30) as client:
+            bodies = [client.get(route).content for route in ("/boards", "/leaderboard?limit=0", "/results.csv")]
+            bodies += [client.get("/results.json").content, client.get("/results.parquet").content]
+            bodies.append(client.get("/models/baseline:refusal").content)
+            assert b"baseline:refusal" in bodies[1]
+    finally:
+        served.demo.close()
+    assert not any(CANARY.encode() in body or b"held-0" in body for body in bodies)
