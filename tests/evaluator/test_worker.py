@@ -544,3 +544,33 @@ def test_heartbeat_stores_progress(tmp_path: Path) -> None:
     queue.heartbeat(lease, progress="generating 3/104")
     assert queue.get(record.id).progress == "generating 3/104"
     assert '"progress": "generating 3/104"' in (data.requests / f"{record.id}.json").read_text()
+
+
+def test_on_a_space_open_weight_requests_wait_for_a_gpu_worker(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from evaluator.storage import DataDir
+    from evaluator.worker import Worker, WorkerConfig
+    from submissions import Queue, Settings, Status
+    from submissions.records import RequestRecord, utcnow
+
+    data = DataDir.at(tmp_path / "var")
+    queue = Queue.local(data, Settings.from_env())
+    now = utcnow()
+    for n, (rid, model, kind, spec) in enumerate(
+        [("gpu-first", "org/open-model", "open-weight", "hf:org/open-model"),
+         ("cpu-second", "baseline:refusal", "baseline", "baseline:refusal")]
+    ):  # fmt: skip
+        at = now + timedelta(milliseconds=n)
+        queue.store.create(
+            RequestRecord(
+                id=rid, model=model, model_type=kind, spec=spec, submitter="bench", submitted_at=at, updated_at=at
+            ).moved(Status.PENDING, at, note="submitted")
+        )
+    config = WorkerConfig.from_env({"SPACE_ID": "org/space"}, data=str(data.root), name="space", bootstrap_rounds=20)
+    assert config.open_weight is False
+    worker = Worker(config)
+    assert worker.tick() == "finished"  # the baseline, although the open-weight request is first in line
+    assert worker.tick() == "idle"
+    assert queue.get("gpu-first").status == Status.PENDING
+    assert queue.get("cpu-second").status == Status.FINISHED
