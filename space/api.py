@@ -38,6 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from evaluator.results import OVERALL
+from leaderboard import limits
 from leaderboard.boards import Board, board_mask
 from leaderboard.export import ordered_rows, results_table, to_csv
 from leaderboard.links import plain_text
@@ -55,10 +56,11 @@ from leaderboard.view import (
 
 API_PREFIX: Final = "/api/v1"
 # Input bounds, the same as the page's (one place; the page's own inputs are not longer).
-MAX_SEARCH_CHARS: Final = 200
-MAX_SEARCH_TERMS: Final = 16  # words over all alternatives: each one is a pass over the names
-MAX_CHOICES: Final = 32  # entries of a list parameter (types, licenses, columns)
-MAX_TEXT_CHARS: Final = 200  # one board key, license, column key or model id
+# The page's own bounds (leaderboard/limits.py), so the API accepts exactly what the page does.
+MAX_SEARCH_CHARS: Final = limits.MAX_SEARCH_CHARS
+MAX_SEARCH_TERMS: Final = limits.MAX_SEARCH_WORDS  # words over all alternatives
+MAX_CHOICES: Final = limits.MAX_CHOICES  # entries of a list parameter (types, licenses, columns)
+MAX_TEXT_CHARS: Final = limits.MAX_NAME_CHARS  # one board key, license, column key or model id
 MAX_ROWS: Final = 100_000  # limit; 0 is every match
 MAX_OFFSET: Final = 10_000_000
 MAX_PERCENT: Final = 100.0

@@ -15,21 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.storage import DataDir
-from tests.space.conftest import Served, seed_queue, serve
-from tests.support.results_factory import write_demo_board
+from tests.space.conftest import Served, serve_demo
 
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    data = DataDir.at(Path(tmp_path_factory.mktemp("attack")) / "var")
-    write_demo_board(data)
-    seed_queue(data)
-    app = serve(data)
-    try:
+    with serve_demo(tmp_path_factory, "attack") as app:
         yield app
-    finally:
-        app.demo.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

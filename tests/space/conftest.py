@@ -6,6 +6,7 @@ not built (it needs the Hub).
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -69,9 +70,10 @@ def serve(data: DataDir) -> Served:
     return Served(f"http://127.0.0.1:{port}/", data, demo)
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    data = DataDir.at(Path(tmp_path_factory.mktemp("space")) / "var")
+@contextlib.contextmanager
+def serve_demo(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Served]:
+    """A launched Space over a fresh data directory with the demo results and a seeded queue."""
+    data = DataDir.at(Path(tmp_path_factory.mktemp(name)) / "var")
     write_demo_board(data)
     seed_queue(data)
     app = serve(data)
@@ -79,6 +81,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield app
     finally:
         app.demo.close()
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serve_demo(tmp_path_factory, "space") as app:
+        yield app
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

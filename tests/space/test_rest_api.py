@@ -20,9 +20,9 @@ from evaluator.results import RESULT_COLUMNS
 from evaluator.storage import DataDir
 from leaderboard.hidden import hide_model
 from space.api import MAX_SEARCH_CHARS
-from tests.space.conftest import Served, seed_queue, serve
+from tests.space.conftest import Served, serve, serve_demo
 from tests.space.test_secrecy import CANARY, private_set
-from tests.support.results_factory import HOSTILE_NAME, write_demo_board
+from tests.support.results_factory import HOSTILE_NAME
 
 API = "api/v1"
 
@@ -30,14 +30,8 @@ API = "api/v1"
 @pytest.fixture(scope="module")
 def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """A Space of its own: these tests hide a model, which the shared one must not see."""
-    data = DataDir.at(Path(tmp_path_factory.mktemp("rest")) / "var")
-    write_demo_board(data)
-    seed_queue(data)
-    app = serve(data)
-    try:
+    with serve_demo(tmp_path_factory, "rest") as app:
         yield app
-    finally:
-        app.demo.close()
 
 
 @pytest.fixture(scope="module")
