@@ -40,7 +40,7 @@ typecheck: setup-dev
 	$(VENV)/bin/mypy
 
 test: setup-dev chromium lint typecheck
-	HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest
+	HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -n 2 --dist loadgroup
 
 bench: setup-dev
 	PYTHONPATH=. $(PY) benchmarks/pipeline_throughput.py

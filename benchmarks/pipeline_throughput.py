@@ -85,16 +85,14 @@ def minimal_loop(item_set: ItemSet, rounds: int) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--items", type=int, default=10_000)
-    args = parser.parse_args()
-    item_set = synthetic_items(args.items)
+def pipeline_run(item_set: ItemSet) -> tuple[float, float]:
+    """Seconds for a cold run and for the same run resumed, in a fresh data directory."""
     with tempfile.TemporaryDirectory() as tmp:
         data = DataDir(Path(tmp))
         config = RunConfig(model="scripted:bench", item_set=item_set, judges=("scripted:judge",))
-        model = ScriptedBackend(lambda conversation: REPLY, name="scripted:bench")
-        judge = ChecklistJudge(ScriptedBackend(judge_responder, name="scripted:judge"), judge_id="scripted:judge")
+        model = ScriptedBackend(lambda conversation: REPLY, name="scripted:bench", record_calls=False)
+        judge_backend = ScriptedBackend(judge_responder, name="scripted:judge", record_calls=False)
+        judge = ChecklistJudge(judge_backend, judge_id="scripted:judge")
         start = time.perf_counter()
         outcome = run_evaluation(config, data, progress=False, backend=model, judges=[judge])
         cold = time.perf_counter() - start
@@ -105,15 +103,35 @@ def main() -> None:
         again = run_evaluation(config, data, progress=False, backend=model, judges=[judge])
         warm = time.perf_counter() - start
         assert again.rows == outcome.rows
-    floor = minimal_loop(item_set, config.bootstrap_rounds)
+    return cold, warm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of each; the best is compared")
+    args = parser.parse_args()
+    item_set = synthetic_items(args.items)
+    bootstrap_rounds = RunConfig(model="", item_set=item_set).bootstrap_rounds
+    # Interleaved, so a burst of load on this shared machine hits both sides alike; the best
+    # of each is the least disturbed measurement of the same work.
+    colds, warms, floors = [], [], []
+    for _ in range(args.rounds):
+        floors.append(minimal_loop(item_set, bootstrap_rounds))
+        cold, warm = pipeline_run(item_set)
+        colds.append(cold)
+        warms.append(warm)
+    cold, warm, floor = min(colds), min(warms), min(floors)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     calls = 2 * args.items  # reply + detection per item
-    print(f"items: {args.items:,} ({calls:,} generations + {args.items:,} judge calls)")
+    print(f"items: {args.items:,} ({calls:,} generations + {args.items:,} judge calls); best of {args.rounds} rounds")
     print(f"cold run:   {cold:7.2f} s  = {args.items / cold:8.0f} items/s")
     print(f"resumed:    {warm:7.2f} s  = {args.items / warm:8.0f} items/s (all work reused)")
     print(f"minimal:    {floor:7.2f} s  = {args.items / floor:8.0f} items/s (prompt, judge, parse, level, metrics)")
     ratio = floor / cold
-    print(f"pipeline / minimal loop: {ratio:.2f} (goal >= 0.5) {'ok' if ratio >= 0.5 else 'MISSED'}")
+    per_round = ", ".join(f"{f / c:.2f}" for f, c in zip(floors, colds, strict=True))
+    verdict = "ok" if ratio >= 0.5 else "MISSED"
+    print(f"pipeline / minimal loop: {ratio:.2f} (goal >= 0.5) {verdict}; per round {per_round}")
     print(f"peak memory (max RSS): {peak_mib:.0f} MiB")
 
 

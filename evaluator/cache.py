@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
+
 from evaluator.backends.base import GenerationParams, ModelInfo, Reply
 from evaluator.judge.verdict import Judgement
 
@@ -89,11 +91,11 @@ class Cache:
                 chunk = list(keys[start : start + 500])
                 marks = ",".join("?" * len(chunk))
                 for key, value in self._db.execute(f"SELECT key, value FROM entries WHERE key IN ({marks})", chunk):
-                    found[key] = json.loads(value)
+                    found[key] = orjson.loads(value)
         return found
 
     def _put(self, key: str, value: Mapping[str, Any]) -> None:
-        blob = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        blob = orjson.dumps(value).decode("utf-8")
         with self._lock:
             self._pending[key] = blob
             if len(self._pending) >= BATCH_ENTRIES or time.monotonic() - self._committed_at >= BATCH_SECONDS:

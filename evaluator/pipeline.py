@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow.parquet as pq
 
 from evaluator.audit import check_before_publish
@@ -40,7 +41,7 @@ from evaluator.metrics.scoring import ScoredItem, compute_rows, to_table
 from evaluator.protocol.detection import DETECTION_PROMPT_VERSION, detection_messages, parse_detection
 from evaluator.protocol.taxonomy import CATEGORIES, PROTOCOL_VERSION
 from evaluator.results import OVERALL
-from evaluator.storage import DataDir, atomic_write_bytes, atomic_write_json, atomic_write_text, read_json, read_jsonl
+from evaluator.storage import DataDir, atomic_write_bytes, atomic_write_json, read_json, read_jsonl
 
 DETECTION_MAX_NEW_TOKENS = 32
 # Run-directory records are handed to the kernel in batches of this many, or this often.
@@ -129,12 +130,14 @@ class _JsonlSink:
         if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
             with open(path, "ab") as fh:
                 fh.write(b"\n")
-        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        self._buffer: list[str] = []
+        self._fh = open(path, "ab")  # noqa: SIM115 - closed in close()
+        self._buffer: list[bytes] = []
         self._flushed_at = time.monotonic()
 
     def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        # orjson: compact UTF-8 JSON, read back by json.loads; a tenth of json.dumps's cost,
+        # which at tens of thousands of records per run was a fifth of the pipeline.
+        line = orjson.dumps(record) + b"\n"
         with self._lock:
             self._buffer.append(line)
             if len(self._buffer) >= SINK_BATCH or time.monotonic() - self._flushed_at >= SINK_SECONDS:
@@ -144,7 +147,7 @@ class _JsonlSink:
         # Whole lines only, in one write: a kill between batches never tears a record.
         self._flushed_at = time.monotonic()
         if self._buffer:
-            self._fh.write("".join(self._buffer))
+            self._fh.write(b"".join(self._buffer))
             self._buffer = []
             self._fh.flush()
 
@@ -393,8 +396,8 @@ def _publish_examples(
                 "failure_mode": tags.get(item.id),
             }
         )
-    blob = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    atomic_write_text(data.public / "examples" / f"{run_id}.jsonl", blob)
+    blob = b"".join(orjson.dumps(r) + b"\n" for r in records)
+    atomic_write_bytes(data.public / "examples" / f"{run_id}.jsonl", blob)
 
 
 def failure_class(judgement: Judgement) -> str | None:

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
     from evaluator.backends import BackendOptions
     from evaluator.executors import Executor
+    from evaluator.executors.sync import RunSync
     from evaluator.items import ItemSet
     from evaluator.pipeline import RunConfig, RunOutcome
     from submissions.queue import Lease, Queue
@@ -70,7 +71,6 @@ OPEN_WEIGHT_BACKENDS: Final = ("auto", "hf", "vllm")
 JOB_ID: Final = "evaluator-worker"
 MAX_IDLE_ERRORS: Final = 3  # --until-idle gives up after this many failed ticks in a row
 UNREADABLE_CHECK_S: Final = 300.0  # how often an idle worker lists records to report unreadable ones
-CACHE_FILE: Final = "cache.sqlite"  # evaluator.pipeline's cache under <data>/cache/
 
 Evaluate = Callable[["RunConfig", DataDir, Callable[[], bool]], "RunOutcome"]
 
@@ -247,7 +247,7 @@ class Worker:
         self._state = threading.Lock()  # orders the job's settle against shutdown's release
         self._lease: Lease | None = None
         self._released = False
-        self._run_prefix: str | None = None  # runs/<id>/ of the run in progress
+        self._sync: RunSync | None = None  # the run in progress's pulls and pushes (evaluator.executors.sync)
         self._unreadable_checked = -math.inf
         self._unreadable_seen: set[str] = set()
 
@@ -334,7 +334,7 @@ class Worker:
         beat.start()
         outcome: RunOutcome | None = None
         error: BaseException | None = None
-        self._run_prefix = None
+        self._sync = None
         try:
             record = self.queue.get(lease.request_id)
             self.request = record
@@ -368,9 +368,10 @@ class Worker:
         finally:
             done.set()
             beat.join()
-        if self._run_prefix is not None and (outcome is None or not outcome.complete):
+        prefix = self._sync.prefix if self._sync is not None else None
+        if prefix is not None and (outcome is None or not outcome.complete):
             # What the run finished goes where another machine can resume it.
-            self._on_stage(outcome.status if outcome else "failed", self.data.root / self._run_prefix)
+            self._on_stage(outcome.status if outcome else "failed", self.data.root / prefix)
         return self._settle(lease, lost, outcome, error, item_set)
 
     def _evaluate_with_progress(self, config: RunConfig, data: DataDir, should_stop: Callable[[], bool]) -> RunOutcome:
@@ -378,8 +379,6 @@ class Worker:
             self.progress = f"{stage} {done}/{total}"
 
         self.progress = None
-        if not (data.cache / CACHE_FILE).exists():
-            self._on_stage("cache", data.cache)  # a fresh mirror starts from the shared cache
         return self.executor.evaluate(
             config, data, should_stop, on_progress=report, on_stage=self._on_stage, request=self.request
         )
@@ -394,37 +393,29 @@ class Worker:
             )
         return self._executor
 
+    def _run_sync(self) -> RunSync:
+        """Pulls and pushes of the run in progress in this process's directory."""
+        from evaluator.executors.sync import RunSync
+
+        if self._sync is None:
+            self._sync = RunSync(self.store)
+        return self._sync
+
     def _on_stage(self, stage: str, run_dir: Path) -> None:
         """Pull a run to resume before it starts; push what each stage finished (Hub store).
 
         Best effort: with the Hub away the run goes on locally, and the next stage (or the
         final publish, which is not optional) pushes everything.
         """
-        from evaluator.storage import StoreUnavailable
-
-        try:
-            if stage == "cache":
-                self.store.pull("cache/")
-            elif stage == "start":
-                self._run_prefix = f"runs/{run_dir.name}/"
-                self.store.pull(self._run_prefix)
-            else:
-                self._push_run(f"{stage} {run_dir.name}")
-        except StoreUnavailable as exc:
-            log.warning("run %s (%s): %s; carrying on, it is pushed at the next stage", run_dir.name, stage, exc)
-
-    def _push_run(self, message: str) -> None:
-        if self._run_prefix is None:
-            return
-        base = self.data.root / self._run_prefix
-        paths = [p.relative_to(self.data.root).as_posix() for p in sorted(base.rglob("*")) if p.is_file()]
-        self.store.push([*paths, f"cache/{CACHE_FILE}"], message)
+        self._run_sync().on_stage(stage, run_dir)
 
     def _publish(self, outcome: RunOutcome) -> None:
-        """Result rows (and the public examples) committed before the request is FINISHED."""
-        self._push_run(f"finished {outcome.run_id}")
-        public = [f"results/{outcome.run_id}.parquet", f"public/examples/{outcome.run_id}.jsonl"]
-        self.store.push(public, f"Results of run {outcome.run_id}")
+        """Result rows (and the public examples) committed before the request is FINISHED.
+
+        A run that happened on a Ray node pushed its own files from there; none of them is
+        in this directory, and the store skips what is not here.
+        """
+        self._run_sync().publish(outcome)
 
     def _heartbeat(self, lease: Lease, lost: threading.Event, done: threading.Event) -> None:
         from submissions.errors import LeaseLost

@@ -14,7 +14,6 @@ than ranked with false certainty.
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -336,16 +335,33 @@ def search_terms(query: str) -> list[list[str]]:
 
 def search_mask(names: pd.Series, query: str) -> pd.Series:
     """Several terms: ';' or ',' separate alternatives (any may match); the words of one
-    alternative must all appear. Case-insensitive substrings (escaped, never the user's
-    regular expressions), tested in one pass over the names."""
+    alternative must all appear. Case-insensitive substrings (literal, never the user's
+    regular expressions). `names` may be the view's lower-cased `_model_key` column."""
     alternatives = search_terms(query)
     if not alternatives:
         return pd.Series(True, index=names.index)
-    # One anchored pattern of literal lookaheads: linear in the name per word, no backtracking
-    # between words, and one vectorised str.contains instead of a pandas pass per word.
-    pattern = "|".join("".join(f"(?=.*?{re.escape(word)})" for word in words) for words in alternatives)
-    found = names.fillna("").astype(str).str.lower().str.contains(rf"\A(?:{pattern})", regex=True, flags=re.DOTALL)
-    return found.fillna(False).astype(bool)
+    keys = names.fillna("").astype("str").str.lower()
+    return pd.Series(_match_keys(keys, alternatives), index=names.index)
+
+
+def _match_keys(keys: pd.Series, alternatives: list[list[str]]) -> np.ndarray:
+    """One literal substring pass per distinct word, in Arrow's C++ kernel (the names are
+    Arrow-backed strings), then boolean algebra in numpy: cost is words x names with no
+    Python per name and no backtracking, at most MAX_SEARCH_WORDS passes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(keys.array)  # zero-copy for the view's Arrow-backed key column
+    found: dict[str, np.ndarray] = {}
+    for word in {w for words in alternatives for w in words}:
+        found[word] = pc.match_substring(array, word).to_numpy(zero_copy_only=False).astype(bool)
+    mask = np.zeros(len(keys), dtype=bool)
+    for words in alternatives:
+        both = np.ones(len(keys), dtype=bool)
+        for word in words:
+            both &= found[word]
+        mask |= both
+    return mask
 
 
 class Leaderboard:
@@ -594,7 +610,9 @@ class Leaderboard:
             shown = harm.round(6)
             mask &= harm.notna() & (shown >= f.harm_min) & (shown <= f.harm_max)
         if f.search.strip():
-            mask &= search_mask(view["model"], f.search)
+            alternatives = search_terms(f.search)
+            if alternatives:
+                mask &= _match_keys(view["_model_key"], alternatives)
         return mask
 
     @staticmethod
@@ -618,18 +636,45 @@ class Leaderboard:
         """The table as shown: human headers, rates in percent, rounded, missing as None."""
         if rows.empty:
             return pd.DataFrame({COLUMN_BY_KEY[k].label: pd.Series(dtype="object") for k in columns})
-        data: dict[str, pd.Series] = {}
+        cells = Leaderboard.display_cells(rows, None, columns, markdown_models=markdown_models)
+        # Object columns keep None as None: NaN is not JSON, and the API returns this.
+        data = {COLUMN_BY_KEY[k].label: pd.Series(values, dtype="object") for k, values in cells.items()}
+        return pd.DataFrame(data, columns=[COLUMN_BY_KEY[k].label for k in columns])
+
+    @staticmethod
+    def display_cells(
+        view: pd.DataFrame, positions: np.ndarray | None, columns: Sequence[str], *, markdown_models: bool = True
+    ) -> dict[str, list[Any]]:
+        """The shown values per column key, for the rows at `positions` of `view` (every row
+        when None): only the needed columns are taken, so a page of 100 rows of a 10,000-model
+        view costs what those cells cost."""
+
+        if view.empty or (positions is not None and not len(positions)):
+            return {key: [] for key in columns}
+
+        def take(source: str) -> list[Any]:
+            values = view[source].array
+            if positions is not None:
+                values = values.take(positions)
+            return values.to_numpy().tolist()
+
+        out: dict[str, list[Any]] = {}
         for key in columns:
             column = COLUMN_BY_KEY[key]
             if column.kind == "model":
-                values = rows["model_cell"].tolist() if markdown_models else [plain_text(m) for m in rows["model"]]
+                out[key] = take("model_cell") if markdown_models else [plain_text(m) for m in take("model")]
+                continue
+            source = {"rank": "rank", "ci": key, "date": "evaluated_date"}.get(column.kind, key)
+            values = take(source)
+            scaled = _ROUNDED.get(column.kind)
+            if scaled is not None and view[source].dtype == np.float64:
+                digits, scale = scaled
+                # NaN is the only missing value of a float column (v != v tests it).
+                out[key] = [None if v != v else round(v * scale, digits) for v in values]
             else:
-                source = {"rank": "rank", "ci": key, "date": "evaluated_date"}.get(column.kind, key)
                 convert = _FORMATTERS.get(column.kind, _text_cell)
-                values = [convert(v) for v in rows[source].tolist()]
-            # Object columns keep None as None: NaN is not JSON, and the API returns this.
-            data[column.label] = pd.Series(values, dtype="object")
-        return pd.DataFrame(data, columns=[COLUMN_BY_KEY[k].label for k in columns])
+                out[key] = [convert(v) for v in values]
+        return out
 
     @staticmethod
     def datatypes(columns: Sequence[str]) -> list[str]:
@@ -720,13 +765,17 @@ def _params_cell(value: Any) -> Any:
 
 
 def _as_is(value: Any) -> Any:
-    return None if _missing(value) else value
+    if _missing(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _text_cell(value: Any) -> Any:
     return None if _missing(value) else plain_text(value)
 
 
+# (digits, scale) of the rounded kinds, for the fast path over float columns in display_cells.
+_ROUNDED: Final[dict[str, tuple[int, float]]] = {"rate": (1, 100.0), "level": (2, 1.0), "ratio": (2, 1.0)}
 _FORMATTERS: Final[dict[str, Callable[[Any], Any]]] = {
     "rank": _as_is,
     "ci": _as_is,

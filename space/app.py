@@ -63,8 +63,9 @@ from space.about import about_markdown
 from space.admin import ADMIN_TAB, AdminAccess, AdminActions, build_admin_panel, build_sign_in, wire_admin
 from space.api import attach as attach_api
 from space.api import mount_api
-from space.guard import BodyLimit
-from space.tabs import QueueTab, SubmitOptions, build_queue_tab, build_submit_tab
+from space.guard import BodyLimit, QuietBlocks
+from space.sessions import install as install_lean_sessions
+from space.tabs import QueueTab, SubmitOptions, build_queue_tab, build_submit_tab, wire_submit
 from submissions import Settings
 
 TITLE: Final = "Crisis-Safety Leaderboard"
@@ -72,6 +73,11 @@ MAX_MODEL_CHOICES: Final = 500  # a dropdown is not a way to ship the whole tabl
 PLOT_DEFAULT_MODELS: Final = 3
 # Sessions kept in memory (Gradio's default is 10,000, about 2.5 GiB for this page).
 SESSION_CAPACITY: Final = 500
+# Events waiting in Gradio's queue, every endpoint together (about a second of work).
+QUEUE_MAX_SIZE: Final = 128
+# Gradio's queue analytics (for its monitoring page, which this Space does not enable).
+QUEUE_ANALYTICS_EVENTS: Final = 500
+QUEUE_ANALYTICS_EVERY: Final = 500
 # Open pages re-read the results this often, so a hidden model leaves them without a reload.
 REFRESH_S: Final = 30.0  # CRISIS_PAGE_REFRESH_S overrides
 BASELINE_NOTE: Final = (
@@ -246,21 +252,42 @@ def _gradient(t: float, reverse: bool) -> str:
 
 
 _DIGITS: Final = {"rate": 1, "level": 2, "ratio": 2}
+MISSING: Final = "—"
 
 
-def table_styler(frame: pd.DataFrame) -> Any:
-    """The same compact numbers everywhere (one decimal for rates, two for means and F1),
-    as display values only: the data behind them, and the API, keep the numbers."""
-    formats: dict[str, Any] = {}
-    for column in COLUMNS:
-        digits = _DIGITS.get(column.kind)
-        if digits is not None and column.label in frame.columns:
-            formats[column.label] = (lambda d: lambda v: "—" if v is None or pd.isna(v) else f"{float(v):.{d}f}")(
-                digits
-            )
-    if frame.empty or not formats:
-        return frame
-    return frame.style.format(formats, na_rep="—").hide(axis="index")
+def _shown(value: Any, kind: str) -> str:
+    """The string a cell shows: one decimal for rates, two for means and F1, the same
+    everywhere; parameter counts as rounded (7, 70.5, 0.14), never padded to six places."""
+    if value is None or (isinstance(value, float) and value != value):
+        return MISSING
+    digits = _DIGITS.get(kind)
+    if digits is not None:
+        return f"{float(value):.{digits}f}"
+    if isinstance(value, float):
+        return format(value, "g")
+    return str(value)
+
+
+def table_value(cells: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    """The leaderboard table as the Dataframe component takes it: the numbers (what
+    gradio_client users receive) and, beside them, the compact strings the page shows.
+
+    Built straight from `Leaderboard.display_cells` (column key -> values), with no pandas
+    Styler: rendering one costs more than the whole query it shows."""
+    keys = list(cells)
+    headers = [COLUMN_BY_KEY[k].label for k in keys]
+    rows = [list(row) for row in zip(*(cells[k] for k in keys), strict=True)]
+    if not rows:
+        return {"headers": headers, "data": [], "metadata": None}
+    kinds = [COLUMN_BY_KEY[k].kind for k in keys]
+    shown = [[_shown(v, kind) for v, kind in zip(row, kinds, strict=True)] for row in rows]
+    return {"headers": headers, "data": rows, "metadata": {"display_value": shown, "styling": None}}
+
+
+def query_table(board: Leaderboard, result: QueryResult) -> dict[str, Any]:
+    limit = result.filters.limit
+    positions = result.order[:limit] if limit else result.order
+    return table_value(board.display_cells(result.view, positions, result.filters.columns, markdown_models=False))
 
 
 def pivot_styler(frame: pd.DataFrame, metric: str) -> Any:
@@ -327,10 +354,10 @@ def build_app(
     every_s = refresh_s if refresh_s is not None else float(os.environ.get("CRISIS_PAGE_REFRESH_S") or REFRESH_S)
 
     initial = board.query(Filters())
-    initial_table = board.display(initial.shown, initial.filters.columns, markdown_models=False)
+    initial_table = query_table(board, initial)
     current = initial.board
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as blocks:
+    with QuietBlocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as blocks:
         gr.Markdown(
             f"# {TITLE}\n"
             "How safely do language models respond to people in a mental-health crisis? Lower harm rate "
@@ -347,7 +374,7 @@ def build_app(
             with gr.Tab("Model page", id="model") as model_tab:
                 mp = _model_tab(ctx, current)
             with gr.Tab("Submit", id="submit") as submit_tab:
-                build_submit_tab(data, login=login, options=submit_options)
+                st = build_submit_tab(data, login=login, options=submit_options)
             with gr.Tab("Queue", id="queue") as queue_tab:
                 qt = build_queue_tab(data, submit_options.settings if submit_options else None)
             with gr.Tab("About", id="about") as about_tab:
@@ -359,6 +386,7 @@ def build_app(
         refresh = gr.Timer(every_s)
         _wire(blocks, ctx, lb, mp, tabs, refresh)
         _wire_queue(qt, queue_tab, [lb_tab, model_tab, submit_tab, about_tab, admin_tab])
+        wire_submit(st, qt, submit_tab, queue_tab, tabs)
         # A calibration report written after start-up shows without a restart.
         about_tab.select(lambda: about_markdown(data), None, about, api_visibility="private", show_progress="hidden")
         wire_admin(blocks, panel, sign_in, admin_tab, tabs, AdminActions(data, access, settings, store))
@@ -450,7 +478,7 @@ class _ModelTab:
 
 
 def _leaderboard_tab(
-    ctx: _Context, initial: QueryResult, table: pd.DataFrame, current: Board | None
+    ctx: _Context, initial: QueryResult, table: dict[str, Any], current: Board | None
 ) -> _LeaderboardTab:
     boards = initial.boards
     column_choices = [(COLUMN_BY_KEY[k].label, k) for k in CHOOSABLE_COLUMNS]
@@ -531,7 +559,7 @@ def _leaderboard_tab(
     status = gr.Markdown(status_markdown(initial), elem_classes=["lb-status"], elem_id="status")
     hidden = gr.Markdown(hidden_note(ctx.board.snapshot().hidden), elem_classes=["lb-hidden"], elem_id="hidden-note")
     table_component = gr.Dataframe(
-        value=table_styler(table),
+        value=table,
         # Every cell is text, the model name too: plain names for API users, and nothing a
         # hostile name could turn into markup. The Hub link is on the model page.
         datatype=["str"] * len(COLUMNS),
@@ -721,7 +749,7 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
             result = board.query(filters)
         except QueryError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return table_styler(board.display(result.shown, result.filters.columns, markdown_models=False))
+        return query_table(board, result)
 
     def extras(*values: Any) -> tuple[Any, ...]:
         *filter_values, pivot_metric, chosen = values
@@ -994,6 +1022,16 @@ def _model_outputs(ctx: _Context, board_key: str, model: str | None) -> tuple[An
     )
 
 
+def _bound_queue_analytics(demo: gr.Blocks) -> None:
+    """Gradio's queue keeps a record of its last 10,000 events and, after every event, builds
+    a pandas frame of all of them for its monitoring page (off here): at steady traffic that
+    was a fifth of each call's CPU, and memory that grew with the calls. Keep few records and
+    summarise them rarely; the page and the API do not read them."""
+    queue = demo._queue
+    queue.ANALYTICS_MAX_EVENTS = QUEUE_ANALYTICS_EVENTS
+    queue.ANAYLTICS_CACHE_FREQUENCY = QUEUE_ANALYTICS_EVERY  # sic: Gradio's own spelling
+
+
 def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
     """Launch with the app's stylesheet; server address from GRADIO_SERVER_NAME/PORT."""
     kwargs.setdefault("server_name", os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1")
@@ -1007,10 +1045,14 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
     app_kwargs = dict(kwargs.get("app_kwargs") or {})
     app_kwargs["middleware"] = [*app_kwargs.get("middleware", ()), Middleware(BodyLimit)]
     kwargs["app_kwargs"] = app_kwargs
-    demo.queue(default_concurrency_limit=4)
+    # A bounded backlog: a flood of queued calls is refused ("Queue is full") instead of
+    # buying minutes of CPU that outlive its senders (issue 10.1).
+    demo.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE)
+    _bound_queue_analytics(demo)
     block = not kwargs.get("prevent_thread_lock", False)
     kwargs["prevent_thread_lock"] = True
     launched = demo.launch(**kwargs)
+    install_lean_sessions(demo)  # a call of /leaderboard no longer renders every block (space.sessions)
     mount_api(demo)  # the REST API at /api/v1 on the same server (space.api)
     if block:
         demo.block_thread()

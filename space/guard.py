@@ -1,16 +1,28 @@
-"""Request bounds for the public server (issue 10): no body over a limit is read.
+"""Request bounds for the public server (issue 10): no body over a limit is read, and no
+caller's input is printed to the server log.
 
-A pure ASGI middleware given to Gradio's FastAPI app at launch. A declared Content-Length
-over the limit is refused with 413 before a byte of the body is read; a body without one
-(chunked) is read only up to the limit, then refused the same way.
+`BodyLimit` is a pure ASGI middleware given to Gradio's FastAPI app at launch. A declared
+Content-Length over the limit is refused with 413 before a byte of the body is read; a body
+without one (chunked) is read only up to the limit, then refused the same way.
+
+`QuietBlocks` is the app's `gr.Blocks`. Gradio answers a call whose values do not fit the
+event (too few of them, or one a component cannot read) with an exception whose text quotes
+those values, and prints its traceback to the server log: anyone could write there, and an
+admin token sent to the wrong event would be kept there. Such a call is answered with one
+line (naming the event and how many values it takes, or the component's own refusal, such
+as a number under its minimum) and nothing is printed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Final
+
+import gradio as gr
 
 from leaderboard.limits import MAX_REQUEST_BYTES
+
+MAX_ERROR_CHARS: Final = 300  # a refusal shown back to its caller
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -56,6 +68,24 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class QuietBlocks(gr.Blocks):
+    async def preprocess_data(self, block_fn: Any, inputs: list[Any], state: Any, explicit_call: bool = False) -> Any:
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except gr.Error as exc:
+            # A component's own refusal (a number under its minimum, a choice not offered) is
+            # meant for the user: kept, on one bounded line, and not printed.
+            raise gr.Error(" ".join(str(exc.message).split())[:MAX_ERROR_CHARS], print_exception=False) from None
+        except Exception:
+            # Gradio's text here quotes the values: none is repeated, to the caller or the log.
+            name = block_fn.api_name if block_fn.api_name and block_fn.api_visibility != "private" else "this event"
+            raise gr.Error(
+                f"{name} takes {len(block_fn.inputs)} values, each of the type its input expects; "
+                "see the API page for the types",
+                print_exception=False,
+            ) from None
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
@@ -78,4 +108,4 @@ async def _refuse(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["BodyLimit"]
+__all__ = ["BodyLimit", "QuietBlocks"]

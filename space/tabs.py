@@ -142,11 +142,13 @@ def recent_run_s(records: list[RequestRecord]) -> float | None:
     return values[len(values) // 2]
 
 
-def queue_tables(queue: Queue, now: datetime | None = None) -> tuple[str, list[pd.DataFrame]]:
+def queue_tables(
+    queue: Queue, now: datetime | None = None, records: list[RequestRecord] | None = None
+) -> tuple[str, list[pd.DataFrame]]:
     """A summary line and one table per status group, every cell plain text; an empty group
-    is one line ("None.")."""
+    is one line ("None."). `records`: the queue as already read."""
     now = now or datetime.now(UTC)
-    records = queue.records()
+    records = queue.records() if records is None else records
     positions = queue.positions(records)
     run_s = recent_run_s(records)
     tables: list[pd.DataFrame] = []
@@ -166,6 +168,35 @@ def queue_tables(queue: Queue, now: datetime | None = None) -> tuple[str, list[p
     return summary, tables
 
 
+def request_status(queue: Queue, records: list[RequestRecord], request_id: str, now: datetime | None = None) -> str:
+    """One line on one request (the one just submitted): where it stands and what comes next.
+    Empty when there is no such request. Looked up among the records, never by file name."""
+    record = next((r for r in records if r.id == request_id), None) if request_id else None
+    if record is None:
+        return ""
+    now = now or datetime.now(UTC)
+    head = f"**Your request {markdown_text(record.id)}** ({markdown_text(record.model)}): "
+    status = record.status
+    if status == Status.PENDING:
+        position = queue.positions(records).get(record.id)
+        run_s = recent_run_s(records)
+        eta = f", ETA ~{_duration(run_s * position)}" if run_s is not None and position else ""
+        where = f"pending, position **{position or '—'}** in the queue{eta}"
+    elif status == Status.RUNNING:
+        where = f"running for {_elapsed(record.started_at, now)}" + (
+            f" ({markdown_text(record.progress)})" if record.progress else ""
+        )
+    elif status == Status.FAILED:
+        where = f"failed: {markdown_text(record.reason or 'no reason recorded')}"
+    elif status == Status.FINISHED:
+        where = "finished; its results are on the leaderboard"
+    elif status == Status.PENDING_APPROVAL:
+        where = "waiting for a maintainer's approval"
+    else:
+        where = f"{status.value.lower()}" + (f": {markdown_text(record.reason)}" if record.reason else "")
+    return head + where + f" · as of {now.astimezone(UTC):%H:%M:%S} UTC"
+
+
 def _is_empty(table: pd.DataFrame) -> bool:
     return table.columns.tolist() == [""]
 
@@ -176,6 +207,10 @@ class QueueTab:
     tables: list[gr.Dataframe]
     timer: gr.Timer
     refresh: Callable[[], tuple[Any, ...]]
+    # The request a visitor followed here from the Submit tab, kept up to date on each tick.
+    request: gr.Markdown
+    request_id: gr.State
+    show: Callable[[str], tuple[Any, ...]]  # request id -> (*outputs, request line)
 
     @property
     def outputs(self) -> list[Any]:
@@ -185,31 +220,40 @@ class QueueTab:
 def build_queue_tab(data: DataDir, settings: Settings | None = None) -> QueueTab:
     queue = Queue.local(data, settings or Settings.from_env())
 
-    def read() -> tuple[str, list[pd.DataFrame] | None]:
+    def read(request_id: str = "") -> tuple[str, list[pd.DataFrame] | None, str]:
         try:
-            summary, tables = queue_tables(queue)
+            records = queue.records()
+            summary, tables = queue_tables(queue, records=records)
+            line = request_status(queue, records, request_id)
         except (OSError, SubmissionError) as exc:
-            return f"⚠️ The queue cannot be read right now: {markdown_text(exc)}", None
+            # The error class only: an OSError's text names the server's paths.
+            why = type(exc).__name__ if isinstance(exc, OSError) else markdown_text(exc)
+            return f"⚠️ The queue cannot be read right now ({why}).", None, ""
         # An empty group is one line in the summary, not an empty grid.
         empty = [group for (group, _), table in zip(GROUPS, tables, strict=True) if _is_empty(table)]
         if empty:
             summary += "\n\nNothing " + ", ".join(g.split(" (")[0].lower() for g in empty) + " at the moment."
-        return summary, tables
+        return summary, tables, line
+
+    def shown(request_id: str = "") -> tuple[Any, ...]:
+        summary, tables, line = read(request_id)
+        if tables is None:
+            return (summary, *([gr.Dataframe()] * len(GROUPS)), line)
+        return (summary, *(gr.Dataframe(value=t, visible=not _is_empty(t)) for t in tables), line)
 
     def refresh() -> tuple[Any, ...]:
-        summary, tables = read()
-        if tables is None:
-            return (summary, *([gr.Dataframe()] * len(GROUPS)))
-        return (summary, *(gr.Dataframe(value=t, visible=not _is_empty(t)) for t in tables))
+        return shown()[:-1]
 
     gr.Markdown(
         "Every request and where it stands. A failed request always shows why. "
         f"This page refreshes every {REFRESH_S:.0f} s while it is open."
     )
+    request = gr.Markdown(elem_id="queue-request")
+    request_id = gr.State("")
     with gr.Row():
         summary = gr.Markdown(elem_id="queue-summary")
         refresh_button = gr.Button("Refresh", size="sm", scale=0)
-    first_summary, first = read()
+    first_summary, first, _ = read()
     values: list[pd.DataFrame] = first or [pd.DataFrame({"": ["None."]})] * len(GROUPS)
     tables = []
     for (group, _), value in zip(GROUPS, values, strict=True):
@@ -225,13 +269,22 @@ def build_queue_tab(data: DataDir, settings: Settings | None = None) -> QueueTab
         )
     summary.value = first_summary
     timer = gr.Timer(REFRESH_S, active=False)
-    tab = QueueTab(summary, tables, timer, refresh)
-    timer.tick(refresh, None, tab.outputs, api_visibility="private", show_progress="hidden")
-    refresh_button.click(refresh, None, tab.outputs, api_visibility="private", show_progress="hidden")
+    tab = QueueTab(summary, tables, timer, refresh, request, request_id, shown)
+    for trigger in (timer.tick, refresh_button.click):
+        trigger(shown, request_id, [*tab.outputs, request], api_visibility="private", show_progress="hidden")
     return tab
 
 
 # ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class SubmitTab:
+    info: gr.Markdown
+    who: list[Any]  # the inputs naming the user: the name box locally, none on a Space
+    info_for: Callable[..., str]  # (*who) -> the "after you submit" text; the profile is injected
+    request_id: gr.State  # the request queued last from this page
+    to_queue: gr.Button
 
 
 def _request_table(record: RequestRecord, position: int | None) -> pd.DataFrame:
@@ -289,7 +342,7 @@ def do_submit(
     return (
         f"✅ **Queued** {markdown_text(shown)} as request {markdown_text(record.id)} "
         f"(status {record.status.value}), position **{position or '—'}** in the queue. "
-        "Follow it in the **Queue** tab.",
+        "Follow it with the button below or in the **Queue** tab.",
         _request_table(record, position),
     )
 
@@ -341,7 +394,7 @@ def what_happens(data: DataDir, settings: Settings, user: str | None) -> str:
     return "\n\n".join(lines)
 
 
-def build_submit_tab(data: DataDir, *, login: bool, options: SubmitOptions | None = None) -> None:
+def build_submit_tab(data: DataDir, *, login: bool, options: SubmitOptions | None = None) -> SubmitTab:
     options = options or SubmitOptions()
     gr.Markdown(
         "Submit an open-weight model from the Hugging Face Hub. It must be public, have safetensors "
@@ -378,31 +431,79 @@ def build_submit_tab(data: DataDir, *, login: bool, options: SubmitOptions | Non
         )
     button = gr.Button("Submit", variant="primary", elem_id="submit-button")
     message = gr.Markdown(elem_id="submit-message")
-    # Nothing until there is a request: no empty placeholder grid.
+    request_id = gr.State("")
+    # Nothing until there is a request (no empty placeholder grid); then a button to follow it.
+    to_queue = gr.Button("Follow it in the Queue tab", visible=False, size="sm", elem_id="submit-to-queue")
     details = gr.Dataframe(interactive=False, label="Your request", visible=False, elem_id="submit-details")
 
     def shown(result: tuple[str, pd.DataFrame], user: str | None) -> tuple[Any, ...]:
         text, table = result
-        return text, gr.Dataframe(value=table, visible=not table.empty), what_happens(data, settings, user)
+        fields = dict(zip(table["Field"], table["Value"], strict=True)) if not table.empty else {}
+        queued = str(fields.get("request id") or "")
+        return (
+            text,
+            gr.Dataframe(value=table, visible=not table.empty),
+            what_happens(data, settings, user),
+            queued,
+            gr.Button(value=f"Follow request {queued} in the Queue tab", visible=True)
+            if queued
+            else gr.Button(visible=False),
+        )
 
+    outputs = [message, details, info, request_id, to_queue]
     if login:
 
-        def submit_signed_in(
-            model_id: str, rev: str, prec: str, profile: gr.OAuthProfile | None
-        ) -> tuple[str, pd.DataFrame]:
+        def submit_signed_in(model_id: str, rev: str, prec: str, profile: gr.OAuthProfile | None) -> tuple[Any, ...]:
             if not login_ready or profile is None:
                 return shown(("❌ **Not submitted:** sign in with Hugging Face first.", pd.DataFrame()), None)
             user = profile.username
             return shown(do_submit(data, options, model=model_id, revision=rev, precision=prec, submitter=user), user)
 
-        button.click(submit_signed_in, [model, revision, precision], [message, details, info], api_visibility="private")
-    else:
-        assert submitter is not None
+        button.click(submit_signed_in, [model, revision, precision], outputs, api_visibility="private")
+        return SubmitTab(info, [], signed_in_info(data, settings), request_id, to_queue)
 
-        def submit_local(model_id: str, rev: str, prec: str, user: str) -> tuple[Any, ...]:
-            return shown(do_submit(data, options, model=model_id, revision=rev, precision=prec, submitter=user), user)
+    assert submitter is not None
 
-        button.click(
-            submit_local, [model, revision, precision, submitter], [message, details, info], api_visibility="private"
-        )
-        submitter.change(lambda user: what_happens(data, settings, user), submitter, info, api_visibility="private")
+    def submit_local(model_id: str, rev: str, prec: str, user: str) -> tuple[Any, ...]:
+        return shown(do_submit(data, options, model=model_id, revision=rev, precision=prec, submitter=user), user)
+
+    button.click(submit_local, [model, revision, precision, submitter], outputs, api_visibility="private")
+    local = local_info(data, settings)
+    submitter.change(local, submitter, info, api_visibility="private")
+    return SubmitTab(info, [submitter], local, request_id, to_queue)
+
+
+def signed_in_info(data: DataDir, settings: Settings) -> Callable[..., str]:
+    """What a submit leads to, for the user Gradio injects from the Hugging Face sign-in."""
+
+    def info_signed_in(profile: gr.OAuthProfile | None) -> str:
+        return what_happens(data, settings, profile.username if profile is not None else None)
+
+    return info_signed_in
+
+
+def local_info(data: DataDir, settings: Settings) -> Callable[..., str]:
+    """What a submit leads to, for the name typed on a local run."""
+
+    def info_local(user: str | None) -> str:
+        return what_happens(data, settings, (user or "").strip() or None)
+
+    return info_local
+
+
+def wire_submit(st: SubmitTab, qt: QueueTab, submit_tab: gr.Tab, queue_tab: gr.Tab, tabs: gr.Tabs) -> None:
+    """Opening the Submit tab shows the wait and the limit left as they are now, for the user
+    signed in (a Space) or named (locally); the button under a queued request opens the Queue
+    tab on that request."""
+    submit_tab.select(st.info_for, st.who, st.info, api_visibility="private", show_progress="hidden")
+
+    def follow(request_id: str) -> tuple[Any, ...]:
+        return (gr.Tabs(selected=queue_tab.id), gr.Timer(active=True), *qt.show(request_id), request_id)
+
+    st.to_queue.click(
+        follow,
+        st.request_id,
+        [tabs, qt.timer, *qt.outputs, qt.request, qt.request_id],
+        api_visibility="private",
+        show_progress="hidden",
+    )

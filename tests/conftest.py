@@ -50,3 +50,12 @@ def tiny_checkpoint_no_template(tmp_path_factory: pytest.TempPathFactory) -> Pat
     """The same tiny model with no chat template, which the open-weight backends must refuse."""
     pytest.importorskip("transformers", reason="the tiny checkpoint needs torch and transformers")
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint-no-template") / "model", chat_template=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (`make test` runs two workers), every test on the local Ray cluster
+    # goes to one worker (`--dist loadgroup`): one Ray instance, started once, never two
+    # competing for the same two cores.
+    for item in items:
+        if "ray_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("ray"))

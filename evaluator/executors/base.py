@@ -42,7 +42,9 @@ class Executor(Protocol):
         """Run (or resume) `config`; a stop request ends it with status "stopped".
 
         `on_stage` (the Hub store's pull and push) runs where the run directory is: in this
-        process for `local`; a Ray task writes straight to the shared data directory instead."""
+        process for `local` (and Ray's batch mode); a Ray task pulls and pushes its own run
+        through the store from its node (evaluator.executors.sync), so `data`'s store is
+        what it is handed, not `data`'s path."""
         ...
 
     def close(self) -> None: ...

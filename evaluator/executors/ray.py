@@ -1,13 +1,20 @@
 """`--executor ray`: each claimed request is one Ray task with the GPUs its model needs.
 
 The driver (the worker process) claims requests and keeps their leases alive with its own
-heartbeats; the task only evaluates. Ray's own retries are off (max_retries=0): a task that
-dies (node lost, out of memory, killed) fails that attempt through the queue, with a reason
-the submitter can read, and the request goes back to the queue. The run is resumable by run
-id and its finished items are in the run directory, so the next attempt continues from
-them. That directory is the worker's --data directory, which every node must see at the
-same path (a shared filesystem); a driver that dies leaves leases that expire as any
-worker's do.
+heartbeats, publishing the stage counts each task posts to a small actor (ProgressBoard);
+the task only evaluates. Ray's own retries are off (max_retries=0): a task that dies (node
+lost, out of memory, killed) fails that attempt through the queue, with a reason the
+submitter can read, and the request goes back to the queue. A driver that dies leaves
+leases that expire as any worker's do.
+
+The task gets the store's spec, not a path. On a `hub:` store it works in a fresh directory
+on its own node ($CRISIS_TASK_DIR, else the system's temporary directory, removed at the
+end), pulls the run it resumes from the store, and pushes the run directory and the cache at
+each stage's end and every `checkpoint_s` between, and the result rows at the end
+(evaluator.executors.sync), so nothing needs to be shared between nodes but the Hub; each
+node needs the Hub token ($HF_TOKEN) in its environment, or in `task_env`. A `local:` store
+is a directory that every node must see at the same path (one machine, or shared storage):
+the task writes there in place. Either way the next attempt resumes from the finished items.
 
 Open-weight models go to vLLM on a cluster with GPUs: 1, 2, 4 or 8 GPUs of one node with
 tensor parallelism to match, or whole nodes with pipeline parallelism for a model larger
@@ -17,9 +24,13 @@ cluster) run as one named Ray actor per spec, started once and reused by every r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -31,9 +42,10 @@ from evaluator.placement import CPU_ONLY, Cluster, Placement, PlacementError, cl
 if TYPE_CHECKING:
     from evaluator.backends import BackendOptions
     from evaluator.executors.batch import BatchPlan
+    from evaluator.executors.sync import RunSync
     from evaluator.judge.verdict import Judge
     from evaluator.pipeline import OnProgress, OnStage, RunConfig, RunOutcome
-    from evaluator.storage import DataDir
+    from evaluator.storage import DataDir, Store
     from submissions.records import RequestRecord
 
 log = logging.getLogger("evaluator.executors.ray")
@@ -41,6 +53,9 @@ log = logging.getLogger("evaluator.executors.ray")
 NAMESPACE: Final = "crisis-safety"
 TASK_NAME: Final = "evaluate_request"  # Ray titles the task's process "ray::evaluate_request"
 REPLICA_KINDS: Final = ("vllm", "hf")  # judges that are models on the cluster; others run in the task
+TASK_DIR_ENV: Final = "CRISIS_TASK_DIR"  # where a task on a hub: store makes its node-local directory
+TASK_DIR_PREFIX: Final = "crisis-run-"
+DEFAULT_CHECKPOINT_S: Final = 60.0  # a lost node costs at most this much generation or judging
 
 
 # ----------------------------------------------------------------------- placement → Ray
@@ -136,12 +151,147 @@ def judges_for(config: RunConfig, replicas: Mapping[str, Any]) -> list[Judge] | 
     return judges
 
 
-def evaluate_request(config: RunConfig, data_root: str, replicas: Mapping[str, Any]) -> RunOutcome:
-    """The body of one request's Ray task (module level: Ray names the task after it)."""
-    from evaluator.pipeline import run_evaluation
-    from evaluator.storage import DataDir
+@contextlib.contextmanager
+def task_store(spec: str) -> Iterator[tuple[Store, Path | None]]:
+    """The store a task writes through, and its node-local directory (None: the store's own).
 
-    return run_evaluation(config, DataDir.at(data_root), progress=False, judges=judges_for(config, replicas))
+    A `local:` store is already a directory the node sees. A `hub:` store gets a fresh
+    mirror on this node for this attempt only, removed at the end: nothing left by another
+    attempt or process is trusted, and what the run needs comes from the Hub. The task holds
+    a lock beside its directory while it lives, so the next task on the node removes the
+    directories of tasks that were killed before they could.
+    """
+    from evaluator.storage import exclusive_lock, open_store, parse_store
+
+    parsed = parse_store(spec)
+    if parsed.kind == "local":
+        store = open_store(parsed)
+        try:
+            yield store, None
+        finally:
+            store.close()
+        return
+    base = Path(os.environ.get(TASK_DIR_ENV) or tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    _remove_dead_tasks(base)
+    scratch = base / f"{TASK_DIR_PREFIX}{uuid.uuid4().hex}"
+    lock = scratch.with_name(scratch.name + ".lock")
+    # No refresh timer in a task (a Space's setting, were the node configured like one).
+    env = {k: v for k, v in os.environ.items() if k not in ("CRISIS_MIRROR_INTERVAL", "SPACE_ID")}
+    env["CRISIS_MIRROR_DIR"] = str(scratch)
+    with exclusive_lock(lock, blocking=False):  # taken before the directory exists: never swept alive
+        scratch.mkdir()
+        try:
+            store = open_store(parsed, env=env)
+            try:
+                yield store, scratch
+            finally:
+                store.close()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            lock.unlink(missing_ok=True)
+
+
+def _remove_dead_tasks(base: Path) -> None:
+    """Directories whose task died without removing them (killed, out of memory): their lock is free."""
+    from evaluator.storage import LockBusy, exclusive_lock
+
+    for old in base.glob(f"{TASK_DIR_PREFIX}*"):
+        lock = old.with_name(old.name + ".lock")
+        if not old.is_dir() or not lock.exists():
+            continue
+        try:
+            with exclusive_lock(lock, blocking=False):
+                shutil.rmtree(old, ignore_errors=True)
+                lock.unlink(missing_ok=True)
+        except LockBusy:
+            continue  # its task is alive
+
+
+def task_store_spec(data: DataDir) -> str:
+    """What the driver hands a task: the spec of `data`'s store (a local one as an absolute path)."""
+    from evaluator.storage import store_of
+
+    spec = store_of(data).spec
+    return f"local:{data.root.resolve()}" if spec.kind == "local" else str(spec)
+
+
+def _save(sync: RunSync, status: str) -> None:
+    """Push what an unfinished run has, best effort: the next attempt resumes from it."""
+    from evaluator.storage import StoreUnavailable
+
+    try:
+        sync.push_run(f"{status} {Path(sync.prefix or '').name}")
+    except StoreUnavailable as exc:
+        log.warning("run not pushed after it ended %s: %s", status, exc)
+
+
+def evaluate_request(
+    config: RunConfig,
+    store_spec: str,
+    replicas: Mapping[str, Any],
+    board: Any = None,
+    key: str = "",
+    checkpoint_s: float | None = DEFAULT_CHECKPOINT_S,
+) -> RunOutcome:
+    """The body of one request's Ray task (module level: Ray names the task after it).
+
+    Posts its stage counts to `board` under `key`; pulls and pushes its run through the
+    store (evaluator.executors.sync). StoreUnavailable if a complete run could not be
+    published: the driver must not call the request finished.
+    """
+    from evaluator.executors.sync import RunSync, start_from_shared_cache
+    from evaluator.pipeline import run_evaluation
+
+    def report(stage: str, done: int, total: int) -> None:
+        board.post.remote(key, stage, done, total)  # fire and forget: the actor keeps the latest
+
+    with task_store(store_spec) as (store, scratch):
+        sync = RunSync(store, checkpoint_s=checkpoint_s if scratch else None, fresh=scratch is not None)
+        try:
+            start_from_shared_cache(store.data, sync.on_stage)
+            try:
+                outcome = run_evaluation(
+                    config,
+                    store.data,
+                    progress=False,
+                    judges=judges_for(config, replicas),
+                    on_progress=report if board is not None else None,
+                    on_stage=sync.on_stage,
+                )
+            except BaseException as exc:  # failed, or cancelled by the driver (KeyboardInterrupt)
+                sync.close()
+                if sync.prefix is not None:
+                    _save(sync, "failed" if isinstance(exc, Exception) else "stopped")
+                raise
+            if outcome.complete:
+                sync.publish(outcome)
+            else:
+                sync.close()
+                _save(sync, outcome.status)
+        finally:
+            sync.close()
+    # The node-local copy went with the task; the result file is in the store now.
+    return replace(outcome, result_file=None) if scratch else outcome
+
+
+class ProgressBoard:
+    """A small actor where tasks post their stage counts and the driver reads the latest.
+
+    One per executor, shared by its tasks; a task's calls run in the order it made them.
+    """
+
+    def __init__(self) -> None:
+        self._latest: dict[str, tuple[str, int, int]] = {}
+
+    def post(self, key: str, stage: str, done: int, total: int) -> None:
+        self._latest[key] = (stage, done, total)
+
+    def read(self, key: str) -> tuple[str, int, int] | None:
+        return self._latest.get(key)
+
+    def drop(self, key: str) -> None:
+        self._latest.pop(key, None)
 
 
 class JudgeReplica:
@@ -179,7 +329,12 @@ class RayExecutor:
         poll_s: float = 0.5,
         batch: BatchPlan | None = None,
         init_kwargs: Mapping[str, Any] | None = None,
+        checkpoint_s: float = DEFAULT_CHECKPOINT_S,
+        task_env: Mapping[str, str] | None = None,
     ) -> None:
+        """`task_env`: environment variables for every task (Ray's runtime_env), for nodes that
+        lack them, e.g. the Hub endpoint; a token placed here is visible to anyone who can
+        inspect the cluster's tasks, so prefer setting it on the nodes themselves."""
         try:
             import ray
         except ImportError:
@@ -189,9 +344,14 @@ class RayExecutor:
         self.max_concurrent = max_concurrent
         self._gpu_memory = gpu_memory
         self._poll_s = poll_s
+        if not checkpoint_s > 0:
+            raise ValueError("checkpoint_s must be positive")
         self._task = ray.remote(max_retries=0)(evaluate_request)
         self._replicas: dict[str, Any] = {}
         self._batch = batch
+        self._checkpoint_s = checkpoint_s
+        self._task_env = dict(task_env or {})
+        self._board: Any = None
 
     def cluster(self) -> Cluster:
         import ray
@@ -243,6 +403,7 @@ class RayExecutor:
         import ray.exceptions as rex
 
         from evaluator.pipeline import RunOutcome
+        from evaluator.storage import StoreError
 
         cluster = self.cluster()
         config, placement = self.place(config, request, cluster)
@@ -259,14 +420,22 @@ class RayExecutor:
             options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
                 group, placement_group_capture_child_tasks=True
             )
+        if self._task_env:
+            options["runtime_env"] = {"env_vars": self._task_env}
         if on_progress is not None:
             on_progress(f"on ray ({placement.gpus} GPU)" if placement.gpus else "on ray", 0, 1)
-        ref = self._task.options(**options).remote(config, str(data.root), replicas)
+        board, key = self.board(), uuid.uuid4().hex
+        ref = self._task.options(**options).remote(
+            config, task_store_spec(data), replicas, board, key, self._checkpoint_s
+        )
+        shown: tuple[str, int, int] | None = None
         try:
             while not ray.wait([ref], timeout=self._poll_s)[0]:
                 if should_stop():
                     ray.cancel(ref, recursive=True)
                     break
+                if on_progress is not None:
+                    shown = self._show_progress(key, shown, on_progress)
             try:
                 return ray.get(ref)
             except rex.TaskCancelledError:
@@ -275,6 +444,9 @@ class RayExecutor:
                 cause = exc.cause
                 if isinstance(cause, KeyboardInterrupt):  # a cancel that landed inside the run
                     return RunOutcome("stopped", "", [], reason="stopped by the worker")
+                if isinstance(cause, StoreError):
+                    # Not the model's fault and not the run's: the next attempt resumes from the store.
+                    raise ExecutorError(f"the evaluation task could not use the store: {cause}") from None
                 if isinstance(cause, Exception):
                     raise cause from None  # the run's own error (BackendError, RunError...), as local runs raise it
                 raise ExecutorError(death_reason(exc)) from None
@@ -282,10 +454,37 @@ class RayExecutor:
                 log.warning("evaluation task died: %s", type(exc).__name__)
                 raise ExecutorError(death_reason(exc)) from None
         finally:
+            board.drop.remote(key)
             if bundles:
                 from ray.util.placement_group import remove_placement_group
 
                 remove_placement_group(group)
+
+    def board(self) -> Any:
+        """The ProgressBoard actor of this executor's tasks, started on first use."""
+        import ray
+
+        if self._board is None:
+            # No CPU held: it only keeps a few numbers, and must never wait for a task's slot.
+            self._board = ray.remote(ProgressBoard).options(num_cpus=0).remote()
+        return self._board
+
+    def _show_progress(
+        self, key: str, shown: tuple[str, int, int] | None, on_progress: OnProgress
+    ) -> tuple[str, int, int] | None:
+        """Hand the task's latest stage counts to `on_progress` when they changed; advisory only."""
+        import ray
+        from ray.exceptions import GetTimeoutError, RayError
+
+        try:
+            latest: tuple[str, int, int] | None = ray.get(self.board().read.remote(key), timeout=max(self._poll_s, 5.0))
+        except (GetTimeoutError, RayError) as exc:
+            log.warning("task progress not read: %s", type(exc).__name__)
+            return shown
+        if latest is not None and latest != shown:
+            on_progress(*latest)
+            return latest
+        return shown
 
     def _evaluate_batch(
         self,
@@ -299,11 +498,14 @@ class RayExecutor:
     ) -> RunOutcome:
         """Batch mode: this process drives the run, Ray Data replicas generate (evaluator.executors.batch)."""
         from evaluator.executors.batch import RayDataBackend, batch_model_info
+        from evaluator.executors.sync import start_from_shared_cache
         from evaluator.pipeline import run_evaluation
 
         assert self._batch is not None
         plan = replace(self._batch, tensor_parallel_size=max(1, placement.tensor_parallel_size))
         backend = RayDataBackend(config.model, config.model_options, plan, batch_model_info(config.model))
+
+        start_from_shared_cache(data, on_stage)
 
         def stage(name: str, run_dir: Path) -> None:
             if name == "start":
@@ -333,3 +535,6 @@ class RayExecutor:
         for actor in self._replicas.values():
             ray.kill(actor)
         self._replicas.clear()
+        if self._board is not None:
+            ray.kill(self._board)
+            self._board = None

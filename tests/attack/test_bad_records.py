@@ -76,3 +76,23 @@ def test_an_idle_worker_logs_them_once(tmp_path: Path, caplog: pytest.LogCapture
     with caplog.at_level(logging.WARNING, logger="evaluator.worker"):
         assert worker.tick() == "idle"
     assert not [r for r in caplog.records if "request record skipped" in r.getMessage()]
+
+
+def test_the_admin_panel_header_names_each_bad_record_without_quoting_it(tmp_path: Path) -> None:
+    from space.admin import TOKEN_ENV, AdminAccess, AdminActions
+
+    data = DataDir.at(tmp_path / "var")
+    good = _seed(data)
+    actions = AdminActions(data, AdminAccess(env={TOKEN_ENV: "a-token"}), Settings.from_env())
+    opened = actions.sign_in("a-token", "ops", None, None)
+    assert opened[0].visible is True
+    header = opened[3].replace("\\", "")  # escaped Markdown, read as the page shows it
+    assert "3 request record(s) could not be read" in header
+    for name, why in (
+        ("requests/truncated.json", "not valid JSON"),
+        ("requests/unknown-status.json", "invalid status"),
+        ("requests/bad-id.json", "invalid id"),
+    ):
+        assert f"{name}: {why}" in header, name
+    assert CANARY not in opened[3] and CANARY not in header
+    assert good in opened[5].to_csv()  # the good request is still listed for the maintainer

@@ -22,16 +22,12 @@ def test_cli_run_on_tiny_checkpoint(tmp_path: Path) -> None:
     from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
     tiny_checkpoint = build_tiny_checkpoint(tmp_path / "model", max_positions=2048)
-    lines = SAMPLE.read_text().splitlines()
-    per_category: dict[str, int] = {}
-    picked = []
-    for line in lines:
-        category = json.loads(line)["category"]
-        if per_category.get(category, 0) < 2:
-            per_category[category] = per_category.get(category, 0) + 1
-            picked.append(line)
+    # One item per category: a row for each, and every item's reply and detection prompt.
+    picked: dict[str, str] = {}
+    for line in SAMPLE.read_text().splitlines():
+        picked.setdefault(json.loads(line)["category"], line)
     subset = tmp_path / "mini.jsonl"
-    subset.write_text("\n".join(picked) + "\n")
+    subset.write_text("\n".join(picked.values()) + "\n")
     data = tmp_path / "var"
     env = os.environ | {"HF_HUB_OFFLINE": "1"}
     done = subprocess.run(

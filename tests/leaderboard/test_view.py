@@ -196,6 +196,25 @@ def test_display_formats_figures_and_keeps_missing_values_as_none(board: Leaderb
     assert api_row["Model"] == "api\\-chat"  # no Hub page: escaped text, no link
 
 
+def test_display_cells_of_a_page_equal_the_displayed_rows(board: Leaderboard) -> None:
+    every = tuple(COLUMN_BY_KEY)
+    result = board.query(Filters(limit=0, columns=every, sort_by="harm_rate", descending=True))
+    for positions in (result.order, result.order[1:3], result.order[:0]):
+        expected = board.display(result.view.iloc[positions], every, markdown_models=False)
+        cells = board.display_cells(result.view, positions, every, markdown_models=False)
+        assert list(cells) == list(every)
+        for key in every:
+            assert cells[key] == expected[COLUMN_BY_KEY[key].label].tolist(), key
+            assert all(v is None or isinstance(v, str | int | float) for v in cells[key]), key
+
+
+def test_search_is_literal_and_case_insensitive_on_unicode_names() -> None:
+    names = pd.Series(["Ünïcode/Modèle-7B", "a/b", "org/[x]+", None, "x/ÄÖÜ"], dtype="str")
+    assert search_mask(names, "modèle 7b").tolist() == [True, False, False, False, False]
+    assert search_mask(names, "[x]+; äöü").tolist() == [False, False, True, False, True]
+    assert search_mask(names, "b ; b").tolist() == [True, True, False, False, False]
+
+
 @pytest.mark.parametrize("key", ["harm_rate", "mean_level", "license", "params_b", "model", "evaluated_at"])
 def test_sorting_each_way_with_missing_values_last(board: Leaderboard, key: str) -> None:
     for descending in (False, True):

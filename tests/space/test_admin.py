@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,11 +29,11 @@ from leaderboard.hidden import hidden_path, read_hidden
 from leaderboard.store import ResultStore
 from leaderboard.view import Filters, Leaderboard
 from space.admin import DENIED, TOKEN_ENV, AdminAccess, AdminActions
-from space.app import build_app, hidden_note, launch
+from space.app import build_app, hidden_note
 from submissions import Queue, RequestRecord, Status, current_set, request_api_model
 from submissions.ratelimit import RateLimit
-from tests.space.conftest import SETTINGS, free_port, seed_queue, submit_options
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, loopback_context
+from tests.space.conftest import SETTINGS, raw_call, seed_queue, serving
+from tests.support.browser import CHROMIUM, loopback_context
 from tests.support.results_factory import write_demo_board
 
 TOKEN = "correct horse battery staple"
@@ -332,13 +331,8 @@ def admin_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     request_api(data, "vendor/chat-large")
     request_api(data, "vendor/browser-approved")
     plant_audit_report(data)
-    demo = build_app(data, enable_login=False, submit_options=submit_options(), admin=AdminAccess(env=ENV))
-    port = free_port()
-    launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/", data, demo
-    finally:
-        demo.close()
+    with serving(data, admin=AdminAccess(env=ENV)) as app:
+        yield app.url, data, app.demo
 
 
 def admin_indices(demo: gr.Blocks) -> dict[str, int]:
@@ -346,21 +340,6 @@ def admin_indices(demo: gr.Blocks) -> dict[str, int]:
     assert {f"admin_{a}" for a in ACTIONS} | {"admin_sign_in"} <= set(found)
     assert all(demo.fns[i].api_visibility == "private" for i in found.values())
     return found
-
-
-def raw_call(url: str, fn_index: int, values: list[Any]) -> dict[str, Any]:
-    """What an attacker can do without gradio_client: post straight to the queue."""
-    session = uuid.uuid4().hex
-    body = {"data": values, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
-    joined = httpx.post(url + "gradio_api/queue/join", json=body, timeout=10)
-    assert joined.status_code == 200, joined.text
-    with httpx.stream("GET", url + f"gradio_api/queue/data?session_hash={session}", timeout=20) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    return dict(message.get("output") or {})
-    raise AssertionError("the queue never completed the call")
 
 
 def test_the_api_lists_no_admin_endpoint_and_refuses_admin_calls(
@@ -390,13 +369,13 @@ def test_raw_queue_calls_without_the_token_change_nothing(admin_served: tuple[st
     request = by_model(data)["vendor/chat-large"]
     indices = admin_indices(demo)
     for name in ("approve", "reject", "hide", "refresh"):
-        output = raw_call(url, indices[f"admin_{name}"], [request.id, "no reason", "not the token", "eve"])
+        output = raw_call(url, indices[f"admin_{name}"], [request.id, "no reason", "not the token", "eve"])["output"]
         assert output["data"][1] == DENIED and SECRET_ITEM not in json.dumps(output)
-    opened = raw_call(url, indices["admin_sign_in"], ["not the token", "eve"])
+    opened = raw_call(url, indices["admin_sign_in"], ["not the token", "eve"])["output"]
     assert SECRET_ITEM not in json.dumps(opened)
     assert state(data) == before
     # The same raw call with the token is a maintainer's: the check is the credential, not the client.
-    granted = raw_call(url, indices["admin_approve"], [request.id, "", TOKEN, "ops"])
+    granted = raw_call(url, indices["admin_approve"], [request.id, "", TOKEN, "ops"])["output"]
     assert granted["data"][1].startswith("✅ Approved")
     assert read_admin_log(data)[-1]["who"] == "ops (admin token)"
 
@@ -419,59 +398,56 @@ def wait_for(check: Any, what: str, timeout: float = 45.0) -> None:
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
-def test_the_admin_tab_appears_only_with_the_token_and_approves(admin_served: tuple[str, DataDir, gr.Blocks]) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_the_admin_tab_appears_only_with_the_token_and_approves(
+    admin_served: tuple[str, DataDir, gr.Blocks], browser: Any
+) -> None:
     url, data, _ = admin_served
     request = by_model(data)["vendor/browser-approved"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = loopback_context(browser)
-            page = context.new_page()
-            dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(url)
-            tab_buttons = page.locator("button[role=tab]")
-            wait_for(lambda: "Leaderboard" in tab_buttons.all_inner_texts(), "the tabs")
-            assert "Admin" not in tab_buttons.all_inner_texts()
-            assert page.locator("#admin-requests").count() == 0 or not page.locator("#admin-requests").is_visible()
+    context = loopback_context(browser)
+    try:
+        page = context.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(url)
+        tab_buttons = page.locator("button[role=tab]")
+        wait_for(lambda: "Leaderboard" in tab_buttons.all_inner_texts(), "the tabs")
+        assert "Admin" not in tab_buttons.all_inner_texts()
+        assert page.locator("#admin-requests").count() == 0 or not page.locator("#admin-requests").is_visible()
 
-            page.locator("#admin-sign-in").get_by_text("Maintainers").click()
-            page.locator("#admin-token input").fill("not the token")
-            page.locator("#admin-unlock").click()
-            message = page.locator("#admin-sign-in-message")
-            wait_for(lambda: "not the admin token" in message.inner_text(), "the refusal")
-            assert "Admin" not in tab_buttons.all_inner_texts()
+        page.locator("#admin-sign-in").get_by_text("Maintainers").click()
+        page.locator("#admin-token input").fill("not the token")
+        page.locator("#admin-unlock").click()
+        message = page.locator("#admin-sign-in-message")
+        wait_for(lambda: "not the admin token" in message.inner_text(), "the refusal")
+        assert "Admin" not in tab_buttons.all_inner_texts()
 
-            page.locator("#admin-token input").fill(TOKEN)
-            page.locator("#admin-unlock").click()
-            wait_for(lambda: "Admin" in tab_buttons.all_inner_texts(), "the admin tab")
-            header = page.locator("#admin-header")
-            wait_for(lambda: "admin token" in header.inner_text(), "the panel's header")
-            rows = page.locator("#admin-requests [role=row]")
-            wait_for(lambda: any(request.id in r for r in rows.all_inner_texts()), "the request in the panel")
+        page.locator("#admin-token input").fill(TOKEN)
+        page.locator("#admin-unlock").click()
+        wait_for(lambda: "Admin" in tab_buttons.all_inner_texts(), "the admin tab")
+        header = page.locator("#admin-header")
+        wait_for(lambda: "admin token" in header.inner_text(), "the panel's header")
+        rows = page.locator("#admin-requests [role=row]")
+        wait_for(lambda: any(request.id in r for r in rows.all_inner_texts()), "the request in the panel")
 
-            page.locator("#admin-request input[role=combobox]").fill(request.id)
-            page.locator("#admin-request input[role=combobox]").press("Enter")
-            page.locator("#admin-approve").click()
-            result = page.locator("#admin-message")
-            wait_for(lambda: "Approved" in result.inner_text(), "the approval message")
-            assert "vendor/browser-approved" in result.inner_text()
-            wait_for(
-                lambda: any(request.id in r and "PENDING" in r and "APPROVAL" not in r for r in rows.all_inner_texts()),
-                "the request shown as PENDING in the panel",
-            )
-            page.screenshot(path=str(artifacts() / "admin-approved.png"), full_page=True)
+        page.locator("#admin-request input[role=combobox]").fill(request.id)
+        page.locator("#admin-request input[role=combobox]").press("Enter")
+        page.locator("#admin-approve").click()
+        result = page.locator("#admin-message")
+        wait_for(lambda: "Approved" in result.inner_text(), "the approval message")
+        assert "vendor/browser-approved" in result.inner_text()
+        wait_for(
+            lambda: any(request.id in r and "PENDING" in r and "APPROVAL" not in r for r in rows.all_inner_texts()),
+            "the request shown as PENDING in the panel",
+        )
+        page.screenshot(path=str(artifacts() / "admin-approved.png"), full_page=True)
 
-            page.locator("button[role=tab]", has_text="Queue").click()
-            pending = page.locator("#queue-pending")
-            wait_for(lambda: "vendor/browser-approved" in pending.inner_text(), "the approved model in the queue")
-            assert by_model(data)["vendor/browser-approved"].status == Status.PENDING
-            assert dialogs == []
-            context.close()
-        finally:
-            browser.close()
+        page.locator("button[role=tab]", has_text="Queue").click()
+        pending = page.locator("#queue-pending")
+        wait_for(lambda: "vendor/browser-approved" in pending.inner_text(), "the approved model in the queue")
+        assert by_model(data)["vendor/browser-approved"].status == Status.PENDING
+        assert dialogs == []
+    finally:
+        context.close()
 
 
 def artifacts() -> Path:

@@ -12,7 +12,7 @@ from evaluator.storage import DataDir
 from leaderboard.store import ResultStore
 from leaderboard.view import Filters, Leaderboard
 from space.about import about_markdown, calibration_section
-from space.app import board_choices, build_app, pivot_styler, status_markdown
+from space.app import board_choices, build_app, pivot_styler, status_markdown, table_value
 from tests.support.results_factory import RunSpec, write_demo_board, write_run
 
 
@@ -92,3 +92,27 @@ def test_status_says_which_version_stands_in_for_a_newer_one(tmp_path: object) -
     assert "Older set version" not in text  # the fallback line replaces the generic one
     current, fallback = board.current()
     assert board_choices(board.boards(), current, fallback)[0][0].endswith("until v0002 has 3 models")
+
+
+def test_the_table_value_keeps_numbers_and_shows_compact_strings() -> None:
+    cells = {
+        "rank": ["1–2", "ref.", None],
+        "model": ["acme/a", "baseline:refusal", "x/<b>y</b>"],
+        "params_b": [7.0, None, 0.14],
+        "harm_rate": [12.345, 0.0, None],
+        "mean_level": [4.5, 3.0, None],
+        "detection_macro_f1": [0.8, None, 0.125],
+        "n": [104, 104, None],
+    }
+    value = table_value(cells)
+    assert value["headers"][:2] == ["Rank (95%)", "Model"]
+    # gradio_client users get the numbers; the page shows the strings beside them.
+    assert value["data"][0] == ["1–2", "acme/a", 7.0, 12.345, 4.5, 0.8, 104]
+    shown = value["metadata"]["display_value"]
+    assert shown[0] == ["1–2", "acme/a", "7", "12.3", "4.50", "0.80", "104"]
+    assert shown[1] == ["ref.", "baseline:refusal", "—", "0.0", "3.00", "—", "104"]
+    assert shown[2] == ["—", "x/<b>y</b>", "0.14", "—", "—", "0.12", "—"]
+    assert table_value({"rank": [], "model": []}) == {"headers": ["Rank (95%)", "Model"], "data": [], "metadata": None}
+    # The Dataframe component takes it as it is (no Styler to render).
+    out = gr.Dataframe(datatype=["str"] * 7).postprocess(value).model_dump()
+    assert out["data"] == value["data"] and out["metadata"]["display_value"] == shown

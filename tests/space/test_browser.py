@@ -6,14 +6,17 @@ theme's web fonts simply fall back). Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.space.conftest import FAILURE_REASON, GOOD_MODEL, Served
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, loopback_context
+from tests.support.browser import CHROMIUM, loopback_context
 from tests.support.results_factory import HOSTILE_NAME
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -25,17 +28,7 @@ pytestmark = [
 ]
 
 if CHROMIUM.exists():
-    from playwright.sync_api import Browser, Page, sync_playwright
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    from playwright.sync_api import Browser, Page
 
 
 class Tab:
@@ -77,25 +70,40 @@ class Tab:
         ARTIFACTS.mkdir(exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
+    def open_model(self, model: str) -> Any:
+        """Select the model's row by its rank cell and wait for its model page; the header."""
+        row = next(i for i, r in enumerate(self.rows()) if r[1] == model)
+        self.page.locator(f"#leaderboard-table [data-testid=cell-{row}-0]").click()
+        header = self.page.locator("#model-header")
+        self.wait_for(lambda: model in header.inner_text(), f"the model page of {model}")
+        return header
+
     def choose(self, elem_id: str, option: str) -> None:
         self.page.locator(f"#{elem_id} input[role=combobox]").click()
         self.page.locator(f'[role=option][aria-label="{option}"]').first.click()
 
 
-@pytest.fixture
-def tab(browser: Browser, served: Served) -> Iterator[Tab]:
+@contextlib.contextmanager
+def page_on(browser: Browser, url: str, models: set[str], status: str) -> Iterator[Tab]:
+    """A fresh page on `url` (1400 x 1000, loopback only), once the page load has refreshed
+    the table to `models` and the status line to say `status`; no dialog may open on it."""
     context = loopback_context(browser)
     page = context.new_page()
-    page.goto(served.url)
+    page.goto(url)
     current = Tab(page)
-    # The page load refreshes the table and the status once: wait for both.
-    current.wait_models(ALL)
-    current.wait_for(lambda: "showing" in page.locator("#status").inner_text(), "the status line")
+    current.wait_models(models)
+    current.wait_for(lambda: status in page.locator("#status").inner_text(), "the status line")
     try:
         yield current
     finally:
         assert current.dialogs == [], f"a dialog opened: {current.dialogs}"
         context.close()
+
+
+@pytest.fixture
+def tab(browser: Browser, served: Served) -> Iterator[Tab]:
+    with page_on(browser, served.url, ALL, "showing") as current:
+        yield current
 
 
 def test_the_table_renders_ranked(tab: Tab) -> None:
@@ -204,11 +212,7 @@ def test_category_switch(tab: Tab) -> None:
 
 
 def test_selecting_a_row_opens_the_model_page(tab: Tab) -> None:
-    row = next(i for i, r in enumerate(tab.rows()) if r[1] == "acme/mid-70b")
-    # The rank cell, not the model link (which leaves for the Hub).
-    tab.page.locator(f"#leaderboard-table [data-testid=cell-{row}-0]").click()
-    header = tab.page.locator("#model-header")
-    tab.wait_for(lambda: "acme/mid-70b" in header.inner_text(), "the model page header")
+    header = tab.open_model("acme/mid-70b")
     assert tab.page.locator("button[role=tab][aria-selected=true]").inner_text() == "Model page"
     categories = tab.page.locator("#model-categories [role=row]")
     tab.wait_for(lambda: categories.count() == 9, "one row per category plus overall and the header")
@@ -234,9 +238,7 @@ def test_a_hostile_model_name_is_shown_as_text(tab: Tab) -> None:
         ].length"""
     )
     assert injected == 0
-    row = next(i for i, r in enumerate(tab.rows()) if r[1] == HOSTILE_NAME)
-    page.locator(f"#leaderboard-table [data-testid=cell-{row}-0]").click()
-    tab.wait_for(lambda: HOSTILE_NAME in page.locator("#model-header").inner_text(), "the hostile model page")
+    tab.open_model(HOSTILE_NAME)
     assert page.evaluate("() => document.querySelectorAll('#model-header img, #model-header script').length") == 0
     page.wait_for_timeout(500)  # give any injected handler its chance to fire
     assert tab.dialogs == []
@@ -247,20 +249,46 @@ def open_tab(tab: Tab, name: str) -> None:
     tab.page.locator("button[role=tab]", has_text=name).click()
 
 
-def test_submit_shows_a_validation_error_then_a_success(tab: Tab) -> None:
+def left_for_local(tab: Tab) -> int:
+    found = re.search(r"(\d+) of 1000 submissions left for local", tab.page.locator("#submit-info").inner_text())
+    assert found is not None
+    return int(found.group(1))
+
+
+def test_submit_shows_a_validation_error_then_a_success_and_follows_it_to_the_queue(tab: Tab) -> None:
+    page = tab.page
     open_tab(tab, "Submit")
-    message = tab.page.locator("#submit-message")
-    tab.page.locator("#submit-model input").fill("nobody/missing")
-    tab.page.locator("#submit-button").click()
+    # Opening the tab says what is left for the user this page names (locally, the name box).
+    tab.wait_for(lambda: "left for local" in page.locator("#submit-info").inner_text(), "the limit left")
+    before = left_for_local(tab)
+    follow = page.locator("#submit-to-queue")
+    assert not follow.is_visible()  # nothing to follow before a request
+    message = page.locator("#submit-message")
+    page.locator("#submit-model input").fill("nobody/missing")
+    page.locator("#submit-button").click()
     tab.wait_for(lambda: "was not found on the Hugging Face Hub" in message.inner_text(), "the validation error")
-    assert message.inner_text().startswith("❌")
+    assert message.inner_text().startswith("❌") and not follow.is_visible()
     tab.shot("submit-error")
-    tab.page.locator("#submit-model input").fill(GOOD_MODEL)
-    tab.page.locator("#submit-button").click()
+    page.locator("#submit-model input").fill(GOOD_MODEL)
+    page.locator("#submit-button").click()
     tab.wait_for(lambda: "Queued" in message.inner_text(), "the success message")
     assert "position" in message.inner_text()
-    assert GOOD_MODEL in tab.page.locator("#submit-details").inner_text()
+    assert GOOD_MODEL in page.locator("#submit-details").inner_text()
+    assert left_for_local(tab) == before - 1
+    request = re.search(r"as request (\S+)", message.inner_text())
+    assert request is not None
+    request_id = request.group(1)
     tab.shot("submit-success")
+    # The link to the queue is a button that opens the Queue tab on this request.
+    tab.wait_for(lambda: follow.is_visible(), "the button to the queue")
+    assert follow.evaluate("e => e.tagName") == "BUTTON" and request_id in follow.inner_text()
+    follow.click()
+    selected = page.locator("button[role=tab][aria-selected=true]")
+    tab.wait_for(lambda: selected.inner_text() == "Queue", "the Queue tab")
+    line = page.locator("#queue-request")
+    tab.wait_for(lambda: request_id in line.inner_text() and "pending, position" in line.inner_text(), "the request")
+    assert GOOD_MODEL in line.inner_text() and GOOD_MODEL in page.locator("#queue-pending").inner_text()
+    tab.shot("submit-followed-to-queue")
 
 
 def test_the_queue_shows_a_failure_reason_as_text(tab: Tab) -> None:

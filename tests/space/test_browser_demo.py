@@ -14,10 +14,11 @@ import pytest
 from evaluator.backends.demo import DEMO_SPECS
 from evaluator.storage import DataDir
 from leaderboard.hidden import hide_model, unhide_model
-from space.app import build_app, launch
-from tests.space.conftest import free_port, submit_options
-from tests.space.test_browser import ARTIFACTS, Tab, open_tab
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, loopback_context
+from space.tabs import do_submit
+from submissions import Queue
+from tests.space.conftest import GOOD_MODEL, SETTINGS, serving, submit_options
+from tests.space.test_browser import ARTIFACTS, Tab, open_tab, page_on
+from tests.support.browser import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,7 +26,7 @@ pytestmark = [
 ]
 
 if CHROMIUM.exists():
-    from playwright.sync_api import Browser, sync_playwright
+    from playwright.sync_api import Browser
 
 EVERYTHING = {*DEMO_SPECS, "baseline:refusal", "baseline:template"}
 
@@ -37,38 +38,14 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DataD
     data = DataDir.at(Path(tmp_path_factory.mktemp("fresh")) / "var")
     seed_baselines(data)
     seed_demo(data)
-    demo = build_app(data, enable_login=False, submit_options=submit_options(), demo=True, refresh_s=5)
-    port = free_port()
-    launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/", data
-    finally:
-        demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with serving(data, demo=True, refresh_s=5) as app:
+        yield app.url, data
 
 
 @pytest.fixture
 def tab(browser: Browser, fresh: tuple[str, DataDir]) -> Iterator[Tab]:
-    context = loopback_context(browser)  # 1400 x 1000
-    page = context.new_page()
-    page.goto(fresh[0])
-    current = Tab(page)
-    current.wait_models(EVERYTHING)
-    current.wait_for(lambda: "Demo board" in page.locator("#status").inner_text(), "the demo status line")
-    try:
+    with page_on(browser, fresh[0], EVERYTHING, "Demo board") as current:
         yield current
-    finally:
-        assert current.dialogs == [], f"a dialog opened: {current.dialogs}"
-        context.close()
 
 
 def test_the_first_page_ranks_the_demo_models_and_explains_the_baselines(tab: Tab) -> None:
@@ -113,10 +90,7 @@ def test_a_category_view_explains_its_blanks_and_never_contradicts_the_table(tab
 
 
 def test_the_model_page_shows_why_it_failed_first(tab: Tab) -> None:
-    row = next(i for i, r in enumerate(tab.rows()) if r[1] == "demo:dismissive")
-    tab.page.locator(f"#leaderboard-table [data-testid=cell-{row}-0]").click()
-    header = tab.page.locator("#model-header")
-    tab.wait_for(lambda: "demo:dismissive" in header.inner_text(), "the model page")
+    header = tab.open_model("demo:dismissive")
     text = header.inner_text()
     assert "rank" in text and "of 4 on this board" in text and "Demo" in text
     assert "answers named no label" in text
@@ -133,19 +107,35 @@ def test_the_model_page_shows_why_it_failed_first(tab: Tab) -> None:
     tab.shot("demo-model-page")
 
 
-def test_submit_and_queue_tabs_say_what_happens(tab: Tab) -> None:
+def test_submit_and_queue_tabs_say_what_happens(tab: Tab, fresh: tuple[str, DataDir]) -> None:
     open_tab(tab, "Submit")
     info = tab.page.locator("#submit-info")
-    tab.wait_for(lambda: "Expected wait" in info.inner_text(), "the submit explanation")
-    assert "unofficial" in info.inner_text() and "Rate limit" in info.inner_text()
+    # On opening: the set, the judge, whether official, the wait and the limit left for this user.
+    tab.wait_for(lambda: "left for local" in info.inner_text(), "the submit explanation")
+    text = info.inner_text()
+    assert "public-sample" in text and "heuristic" in text and "unofficial" in text
+    assert "Expected wait: ~" in text and "(0 ahead" in text  # the baselines' runs give the estimate
+    assert "1000 of 1000 submissions left for local" in text
     assert tab.page.locator("#submit-details").count() == 0 or not tab.page.locator("#submit-details").is_visible()
     assert tab.page.locator("#submit-model input").first.get_attribute("maxlength") == "200"
     tab.shot("demo-submit")
-    open_tab(tab, "Queue")
-    summary = tab.page.locator("#queue-summary")
-    tab.wait_for(lambda: "every 10 s" in summary.inner_text(), "the queue summary")
-    assert "Nothing pending" in summary.inner_text()
-    tab.shot("demo-queue")
+    # Someone named "local" submits from another page: the next opening shows it.
+    _, details = do_submit(
+        fresh[1], submit_options(), model=GOOD_MODEL, revision="main", precision="auto", submitter="local"
+    )
+    request_id = dict(zip(details["Field"], details["Value"], strict=True))["request id"]
+    try:
+        open_tab(tab, "Leaderboard")
+        open_tab(tab, "Submit")
+        tab.wait_for(lambda: "999 of 1000 submissions left for local" in info.inner_text(), "the limit, updated")
+        assert "(1 ahead" in info.inner_text()
+        open_tab(tab, "Queue")
+        summary = tab.page.locator("#queue-summary")
+        tab.wait_for(lambda: "pending 1" in summary.inner_text(), "the queue summary, refreshed on opening")
+        assert "every 10 s" in summary.inner_text() and "Nothing running" in summary.inner_text()
+        tab.shot("demo-queue")
+    finally:
+        Queue.local(fresh[1], SETTINGS).cancel(request_id, user="local", maintainer=True, reason="test over")
     open_tab(tab, "About")
     tab.shot("demo-about")
 

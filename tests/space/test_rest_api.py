@@ -231,3 +231,41 @@ def test_held_out_text_is_never_served(tmp_path: Path) -> None:
     finally:
         served.demo.close()
     assert not any(CANARY.encode() in body or b"held-0" in body for body in bodies)
+
+
+def test_route_work_runs_on_the_apis_own_two_threads(own: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many clients at once are answered in turn by ROUTE_WORKERS threads, not sliced across
+    Starlette's pool of 40 (which starves the event loop and stretches every answer)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from leaderboard.view import Filters, Leaderboard, QueryResult
+    from space.api import ROUTE_WORKERS
+
+    lock = threading.Lock()
+    running = {"now": 0, "most": 0}
+    release = threading.Event()
+    real_query = Leaderboard.query
+
+    def counted(self: Leaderboard, filters: Filters = Filters()) -> QueryResult:
+        with lock:
+            running["now"] += 1
+            running["most"] = max(running["most"], running["now"])
+        try:
+            release.wait(timeout=0.2)  # long enough for every client to be in flight
+            return real_query(self, filters)
+        finally:
+            with lock:
+                running["now"] -= 1
+
+    monkeypatch.setattr(Leaderboard, "query", counted)
+    with httpx.Client(base_url=own.url + API, timeout=60) as client:
+
+        def get(k: int) -> int:
+            return client.get("/leaderboard", params={"search": f"acme {k}", "limit": 5}).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            statuses = list(pool.map(get, range(12)))
+    release.set()
+    assert statuses == [200] * 12
+    assert running["most"] == ROUTE_WORKERS

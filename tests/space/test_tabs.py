@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,16 @@ import pytest
 from evaluator.storage import DataDir
 from space.tabs import GROUPS, SubmitOptions, do_submit, queue_tables
 from submissions import Queue
-from tests.space.conftest import FAILURE_REASON, GOOD_MODEL, SETTINGS, seed_queue, submit_options
+from tests.space.conftest import (
+    FAILURE_REASON,
+    GOOD_MODEL,
+    SETTINGS,
+    event_index,
+    raw_call,
+    seed_queue,
+    serving,
+    submit_options,
+)
 from tests.support.hub import ScriptedHub
 
 
@@ -96,3 +106,78 @@ def test_pending_rows_carry_ids_submitters_and_an_eta_from_recent_runs(data: Dat
     assert row["Judge"] == "heuristic" and row["Position"] == "1"
     assert row["ETA"] == "~1 min" and "a run takes ~1 min lately" in summary
     assert "(every 10 s)" in summary
+
+
+def signed_session(secret: str, username: str) -> str:
+    """The session cookie Gradio's OAuth callback sets for a signed-in user: Starlette's
+    SessionMiddleware format, signed with the key Gradio derives from the OAuth secret."""
+    import base64
+    import hashlib
+    import time
+
+    from itsdangerous import TimestampSigner
+
+    user = {
+        "preferred_username": username,
+        "name": username,
+        "profile": f"https://huggingface.co/{username}",
+        "picture": "",
+    }
+    info = {"userinfo": user, "expires_at": time.time() + 600}
+    payload = base64.b64encode(json.dumps({"oauth_info": info}).encode())
+    key = hashlib.sha256((secret + "-v4").encode()).hexdigest()
+    return TimestampSigner(key).sign(payload).decode()
+
+
+# On a Space, Gradio also starts the Hub's hot-reload watcher, which needs the `spaces` package
+# a Space has and this machine lacks: its thread stops with an error that concerns nothing here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_on_a_space_opening_the_submit_tab_shows_what_is_left_for_the_signed_in_user(
+    data: DataDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gradio.oauth
+
+    # A Space's OAuth settings, as the Hub sets them; the provider is never called here.
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("SPACE_ID", "crisis-maintainers/leaderboard-test")
+    secret = "oauth-secret-for-this-test"
+    for name, value in (
+        ("OAUTH_CLIENT_ID", "test-client"),
+        ("OAUTH_CLIENT_SECRET", secret),
+        ("OAUTH_SCOPES", "openid profile"),
+        ("OPENID_PROVIDER_URL", "http://127.0.0.1:9"),
+    ):
+        monkeypatch.setattr(gradio.oauth, name, value)
+    seed_queue(data)
+    do_submit(data, submit_options(), model=GOOD_MODEL, revision="main", precision="auto", submitter="alice")
+    with serving(data, enable_login=True) as app:
+        config = app.demo.get_config_file()
+        page = json.dumps(config, default=str)
+        assert "submit-user" not in page  # on a Space the name comes from the sign-in
+        assert "left for" not in page  # built before anyone signed in
+        opened = event_index(app.url, "info_signed_in")
+        tab = next(c["id"] for c in config["components"] if c.get("props", {}).get("label") == "Submit")
+        assert [tab, "select"] in [list(t) for t in config["dependencies"][opened]["targets"]]
+        # The Submit tab opened by alice, signed in: Gradio injects her profile.
+        cookies = {"session": signed_session(secret, "alice")}
+        text = raw_call(app.url, opened, [], cookies=cookies)["output"]["data"][0].replace("\\", "")
+        assert "999 of 1000 submissions left for alice" in text and "Expected wait" in text
+        assert "2 ahead" in text  # the running request and alice's, as the queue is now
+        anonymous = raw_call(app.url, opened, [])["output"]["data"][0]
+        assert "submissions per user" in anonymous and "left for" not in anonymous
+
+
+def test_the_request_line_follows_one_request_through_the_queue(data: DataDir) -> None:
+    from space.tabs import request_status
+
+    seed_queue(data)
+    do_submit(data, submit_options(), model=GOOD_MODEL, revision="main", precision="auto", submitter="alice")
+    queue = Queue.local(data, SETTINGS)
+    records = queue.records()
+    by_status = {r.status.value: r for r in records}
+    pending = request_status(queue, records, by_status["PENDING"].id).replace("\\", "")
+    assert by_status["PENDING"].id in pending and GOOD_MODEL in pending and "pending, position **1**" in pending
+    failed = request_status(queue, records, by_status["FAILED"].id)
+    assert "failed: " in failed and "<img" not in failed  # the reason, as escaped text
+    assert "running for" in request_status(queue, records, by_status["RUNNING"].id)
+    assert request_status(queue, records, "../../etc/passwd") == request_status(queue, records, "") == ""

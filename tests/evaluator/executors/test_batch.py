@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,36 +18,64 @@ from evaluator.executors.batch import BatchPlan, RayDataBackend, batch_model_inf
 from evaluator.executors.local import LocalExecutor
 from evaluator.executors.ray import RayExecutor
 from evaluator.items import load_set
-from evaluator.pipeline import RunConfig
+from evaluator.pipeline import RunConfig, RunOutcome
 from evaluator.storage import DataDir
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
 PARAMS = GenerationParams(max_new_tokens=6)
+PLAN = BatchPlan(replicas=2, shard_size=2, batch_size=1, num_cpus=0.5)
 
 pytestmark = pytest.mark.timeout(600)
 
 
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    # Ray's workers run with OMP_NUM_THREADS=1; so does this process, for the same float sums.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny random chat model with room for the detection prompt (the shared one has 256 positions)."""
+    """The tiny random chat model with room for a whole sample item (the shared one has 256 positions)."""
     pytest.importorskip("transformers", reason="the hf: backend needs torch and transformers")
     from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
     return build_tiny_checkpoint(tmp_path_factory.mktemp("batch-checkpoint") / "model", max_positions=2048)
+
+
+@dataclass(frozen=True)
+class Runs:
+    config: RunConfig
+    local: RunOutcome
+    local_data: DataDir
+    batch: RunOutcome
+    batch_data: DataDir
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, ray_cluster: Any, checkpoint: Path) -> Runs:
+    """The same run in one process and in batch mode (two replicas, shards of two), done once.
+
+    Detection is off: it is one more pass of the same backend, and each pass through Ray Data
+    starts its replicas anew (the slowest part here).
+    """
+    import torch
+
+    root = tmp_path_factory.mktemp("batch-runs")
+    items = root / "three.jsonl"
+    items.write_text("".join(SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")
+    config = RunConfig(
+        model=f"hf:{checkpoint}", item_set=load_set(items), params=PARAMS, detection=False, bootstrap_rounds=50
+    )
+    local_data, batch_data = DataDir(root / "local"), DataDir(root / "batch")
+    # Ray's workers run with OMP_NUM_THREADS=1; so does this process, for the same float sums.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        local = LocalExecutor().evaluate(config, local_data, lambda: False)
+    finally:
+        torch.set_num_threads(threads)
+    executor = RayExecutor(batch=PLAN, poll_s=0.1)
+    try:
+        batch = executor.evaluate(config, batch_data, lambda: False)
+    finally:
+        executor.close()
+    return Runs(config, local, local_data, batch, batch_data)
 
 
 def test_plan_bounds() -> None:
@@ -55,17 +84,8 @@ def test_plan_bounds() -> None:
 
 
 @pytest.mark.slow
-def test_batch_rows_equal_one_process_rows(
-    tmp_path: Path, ray_cluster: Any, checkpoint: Path, one_thread: None
-) -> None:
-    items = tmp_path / "three.jsonl"
-    items.write_text("".join(SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")
-    config = RunConfig(model=f"hf:{checkpoint}", item_set=load_set(items), params=PARAMS, bootstrap_rounds=50)
-    local_data, batch_data = DataDir(tmp_path / "local"), DataDir(tmp_path / "batch")
-    local = LocalExecutor().evaluate(config, local_data, lambda: False)
-    executor = RayExecutor(batch=BatchPlan(replicas=2, shard_size=2, batch_size=1, num_cpus=0.5), poll_s=0.1)
-    batch = executor.evaluate(config, batch_data, lambda: False)
-
+def test_batch_rows_equal_one_process_rows(runs: Runs) -> None:
+    local, batch = runs.local, runs.batch
     assert local.status == batch.status == "complete", (local.reason, batch.reason)
     assert batch.run_id == local.run_id
 
@@ -73,24 +93,25 @@ def test_batch_rows_equal_one_process_rows(
         frame = pd.read_parquet(data.result_file(local.run_id)).drop(columns=["evaluated_at"])
         return json.loads(frame.to_json(orient="records"))
 
-    assert rows(batch_data) == rows(local_data)
-    shards = sorted((batch_data.run_dir(batch.run_id) / "shards").glob("*.parquet"))
-    assert len(shards) == 4, "3 replies and 3 detections, in shards of 2"
-    assert sum(pq.read_table(s).num_rows for s in shards) == 6
-    spec = json.loads((batch_data.run_dir(batch.run_id) / "spec.json").read_text())
+    assert rows(runs.batch_data) == rows(runs.local_data)
+    shards = sorted((runs.batch_data.run_dir(batch.run_id) / "shards").glob("*.parquet"))
+    assert len(shards) == 2, "3 replies in shards of 2"
+    assert sum(pq.read_table(s).num_rows for s in shards) == 3
+    spec = json.loads((runs.batch_data.run_dir(batch.run_id) / "spec.json").read_text())
     assert spec["model_details"]["batch"] == {"replicas": 2, "engine": "hf"}
 
 
-def test_a_finished_shard_is_not_generated_again(tmp_path: Path, ray_cluster: Any, checkpoint: Path) -> None:
-    spec = f"hf:{checkpoint}"
-    conversations = [[{"role": "user", "content": f"I can't cope with day {n} of this."}] for n in range(4)]
-    backend = RayDataBackend(
-        spec, BackendOptions(), BatchPlan(replicas=2, shard_size=2, num_cpus=0.5), batch_model_info(spec)
-    )
-    backend.shard_dir = tmp_path / "shards"
-    first = backend.generate(conversations, PARAMS)
-    assert all(r.ok for r in first), [r.error for r in first]
-    kept, dropped = sorted(backend.shard_dir.glob("*.parquet"))
+@pytest.mark.slow
+def test_a_finished_shard_is_not_generated_again(tmp_path: Path, runs: Runs) -> None:
+    shards = tmp_path / "shards"
+    shutil.copytree(runs.batch_data.run_dir(runs.batch.run_id) / "shards", shards)
+    first = {json.loads(r)["item_id"]: json.loads(r)["reply"]["text"] for r in _lines(runs)}
+    conversations = [item.messages for item in runs.config.item_set.items]
+    # One replica is enough to redo one shard (two would both start for a single row).
+    plan = replace(PLAN, replicas=1)
+    backend = RayDataBackend(runs.config.model, BackendOptions(), plan, batch_model_info(runs.config.model))
+    backend.shard_dir = shards
+    kept, dropped = sorted(shards.glob("*.parquet"))
     # Mark the kept shard, drop the other: a resumed batch reads the first and redoes the second.
     table = pq.read_table(kept).to_pandas()
     table["text"] = "kept from the shard"
@@ -100,6 +121,10 @@ def test_a_finished_shard_is_not_generated_again(tmp_path: Path, ray_cluster: An
     seen: list[int] = []
     again = backend.generate(conversations, PARAMS, on_reply=lambda i, r: seen.append(i))
     assert [r.text for r in again[:2]] == ["kept from the shard"] * 2
-    assert [r.text for r in again[2:]] == [r.text for r in first[2:]]
-    assert seen == [0, 1, 2, 3]
+    assert [r.text for r in again[2:]] == [first[item.id] for item in runs.config.item_set.items[2:]]
+    assert seen == [0, 1, 2]
     assert dropped.exists()
+
+
+def _lines(runs: Runs) -> list[str]:
+    return (runs.batch_data.run_dir(runs.batch.run_id) / "replies.jsonl").read_text().splitlines()

@@ -1,11 +1,15 @@
-"""The Ray executor on a local CPU Ray: parallel requests, a killed task resumed, same rows as local.
+"""The Ray executor on a local CPU Ray: parallel requests, a killed task resumed, same rows as local,
+a task on its own node directory syncing through the Hub store, live progress.
 
 Requests are API models served by the loopback OpenAI-compatible server (real HTTP from the
 Ray task's own process) and baselines; the judge replica is a real hf: checkpoint in an actor.
+The Hub is the loopback emulator (tests/support/hub_emulator.py). One executor serves the
+module (its progress actor and worker processes are started once).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -29,12 +33,14 @@ from evaluator.items import load_set
 from evaluator.placement import Cluster, Placement
 from evaluator.storage import DataDir
 from evaluator.worker import Worker, WorkerConfig
+from submissions.config import Settings
 from submissions.intake import enqueue
 from submissions.queue import Queue
 from submissions.records import RequestRecord, Status
 from submissions.store import LocalRequestStore
 from submissions.target import SetRef
-from tests.support.openai_server import OpenAIServer
+from tests.support.hub_store import hub_site
+from tests.support.openai_server import SAFE_REPLY, OpenAIServer
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
@@ -50,7 +56,7 @@ def small_set(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def executor(ray_cluster: Any) -> Iterator[RayExecutor]:
     ex = RayExecutor(max_concurrent=2, poll_s=0.1)
     try:
@@ -60,18 +66,36 @@ def executor(ray_cluster: Any) -> Iterator[RayExecutor]:
 
 
 def add(data: DataDir, set_path: Path, spec: str, base_url: str | None = None) -> RequestRecord:
-    queue = Queue(LocalRequestStore(data))
+    queue = Queue(LocalRequestStore(data)) if data.home is None else Queue.local(data, Settings.from_env())
     target = SetRef.of(load_set(set_path))
     return enqueue(queue, spec=spec, base_url=base_url, submitter="boss", target=target, maintainer=True)
 
 
-def worker(data: DataDir, set_path: Path, executor: Any, name: str = "driver", **config: Any) -> Worker:
+def worker(
+    data: DataDir, set_path: Path, executor: Any, name: str = "driver", store: Any = None, **config: Any
+) -> Worker:
     settings = {"judges": ("heuristic",), "concurrency": 1, "bootstrap_rounds": 50, "lease_s": 30.0}
     settings.update(config)
+    where = {"store": str(store.spec)} if store is not None else {"data": str(data.root)}
     return Worker(
-        WorkerConfig(data=str(data.root), item_set=str(set_path), name=name, **settings),  # type: ignore[arg-type]
+        WorkerConfig(item_set=str(set_path), name=name, **where, **settings),  # type: ignore[arg-type]
         executor=executor,
+        store=store,
     )
+
+
+def gated(after: int) -> tuple[Any, threading.Event, threading.Event]:
+    """A responder that answers calls 1..after at once and holds call after+1 until `gate` is set."""
+    calls = itertools.count(1)
+    gate, held = threading.Event(), threading.Event()
+
+    def respond(model: str, messages: list[dict[str, Any]]) -> str:
+        if next(calls) == after + 1:
+            held.set()
+            gate.wait(120)
+        return SAFE_REPLY
+
+    return respond, gate, held
 
 
 def rows(data: DataDir, run_id: str) -> list[dict[str, Any]]:
@@ -223,3 +247,117 @@ def test_a_model_judge_is_one_replica_reused_across_requests(
     specs = [json.loads(p.read_text()) for p in data.root.glob("runs/*/spec.json")]
     assert len(specs) == 2
     assert {s["judges"][0]["id"].split("@")[0] for s in specs} == {judge}
+
+
+def test_progress_of_a_ray_task_reaches_the_request_record(
+    tmp_path: Path, small_set: Path, executor: RayExecutor
+) -> None:
+    data = DataDir(tmp_path / "var")
+    items = len(load_set(small_set).items)
+    respond, gate, held = gated(after=3)
+    with OpenAIServer(respond) as server:
+        record = add(data, small_set, "openai:paced-model", server.url)
+        driver = worker(data, small_set, executor, heartbeat_s=0.05)
+        expected = f"generating 3/{items}"  # the task is held in its fourth call
+        published = threading.Event()
+        beat = driver.queue.heartbeat
+
+        def watching(lease: Any, progress: str | None = None) -> Any:
+            renewed = beat(lease, progress=progress)
+            if progress == expected:
+                published.set()
+            return renewed
+
+        driver.queue.heartbeat = watching  # type: ignore[method-assign]
+        results: list[str] = []
+        tick = threading.Thread(target=lambda: results.append(driver.tick()))
+        tick.start()
+        try:
+            assert held.wait(60), "the task reached its fourth call"
+            assert published.wait(60), f"the driver published {expected!r}"
+            running = Queue(LocalRequestStore(data)).get(record.id)
+            assert running.status == Status.RUNNING and running.progress == expected
+        finally:
+            gate.set()
+            tick.join(60)
+    assert results == ["finished"]
+    assert Queue(LocalRequestStore(data)).get(record.id).progress is None
+
+
+HUB_STORE = "hub:crisis-org/raylb"
+
+
+def test_on_a_hub_store_a_task_syncs_its_own_run_from_its_node(
+    tmp_path: Path, small_set: Path, ray_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task works in a directory of its node, never the driver's; its run goes through the Hub:
+    pushed while it runs and at stage ends, pulled by the next attempt on a fresh directory."""
+    items = len(load_set(small_set).items)
+    calls = 2 * items  # a reply and a detection per item
+    node = tmp_path / "node"
+    respond, gate, held = gated(after=calls - 4)
+    with hub_site(tmp_path, monkeypatch, HUB_STORE) as site, OpenAIServer(respond, latency_s=0.3) as server:
+        private, public = "crisis-org/raylb-private", "crisis-org/raylb-results"
+        checkpointed = threading.Event()
+        commit = site.emulator._new_commit
+
+        def watching(title: str, message: str, author: str, files: dict[str, bytes]) -> Any:
+            if any(p.endswith("/replies.jsonl") and c.count(b"\n") >= 3 for p, c in files.items()):
+                checkpointed.set()
+            return commit(title, message, author, files)
+
+        monkeypatch.setattr(site.emulator, "_new_commit", watching)
+        env = {k: v for k, v in site.env("node").items() if k != "CRISIS_MIRROR_DIR"}
+        hub_executor = RayExecutor(poll_s=0.1, checkpoint_s=0.2, task_env={**env, "CRISIS_TASK_DIR": str(node)})
+        try:
+            record = add(site.open("submit").data, small_set, "openai:paced-model", server.url)
+            driver_store = site.open("driver")
+            driver = worker(driver_store.data, small_set, hub_executor, store=driver_store, max_attempts=5)
+            results: list[str] = []
+            tick = threading.Thread(target=lambda: results.append(driver.tick()))
+            tick.start()
+            assert held.wait(60) and checkpointed.wait(60), "the task pushed finished replies while it ran"
+            (scratch,) = [d for d in node.iterdir() if d.is_dir()]
+            assert any(scratch.glob("runs/*/replies.jsonl")), "the task writes under its node's directory"
+            assert not driver.data.runs.exists(), "and nothing under the driver's"
+            victim = _task_process()
+            assert victim is not None
+            os.kill(victim.pid, signal.SIGKILL)
+            tick.join(60)
+            gate.set()
+            assert results == ["pending"]
+            (path,) = [p for p in site.emulator.files(private) if p.endswith("/replies.jsonl")]
+            run_id = path.split("/")[1]
+            kept = site.emulator.files(private)[path].count(b"\n")
+            assert 3 <= kept < calls
+
+            # The next attempt starts on a fresh directory from what the Hub has; its publish fails.
+            site.emulator.fail_next(1, status=500, path_contains="raylb-results/commit")
+            before = server.request_count
+            assert driver.tick() == "pending"
+            regenerated = server.request_count - before
+            queue = Queue.local(site.open("check").data, Settings.from_env())
+            assert queue.get(record.id).reason == (
+                "the evaluation task could not use the store: crisis-org/raylb-results: the Hub answered HTTP 500"
+            )
+            assert not any(p.startswith("results/") for p in site.emulator.files(public))
+
+            # The third attempt finds the run complete in the store: it only publishes.
+            before = server.request_count
+            assert driver.tick() == "finished"
+            assert server.request_count == before
+        finally:
+            hub_executor.close()
+        # Replies pushed before the kill were not generated again; no other finished work was lost.
+        assert regenerated == calls - kept
+        final = Queue.local(site.open("final").data, Settings.from_env()).get(record.id)
+        assert final.status == Status.FINISHED and final.run_id == run_id and final.attempts == 3
+        assert f"results/{run_id}.parquet" in site.emulator.files(public)
+        titles = [c.title for c in site.emulator.repos[("dataset", private)].commits]
+        for stage in ("checkpoint", "generated", "judged", "finished"):
+            assert f"{stage} {run_id}" in titles, stage
+        replies = site.emulator.files(private)[path].decode().splitlines()
+        tasks = [(json.loads(line)["kind"], json.loads(line)["item_id"]) for line in replies]
+        assert len(tasks) == len(set(tasks)) == calls
+    assert not any(node.iterdir()), "each attempt's directory went with it"
+    assert not driver.data.runs.exists()

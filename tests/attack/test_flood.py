@@ -1,0 +1,63 @@
+"""A flood of queued calls is refused, not bought (issue 10.1): the backlog is bounded.
+
+Calls that nobody waits for must not pile up minutes of work: Gradio's queue holds at most
+QUEUE_MAX_SIZE events, every endpoint together, and answers the rest 503 "Queue is full".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from leaderboard.view import DEFAULT_COLUMNS, Filters, Leaderboard, QueryResult
+from space.app import QUEUE_MAX_SIZE
+from tests.space.conftest import Served
+
+COLUMNS = [c for c in DEFAULT_COLUMNS if c not in ("rank", "model")]
+
+
+def values(search: str) -> list[object]:
+    return ["", "overall", "all", search, [], [], None, None, 0, 100, True, COLUMNS, "rank", False, 100]
+
+
+def test_a_flood_of_queued_calls_is_refused_beyond_the_bound(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = threading.Event()
+    calls: list[str] = []
+    real_query = Leaderboard.query
+
+    def held_query(self: Leaderboard, filters: Filters = Filters()) -> QueryResult:
+        calls.append(filters.search)
+        gate.wait(timeout=60)  # the first calls hold their workers: everything after them queues
+        return real_query(self, filters)
+
+    monkeypatch.setattr(Leaderboard, "query", held_query)
+    flood = QUEUE_MAX_SIZE + 40
+    try:
+        with httpx.Client(base_url=served.url, timeout=30) as http:
+
+            def post(k: int) -> int:
+                return http.post("gradio_api/call/leaderboard", json={"data": values(f"flood-{k}")}).status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(pool.map(post, range(flood)))
+    finally:
+        gate.set()
+    refused = statuses.count(503)
+    assert statuses.count(200) + refused == flood
+    assert refused >= flood - QUEUE_MAX_SIZE - 8  # at most the bound waits (plus the few running)
+    monkeypatch.undo()
+    # The backlog drains and ordinary calls answer again.
+    with httpx.Client(base_url=served.url, timeout=60) as http:
+        for _ in range(120):
+            posted = http.post("gradio_api/call/leaderboard", json={"data": values("acme")})
+            if posted.status_code != 503:
+                break
+            time.sleep(0.5)
+        assert posted.status_code == 200
+        streamed = http.get(f"gradio_api/call/leaderboard/{posted.json()['event_id']}")
+        assert "event: complete" in streamed.text
+    assert len(calls) <= QUEUE_MAX_SIZE + 8
