@@ -348,7 +348,8 @@ def main() -> int:
         try:
             ready = wait_ready(url + "/", proc, timeout=600)
             print(f"\nHTTP /leaderboard (python app.py on loopback, ready in {ready:.1f} s)")
-            http_load(url, min(args.clients, 10), 50, 120)  # warm-up: views, imports, sockets
+            # Warm-up: every combination once (each view is built once per data version), imports, sockets.
+            http_load(url, 8, len(list(combinations())), 600)
             single = http_load(url, 1, 50, 120)
             print(
                 f"  1 client, {int(single['requests'])} sequential requests: p50 {single['p50_ms']:.0f} ms, "

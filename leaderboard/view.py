@@ -382,6 +382,10 @@ class Leaderboard:
         # A view of 10,000 models is ~10 MB; 48 covers every category x signal of a board
         # or two without letting memory grow with every data version.
         self._cache = _LRU(48)
+        # Values derived from one query (a page of the table as the page shows it): the same
+        # filters on the same data are answered again without the query, the cells or the
+        # formatting. Keyed by data version and resolved board, so nothing stale is served.
+        self._derived = _LRU(256)
 
     # -- boards ---------------------------------------------------------------------------
 
@@ -424,6 +428,14 @@ class Leaderboard:
             return tuple(list_versions(self.store.data, set_name))
         except (RotationError, OSError):
             return ()  # the public sample set, or a deployment without the private sets
+
+    def remembered(self, kind: str, filters: Filters, build: Callable[[Filters], V]) -> V:
+        """`build(filters)`, kept for these filters on this data version and board (bounded)."""
+        filters = filters.validated()
+        snap = self.snapshot()
+        chosen = self.board(filters.board, snap)
+        key = (kind, snap.version, chosen.key if chosen is not None else None, filters)
+        return self._derived.get_or_build(key, lambda: build(filters))
 
     # -- rows of one board -----------------------------------------------------------------
 

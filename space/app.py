@@ -63,7 +63,7 @@ from space.about import about_markdown
 from space.admin import ADMIN_TAB, AdminAccess, AdminActions, build_admin_panel, build_sign_in, wire_admin
 from space.api import attach as attach_api
 from space.api import mount_api
-from space.guard import BodyLimit, QuietBlocks
+from space.guard import BodyLimit, QuietBlocks, SearchGate
 from space.sessions import install as install_lean_sessions
 from space.tabs import QueueTab, SubmitOptions, build_queue_tab, build_submit_tab, wire_submit
 from submissions import Settings
@@ -75,6 +75,7 @@ PLOT_DEFAULT_MODELS: Final = 3
 SESSION_CAPACITY: Final = 500
 # Events waiting in Gradio's queue, every endpoint together (about a second of work).
 QUEUE_MAX_SIZE: Final = 128
+QUEUE_STATUS_S: Final = 2.0
 # Gradio's queue analytics (for its monitoring page, which this Space does not enable).
 QUEUE_ANALYTICS_EVENTS: Final = 500
 QUEUE_ANALYTICS_EVERY: Final = 500
@@ -746,10 +747,9 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
             harm_min, harm_max, show_baselines, columns, sort_by, descending, limit,
         )  # fmt: skip
         try:
-            result = board.query(filters)
+            return board.remembered("page-table", filters, lambda f: query_table(board, board.query(f)))
         except QueryError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return query_table(board, result)
 
     def extras(*values: Any) -> tuple[Any, ...]:
         *filter_values, pivot_metric, chosen = values
@@ -844,6 +844,9 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         concurrency_id="leaderboard",
         trigger_mode="always_last",
         show_progress="hidden",
+        # The function returns the Dataframe's own serialised form (table_value): Gradio's
+        # postprocess, a pydantic dump and a walk over every cell add nothing to it.
+        postprocess=False,
     )
     gr.on(
         triggers,
@@ -879,7 +882,7 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
     )
     # Results may have changed since the app was built: every page load starts fresh.
     demo.load(refresh_choices, [lb.board], [lb.board, lb.licenses, mp.model], api_visibility="private").then(
-        leaderboard, filter_inputs, lb.table, api_visibility="private", show_progress="hidden"
+        leaderboard, filter_inputs, lb.table, api_visibility="private", show_progress="hidden", postprocess=False
     ).then(
         extras,
         [*filter_inputs, lb.pivot_metric, lb.plot_models],
@@ -888,7 +891,9 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         show_progress="hidden",
     )
     # Open pages pick up new results and hidden models on the next tick, with no reload.
-    refresh.tick(leaderboard, filter_inputs, lb.table, api_visibility="private", show_progress="hidden").then(
+    refresh.tick(
+        leaderboard, filter_inputs, lb.table, api_visibility="private", show_progress="hidden", postprocess=False
+    ).then(
         extras,
         [*filter_inputs, lb.pivot_metric, lb.plot_models],
         [lb.status, lb.hidden, lb.note, lb.pivot, lb.plot_models, lb.scatter_plot],
@@ -1043,11 +1048,18 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
     # The page has no upload component: uploads and request bodies are bounded (issue 10.3).
     kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
     app_kwargs = dict(kwargs.get("app_kwargs") or {})
-    app_kwargs["middleware"] = [*app_kwargs.get("middleware", ()), Middleware(BodyLimit)]
+    # Outermost first: bodies are bounded before the search gate reads one.
+    app_kwargs["middleware"] = [
+        *app_kwargs.get("middleware", ()),
+        Middleware(BodyLimit),
+        Middleware(SearchGate, blocks=demo),
+    ]
     kwargs["app_kwargs"] = app_kwargs
     # A bounded backlog: a flood of queued calls is refused ("Queue is full") instead of
     # buying minutes of CPU that outlive its senders (issue 10.1).
-    demo.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE)
+    # Queue positions are sent to waiting clients every QUEUE_STATUS_S, not to every waiting
+    # client each time any event starts ("auto"): with 50 waiting that was 50 messages per call.
+    demo.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE, status_update_rate=QUEUE_STATUS_S)
     _bound_queue_analytics(demo)
     block = not kwargs.get("prevent_thread_lock", False)
     kwargs["prevent_thread_lock"] = True

@@ -13,6 +13,10 @@ A local GGUF checkpoint is named by its file: `hf:/path/to/model.gguf`. GGUF hol
 metadata only (no pickled code), and carries its own tokenizer and chat template; transformers
 reads it with `gguf_file=` (the gguf package) and de-quantizes it to the dtype asked for, so it
 runs as the float model it was quantized from. Its revision is the file's content hash.
+Rebuilding a config from a GGUF's metadata takes seconds (most architectures, Llama among them,
+go through transformers' legacy reader, which parses every entry, the whole vocabulary too), and
+AutoTokenizer and the model loader would each do it again: the config is read once and handed
+to both.
 """
 
 from __future__ import annotations
@@ -170,15 +174,58 @@ def load_error(name: str, what: str, exc: Exception, *, remote: bool) -> Backend
     return BackendError(f"cannot load the {what} of {name}: {_one_line(exc)}")
 
 
+def load_gguf_config(directory: str, gguf_file: str, *, name: str) -> Any:
+    """The transformers config of a local GGUF file, from its metadata."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(directory, gguf_file=gguf_file, trust_remote_code=False)
+    except Exception as exc:
+        raise load_error(name, "config", exc, remote=False) from None
+
+
+def gguf_tokenizer_class(directory: str, config: Any) -> Any | None:
+    """The class AutoTokenizer would pick for a GGUF file of this config, when the config decides it.
+
+    AutoTokenizer re-reads a GGUF's whole metadata to rebuild the config even when given one.
+    With no tokenizer_config.json beside the file and no class named in the config, what it picks
+    is the class registered for the config's type, TokenizersBackend when none is. Anything else
+    (such a file, Mistral's own tokenizer) gives None: AutoTokenizer's full rules then decide.
+    """
+    from transformers import TokenizersBackend
+    from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING
+
+    if (Path(directory) / "tokenizer_config.json").exists() or getattr(config, "tokenizer_class", None):
+        return None
+    chosen = TOKENIZER_MAPPING.get(type(config), TokenizersBackend)
+    if not isinstance(chosen, type) or chosen.__name__ == "MistralCommonBackend":
+        return None
+    return chosen
+
+
 def load_chat_tokenizer(
-    source: str, revision: str | None, *, name: str, remote: bool, gguf_file: str | None = None
+    source: str,
+    revision: str | None,
+    *,
+    name: str,
+    remote: bool,
+    gguf_file: str | None = None,
+    gguf_config: Any = None,
 ) -> Any:
-    """The tokenizer at `source`, refused unless it has a chat template (PROTOCOL section 6)."""
+    """The tokenizer at `source`, refused unless it has a chat template (PROTOCOL section 6).
+
+    `gguf_config`, with `gguf_file`, is the file's config from load_gguf_config: given it, the
+    tokenizer is built from the file's metadata without the config being rebuilt a second time.
+    """
     from transformers import AutoTokenizer
 
-    extra = {"gguf_file": gguf_file} if gguf_file else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False, **extra)
+        chosen = gguf_tokenizer_class(source, gguf_config) if gguf_file and gguf_config is not None else None
+        if chosen is not None:
+            tokenizer = chosen.from_pretrained(source, gguf_file=gguf_file)
+        else:
+            extra = {"gguf_file": gguf_file} if gguf_file else {}
+            tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False, **extra)
     except Exception as exc:
         raise load_error(name, "tokenizer", exc, remote=remote) from None
     try:
@@ -207,6 +254,8 @@ class HFBackend:
         self._device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         source, revision, where = self._resolve_source(spec)
         self._gguf_file = Path(spec.target).name if where == "local-gguf" else None
+        # Read once, for the tokenizer and the weights: each would otherwise rebuild it from the file.
+        self._gguf_config = load_gguf_config(source, self._gguf_file, name=spec.target) if self._gguf_file else None
         self._tokenizer = self._load_tokenizer(source, revision)
         self._model = self._load_model(source, revision)
         if revision is None:
@@ -275,20 +324,31 @@ class HFBackend:
 
     def _load_tokenizer(self, source: str, revision: str | None) -> Any:
         return load_chat_tokenizer(
-            source, revision, name=self._spec.target, remote=not self._spec.is_local_path, gguf_file=self._gguf_file
+            source,
+            revision,
+            name=self._spec.target,
+            remote=not self._spec.is_local_path,
+            gguf_file=self._gguf_file,
+            gguf_config=self._gguf_config,
         )
 
     def _load_model(self, source: str, revision: str | None) -> Any:
         import torch
         from transformers import AutoModelForCausalLM
 
-        # float32 on CPU: half-precision matmuls there are slow or missing. On a GPU the
-        # checkpoint's own dtype, which is what the model was meant to run in.
+        # float32 on CPU: half-precision matmuls there are slow or missing. It is also what a
+        # quantized GGUF de-quantizes to at no cost (transformers' own pick for one), where any
+        # other dtype adds a cast of every tensor. On a GPU the checkpoint's own dtype, which is
+        # what the model was meant to run in.
         dtype: Any = torch.float32 if str(self._device) == "cpu" else "auto"
         # GGUF is its own safe format; every other checkpoint must be safetensors.
-        weights: dict[str, Any] = {"gguf_file": self._gguf_file} if self._gguf_file else {"use_safetensors": True}
+        weights: dict[str, Any] = {"use_safetensors": True}
+        if self._gguf_file:
+            weights = {"gguf_file": self._gguf_file, "config": self._gguf_config}
         if self._gguf_file and dtype == "auto":
-            dtype = torch.bfloat16  # de-quantized: "auto" would mean the quantized type, which torch cannot run
+            # De-quantized weights have no type of their own to keep ("auto" gives float32 for a
+            # quantized file): bfloat16 halves the memory, in the type GPUs compute fastest in.
+            dtype = torch.bfloat16
         try:
             model: Any = AutoModelForCausalLM.from_pretrained(
                 source,

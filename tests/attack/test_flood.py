@@ -61,3 +61,52 @@ def test_a_flood_of_queued_calls_is_refused_beyond_the_bound(served: Served, mon
         streamed = http.get(f"gradio_api/call/leaderboard/{posted.json()['event_id']}")
         assert "event: complete" in streamed.text
     assert len(calls) <= QUEUE_MAX_SIZE + 8
+
+
+def test_queued_calls_of_a_client_that_left_are_dropped(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page (or client) that queues searches and goes away leaves no work behind: only the
+    calls already running finish; the rest never start."""
+    import uuid
+
+    from tests.space.conftest import event_index
+
+    gate = threading.Event()
+    calls: list[str] = []
+    real_query = Leaderboard.query
+
+    def held_query(self: Leaderboard, filters: Filters = Filters()) -> QueryResult:
+        calls.append(filters.search)
+        gate.wait(timeout=60)
+        return real_query(self, filters)
+
+    monkeypatch.setattr(Leaderboard, "query", held_query)
+    session = uuid.uuid4().hex
+    fn_index = event_index(served.url, "leaderboard")
+    queued = 30
+    try:
+        with httpx.Client(base_url=served.url, timeout=30) as http:
+            for k in range(queued):
+                body = {"data": values(f"left-{k}"), "fn_index": fn_index, "session_hash": session}
+                assert http.post("gradio_api/queue/join", json=body | {"event_data": None}).status_code == 200
+            # The client listens, then leaves while its first calls are still held.
+            with http.stream("GET", f"gradio_api/queue/data?session_hash={session}") as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("data:"):
+                        break
+        queue = served.demo._queue
+
+        def still_queued() -> int:
+            return sum(
+                e.session_hash == session for q in queue.event_queue_per_concurrency_id.values() for e in q.queue
+            )
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and still_queued():
+            time.sleep(0.1)  # Gradio notices the closed stream on its next poll
+        assert still_queued() == 0
+        running = len(calls)
+    finally:
+        gate.set()
+    time.sleep(2.0)  # anything still queued would start now
+    left = [c for c in calls if c.startswith("left-")]
+    assert running <= 8 and len(left) == running < queued

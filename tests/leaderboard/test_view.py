@@ -292,3 +292,25 @@ def test_views_are_cached_until_the_data_changes(data: DataDir) -> None:
     assert view.view(current) is view.view(current)
     write_run(data, RunSpec("a/y"))
     assert set(models(view)) == {"a/x", "a/y"}
+
+
+def test_remembered_values_follow_the_data_and_the_hidden_models(data: DataDir) -> None:
+    from leaderboard.hidden import hide_model
+
+    write_run(data, RunSpec("a/x"))
+    view = Leaderboard(ResultStore(data))
+    builds: list[Filters] = []
+
+    def names(f: Filters) -> list[str]:
+        builds.append(f)
+        return view.query(f).rows["model"].tolist()
+
+    first = view.remembered("names", Filters(limit=0), names)
+    assert view.remembered("names", Filters(limit=0), names) is first and len(builds) == 1
+    assert view.remembered("names", Filters(limit=0, search="x"), names) == ["a/x"] and len(builds) == 2
+    write_run(data, RunSpec("a/y"))
+    assert set(view.remembered("names", Filters(limit=0), names)) == {"a/x", "a/y"}
+    hide_model(data, "a/y", "test")
+    assert view.remembered("names", Filters(limit=0), names) == ["a/x"]
+    with pytest.raises(QueryError):
+        view.remembered("names", Filters(search="x" * 10_000), names)
