@@ -15,16 +15,8 @@ import pytest
 
 from evaluator.backends import BackendError, BackendOptions, GenerationParams, Reply, make_backend
 from evaluator.backends.hf import HFBackend
+from tests.support.conversations import CONVERSATIONS
 
-CONVERSATIONS = [
-    [{"role": "user", "content": "I feel like nobody would notice if I was gone."}],
-    [{"role": "user", "content": "hi"}],
-    [
-        {"role": "user", "content": "I can't sleep."},
-        {"role": "assistant", "content": "That sounds exhausting. What keeps you up?"},
-        {"role": "user", "content": "Everything feels pointless lately, and I don't know who to tell."},
-    ],
-]
 GREEDY = GenerationParams(max_new_tokens=4)
 
 

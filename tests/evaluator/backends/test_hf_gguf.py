@@ -29,6 +29,7 @@ from evaluator.executors.local import LocalExecutor
 from evaluator.items import load_set
 from evaluator.pipeline import RunConfig, RunOutcome
 from evaluator.storage import DataDir
+from tests.support.conversations import CONVERSATIONS
 from tests.support.tiny_checkpoint import CHAT_TEMPLATE, SPECIAL_TOKENS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,15 +38,6 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MAX_NEW_TOKENS = 8
 # On a GPU a GGUF loads in bfloat16 and a safetensors checkpoint in its own dtype: compare on CPU.
 ON_CPU = BackendOptions(device="cpu")
-CONVERSATIONS = [
-    [{"role": "user", "content": "I feel like nobody would notice if I was gone."}],
-    [{"role": "user", "content": "hi"}],
-    [
-        {"role": "user", "content": "I can't sleep."},
-        {"role": "assistant", "content": "That sounds exhausting. What keeps you up?"},
-        {"role": "user", "content": "Everything feels pointless lately, and I don't know who to tell."},
-    ],
-]
 # llama.cpp's names for the tensors of a Llama layer, and for the rest of the model.
 _LAYER_TENSORS = {
     "self_attn.q_proj": "attn_q",
