@@ -216,11 +216,16 @@ class QueryResult:
         return self._rows
 
     @property
+    def shown_positions(self) -> np.ndarray:
+        """Positions in `view` of the matches returned: the first `limit` of them."""
+        limit = self.filters.limit
+        return self.order[:limit] if limit else self.order
+
+    @property
     def shown(self) -> pd.DataFrame:
         """The matches returned: the first `limit` rows."""
         if self._shown is None:
-            limit = self.filters.limit
-            self._shown = self.view.iloc[self.order[:limit]] if limit else self.rows
+            self._shown = self.view.iloc[self.shown_positions] if self.filters.limit else self.rows
         return self._shown
 
     @property
@@ -678,7 +683,7 @@ class Leaderboard:
                 continue
             source = {"rank": "rank", "ci": key, "date": "evaluated_date"}.get(column.kind, key)
             values = take(source)
-            scaled = _ROUNDED.get(column.kind)
+            scaled = ROUNDING.get(column.kind)
             if scaled is not None and view[source].dtype == np.float64:
                 digits, scale = scaled
                 # NaN is the only missing value of a float column (v != v tests it).
@@ -786,15 +791,14 @@ def _text_cell(value: Any) -> Any:
     return None if _missing(value) else plain_text(value)
 
 
-# (digits, scale) of the rounded kinds, for the fast path over float columns in display_cells.
-_ROUNDED: Final[dict[str, tuple[int, float]]] = {"rate": (1, 100.0), "level": (2, 1.0), "ratio": (2, 1.0)}
+# (digits, scale) of the rounded kinds: rates in percent with one decimal, means and ratios
+# with two; the page shows exactly these digits (space.app).
+ROUNDING: Final[dict[str, tuple[int, float]]] = {"rate": (1, 100.0), "level": (2, 1.0), "ratio": (2, 1.0)}
 _FORMATTERS: Final[dict[str, Callable[[Any], Any]]] = {
+    **{kind: _rounded(digits, scale) for kind, (digits, scale) in ROUNDING.items()},
     "rank": _as_is,
     "ci": _as_is,
     "date": _as_is,
-    "rate": _rounded(1, 100.0),
-    "level": _rounded(2),
-    "ratio": _rounded(2),
     "count": _count_cell,
     "params": _params_cell,
 }

@@ -51,6 +51,7 @@ from leaderboard.view import (
     DEFAULT_LIMIT,
     MODEL_TYPES,
     PIVOT_METRICS,
+    ROUNDING,
     SIGNAL_CHOICES,
     UNKNOWN_LICENSE,
     Filters,
@@ -252,7 +253,7 @@ def _gradient(t: float, reverse: bool) -> str:
     return "background-color: rgb(248, 196, 196); color: #111"
 
 
-_DIGITS: Final = {"rate": 1, "level": 2, "ratio": 2}
+_DIGITS: Final = {kind: digits for kind, (digits, _) in ROUNDING.items()}
 MISSING: Final = "—"
 
 
@@ -286,9 +287,8 @@ def table_value(cells: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
 
 
 def query_table(board: Leaderboard, result: QueryResult) -> dict[str, Any]:
-    limit = result.filters.limit
-    positions = result.order[:limit] if limit else result.order
-    return table_value(board.display_cells(result.view, positions, result.filters.columns, markdown_models=False))
+    cells = board.display_cells(result.view, result.shown_positions, result.filters.columns, markdown_models=False)
+    return table_value(cells)
 
 
 def pivot_styler(frame: pd.DataFrame, metric: str) -> Any:
@@ -1056,9 +1056,8 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
     ]
     kwargs["app_kwargs"] = app_kwargs
     # A bounded backlog: a flood of queued calls is refused ("Queue is full") instead of
-    # buying minutes of CPU that outlive its senders (issue 10.1).
-    # Queue positions are sent to waiting clients every QUEUE_STATUS_S, not to every waiting
-    # client each time any event starts ("auto"): with 50 waiting that was 50 messages per call.
+    # buying minutes of CPU that outlive its senders (issue 10.1). Queue positions go to
+    # waiting clients every QUEUE_STATUS_S, not to each of them whenever any event starts.
     demo.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE, status_update_rate=QUEUE_STATUS_S)
     _bound_queue_analytics(demo)
     block = not kwargs.get("prevent_thread_lock", False)

@@ -53,24 +53,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         # No length declared: buffer up to the limit, so an endless chunked body stops here.
-        messages: list[Message] = []
-        size = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size > self.max_bytes:
-                await _refuse(send, self.max_bytes)
-                return
-            if not message.get("more_body", False):
-                break
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
+        read = await _read_body(receive, self.max_bytes)
+        if read is None:
+            await _refuse(send, self.max_bytes)
+            return
+        await self.app(scope, _replaying(read[0], receive), send)
 
 
 class SearchGate:
@@ -109,17 +96,12 @@ class SearchGate:
         if which is None:
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        chunks: list[bytes] = []
-        while True:  # bounded by BodyLimit, which runs first
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        problem = self._problem(which, b"".join(chunks))
+        read = await _read_body(receive, MAX_REQUEST_BYTES)  # BodyLimit, outside, has checked it already
+        if read is None:
+            await _refuse(send, MAX_REQUEST_BYTES)
+            return
+        messages, body = read
+        problem = self._problem(which, body)
         if problem is not None:
             # Answered late, at no CPU cost (the coroutine sleeps): a client that loops on
             # refused input is slowed to a few requests a second instead of costing the
@@ -128,11 +110,7 @@ class SearchGate:
             await asyncio.sleep(self.refusal_delay_s)
             await _json_response(send, 422, {"detail": problem})
             return
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, _replaying(messages, receive), send)
 
     def _problem(self, which: str, body: bytes) -> list[dict[str, Any]] | None:
         """Gradio's own answer to input its validation refuses (one entry per input), so the
@@ -193,6 +171,35 @@ class QuietBlocks(gr.Blocks):
                 "see the API page for the types",
                 print_exception=False,
             ) from None
+
+
+async def _read_body(receive: Receive, max_bytes: int) -> tuple[list[Message], bytes] | None:
+    """The request's messages as received and its body; None once it passes `max_bytes`."""
+    messages: list[Message] = []
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        if not message.get("more_body", False):
+            break
+    return messages, b"".join(chunks)
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that hands the app the messages already read, then the rest."""
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -250,27 +250,24 @@ def evaluate_request(
         sync = RunSync(store, checkpoint_s=checkpoint_s if scratch else None, fresh=scratch is not None)
         try:
             start_from_shared_cache(store.data, sync.on_stage)
-            try:
-                outcome = run_evaluation(
-                    config,
-                    store.data,
-                    progress=False,
-                    judges=judges_for(config, replicas),
-                    on_progress=report if board is not None else None,
-                    on_stage=sync.on_stage,
-                )
-            except BaseException as exc:  # failed, or cancelled by the driver (KeyboardInterrupt)
-                sync.close()
-                if sync.prefix is not None:
-                    _save(sync, "failed" if isinstance(exc, Exception) else "stopped")
-                raise
-            if outcome.complete:
-                sync.publish(outcome)
-            else:
-                sync.close()
-                _save(sync, outcome.status)
-        finally:
+            outcome = run_evaluation(
+                config,
+                store.data,
+                progress=False,
+                judges=judges_for(config, replicas),
+                on_progress=report if board is not None else None,
+                on_stage=sync.on_stage,
+            )
+        except BaseException as exc:  # failed, or cancelled by the driver (KeyboardInterrupt)
             sync.close()
+            if sync.prefix is not None:
+                _save(sync, "failed" if isinstance(exc, Exception) else "stopped")
+            raise
+        if outcome.complete:
+            sync.publish(outcome)  # stops the checkpoints first
+        else:
+            sync.close()
+            _save(sync, outcome.status)
     # The node-local copy went with the task; the result file is in the store now.
     return replace(outcome, result_file=None) if scratch else outcome
 

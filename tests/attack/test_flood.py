@@ -13,15 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from leaderboard.view import DEFAULT_COLUMNS, Filters, Leaderboard, QueryResult
+from leaderboard.view import Filters, Leaderboard, QueryResult
 from space.app import QUEUE_MAX_SIZE
-from tests.space.conftest import Served
-
-COLUMNS = [c for c in DEFAULT_COLUMNS if c not in ("rank", "model")]
-
-
-def values(search: str) -> list[object]:
-    return ["", "overall", "all", search, [], [], None, None, 0, 100, True, COLUMNS, "rank", False, 100]
+from tests.space.conftest import Served, leaderboard_values
 
 
 def test_a_flood_of_queued_calls_is_refused_beyond_the_bound(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,7 +34,9 @@ def test_a_flood_of_queued_calls_is_refused_beyond_the_bound(served: Served, mon
         with httpx.Client(base_url=served.url, timeout=30) as http:
 
             def post(k: int) -> int:
-                return http.post("gradio_api/call/leaderboard", json={"data": values(f"flood-{k}")}).status_code
+                return http.post(
+                    "gradio_api/call/leaderboard", json={"data": leaderboard_values(f"flood-{k}")}
+                ).status_code
 
             with ThreadPoolExecutor(8) as pool:
                 statuses = list(pool.map(post, range(flood)))
@@ -53,7 +49,7 @@ def test_a_flood_of_queued_calls_is_refused_beyond_the_bound(served: Served, mon
     # The backlog drains and ordinary calls answer again.
     with httpx.Client(base_url=served.url, timeout=60) as http:
         for _ in range(120):
-            posted = http.post("gradio_api/call/leaderboard", json={"data": values("acme")})
+            posted = http.post("gradio_api/call/leaderboard", json={"data": leaderboard_values("acme")})
             if posted.status_code != 503:
                 break
             time.sleep(0.5)
@@ -86,7 +82,7 @@ def test_queued_calls_of_a_client_that_left_are_dropped(served: Served, monkeypa
     try:
         with httpx.Client(base_url=served.url, timeout=30) as http:
             for k in range(queued):
-                body = {"data": values(f"left-{k}"), "fn_index": fn_index, "session_hash": session}
+                body = {"data": leaderboard_values(f"left-{k}"), "fn_index": fn_index, "session_hash": session}
                 assert http.post("gradio_api/queue/join", json=body | {"event_data": None}).status_code == 200
             # The client listens, then leaves while its first calls are still held.
             with http.stream("GET", f"gradio_api/queue/data?session_hash={session}") as stream:

@@ -13,7 +13,7 @@ from gradio_client.exceptions import ValidationError
 from leaderboard.limits import MAX_SEARCH_ALTERNATIVES, MAX_SEARCH_CHARS, MAX_SEARCH_WORDS
 from leaderboard.view import Filters, Leaderboard, QueryError, QueryResult, search_mask, search_terms
 from space.guard import REFUSAL_DELAY_S
-from tests.space.conftest import Served, api_call, event_index
+from tests.space.conftest import Served, api_call, event_index, leaderboard_values
 
 HOSTILE_2KB = ";".join(["a b c d e f g h"] * 128)[:2048]
 
@@ -71,7 +71,7 @@ def test_a_hostile_search_is_refused_at_the_door(served: Served, monkeypatch: py
     monkeypatch.setattr(Leaderboard, "query", counted)
     queue = served.demo._queue
     events_before = queue.events_recorded
-    values = ["", "overall", "all", HOSTILE_2KB, [], [], None, None, 0, 100, True, ["harm_rate"], "rank", False, 10]
+    values = leaderboard_values(HOSTILE_2KB, columns=["harm_rate"], limit=10)
     started = time.monotonic()
     if how == "call":
         answer = httpx.post(served.url + "gradio_api/call/leaderboard", json={"data": values}, timeout=30)

@@ -28,13 +28,13 @@ import pytest
 
 from evaluator.storage import DataDir
 from leaderboard.hidden import HiddenError, hide_model, read_hidden
-from tests.space.conftest import REPO, Served, api_call, app_process, event_index, raw_call
+from tests.space.conftest import REPO, Served, api_call, app_process, event_index, leaderboard_values, raw_call
 from tests.support.results_factory import write_demo_board
 
 TOKEN = "canary-admin-token-5b1e0c"  # the server's admin token
 CANARY = "canary-input-93d7aa"
 # The page's own first call of /leaderboard: every filter at its default.
-DEFAULTS: list[Any] = ["", "overall", "all", "", [], [], None, None, 0, 100, True, ["harm_rate"], "rank", False, 25]
+DEFAULTS: list[Any] = leaderboard_values(columns=["harm_rate"], limit=25)
 
 
 def host_names() -> set[str]:

@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 from evaluator.storage import DataDir
+from leaderboard.view import DEFAULT_COLUMNS
 from space.app import build_app, launch
 from space.tabs import SubmitOptions
 from submissions import Queue, Settings, enqueue
@@ -134,6 +135,12 @@ pytest_collection_modifyitems = quiet_gradio_warnings(Path(__file__).parent)
 
 # ---------------------------------------------------------------------------------------
 # Calls as anyone can make them, without gradio_client
+
+
+def leaderboard_values(search: str = "", *, columns: list[str] | None = None, limit: int = 100) -> list[Any]:
+    """The 15 inputs of `/leaderboard`, in order, as a plain HTTP client sends them."""
+    shown = columns if columns is not None else [c for c in DEFAULT_COLUMNS if c not in ("rank", "model")]
+    return ["", "overall", "all", search, [], [], None, None, 0, 100, True, shown, "rank", False, limit]
 
 
 def event_index(url: str, api_name: str) -> int:

@@ -9,16 +9,9 @@ import httpx
 from gradio.state_holder import SessionState
 
 from evaluator.storage import DataDir
-from leaderboard.view import DEFAULT_COLUMNS
 from space.app import build_app
 from space.sessions import LeanSessionState, LeanStateHolder
-from tests.space.conftest import Served
-
-
-def call_values(search: str) -> list[object]:
-    """The 15 inputs of /leaderboard, as a plain HTTP client sends them."""
-    columns = [c for c in DEFAULT_COLUMNS if c not in ("rank", "model")]
-    return ["", "overall", "all", search, [], [], None, None, 0, 100, True, columns, "rank", False, 100]
+from tests.space.conftest import Served, leaderboard_values
 
 
 def test_a_lean_session_has_every_attribute_of_a_gradio_session(tmp_path: Path) -> None:
@@ -47,7 +40,7 @@ def test_stateless_api_calls_render_and_keep_no_session_state(served: Served) ->
     before = set(holder.session_data)
     with httpx.Client(base_url=served.url, timeout=60) as http:
         for search in ("acme", "org", "safe", "risky", "api"):
-            posted = http.post("gradio_api/call/leaderboard", json={"data": call_values(search)})
+            posted = http.post("gradio_api/call/leaderboard", json={"data": leaderboard_values(search)})
             posted.raise_for_status()
             stream = http.get(f"gradio_api/call/leaderboard/{posted.json()['event_id']}")
             assert "event: complete" in stream.text
