@@ -40,7 +40,7 @@ from submissions.records import RequestRecord, Status
 from submissions.store import LocalRequestStore
 from submissions.target import SetRef
 from tests.support.hub_store import hub_site
-from tests.support.openai_server import SAFE_REPLY, OpenAIServer
+from tests.support.openai_server import SAFE_REPLY, OpenAIServer, echo
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
@@ -142,11 +142,26 @@ def test_a_model_too_large_for_the_cluster_fails_with_a_reason(executor: RayExec
 
 def test_several_requests_run_at_once(tmp_path: Path, small_set: Path, executor: RayExecutor) -> None:
     data = DataDir(tmp_path / "var")
-    with OpenAIServer(latency_s=0.3) as server:
+    # Each call waits until both requests have called once: two tasks that ran one after the
+    # other (or one started late on a loaded machine) would have to wait out the timeout.
+    seen: set[str] = set()
+    both = threading.Event()
+    waited_out: list[str] = []
+
+    def together(model: str, messages: list[dict[str, Any]]) -> str:
+        seen.add(model)
+        if len(seen) >= 2:
+            both.set()
+        if not both.wait(timeout=60):
+            waited_out.append(model)
+        return echo(model, messages)
+
+    with OpenAIServer(together, latency_s=0.3) as server:
         records = [add(data, small_set, f"openai:model-{n}", server.url) for n in range(3)]
         pool = WorkerPool(worker(data, small_set, executor), 2, wait_all=True)
         first = pool.tick()
         assert first == "finished,finished"
+        assert waited_out == [], "both requests were in flight at once"
         arrivals = [r.model for r in server.requests]
         assert len(set(arrivals)) == 2
         second = next(m for m in arrivals if m != arrivals[0])
