@@ -66,10 +66,17 @@ def test_the_space_page_shows_what_a_remote_worker_published(site: HubSite) -> N
     space.start_refresher(0.5)  # CRISIS_MIRROR_INTERVAL on a real Space: 60 s
     try:
         _finish(_worker(site, "gpu-box", "--until-idle"))
+
+        # The worker commits the rows before it marks the request FINISHED, so a refresh can land
+        # between the two: wait for the mirror to hold both.
+        def mirrored() -> bool:
+            status = Queue.local(space.data, Settings.from_env()).get(record.id).status
+            return status == Status.FINISHED and bool(list(space.data.results.glob("*.parquet")))
+
         deadline = time.monotonic() + 30
-        while not list(space.data.results.glob("*.parquet")) and time.monotonic() < deadline:
+        while not mirrored() and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert Queue.local(space.data, Settings.from_env()).get(record.id).status == Status.FINISHED
+        assert mirrored(), "the Space's mirror never showed the finished request with its rows"
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
