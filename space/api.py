@@ -2,7 +2,10 @@
 
 Gradio runs on FastAPI, so these routes share the page's process, store and view cache but
 none of Gradio's per-call machinery (session state, queue, two requests per call): a query
-costs what the filter, the sort and the JSON cost. OpenAPI docs are at /api/v1/docs.
+costs what the filter, the sort and the JSON cost. OpenAPI docs are at /api/v1/docs. The
+page's own download buttons are links to these routes (`/leaderboard.csv` with the page's
+filters, `/results.parquet`), so a download is a plain GET and no file of the server's,
+nor its path, is ever handed out.
 
 Everything served comes from the public result rows of a `StoreSnapshot` (hidden models are
 already left out there), never from run directories or item files: no item text, held-out
@@ -28,12 +31,13 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Final, ParamSpec, TypeVar
+from urllib.parse import urlencode
 
 import anyio
 import orjson
 import pandas as pd
 import pyarrow.parquet as pq
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -42,7 +46,7 @@ from starlette.middleware.cors import CORSMiddleware
 from evaluator.results import OVERALL
 from leaderboard import limits
 from leaderboard.boards import Board, board_mask
-from leaderboard.export import ordered_rows, results_table, to_csv
+from leaderboard.export import ordered_rows, results_table, shown_table_csv, to_csv
 from leaderboard.links import plain_text
 from leaderboard.model_page import model_detail
 from leaderboard.view import (
@@ -229,6 +233,90 @@ def offloaded(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     return run
 
 
+async def _leaderboard_filters(
+    board_key: Annotated[str | None, Query(alias="board", description="board key from /boards; empty: current")] = None,
+    category: Annotated[str, Query(max_length=MAX_TEXT_CHARS, description="overall or a label")] = OVERALL,
+    signal: Annotated[str, Query(max_length=MAX_TEXT_CHARS, description="all, explicit, indirect, ambiguous")] = (
+        ALL_SIGNALS
+    ),
+    search: Annotated[str | None, Query(description="words must all match; ';' separates alternatives")] = None,
+    model_type: Annotated[list[str] | None, Query(alias="type", description="open-weight, api")] = None,
+    license_: Annotated[list[str] | None, Query(alias="license", description="license ids; unknown")] = None,
+    params_min: Annotated[float | None, Query(ge=0, le=MAX_PARAMS_B, description="billions")] = None,
+    params_max: Annotated[float | None, Query(ge=0, le=MAX_PARAMS_B, description="billions")] = None,
+    harm_min: Annotated[float, Query(ge=0, le=MAX_PERCENT, description="percent")] = 0.0,
+    harm_max: Annotated[float, Query(ge=0, le=MAX_PERCENT, description="percent")] = MAX_PERCENT,
+    show_baselines: bool = True,
+    columns: Annotated[list[str] | None, Query(description="column keys (comma-separated or repeated)")] = None,
+    sort: Annotated[str, Query(max_length=MAX_TEXT_CHARS, description="column key; rank by default")] = "rank",
+    descending: bool = False,
+) -> Filters:
+    """The page's filters from query parameters (shared by /leaderboard and /leaderboard.csv).
+    A coroutine: it is only bounds checks, and needs no thread of its own."""
+    try:
+        return filters_from(
+            board=_bounded("board", board_key),
+            category=category,
+            signal=signal,
+            search=_search(search),
+            model_types=_choices("type", model_type),
+            licenses=_choices("license", license_),
+            params_min=params_min,
+            params_max=params_max,
+            harm_min=harm_min,
+            harm_max=harm_max,
+            show_baselines=show_baselines,
+            columns=_choices("columns", columns) if columns else list(DEFAULT_COLUMNS),
+            sort_by=sort,
+            descending=descending,
+            limit=0,
+        ).validated()
+    except QueryError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def query_string(filters: Filters) -> str:
+    """`filters` as /leaderboard (or /leaderboard.csv) query parameters: what
+    `_leaderboard_filters` reads back into the same filters. Defaults are left out."""
+    pairs: list[tuple[str, str]] = []
+    if filters.board:
+        pairs.append(("board", filters.board))
+    if filters.category != OVERALL:
+        pairs.append(("category", filters.category))
+    if filters.signal != ALL_SIGNALS:
+        pairs.append(("signal", filters.signal))
+    if filters.search:
+        pairs.append(("search", filters.search))
+    pairs += [("type", v) for v in filters.model_types]
+    pairs += [("license", v) for v in filters.licenses]
+    for name in ("params_min", "params_max"):
+        value = getattr(filters, name)
+        if value is not None:
+            pairs.append((name, repr(float(value))))
+    if filters.harm_min != 0.0:
+        pairs.append(("harm_min", repr(float(filters.harm_min))))
+    if filters.harm_max != MAX_PERCENT:
+        pairs.append(("harm_max", repr(float(filters.harm_max))))
+    if not filters.show_baselines:
+        pairs.append(("show_baselines", "false"))
+    if tuple(filters.columns) != tuple(DEFAULT_COLUMNS):
+        pairs += [("columns", v) for v in filters.columns]
+    if filters.sort_by != "rank":
+        pairs.append(("sort", filters.sort_by))
+    if filters.descending:
+        pairs.append(("descending", "true"))
+    return urlencode(pairs)
+
+
+def _shown_csv(board: Leaderboard, filters: Filters) -> bytes:
+    result = board.query(filters)
+    display = board.display(result.rows, result.filters.columns)
+    rows = result.rows
+    models = rows["model"].tolist() if "model" in rows else []
+    links = rows["hub_url"].tolist() if "hub_url" in rows else []
+    return shown_table_csv(display, models, links).encode("utf-8")
+
+
 def build_api(board: Leaderboard) -> FastAPI:
     """The /api/v1 application over one Leaderboard (mount it at API_PREFIX)."""
     api = FastAPI(
@@ -295,47 +383,10 @@ def build_api(board: Leaderboard) -> FastAPI:
     @offloaded
     def leaderboard(
         request: Request,
-        board_key: Annotated[
-            str | None, Query(alias="board", description="board key from /boards; empty: current")
-        ] = None,
-        category: Annotated[str, Query(max_length=MAX_TEXT_CHARS, description="overall or a label")] = OVERALL,
-        signal: Annotated[str, Query(max_length=MAX_TEXT_CHARS, description="all, explicit, indirect, ambiguous")] = (
-            ALL_SIGNALS
-        ),
-        search: Annotated[str | None, Query(description="words must all match; ';' separates alternatives")] = None,
-        model_type: Annotated[list[str] | None, Query(alias="type", description="open-weight, api")] = None,
-        license_: Annotated[list[str] | None, Query(alias="license", description="license ids; unknown")] = None,
-        params_min: Annotated[float | None, Query(ge=0, le=MAX_PARAMS_B, description="billions")] = None,
-        params_max: Annotated[float | None, Query(ge=0, le=MAX_PARAMS_B, description="billions")] = None,
-        harm_min: Annotated[float, Query(ge=0, le=MAX_PERCENT, description="percent")] = 0.0,
-        harm_max: Annotated[float, Query(ge=0, le=MAX_PERCENT, description="percent")] = MAX_PERCENT,
-        show_baselines: bool = True,
-        columns: Annotated[list[str] | None, Query(description="column keys (comma-separated or repeated)")] = None,
-        sort: Annotated[str, Query(max_length=MAX_TEXT_CHARS, description="column key; rank by default")] = "rank",
-        descending: bool = False,
+        filters: Annotated[Filters, Depends(_leaderboard_filters)],
         limit: Annotated[int, Query(ge=0, le=MAX_ROWS, description="rows returned; 0 for every match")] = DEFAULT_LIMIT,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response:
-        try:
-            filters = filters_from(
-                board=_bounded("board", board_key),
-                category=category,
-                signal=signal,
-                search=_search(search),
-                model_types=_choices("type", model_type),
-                licenses=_choices("license", license_),
-                params_min=params_min,
-                params_max=params_max,
-                harm_min=harm_min,
-                harm_max=harm_max,
-                show_baselines=show_baselines,
-                columns=_choices("columns", columns) if columns else list(DEFAULT_COLUMNS),
-                sort_by=sort,
-                descending=descending,
-                limit=0,
-            ).validated()
-        except QueryError as exc:
-            raise ApiError(400, str(exc)) from None
         snap = board.snapshot()
         tag = _etag("leaderboard", snap.version, filters, limit, offset)
 
@@ -346,6 +397,26 @@ def build_api(board: Leaderboard) -> FastAPI:
             return _respond(request, tag, body, _MEDIA["json"], compress=True)
         except QueryError as exc:
             raise ApiError(400, str(exc)) from None
+
+    @api.get(
+        "/leaderboard.csv",
+        summary="The page's CSV download: every match, in order, the chosen columns and a Hub link",
+    )
+    @offloaded
+    def leaderboard_csv(request: Request, filters: Annotated[Filters, Depends(_leaderboard_filters)]) -> Response:
+        snap = board.snapshot()
+
+        def body() -> bytes:
+            return bulk.get(("leaderboard.csv", snap.version, filters), lambda: _shown_csv(board, filters))
+
+        try:
+            response = _respond(
+                request, _etag("leaderboard.csv", snap.version, filters), body, _MEDIA["csv"], compress=True
+            )
+        except QueryError as exc:
+            raise ApiError(400, str(exc)) from None
+        response.headers["Content-Disposition"] = 'attachment; filename="leaderboard.csv"'
+        return response
 
     @api.get("/models/{model:path}", summary="One model's figures on one board, as its model page shows them")
     @offloaded
@@ -472,4 +543,13 @@ def mount_api(blocks: Any) -> None:
     app._crisis_api_mounted = True
 
 
-__all__ = ["API_PREFIX", "MAX_ROWS", "MAX_SEARCH_CHARS", "MAX_SEARCH_TERMS", "attach", "build_api", "mount_api"]
+__all__ = [
+    "API_PREFIX",
+    "MAX_ROWS",
+    "MAX_SEARCH_CHARS",
+    "MAX_SEARCH_TERMS",
+    "attach",
+    "build_api",
+    "mount_api",
+    "query_string",
+]

@@ -14,15 +14,10 @@ its events are private and every one checks the caller on the server.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import itertools
 import os
-import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import gradio as gr
@@ -34,7 +29,6 @@ from evaluator.results import OVERALL
 from evaluator.sets import RankedVersion
 from evaluator.storage import DataDir
 from leaderboard.boards import Board
-from leaderboard.export import shown_table_csv, write_parquet, write_text
 from leaderboard.hidden import HiddenModel
 from leaderboard.limits import MAX_UPLOAD_BYTES
 from leaderboard.links import markdown_text, plain_text
@@ -62,8 +56,8 @@ from leaderboard.view import (
 )
 from space.about import about_markdown
 from space.admin import ADMIN_TAB, AdminAccess, AdminActions, build_admin_panel, build_sign_in, wire_admin
+from space.api import API_PREFIX, mount_api, query_string
 from space.api import attach as attach_api
-from space.api import mount_api
 from space.guard import BodyLimit, QuietBlocks, SearchGate
 from space.sessions import install as install_lean_sessions
 from space.tabs import QueueTab, SubmitOptions, build_queue_tab, build_submit_tab, wire_submit
@@ -118,11 +112,19 @@ def _env_flag(name: str) -> bool:
 class _Context:
     data: DataDir
     board: Leaderboard
-    export_dir: Path
 
 
 # ---------------------------------------------------------------------------------------
 # Pure helpers (tested without a browser)
+
+# Relative to the page, so they also work behind a proxy that serves the Space under a path.
+PARQUET_HREF: Final = f"{API_PREFIX.lstrip('/')}/results.parquet"
+
+
+def csv_href(filters: Filters) -> str:
+    """The CSV download of exactly these filters: every match, in order (the REST route)."""
+    query = query_string(filters)
+    return f"{API_PREFIX.lstrip('/')}/leaderboard.csv" + (f"?{query}" if query else "")
 
 
 def board_choices(
@@ -351,7 +353,7 @@ def build_app(
     login = bool(os.environ.get("SPACE_ID")) if enable_login is None else enable_login
     access = admin or AdminAccess.from_env(on_space=login)
     settings = (submit_options.settings if submit_options else None) or Settings.from_env()
-    ctx = _Context(data, board, Path(tempfile.mkdtemp(prefix="leaderboard-export-")))
+    ctx = _Context(data, board)
     every_s = refresh_s if refresh_s is not None else float(os.environ.get("CRISIS_PAGE_REFRESH_S") or REFRESH_S)
 
     initial = board.query(Filters())
@@ -416,9 +418,7 @@ class _LeaderboardTab:
     hidden: gr.Markdown
     table: gr.Dataframe
     note: gr.Markdown
-    csv_button: gr.Button
-    parquet_button: gr.Button
-    download: gr.File
+    csv_link: gr.Button
     pivot_metric: gr.Dropdown
     pivot: gr.Dataframe
     plot_models: gr.Dropdown
@@ -573,10 +573,13 @@ def _leaderboard_tab(
         elem_id="leaderboard-table",
     )
     note = gr.Markdown(baseline_note(initial), elem_classes=["lb-hidden"], elem_id="baseline-note")
+    # Links to the REST API's routes (space.api), kept in step with the filters: a download is
+    # one plain GET, and no file of the server's, nor its path, is handed to the page.
     with gr.Row():
-        csv_button = gr.Button("Download the filtered table (CSV)", size="sm", elem_id="download-csv")
-        parquet_button = gr.Button("Download all results (Parquet)", size="sm", elem_id="download-parquet")
-    download = gr.File(label="Download", interactive=False, visible=False, elem_id="download-file")
+        csv_link = gr.Button(
+            "Download the filtered table (CSV)", size="sm", link=csv_href(Filters()), elem_id="download-csv"
+        )
+        gr.Button("Download all results (Parquet)", size="sm", link=PARQUET_HREF, elem_id="download-parquet")
     with gr.Accordion("By category", open=True):
         pivot_metric = gr.Dropdown(
             [(label, key) for key, label in PIVOT_METRICS.items()], value="harm_rate", label="Figure"
@@ -625,9 +628,7 @@ def _leaderboard_tab(
         hidden,
         table_component,
         note,
-        csv_button,
-        parquet_button,
-        download,
+        csv_link,
         pivot_metric,
         pivot,
         plot_models,
@@ -769,6 +770,7 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
             pivot_styler(board.pivot(filters, pivot_metric), pivot_metric),
             gr.Dropdown(choices=names[:MAX_MODEL_CHOICES], value=plot_value),
             safety_helpfulness_figure(result.shown, title_suffix=scope),
+            gr.Button(link=csv_href(filters)),
         )
 
     def pivot_only(*values: Any) -> Any:
@@ -778,32 +780,6 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
     def category_plot(board_key: str, models: list[str] | None) -> Any:
         chosen = board.board(board_key or "")
         return _category_plot(ctx, chosen, models or [])
-
-    def prune_exports(max_age_s: float = 3600.0) -> None:
-        # Gradio serves its own copy of each file; ours only need to outlive the request.
-        cutoff = time.time() - max_age_s
-        for old in ctx.export_dir.glob("leaderboard-*.csv"):
-            with contextlib.suppress(OSError):
-                if old.stat().st_mtime < cutoff:
-                    old.unlink()
-
-    def export_csv(*values: Any) -> Any:
-        prune_exports()
-        filters = _filters(*values)
-        result = board.query(filters)
-        display = board.display(result.rows, result.filters.columns)
-        text = shown_table_csv(display, result.rows["model"].tolist(), result.rows["hub_url"].tolist())
-        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-        return gr.File(value=str(write_text(text, ctx.export_dir / f"leaderboard-{digest}.csv")), visible=True)
-
-    def export_parquet() -> Any:
-        snap = board.snapshot()
-        path = ctx.export_dir / f"results-{snap.version[0]}.parquet"
-        if not path.exists():
-            for stale in ctx.export_dir.glob("results-*.parquet"):
-                stale.unlink(missing_ok=True)
-            write_parquet(snap.results, path)
-        return gr.File(value=str(path), visible=True)
 
     def open_model(board_key: str, evt: gr.SelectData) -> tuple[Any, Any]:
         chosen = board.board(board_key or "")
@@ -833,6 +809,9 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
 
     filter_inputs = lb.filters
     triggers = [c.change for c in filter_inputs]
+    # Everything on the tab that follows the filters besides the table (one event after it).
+    extra_inputs = [*filter_inputs, lb.pivot_metric, lb.plot_models]
+    extra_outputs = [lb.status, lb.hidden, lb.note, lb.pivot, lb.plot_models, lb.scatter_plot, lb.csv_link]
     gr.on(
         triggers,
         leaderboard,
@@ -851,8 +830,8 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
     gr.on(
         triggers,
         extras,
-        inputs=[*filter_inputs, lb.pivot_metric, lb.plot_models],
-        outputs=[lb.status, lb.hidden, lb.note, lb.pivot, lb.plot_models, lb.scatter_plot],
+        inputs=extra_inputs,
+        outputs=extra_outputs,
         api_visibility="private",
         trigger_mode="always_last",
         show_progress="hidden",
@@ -863,8 +842,6 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
     lb.plot_models.change(
         category_plot, [lb.board, lb.plot_models], lb.category_plot, api_visibility="private", show_progress="hidden"
     )
-    lb.csv_button.click(export_csv, filter_inputs, lb.download, api_visibility="private")
-    lb.parquet_button.click(export_parquet, None, lb.download, api_visibility="private")
     lb.table.select(open_model, [lb.board], [tabs, mp.model], api_visibility="private")
     gr.on(
         [mp.model.change, lb.board.change],
@@ -885,8 +862,8 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         leaderboard, filter_inputs, lb.table, api_visibility="private", show_progress="hidden", postprocess=False
     ).then(
         extras,
-        [*filter_inputs, lb.pivot_metric, lb.plot_models],
-        [lb.status, lb.hidden, lb.note, lb.pivot, lb.plot_models, lb.scatter_plot],
+        extra_inputs,
+        extra_outputs,
         api_visibility="private",
         show_progress="hidden",
     )
@@ -895,8 +872,8 @@ def _wire(demo: gr.Blocks, ctx: _Context, lb: _LeaderboardTab, mp: _ModelTab, ta
         leaderboard, filter_inputs, lb.table, api_visibility="private", show_progress="hidden", postprocess=False
     ).then(
         extras,
-        [*filter_inputs, lb.pivot_metric, lb.plot_models],
-        [lb.status, lb.hidden, lb.note, lb.pivot, lb.plot_models, lb.scatter_plot],
+        extra_inputs,
+        extra_outputs,
         api_visibility="private",
         show_progress="hidden",
     )
@@ -1070,4 +1047,14 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
     return launched
 
 
-__all__ = ["CSS", "TITLE", "board_choices", "build_app", "launch", "pivot_styler", "status_markdown"]
+__all__ = [
+    "CSS",
+    "PARQUET_HREF",
+    "TITLE",
+    "board_choices",
+    "build_app",
+    "csv_href",
+    "launch",
+    "pivot_styler",
+    "status_markdown",
+]

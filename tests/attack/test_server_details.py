@@ -6,10 +6,10 @@ exist is refused (10.9).
   public `/leaderboard` or to an admin event with the admin token among the values, prints
   none of its values to the server's log: `python app.py` runs as a process of its own, so
   the log is everything it writes.
-- A file output (the CSV and Parquet downloads) names no server directory but the one in
-  Gradio's own file URL (Gradio's cache: <temp>/gradio/<content hash>/<public name>), and
-  the file holds none: not the export directory, the data directory, the home directory or
-  the working directory.
+- The page's downloads (the filtered table as CSV, every result as Parquet) are links to the
+  REST API, not Gradio file outputs: the page is handed no server path, not even Gradio's
+  cache directory, and no event of the app returns a file. What the links serve names no
+  server directory (temporary, data, home or working directory) and no host user.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import contextlib
 import getpass
 import json
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -92,40 +91,33 @@ def test_calls_that_do_not_fit_print_none_of_their_values(tmp_path: Path) -> Non
         assert done["success"] is fits and TOKEN not in json.dumps(done)
 
 
-def _file_output(served: Served, api_name: str, values: list[Any]) -> tuple[dict[str, Any], str]:
-    done = raw_call(served.url, event_index(served.url, api_name), values)
-    assert done["success"] is True, done
-    text = json.dumps(done)
-    value = done["output"]["data"][0]["value"]
-    return value, text
-
-
 def _server_paths(served: Served) -> set[str]:
     paths = {tempfile.gettempdir(), str(Path.home()), os.getcwd(), str(REPO), str(served.data.root)}
-    paths |= {str(p) for p in Path(tempfile.gettempdir()).glob("leaderboard-export-*")}
+    paths.add(str(Path(served.demo.GRADIO_CACHE).resolve()))
     return {p for p in paths if p not in ("/", "")}
 
 
-@pytest.mark.parametrize(("api_name", "values", "name"), [
-    ("export_csv", DEFAULTS, r"leaderboard-[0-9a-f]{12}\.csv"),
-    ("export_parquet", [], r"results-[\w.-]+\.parquet"),
-])  # fmt: skip
-def test_file_outputs_name_no_server_directory_but_gradios_file_url(
-    served: Served, api_name: str, values: list[Any], name: str
-) -> None:
-    value, text = _file_output(served, api_name, values)
-    cache = str(Path(served.demo.GRADIO_CACHE).resolve())
-    path = value["path"]
-    assert path.startswith(cache + "/") and re.fullmatch(rf"[0-9a-f]{{64}}/{name}", path[len(cache) + 1 :]), path
-    assert value["url"] == f"{served.url}gradio_api/file={path}" and value["orig_name"] == Path(path).name
-    rest = text.replace(value["url"], "").replace(path, "")
-    body = httpx.get(value["url"], timeout=30).content
-    for where in _server_paths(served):
-        assert where not in rest, (where, rest)
-        assert where.encode() not in body, where
-    for user in host_names():
-        assert user not in rest and user.encode() not in body, user
-    assert "leaderboard-export" not in text and b"leaderboard-export" not in body
+def _components(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["props"]["elem_id"]: c for c in config["components"] if c.get("props", {}).get("elem_id")}
+
+
+def test_downloads_are_links_to_the_api_and_name_no_server_directory(served: Served) -> None:
+    response = httpx.get(served.url + "config", timeout=30)
+    config = response.json()
+    links = {key: _components(config)[key]["props"]["link"] for key in ("download-csv", "download-parquet")}
+    assert links["download-csv"].startswith("api/v1/leaderboard.csv")
+    assert links["download-parquet"] == "api/v1/results.parquet"
+    # No component of the page takes or returns a file: nothing Gradio would serve from its cache.
+    assert not [c["type"] for c in config["components"] if c["type"] in ("file", "downloadbutton", "uploadbutton")]
+    assert "gradio_api/file=" not in response.text
+    for link in links.values():
+        download = httpx.get(served.url + link, timeout=30)
+        assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment;")
+        seen = download.content + json.dumps(dict(download.headers)).encode()
+        for where in _server_paths(served):
+            assert where.encode() not in seen, where
+        for user in host_names():
+            assert user.encode() not in seen, user
 
 
 def test_hiding_a_model_without_results_is_refused(tmp_path: Path) -> None:

@@ -78,6 +78,13 @@ class Tab:
         self.wait_for(lambda: model in header.inner_text(), f"the model page of {model}")
         return header
 
+    def download(self, selector: str, *, text: bool = True) -> Any:
+        """What clicking the link at `selector` downloads, as a user's browser saves it."""
+        with self.page.expect_download() as started:
+            self.page.locator(selector).click()
+        body = Path(started.value.path()).read_bytes()
+        return body.decode("utf-8") if text else body
+
     def choose(self, elem_id: str, option: str) -> None:
         self.page.locator(f"#{elem_id} input[role=combobox]").click()
         self.page.locator(f'[role=option][aria-label="{option}"]').first.click()
@@ -118,12 +125,17 @@ def test_the_table_renders_ranked(tab: Tab) -> None:
     assert all("." in r[3] for r in rows if r[3] not in ("—", ""))  # harm rate: one decimal
     assert "showing 6 of 6" in tab.page.locator("#status").inner_text()
     tab.shot("leaderboard-table")
-    # Downloads: the filtered table as CSV, every result as Parquet.
-    tab.page.locator("#download-csv").click()
-    link = tab.page.locator("#download-file a[download]").first
-    tab.wait_for(lambda: ".csv" in (link.get_attribute("href") or ""), "the CSV link")
-    tab.page.locator("#download-parquet").click()
-    tab.wait_for(lambda: ".parquet" in (link.get_attribute("href") or ""), "the Parquet link")
+    # Downloads are links to the REST routes, in step with the filters: the table as shown, as
+    # CSV, and every result as Parquet; no server file or path is handed to the page.
+    assert tab.download("#download-csv").splitlines()[0].startswith("Rank (95%),Model,Hub page,")
+    fill(tab, "#search textarea", "acme")
+    tab.wait_models({"acme/safe-7b", "acme/mid-70b"})
+    link = tab.page.locator("#download-csv")
+    tab.wait_for(lambda: "search=acme" in (link.get_attribute("href") or ""), "the CSV link to follow the filter")
+    shown = [line.split(",")[1] for line in tab.download("#download-csv").splitlines()[1:]]
+    assert shown == [row[1] for row in tab.rows()]
+    parquet = tab.download("#download-parquet", text=False)
+    assert parquet.startswith(b"PAR1") and "/gradio_api/file=" not in tab.page.content()
 
 
 def fill(tab: Tab, selector: str, value: str, key: str = "Tab") -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -18,8 +19,12 @@ from evaluator.items import load_set
 from evaluator.pipeline import RunConfig, run_evaluation
 from evaluator.results import RESULT_COLUMNS
 from evaluator.storage import DataDir
+from leaderboard.export import shown_table_csv
 from leaderboard.hidden import hide_model
+from leaderboard.store import ResultStore
+from leaderboard.view import Filters, Leaderboard
 from space.api import MAX_SEARCH_CHARS
+from space.app import PARQUET_HREF, csv_href
 from tests.space.conftest import Served, serve, serve_demo
 from tests.space.test_secrecy import CANARY, private_set
 from tests.support.results_factory import HOSTILE_NAME
@@ -53,6 +58,7 @@ def test_docs_and_openapi_describe_every_route(http: httpx.Client) -> None:
     assert set(spec["paths"]) >= {
         "/boards",
         "/leaderboard",
+        "/leaderboard.csv",
         "/models/{model}",
         "/results.parquet",
         "/results.csv",
@@ -195,6 +201,66 @@ def test_bulk_downloads_carry_every_public_row(http: httpx.Client) -> None:
     one = http.get("/results.json", params={"board": board}).json()
     assert one and {(r["set_version"], r["judge"]) for r in one} == {("v1", "judge-a")}
     assert len(one) < len(as_json)
+
+
+# Filters as the page holds them; each but the first changes the table, so a filter the
+# page's link dropped or misspelt would download another table.
+PAGE_FILTERS = [
+    Filters(),
+    Filters(search="acme", show_baselines=False, sort_by="harm_rate", descending=True),
+    Filters(search="acme 7b; risky"),
+    Filters(model_types=("api",)),
+    Filters(licenses=("mit", "llama3"), columns=("harm_rate", "params_b")),
+    Filters(params_min=5.0, params_max=100.0),
+    Filters(harm_min=1.5, harm_max=60.0),
+    Filters(category="self_harm", sort_by="harm_rate"),
+    Filters(signal="indirect", sort_by="harm_rate", descending=True),
+    Filters(board="heldout|v0|judge-a"),
+]
+
+
+@pytest.mark.parametrize("filters", PAGE_FILTERS, ids=range(len(PAGE_FILTERS)))
+def test_the_pages_csv_link_downloads_exactly_its_filtered_table(own: Served, filters: Filters) -> None:
+    board = Leaderboard(ResultStore(own.data), demo=False)
+
+    def table(chosen: Filters) -> str:
+        result = board.query(chosen)
+        display = board.display(result.rows, result.filters.columns)
+        return shown_table_csv(display, result.rows["model"].tolist(), result.rows["hub_url"].tolist())
+
+    expected = table(filters)
+    if filters != Filters():
+        assert expected != table(Filters()), "this case would not notice a dropped filter"
+    response = httpx.get(own.url + csv_href(filters), timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-disposition"] == 'attachment; filename="leaderboard.csv"'
+    assert response.text == expected
+    rows = pd.read_csv(io.StringIO(response.text), dtype=str, keep_default_na=False)
+    assert list(rows["Model"]) == board.query(filters).rows["model"].tolist()
+
+
+def test_the_csv_route_takes_the_leaderboards_parameters_and_bounds(http: httpx.Client) -> None:
+    every = http.get("/leaderboard", params={"limit": 0, "search": "acme", "sort": "harm_rate"}).json()
+    csv_rows = pd.read_csv(
+        io.StringIO(http.get("/leaderboard.csv", params={"search": "acme", "sort": "harm_rate"}).text)
+    )
+    assert list(csv_rows["Model"]) == models(every)
+    for params, status in (({"search": "x" * (MAX_SEARCH_CHARS + 1)}, 422), ({"category": "nonsense"}, 400)):
+        refused = http.get("/leaderboard.csv", params=params)
+        assert refused.status_code == status and "\n" not in refused.json()["error"]
+    first = http.get("/leaderboard.csv", params={"search": "acme"})
+    assert (
+        http.get(
+            "/leaderboard.csv", params={"search": "acme"}, headers={"If-None-Match": first.headers["etag"]}
+        ).status_code
+        == 304
+    )
+
+
+def test_the_pages_parquet_link_is_every_public_row(own: Served, http: httpx.Client) -> None:
+    linked = httpx.get(own.url + PARQUET_HREF, timeout=30)
+    assert linked.status_code == 200 and linked.content == http.get("/results.parquet").content
+    assert pq.read_table(io.BytesIO(linked.content)).num_rows > 0
 
 
 def test_hidden_models_never_appear(own: Served, http: httpx.Client) -> None:
