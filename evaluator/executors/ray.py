@@ -157,9 +157,11 @@ def task_store(spec: str) -> Iterator[tuple[Store, Path | None]]:
 
     A `local:` store is already a directory the node sees. A `hub:` store gets a fresh
     mirror on this node for this attempt only, removed at the end: nothing left by another
-    attempt or process is trusted, and what the run needs comes from the Hub. The task holds
-    a lock beside its directory while it lives, so the next task on the node removes the
-    directories of tasks that were killed before they could.
+    attempt or process is trusted, and what the run needs comes from the Hub. That is only
+    what it pulls (its run directory and the cache): the task is handed its items, so it
+    never downloads the queue, the sets or anyone's results, however many there are. The
+    task holds a lock beside its directory while it lives, so the next task on the node
+    removes the directories of tasks that were killed before they could.
     """
     from evaluator.storage import exclusive_lock, open_store, parse_store
 
@@ -182,7 +184,7 @@ def task_store(spec: str) -> Iterator[tuple[Store, Path | None]]:
     with exclusive_lock(lock, blocking=False):  # taken before the directory exists: never swept alive
         scratch.mkdir()
         try:
-            store = open_store(parsed, env=env)
+            store = open_store(parsed, env=env, mirrored=())
             try:
                 yield store, scratch
             finally:

@@ -122,15 +122,25 @@ class LocalStore:
         return None
 
 
-def open_store(spec: StoreSpec | str, *, writable: bool = True, env: Mapping[str, str] | None = None) -> Store:
-    """The store for a spec. A Hub store checks its repos first (see evaluator.storage.hub)."""
+def open_store(
+    spec: StoreSpec | str,
+    *,
+    writable: bool = True,
+    env: Mapping[str, str] | None = None,
+    mirrored: tuple[str, ...] | None = None,
+) -> Store:
+    """The store for a spec. A Hub store checks its repos first (see evaluator.storage.hub).
+
+    `mirrored` (a Hub store's only): the areas its mirror keeps up to date, e.g. ("results/",);
+    None for all it serves, () for a process that reads nothing but what it pulls (a Ray task).
+    A local store is its own directory, all of it."""
     parsed = parse_store(spec) if isinstance(spec, str) else spec
     if parsed.kind == "local":
         assert parsed.path is not None
         return LocalStore(parsed.path)
     from evaluator.storage.hub import HubStore
 
-    return HubStore.open(parsed, writable=writable, env=env)
+    return HubStore.open(parsed, writable=writable, env=env, mirrored=mirrored)
 
 
 def store_of(data: DataDir) -> Store:

@@ -116,13 +116,22 @@ class _Manifest:
         self.path = path
         self.sha: str | None = None
         self.files: dict[str, list[str]] = {}
+        # The prefixes last brought up to `sha` (None: all the repo's, as manifests before
+        # narrow mirrors were): a mirror opened for more than that must list the tree again.
+        self.covers: frozenset[str] | None = None
         with contextlib.suppress(FileNotFoundError, ValueError, TypeError, KeyError):
             value = read_json(path)
             self.sha = value["sha"]
             self.files = {str(k): list(v) for k, v in value["files"].items()}
+            covers = value.get("covers")
+            self.covers = None if covers is None else frozenset(str(p) for p in covers)
+
+    def up_to(self, head: str, prefixes: tuple[str, ...]) -> bool:
+        return head == self.sha and (self.covers is None or set(prefixes) <= self.covers)
 
     def save(self) -> None:
-        atomic_write_json(self.path, {"sha": self.sha, "files": self.files})
+        covers = None if self.covers is None else sorted(self.covers)
+        atomic_write_json(self.path, {"sha": self.sha, "files": self.files, "covers": covers})
 
 
 class HubStore:
@@ -136,10 +145,16 @@ class HubStore:
         endpoint: str | None = None,
         token: str | None = None,
         interval_s: float | None = None,
+        mirrored: tuple[str, ...] | None = None,
     ) -> None:
+        """`mirrored`: the areas (e.g. "results/") the mirror keeps; None for every repo's own."""
         assert spec.kind == "hub" and spec.org and spec.prefix
         self.spec = spec
         self.repos = repos_for(spec.org, spec.prefix)
+        served = {p for repo in self.repos.values() for p in repo.mirrored}
+        if mirrored is not None and not set(mirrored) <= served:
+            raise StoreError(f"a Hub mirror keeps only {', '.join(sorted(served))}")
+        self._only = None if mirrored is None else frozenset(mirrored)
         self.mirror = mirror
         self.data = DataDir(mirror, home=self)
         self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
@@ -163,7 +178,9 @@ class HubStore:
     # ------------------------------------------------------------------ opening and checks
 
     @classmethod
-    def from_env(cls, spec: StoreSpec, env: Mapping[str, str] | None = None) -> HubStore:
+    def from_env(
+        cls, spec: StoreSpec, env: Mapping[str, str] | None = None, *, mirrored: tuple[str, ...] | None = None
+    ) -> HubStore:
         """The store as configured ($CRISIS_MIRROR_DIR, $CRISIS_MIRROR_INTERVAL, $HF_ENDPOINT, $HF_TOKEN), unchecked."""
         env = os.environ if env is None else env
         mirror = Path(env.get("CRISIS_MIRROR_DIR") or _default_mirror(spec))
@@ -176,17 +193,29 @@ class HubStore:
             raise StoreError("CRISIS_MIRROR_INTERVAL must be a positive number of seconds")
         _claim_mirror(mirror, spec)
         return cls(
-            spec, mirror, endpoint=env.get("HF_ENDPOINT"), token=env.get("HF_TOKEN") or None, interval_s=interval_s
+            spec,
+            mirror,
+            endpoint=env.get("HF_ENDPOINT"),
+            token=env.get("HF_TOKEN") or None,
+            interval_s=interval_s,
+            mirrored=mirrored,
         )
 
     @classmethod
-    def open(cls, spec: StoreSpec, *, writable: bool = True, env: Mapping[str, str] | None = None) -> HubStore:
+    def open(
+        cls,
+        spec: StoreSpec,
+        *,
+        writable: bool = True,
+        env: Mapping[str, str] | None = None,
+        mirrored: tuple[str, ...] | None = None,
+    ) -> HubStore:
         """Check the repos, refresh the mirror, and start the refresh timer if one is configured.
 
         Unreachable or unauthorised: one clear line. A process that needs to write raises it;
         a reader (and the Space, with writable=False) keeps the last mirror, read-only.
         """
-        store = cls.from_env(spec, env)
+        store = cls.from_env(spec, env, mirrored=mirrored)
         problem, reachable = store.check()
         if problem is not None:
             if writable or not (reachable or store._has_mirror()):
@@ -209,7 +238,7 @@ class HubStore:
                         f"{repo.repo_id} is public but holds the private areas (runs/, sets/, ...): "
                         "make it private before starting"
                     )
-                self._refresh_repo(repo, repo.mirrored, force=False)
+                self._refresh_repo(repo, self._mirrored(repo), force=False)
             self._refreshed_at = time.monotonic()
         except StoreUnavailable as exc:
             return str(exc), False
@@ -449,7 +478,7 @@ class HubStore:
         for role in roles or self.repos:
             repo = self.repos[role]
             try:
-                self._refresh_repo(repo, repo.mirrored, force=force)
+                self._refresh_repo(repo, self._mirrored(repo), force=force)
             except StoreUnavailable as exc:
                 problems.append(str(exc))
         self._refreshed_at = time.monotonic()
@@ -460,17 +489,22 @@ class HubStore:
     def refresh_role(self, role: str) -> str:
         """Refresh one repo now (after a conflict); its head. Raises StoreUnavailable."""
         repo = self.repos[role]
-        return self._refresh_repo(repo, repo.mirrored, force=False)
+        return self._refresh_repo(repo, self._mirrored(repo), force=False)
+
+    def _mirrored(self, repo: Repo) -> tuple[str, ...]:
+        return repo.mirrored if self._only is None else tuple(p for p in repo.mirrored if p in self._only)
 
     def _refresh_repo(self, repo: Repo, prefixes: tuple[str, ...], *, force: bool) -> str:
         with self._locks[repo.role]:
             manifest = self._manifests[repo.role]
             head = self._head(repo)
-            if head == manifest.sha and not force:
+            if manifest.up_to(head, prefixes) and not force:
                 return head
-            remote = {p: k for p, k in self._tree(repo, head).items() if p.startswith(prefixes)}
-            self._sync(repo, manifest, remote, head, prefixes)
+            if prefixes:  # else nothing of this repo is mirrored: no tree to list
+                remote = {p: k for p, k in self._tree(repo, head).items() if p.startswith(prefixes)}
+                self._sync(repo, manifest, remote, head, prefixes)
             manifest.sha = head
+            manifest.covers = frozenset(prefixes)
             manifest.save()
             return head
 

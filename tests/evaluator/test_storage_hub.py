@@ -59,6 +59,59 @@ def test_a_push_reaches_another_mirror_and_deletions_follow(site: HubSite) -> No
     assert (reader.data.public / "examples" / "run1.jsonl").exists()
 
 
+def _mirrored_files(store: HubStore) -> set[str]:
+    root = store.data.root
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".hub" not in p.parts}
+
+
+def test_a_narrow_mirror_keeps_only_its_areas_and_still_pulls_and_pushes(site: HubSite) -> None:
+    writer = site.open("writer")
+    files = {
+        "results/run1.parquet": parquet_bytes("m1"),
+        "requests/r1.json": b'{"id": "r1"}\n',
+        "sets/held/v1/items.jsonl": b'{"id": "x"}\n',
+        "runs/run1/replies.jsonl": b'{"item_id": "x"}\n',
+    }
+    for path, content in files.items():
+        (writer.data.root / path).parent.mkdir(parents=True, exist_ok=True)
+        (writer.data.root / path).write_bytes(content)
+    writer.push(list(files), "seed")
+
+    full = site.open("full")
+    assert {"results/run1.parquet", "requests/r1.json", "sets/held/v1/items.jsonl"} <= _mirrored_files(full)
+    results_only = site.open("results-only", mirrored=("results/",))
+    assert _mirrored_files(results_only) == {"results/run1.parquet"}
+    # A task's mirror: nothing until it pulls its run; what it pushes reaches everyone.
+    task = site.open("task", mirrored=())
+    assert _mirrored_files(task) == set()
+    task.refresh()
+    assert _mirrored_files(task) == set()
+    task.pull("runs/run1/")
+    assert _mirrored_files(task) == {"runs/run1/replies.jsonl"}
+    (task.data.root / "runs/run1/replies.jsonl").write_bytes(b'{"item_id": "x"}\n{"item_id": "y"}\n')
+    task.push(["runs/run1/replies.jsonl"], "checkpoint")
+    assert task.commits == 1 and "runs/run1/replies.jsonl" in writer.remote_files("private")
+    assert _mirrored_files(task) == {"runs/run1/replies.jsonl"}
+
+
+def test_a_mirror_opened_wider_than_before_lists_the_repos_again(site: HubSite) -> None:
+    writer = site.open("writer")
+    (writer.data.results).mkdir(parents=True)
+    (writer.data.results / "run1.parquet").write_bytes(parquet_bytes("m1"))
+    writer.push(["results/run1.parquet"], "results")
+    narrow = site.open("same-dir", mirrored=())
+    assert _mirrored_files(narrow) == set()
+    narrow.close()
+    # The same directory at the same heads, now for everything: not taken as up to date.
+    wide = site.open("same-dir")
+    assert "results/run1.parquet" in _mirrored_files(wide)
+
+
+def test_a_mirror_of_an_area_no_repo_mirrors_is_refused(site: HubSite) -> None:
+    with pytest.raises(StoreError, match="keeps only"):
+        site.open("odd", mirrored=("runs/",))
+
+
 def test_private_paths_never_reach_a_public_repo_over_http(site: HubSite) -> None:
     store = site.open("writer")
     head = store._head(store.repos["results"])

@@ -58,8 +58,10 @@ class HubSite:
             "HF_HUB_DISABLE_TELEMETRY": "1",
         }
 
-    def open(self, name: str, *, writable: bool = True, token: str | None = None) -> HubStore:
-        store = HubStore.open(parse_store(self.spec), writable=writable, env=self.env(name, token))
+    def open(
+        self, name: str, *, writable: bool = True, token: str | None = None, mirrored: tuple[str, ...] | None = None
+    ) -> HubStore:
+        store = HubStore.open(parse_store(self.spec), writable=writable, env=self.env(name, token), mirrored=mirrored)
         self.opened.append(store)
         return store
 

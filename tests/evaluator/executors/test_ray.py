@@ -335,6 +335,9 @@ def test_on_a_hub_store_a_task_syncs_its_own_run_from_its_node(
             (scratch,) = [d for d in node.iterdir() if d.is_dir()]
             assert any(scratch.glob("runs/*/replies.jsonl")), "the task writes under its node's directory"
             assert not driver.data.runs.exists(), "and nothing under the driver's"
+            mirrored = {d.name for d in scratch.iterdir() if d.is_dir() and d.name != ".hub"}
+            assert mirrored <= {"runs", "cache"}, f"a task mirrors only what it pulls, not {sorted(mirrored)}"
+            assert list(site.emulator.files("crisis-org/raylb-requests")), "though the store has requests"
             victim = _task_process()
             assert victim is not None
             os.kill(victim.pid, signal.SIGKILL)
