@@ -275,37 +275,51 @@ async def _leaderboard_filters(
         raise ApiError(400, str(exc)) from None
 
 
+# Filters field -> its query parameter (the names `_leaderboard_filters` reads); limit is
+# the route's own.
+_PARAMETERS: Final = {
+    "board": "board",
+    "category": "category",
+    "signal": "signal",
+    "search": "search",
+    "model_types": "type",
+    "licenses": "license",
+    "params_min": "params_min",
+    "params_max": "params_max",
+    "harm_min": "harm_min",
+    "harm_max": "harm_max",
+    "show_baselines": "show_baselines",
+    "columns": "columns",
+    "sort_by": "sort",
+    "descending": "descending",
+}
+CSV_ROUTE: Final = "/leaderboard.csv"
+PARQUET_ROUTE: Final = "/results.parquet"
+
+
 def query_string(filters: Filters) -> str:
     """`filters` as /leaderboard (or /leaderboard.csv) query parameters: what
     `_leaderboard_filters` reads back into the same filters. Defaults are left out."""
+    default = Filters()
     pairs: list[tuple[str, str]] = []
-    if filters.board:
-        pairs.append(("board", filters.board))
-    if filters.category != OVERALL:
-        pairs.append(("category", filters.category))
-    if filters.signal != ALL_SIGNALS:
-        pairs.append(("signal", filters.signal))
-    if filters.search:
-        pairs.append(("search", filters.search))
-    pairs += [("type", v) for v in filters.model_types]
-    pairs += [("license", v) for v in filters.licenses]
-    for name in ("params_min", "params_max"):
-        value = getattr(filters, name)
-        if value is not None:
-            pairs.append((name, repr(float(value))))
-    if filters.harm_min != 0.0:
-        pairs.append(("harm_min", repr(float(filters.harm_min))))
-    if filters.harm_max != MAX_PERCENT:
-        pairs.append(("harm_max", repr(float(filters.harm_max))))
-    if not filters.show_baselines:
-        pairs.append(("show_baselines", "false"))
-    if tuple(filters.columns) != tuple(DEFAULT_COLUMNS):
-        pairs += [("columns", v) for v in filters.columns]
-    if filters.sort_by != "rank":
-        pairs.append(("sort", filters.sort_by))
-    if filters.descending:
-        pairs.append(("descending", "true"))
+    for field, name in _PARAMETERS.items():
+        value = getattr(filters, field)
+        if value == getattr(default, field):
+            continue
+        if isinstance(value, tuple):
+            pairs += [(name, str(v)) for v in value]
+        elif isinstance(value, bool):
+            pairs.append((name, "true" if value else "false"))
+        else:
+            pairs.append((name, str(value)))
     return urlencode(pairs)
+
+
+def page_href(route: str, filters: Filters | None = None) -> str:
+    """A link from the page to a route: relative, so it also works behind a proxy that
+    serves the Space under a path."""
+    query = query_string(filters) if filters is not None else ""
+    return API_PREFIX.lstrip("/") + route + (f"?{query}" if query else "")
 
 
 def _shown_csv(board: Leaderboard, filters: Filters) -> bytes:
@@ -399,7 +413,7 @@ def build_api(board: Leaderboard) -> FastAPI:
             raise ApiError(400, str(exc)) from None
 
     @api.get(
-        "/leaderboard.csv",
+        CSV_ROUTE,
         summary="The page's CSV download: every match, in order, the chosen columns and a Hub link",
     )
     @offloaded
@@ -474,7 +488,7 @@ def build_api(board: Leaderboard) -> FastAPI:
         response.headers["Content-Disposition"] = f'attachment; filename="results.{fmt}"'
         return response
 
-    @api.get("/results.parquet", summary="Every public result row as Parquet (the contract's schema)")
+    @api.get(PARQUET_ROUTE, summary="Every public result row as Parquet (the contract's schema)")
     @offloaded
     def results_parquet(request: Request, board_key: Annotated[str | None, _BOARD_QUERY] = None) -> Response:
         return results("parquet", request, board_key)
@@ -545,11 +559,14 @@ def mount_api(blocks: Any) -> None:
 
 __all__ = [
     "API_PREFIX",
+    "CSV_ROUTE",
     "MAX_ROWS",
     "MAX_SEARCH_CHARS",
     "MAX_SEARCH_TERMS",
+    "PARQUET_ROUTE",
     "attach",
     "build_api",
     "mount_api",
+    "page_href",
     "query_string",
 ]

@@ -56,7 +56,7 @@ from leaderboard.view import (
 )
 from space.about import about_markdown
 from space.admin import ADMIN_TAB, AdminAccess, AdminActions, build_admin_panel, build_sign_in, wire_admin
-from space.api import API_PREFIX, mount_api, query_string
+from space.api import CSV_ROUTE, PARQUET_ROUTE, mount_api, page_href
 from space.api import attach as attach_api
 from space.guard import BodyLimit, QuietBlocks, SearchGate
 from space.sessions import install as install_lean_sessions
@@ -117,14 +117,12 @@ class _Context:
 # ---------------------------------------------------------------------------------------
 # Pure helpers (tested without a browser)
 
-# Relative to the page, so they also work behind a proxy that serves the Space under a path.
-PARQUET_HREF: Final = f"{API_PREFIX.lstrip('/')}/results.parquet"
+PARQUET_HREF: Final = page_href(PARQUET_ROUTE)
 
 
 def csv_href(filters: Filters) -> str:
     """The CSV download of exactly these filters: every match, in order (the REST route)."""
-    query = query_string(filters)
-    return f"{API_PREFIX.lstrip('/')}/leaderboard.csv" + (f"?{query}" if query else "")
+    return page_href(CSV_ROUTE, filters)
 
 
 def board_choices(
