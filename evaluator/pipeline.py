@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 import pyarrow.parquet as pq
 
-from evaluator.audit import check_before_publish
+from evaluator.audit import AUDIT_REFUSED, check_before_publish
 from evaluator.backends import Backend, BackendOptions, GenerationParams, Reply, make_backend
 from evaluator.cache import Cache, generation_keys, judgement_keys
 from evaluator.items import Item, ItemSet, sha256_json
@@ -40,7 +40,7 @@ from evaluator.metrics.detection import detection_report
 from evaluator.metrics.scoring import ScoredItem, compute_rows, to_table
 from evaluator.protocol.detection import DETECTION_PROMPT_VERSION, detection_messages, parse_detection
 from evaluator.protocol.taxonomy import CATEGORIES, PROTOCOL_VERSION
-from evaluator.results import OVERALL
+from evaluator.results import OVERALL, SINGLE_TURN
 from evaluator.storage import DataDir, atomic_write_bytes, atomic_write_json, read_json, read_jsonl
 
 DETECTION_MAX_NEW_TOKENS = 32
@@ -320,6 +320,8 @@ def _run(
         "judge_same_family": any(same_family(j.family, info.model) for j in judges),
         "model_spec": info.spec,
         "generation_params": json.dumps(config.params.to_json(), sort_keys=True),
+        "track": SINGLE_TURN,
+        **judge_settings(judges),
     }
     rows = compute_rows(scored, identity, rounds=config.bootstrap_rounds, seed=config.seed)
     _add_run_figures(rows, scored, replies)
@@ -333,7 +335,10 @@ def _run(
     if findings:
         ids = ", ".join(sorted({f.item_id for f in findings})[:5])
         reason = f"secrecy audit refused to publish: result rows contain text of private items ({ids})"
-        return _finish(run_dir, RunOutcome("incomplete", run_id, [], errors=len(findings), reason=reason, stats=stats))
+        refused = RunOutcome(
+            "incomplete", run_id, [], errors=len(findings), reason=reason, stats=stats, error_class=AUDIT_REFUSED
+        )
+        return _finish(run_dir, refused)
     result_file = data.result_file(run_id)
     result_file.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged, result_file)
@@ -341,6 +346,21 @@ def _run(
         _publish_examples(data, run_id, info.model, item_set, replies, scored, judgements)
     stats["unscored"] = sum(1 for s in scored if s.level is None)
     return _finish(run_dir, RunOutcome("complete", run_id, rows, result_file=result_file, stats=stats))
+
+
+def judge_settings(judges: Sequence[Judge]) -> dict[str, Any]:
+    """The `judge_temperature` and `judge_max_tokens` columns (PROTOCOL section 8, v3).
+
+    A judge that generates nothing (the heuristic) has no settings and adds nothing; a panel
+    whose model judges agree records their settings, one whose judges differ records null
+    (each judge's settings are still pinned in its prompt hash)."""
+    settings = {
+        (float(t), int(m))
+        for j in judges
+        if (t := getattr(j, "temperature", None)) is not None and (m := getattr(j, "max_tokens", None)) is not None
+    }
+    temperature, max_tokens = next(iter(settings)) if len(settings) == 1 else (None, None)
+    return {"judge_temperature": temperature, "judge_max_tokens": max_tokens}
 
 
 def _add_run_figures(rows: list[dict[str, Any]], scored: list[ScoredItem], replies: dict[Task, Reply]) -> None:

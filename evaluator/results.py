@@ -14,6 +14,12 @@ from evaluator.protocol.taxonomy import DOMAINS, SIGNALS, SUPPORT_ATTRIBUTES
 
 OVERALL: Final = "overall"
 
+# PROTOCOL version 3, section 8: what a result row measures. Tracks are never ranked together.
+SINGLE_TURN: Final = "single_turn"
+CONVERSATION: Final = "conversation"
+LOG_AUDIT: Final = "log_audit"
+RESULT_TRACKS: Final[tuple[str, ...]] = (SINGLE_TURN, CONVERSATION, LOG_AUDIT)
+
 IDENTITY_COLUMNS: Final = (
     "model",
     "revision",
@@ -97,6 +103,11 @@ EXTRA_COLUMNS: Final = (
     # Overall row: the counts behind the no-label rate ("N of M answers named no label").
     "no_label_count",
     "detection_n",
+    # PROTOCOL version 3, section 8: on every row the track the result measures and the
+    # judge's generation settings (null for a judge that generates nothing, the heuristic).
+    "track",
+    "judge_temperature",
+    "judge_max_tokens",
 )
 RESULT_COLUMNS: Final[tuple[str, ...]] = IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS
 
@@ -108,6 +119,7 @@ _STRING_COLUMNS: Final = frozenset(
         "generation_params",
         "detection_confusion",
         "not_ranked_reason",
+        "track",
     }
 ) - {"evaluated_at"}
 _INT_COLUMNS: Final = frozenset(
@@ -120,6 +132,7 @@ _INT_COLUMNS: Final = frozenset(
         "total_tokens",
         "no_label_count",
         "detection_n",
+        "judge_max_tokens",
     }
     | {f"n_{s}" for s in SIGNALS}
 )

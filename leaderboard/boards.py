@@ -1,8 +1,9 @@
-"""Boards: the (set name, set version, judge, judge prompt hash, protocol version) groups
-inside which results may be ranked.
+"""Boards: the (set name, set version, judge, judge prompt hash, protocol version, track)
+groups inside which results may be ranked.
 
-PROTOCOL section 3 and 7: results on different set versions, judges, judge rubrics (prompt
-hashes) or protocol versions are never ranked together. Every view in this package is
+PROTOCOL sections 3, 7 and 9: results on different set versions, judges, judge rubrics
+(prompt hashes), protocol versions or tracks (single replies, conversations, log audits) are
+never ranked together. Every view in this package is
 computed inside one board. The current board is the newest set version judged by an
 official judge under the current protocol version; everything else stays browsable and is
 labelled for what it is (an older set version or protocol, an unofficial heuristic judge).
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from evaluator.protocol.taxonomy import PROTOCOL_VERSION
+from evaluator.results import SINGLE_TURN
 from evaluator.sets import RankedVersion
 
 HEURISTIC_MARK = "heuristic"
@@ -43,11 +45,15 @@ class Board:
     protocol_version: str = ""
     # Another board shares set, version and judge but not the rubric or protocol version.
     twin: bool = False
+    # PROTOCOL version 3: what the results measure (evaluator.results.RESULT_TRACKS).
+    track: str = SINGLE_TURN
 
     @property
     def key(self) -> str:
         rubric = f"|{self.judge_prompt_hash}|p{self.protocol_version}"
-        return f"{self.set_name}|{self.set_version}|{self.judge}{rubric}" + ("|demo" if self.demo else "")
+        # Single-turn keys keep their version-2 form, so links made before tracks existed work.
+        track = "" if self.track == SINGLE_TURN else f"|{self.track}"
+        return f"{self.set_name}|{self.set_version}|{self.judge}{rubric}{track}" + ("|demo" if self.demo else "")
 
     @property
     def short_key(self) -> str:
@@ -57,6 +63,8 @@ class Board:
     @property
     def label(self) -> str:
         text = f"{self.set_name} {self.set_version} · judge {self.judge}"
+        if self.track != SINGLE_TURN:
+            text += f" · {self.track.replace('_', ' ')}"
         if self.twin and self.judge_prompt_hash:
             text += f" (prompt {self.judge_prompt_hash[:8]})"
         if self.protocol_version and self.protocol_version != PROTOCOL_VERSION:
@@ -98,6 +106,7 @@ def list_boards(rows: pd.DataFrame) -> list[Board]:
             "judge": rows["judge"].fillna(""),
             "judge_prompt_hash": _text(rows, "judge_prompt_hash"),
             "protocol_version": _text(rows, "protocol_version"),
+            "track": _tracks(rows),
             "official": _official(rows),
             "model": rows["model"],
             "evaluated_at": rows["evaluated_at"],
@@ -112,7 +121,7 @@ def list_boards(rows: pd.DataFrame) -> list[Board]:
         ranked=("ranked", "nunique"),
         last=("evaluated_at", "max"),
     ).reset_index()
-    twins = stats.groupby(["set_name", "set_version", "judge", "demo"])["models"].transform("size") > 1
+    twins = stats.groupby(["set_name", "set_version", "judge", "track", "demo"])["models"].transform("size") > 1
     stats["twin"] = twins
     newest: dict[str, str] = {}
     for name, versions in stats.groupby("set_name")["set_version"]:
@@ -131,6 +140,7 @@ def list_boards(rows: pd.DataFrame) -> list[Board]:
             judge_prompt_hash=str(r["judge_prompt_hash"]),
             protocol_version=str(r["protocol_version"]),
             twin=bool(r["twin"]),
+            track=str(r["track"]),
         )
         for r in stats.to_dict("records")
     ]
@@ -142,7 +152,9 @@ def list_boards(rows: pd.DataFrame) -> list[Board]:
         tier = 1 if b.demo else (0 if b.ranked_models else 2)
         # A board of the current protocol version before one of an older version.
         older_protocol = b.protocol_version != PROTOCOL_VERSION
-        return (not b.official, tier, older_protocol, not b.latest_version, -b.models, -last, b.key)
+        # Single replies are the headline; conversation boards follow.
+        other_track = b.track != SINGLE_TURN
+        return (not b.official, tier, other_track, older_protocol, not b.latest_version, -b.models, -last, b.key)
 
     return sorted(boards, key=preference)
 
@@ -181,6 +193,7 @@ def ranked_board(
             board.official == candidate.official
             and board.demo == candidate.demo
             and board.protocol_version == candidate.protocol_version
+            and board.track == candidate.track
         )
         if board.set_name == candidate.set_name and same_kind:
             best.setdefault(board.set_version, board)
@@ -211,7 +224,7 @@ def find_board(boards: list[Board], key: str | None, preferred_set: str | None =
     return current_board(boards, preferred_set)
 
 
-_BOARD_COLUMNS = ("set_name", "set_version", "judge", "judge_prompt_hash", "protocol_version", "demo")
+_BOARD_COLUMNS = ("set_name", "set_version", "judge", "judge_prompt_hash", "protocol_version", "track", "demo")
 
 
 def _text(rows: pd.DataFrame, column: str) -> pd.Series:
@@ -219,6 +232,11 @@ def _text(rows: pd.DataFrame, column: str) -> pd.Series:
     if column not in rows.columns:
         return pd.Series("", index=rows.index, dtype="object")
     return rows[column].astype("object").where(rows[column].notna(), "").astype("str")
+
+
+def _tracks(rows: pd.DataFrame) -> pd.Series:
+    """The track of each row; rows of writers before protocol version 3 measured single replies."""
+    return _text(rows, "track").replace("", SINGLE_TURN)
 
 
 def _model_types(rows: pd.DataFrame) -> pd.Series:
@@ -238,6 +256,7 @@ def board_mask(rows: pd.DataFrame, board: Board) -> pd.Series:
         & (rows["judge"].fillna("") == board.judge)
         & (_text(rows, "judge_prompt_hash") == board.judge_prompt_hash)
         & (_text(rows, "protocol_version") == board.protocol_version)
+        & (_tracks(rows) == board.track)
     )
     demo = _model_types(rows) == DEMO_TYPE
     # The demo board shows the baselines too, as the reference rows they are everywhere.

@@ -67,6 +67,16 @@ class ChecklistJudge:
         return True
 
     @property
+    def temperature(self) -> float:
+        """The judge's sampling temperature (PROTOCOL section 5: pinned and recorded)."""
+        return JUDGE_PARAMS.temperature
+
+    @property
+    def max_tokens(self) -> int:
+        """The most tokens a verdict may take (PROTOCOL section 5: pinned and recorded)."""
+        return JUDGE_PARAMS.max_new_tokens
+
+    @property
     def backend(self) -> Backend:
         return self._backend
 

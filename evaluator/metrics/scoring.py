@@ -74,7 +74,7 @@ from evaluator.protocol.taxonomy import (
     SUPPORT_ATTRIBUTES,
     TRACKS,
 )
-from evaluator.results import OVERALL, RESULT_COLUMNS, RESULT_SCHEMA
+from evaluator.results import OVERALL, RESULT_COLUMNS, RESULT_SCHEMA, RESULT_TRACKS, SINGLE_TURN
 
 FloatArray = NDArray[np.float64]
 
@@ -387,10 +387,15 @@ def compute_rows(
     set, judge, run, timestamps, judge and generation metadata); a missing one is None.
     A key that is not such a column is an error, so a misspelt key cannot silently drop a
     value. `rounds` and `seed` drive every bootstrap, so the same input gives the same rows.
+    `track` defaults to `single_turn` (what these items measure); another track must be one
+    of RESULT_TRACKS.
     """
     unknown = sorted(set(identity) - _IDENTITY_KEYS)
     if unknown:
         raise ValueError(f"identity keys that are not identity columns: {', '.join(unknown)}")
+    identity = {"track": SINGLE_TURN, **identity}
+    if identity["track"] not in RESULT_TRACKS:
+        raise ValueError(f"track must be one of {', '.join(RESULT_TRACKS)}, got {identity['track']!r}")
 
     groups: dict[str, _Group] = {}
     present = {item.category for item in items}

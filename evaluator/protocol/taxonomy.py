@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-PROTOCOL_VERSION: Final = "2"
+PROTOCOL_VERSION: Final = "3"
 
 Category = Literal[
     "suicidal_ideation",

@@ -209,6 +209,34 @@ def test_cache_lets_a_new_judge_reuse_generations(tmp_path: Path) -> None:
     assert overall["full_rate"] == 1.0
 
 
+def test_rows_carry_protocol_3_track_and_judge_settings(tmp_path: Path) -> None:
+    # PROTOCOL version 3, section 8: every row has its track and the judge's generation
+    # settings; the heuristic generates nothing and has none.
+    items = small_set(1)
+    model = ScriptedBackend(supportive, name="scripted:model")
+    judged = run_evaluation(
+        RunConfig(model="m", item_set=items, judges=("scripted:judge",), detection=False),
+        DataDir(tmp_path / "a"),
+        progress=False,
+        backend=model,
+        judges=[level_judge(4)],
+    )
+    heuristic = run_evaluation(
+        RunConfig(model="m", item_set=items, judges=("heuristic",), detection=False),
+        DataDir(tmp_path / "b"),
+        progress=False,
+        backend=model,
+        judges=[HeuristicJudge()],
+    )
+    assert judged.complete and heuristic.complete
+    frame = pd.read_parquet(judged.result_file)
+    assert set(frame["track"]) == {"single_turn"} and set(frame["protocol_version"]) == {"3"}
+    assert set(frame["judge_temperature"]) == {0.0} and set(frame["judge_max_tokens"]) == {2048}
+    other = pd.read_parquet(heuristic.result_file)
+    assert set(other["track"]) == {"single_turn"}
+    assert other["judge_temperature"].isna().all() and other["judge_max_tokens"].isna().all()
+
+
 def test_panel_of_two_judges_reports_alpha_and_joint_id(tmp_path: Path) -> None:
     items = small_set(2)
     outcome = run_evaluation(

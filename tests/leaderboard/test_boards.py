@@ -72,7 +72,7 @@ def test_no_rows_no_boards() -> None:
 
 def test_a_query_never_mixes_boards(board: Leaderboard) -> None:
     current = board.query(Filters(limit=0))
-    assert current.board is not None and current.board.key == "heldout|v1|judge-a|pppppppppppp|p2"
+    assert current.board is not None and current.board.key == "heldout|v1|judge-a|pppppppppppp|p3"
     assert "only/on-old" not in set(current.rows["model"])
     assert "only/heuristic" not in set(current.rows["model"])
     safe = current.rows.set_index("model").loc["acme/safe-7b"]
@@ -111,17 +111,17 @@ def test_rubric_and_protocol_versions_get_boards_of_their_own(data: DataDir) -> 
     lb = Leaderboard(ResultStore(data), min_models=1)
     boards = lb.boards()
     assert {(b.judge_prompt_hash, b.protocol_version) for b in boards} == {
-        ("p" * 12, "2"),
-        ("q" * 12, "2"),
+        ("p" * 12, "3"),
+        ("q" * 12, "3"),
         ("p" * 12, "1"),
     }
     current = lb.query(Filters())
     assert current.board is not None
-    assert (current.board.judge_prompt_hash, current.board.protocol_version) == ("p" * 12, "2")
+    assert (current.board.judge_prompt_hash, current.board.protocol_version) == ("p" * 12, "3")
     rows = current.rows.set_index("model")
     assert set(rows.index) == {"a/x", "a/y"}
     assert rows.loc["a/x", "rank_best"] == 1  # a/z and a/w (harm 0) are elsewhere
-    other = lb.query(Filters(board=f"heldout|v1|judge-a|{'q' * 12}|p2"))
+    other = lb.query(Filters(board=f"heldout|v1|judge-a|{'q' * 12}|p3"))
     assert set(other.rows["model"]) == {"a/z"}
     older = next(b for b in boards if b.protocol_version == "1")
     assert "protocol v1" in older.label
@@ -129,6 +129,36 @@ def test_rubric_and_protocol_versions_get_boards_of_their_own(data: DataDir) -> 
     assert set(lb.query(Filters(board=older.key)).rows["model"]) == {"a/w"}
     # An older link without rubric and protocol names the best board of that set and judge.
     assert lb.query(Filters(board="heldout|v1|judge-a")).board == current.board
+
+
+def test_version_2_and_3_results_and_tracks_get_boards_of_their_own(data: DataDir) -> None:
+    # PROTOCOL version 3: results of versions 2 and 3, and of different tracks, never share a
+    # board; rows written before version 3 carry no track and are single-turn results.
+    write_run(data, RunSpec("a/v3", harm=0.3))
+    write_run(data, RunSpec("a/v2", harm=0.0, protocol_version="2"))
+    write_run(data, RunSpec("a/talk", harm=0.0, track="conversation"))
+    write_run(data, RunSpec("a/logs", harm=0.0, track="log_audit"))
+    legacy = [dict(r, track=None, model="a/legacy") for r in rows_for(RunSpec("a/legacy", harm=0.1, run_id="legacy"))]
+    write_run(data, legacy)
+    lb = Leaderboard(ResultStore(data), min_models=1)
+    boards = lb.boards()
+    assert {(b.protocol_version, b.track) for b in boards} == {
+        ("3", "single_turn"),
+        ("2", "single_turn"),
+        ("3", "conversation"),
+        ("3", "log_audit"),
+    }
+    assert len({b.key for b in boards}) == len(boards)
+    current = lb.query(Filters())
+    assert current.board is not None and (current.board.protocol_version, current.board.track) == ("3", "single_turn")
+    # The single-turn key keeps its version-2 form; the row without a track is on that board.
+    assert current.board.key == f"heldout|v1|judge-a|{'p' * 12}|p3"
+    assert set(current.rows["model"]) == {"a/v3", "a/legacy"}
+    talk = next(b for b in boards if b.track == "conversation")
+    assert talk.key.endswith("|conversation") and "conversation" in talk.label
+    assert set(lb.query(Filters(board=talk.key)).rows["model"]) == {"a/talk"}
+    older = next(b for b in boards if b.protocol_version == "2")
+    assert set(lb.query(Filters(board=older.key)).rows["model"]) == {"a/v2"}
 
 
 def test_an_unknown_board_is_an_error(board: Leaderboard) -> None:

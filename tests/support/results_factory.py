@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evaluator.metrics.intervals import wilson
-from evaluator.protocol.taxonomy import CATEGORIES, CRISIS_CATEGORIES, DOMAINS, NO_CRISIS, SIGNALS
-from evaluator.results import OVERALL, RESULT_COLUMNS, RESULT_SCHEMA
+from evaluator.protocol.taxonomy import CATEGORIES, CRISIS_CATEGORIES, DOMAINS, NO_CRISIS, PROTOCOL_VERSION, SIGNALS
+from evaluator.results import OVERALL, RESULT_COLUMNS, RESULT_SCHEMA, SINGLE_TURN
 from evaluator.storage import DataDir, atomic_write_bytes, atomic_write_json
 
 
@@ -52,7 +52,8 @@ class RunSpec:
     enabling_rate: float = 0.02
     macro_f1: float = 0.8
     run_id: str | None = None
-    protocol_version: str = "2"
+    protocol_version: str = PROTOCOL_VERSION
+    track: str = SINGLE_TURN
     judge_prompt_hash: str = "p" * 12
     unscored: int = 0  # unscored support items per category (the rates stay over `n`)
     extra: Mapping[str, Any] = field(default_factory=dict)  # raw column overrides on every row
@@ -82,6 +83,7 @@ def rows_for(spec: RunSpec) -> list[dict[str, Any]]:
         "set_version": spec.set_version,
         "judge": spec.judge,
         "protocol_version": spec.protocol_version,
+        "track": spec.track,
         "run_id": run_id_of(spec),
         "evaluated_at": spec.evaluated_at,
         "judge_prompt_hash": spec.judge_prompt_hash,

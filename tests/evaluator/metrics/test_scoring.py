@@ -439,3 +439,12 @@ def test_result_rows_intervals_contain_their_estimates_for_random_counts(
         _, hi = wilson(harmful + unscored, scored + unscored)
         assert (overall["harm_rate_lo"], overall["harm_rate_hi"]) == pytest.approx((lo, hi), abs=1e-12)
         assert (first["harm_rate_lo"], first["harm_rate_hi"]) == pytest.approx((lo, hi), abs=1e-12)
+
+
+def test_rows_carry_their_track_single_turn_by_default() -> None:
+    items = [make(SI, 3), make(SI, 4)]
+    assert {r["track"] for r in compute_rows(items, IDENTITY)} == {"single_turn"}
+    rows = compute_rows(items, {**IDENTITY, "track": "conversation"})
+    assert {r["track"] for r in rows} == {"conversation"}
+    with pytest.raises(ValueError, match="track must be one of"):
+        compute_rows(items, {**IDENTITY, "track": "multi"})
