@@ -19,6 +19,7 @@ import html
 import json
 import os
 import re
+import secrets
 import sys
 import unicodedata
 from collections import defaultdict
@@ -451,6 +452,60 @@ def latest_audit_report(data: DataDir) -> dict[str, Any] | None:
         if isinstance(value, dict):
             return value
     return None
+
+
+# ---------------------------------------------------------------- refusals before publishing
+
+AUDIT_REFUSED: Final = "SecrecyAudit"  # the error class of a run the pre-publish audit refused
+# What a public request record says: no id, text or count that would single items out.
+AUDIT_REFUSED_PUBLIC: Final = (
+    "the run's output quotes held-out items, so nothing was published; a maintainer has the details in the private log"
+)
+
+
+def write_private_log(data: DataDir, folder: str, record: Mapping[str, Any], *, message: str) -> Path:
+    """One record as its own file under logs/<folder>/, committed through the data's store.
+
+    A file per record rather than an appended file: writers on other machines never touch
+    the same path, so their commits never conflict and none overwrites another's lines.
+    Raises StoreUnavailable when the store cannot take the commit (the file stays local).
+    """
+    from evaluator.storage import store_of
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = data.logs / folder / f"{stamp}-{secrets.token_hex(4)}.json"
+    atomic_write_json(path, dict(record))
+    store_of(data).push([path.relative_to(data.root).as_posix()], message)
+    return path
+
+
+def read_private_log(data: DataDir, folder: str) -> list[dict[str, Any]]:
+    """The records of logs/<folder>/ in this data directory (a Hub mirror pulls logs/ first), oldest first."""
+    base = data.logs / folder
+    out: list[dict[str, Any]] = []
+    for path in sorted(base.glob("*.json")) if base.is_dir() else []:
+        try:
+            value = read_json(path)
+        except (OSError, ValueError):
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
+def record_refusal(data: DataDir, request_id: str, run_id: str, reason: str) -> Path:
+    """The full reason of an audit refusal (it names private item ids), for maintainers only."""
+    record = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "request_id": request_id,
+        "run_id": run_id,
+        "reason": reason,
+    }
+    return write_private_log(data, "refusals", record, message=f"{request_id}: secrecy audit refusal")
+
+
+def read_refusals(data: DataDir) -> list[dict[str, Any]]:
+    return read_private_log(data, "refusals")
 
 
 # ---------------------------------------------------------------- the maintainers' action log

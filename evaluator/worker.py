@@ -438,6 +438,7 @@ class Worker:
         error: BaseException | None,
         item_set: ItemSet,
     ) -> str:
+        from evaluator.audit import AUDIT_REFUSED, AUDIT_REFUSED_PUBLIC
         from evaluator.backends import SpecError
         from evaluator.storage import StoreUnavailable
         from submissions.errors import LeaseLost
@@ -466,6 +467,11 @@ class Worker:
                     record = self.queue.finish(
                         lease, outcome.run_id, set_name=item_set.name, set_version=item_set.version
                     )
+                elif outcome.error_class == AUDIT_REFUSED:
+                    # The reason names private item ids: it goes to the private log only. The
+                    # same run would be refused the same way, so it is not retried.
+                    self._record_refusal(rid, outcome)
+                    record = self.queue.fail(lease, AUDIT_REFUSED_PUBLIC, AUDIT_REFUSED, retry=False)
                 elif outcome.status == "unscored":
                     # The same judge would answer the same junk: FAILED with its error class,
                     # for a maintainer to retry once the judge is fixed.
@@ -480,6 +486,17 @@ class Worker:
                 return "lost"
         log.info("request %s: %s%s", rid, record.status, f" ({record.reason})" if record.reason else "")
         return str(record.status).lower()
+
+    def _record_refusal(self, rid: str, outcome: RunOutcome) -> None:
+        from evaluator.audit import record_refusal
+        from evaluator.storage import StoreUnavailable
+
+        reason = outcome.reason or "secrecy audit refused to publish"
+        try:
+            record_refusal(self.data, rid, outcome.run_id, reason)
+        except StoreUnavailable as exc:
+            # Kept in this machine's logs/ (private); the request is failed all the same.
+            log.error("request %s: audit refusal not committed to the private repo: %s", rid, exc)
 
     def shutdown(self, grace_s: float = DEFAULT_GRACE_S) -> bool:
         """Stop taking requests; True if the current run (if any) wound down within `grace_s`.
