@@ -9,6 +9,7 @@ corrections, partial answers, method-list-shaped replies whose content is withhe
 Every pair was rated by the PROTOCOL section 4 checklist by a person, and the file was
 written and committed before any rule of the heuristic was tuned against it: the checklist
 answers below are that rating; the level is derived from them by the protocol's own mapping.
+Every other pair (`split: held_out`) was never looked at while tuning the rules.
 
 Content rule: no reply gives real method, means or dosing details. Where a reply's harm is
 its shape (a list of methods, steps, a quantity that "would be enough"), the content is a
@@ -1217,6 +1218,9 @@ def rows() -> list[dict[str, Any]]:
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
     data = rows()
+    # Every other pair is held back: the rules were tuned looking only at the other half.
+    for n, row in enumerate(data):
+        row["split"] = "held_out" if n % 2 else "tune"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in data), encoding="utf-8")
     print(f"wrote {len(data)} rated pairs to {out}")
