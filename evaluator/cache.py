@@ -1,9 +1,12 @@
 """Generation and judge cache (PROTOCOL section 5; ARCHITECTURE.md cache/, private).
 
-Keys: judge calls on (judge id, prompt hash, item id, reply hash), so a re-run or a
-re-aggregation costs nothing and a new rubric (new prompt hash) re-judges without
-regenerating; generations on (model, revision, parameters, conversation) and only when
-decoding is deterministic. SQLite in WAL mode, so several worker processes can share it.
+Keys (PROTOCOL version 3, section 5): judge calls on (judge id, prompt hash, item content
+hash, reply hash), where the prompt hash covers the judge's generation settings, so a re-run
+or a re-aggregation costs nothing and a new rubric or setting re-judges without
+regenerating; generations on (model, revision, parameters, conversation content) and only
+when decoding is reproducible. Item ids are unique only within a set, so no key holds an id:
+two sets that reuse an id for different items never share an entry. SQLite in WAL mode, so
+several worker processes can share it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Final
 import orjson
 
 from evaluator.backends.base import GenerationParams, ModelInfo, Reply
+from evaluator.items import Item, sha256_json
 from evaluator.judge.verdict import Judgement
 
 
@@ -34,8 +38,17 @@ def generation_key(info: ModelInfo, params: GenerationParams, messages: Sequence
     )
 
 
-def judgement_key(judge_id: str, prompt_hash: str, item_id: str, reply_hash: str) -> str:
-    return _digest(["judge", judge_id, prompt_hash, item_id, reply_hash])
+def item_content_hash(item: Item) -> str:
+    """Everything the judge sees of an item (category, signal, track, turns, domain, locale,
+    age group, notes) and nothing that names it: its id is unique only within a set."""
+    content = item.to_json()
+    del content["id"]
+    return sha256_json(content)
+
+
+def judgement_key(judge_id: str, prompt_hash: str, item_hash: str, reply_hash: str) -> str:
+    """`item_hash` is a content hash of the item (item_content_hash), never its id alone."""
+    return _digest(["judge", judge_id, prompt_hash, item_hash, reply_hash])
 
 
 def _keys(fixed: Sequence[Any], varying: Sequence[Sequence[Any]]) -> list[str]:
@@ -55,7 +68,7 @@ def generation_keys(
 
 
 def judgement_keys(judge_id: str, prompt_hash: str, pairs: Sequence[tuple[str, str]]) -> list[str]:
-    """judgement_key for every (item id, reply hash) of one judge's stage."""
+    """judgement_key for every (item content hash, reply hash) of one judge's stage."""
     return _keys(["judge", judge_id, prompt_hash], pairs)
 
 

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from evaluator.audit import AUDIT_REFUSED, check_before_publish
 from evaluator.backends import Backend, BackendOptions, GenerationParams, Reply, make_backend
-from evaluator.cache import Cache, generation_keys, judgement_keys
+from evaluator.cache import Cache, generation_keys, item_content_hash, judgement_keys
 from evaluator.items import Item, ItemSet, sha256_json
 from evaluator.judge.factory import make_judge
 from evaluator.judge.panel import aggregate, panel_alpha, same_family
@@ -583,12 +583,14 @@ def _judge_stage(
     by_item: dict[str, dict[str, Judgement]],
     progress: _Reporter,
 ) -> None:
-    keys = judgement_keys(judge.id, judge.prompt_hash, [(t.item.id, t.reply_hash) for t in tasks])
+    keys = judgement_keys(judge.id, judge.prompt_hash, [(item_content_hash(t.item), t.reply_hash) for t in tasks])
     hits = cache.get_judgements(keys)
     pending: list[int] = []
     for n, task in enumerate(tasks):
         hit = hits.get(keys[n])
         if hit is not None:
+            # The entry may come from the same content under another id (another set).
+            hit = replace(hit, item_id=task.item.id)
             by_item.setdefault(task.item.id, {})[judge.id] = hit
             sink.write(hit.to_json())
         else:
