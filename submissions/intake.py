@@ -38,8 +38,7 @@ def _create_checked(
     shown: str,
     target: SetRef,
 ) -> RequestRecord:
-    with queue.store.intake_lock():
-        records = queue.store.all()
+    def check(records: list[RequestRecord]) -> None:
         duplicate = duplicate_reason(records, record.identity, target, shown=shown)
         if duplicate:
             raise SubmissionRejected(duplicate, "duplicate")
@@ -47,7 +46,11 @@ def _create_checked(
             refusal = rate_limit.refusal(records, record.submitter, record.submitted_at, maintainer=maintainer)
             if refusal:
                 raise SubmissionRejected(refusal, "rate_limit")
-        queue.store.create(record)
+
+    with queue.store.intake_lock():
+        # The store runs the checks on the state it adds the record to, and again after a
+        # lost race (a Hub commit refused for a stale parent), so they cannot be raced.
+        queue.store.create(record, check=check)
     return record
 
 

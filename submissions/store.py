@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
 Change = Callable[[RequestRecord], "RequestRecord | None"]
 """Given the current record, the record to write, or None to leave it as it is."""
+CreateCheck = Callable[[list[RequestRecord]], None]
+"""Given every record as the create sees them, raise (SubmissionRejected) to refuse the new one."""
 
 _PRIORITY_OFFSET: Final = 5000  # records bound priority to +-MAX_PRIORITY < this
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -64,8 +66,12 @@ class RequestExists(SubmissionError):
 
 
 class RequestStore(Protocol):
-    def create(self, record: RequestRecord) -> None:
-        """Store a new record; RequestExists if the id is taken."""
+    def create(self, record: RequestRecord, *, check: CreateCheck | None = None) -> None:
+        """Store a new record; RequestExists if the id is taken.
+
+        `check` (duplicates, rate limits) runs against the very state the record is added
+        to, and again on every retry of a create that lost a race.
+        """
         ...
 
     def get(self, request_id: str) -> RequestRecord:
@@ -169,7 +175,10 @@ class LocalRequestStore:
         except (ValueError, ValidationError):
             raise UnknownRequest(f"request {request_id} is unreadable (corrupt JSON)") from None
 
-    def create(self, record: RequestRecord) -> None:
+    def create(self, record: RequestRecord, *, check: CreateCheck | None = None) -> None:
+        # Callers that check hold intake_lock(), which every other create checks under too.
+        if check is not None:
+            check(self.all())
         path = self.path(record.id)
         with self._lock(record.id, wait=True):
             if path.exists():
@@ -360,14 +369,19 @@ class HubRequestStore:
         if time.monotonic() - self._fresh_at > self.max_age_s:
             self._refresh()
 
-    def create(self, record: RequestRecord) -> None:
+    def create(self, record: RequestRecord, *, check: CreateCheck | None = None) -> None:
         path = self._path(record.id)
         content = json_bytes(record.to_json())
         for attempt in range(MAX_CONFLICT_RETRIES):
             with self.hub.repo_lock(self.ROLE):
+                # The mirror at `parent` is what the checks see: if the branch moved since
+                # (another machine's create), the commit is refused and everything is checked
+                # again on the fresh state, not only this record's own path.
+                parent = self.hub.mirror_sha(self.ROLE)
                 if self.hub.read_file(path) is not None:
                     raise RequestExists(f"request {record.id} already exists")
-                parent = self.hub.mirror_sha(self.ROLE)
+                if check is not None:
+                    check(self.all())
                 try:
                     self.hub.commit_files({path: content}, message=f"New request {record.id}", parent=parent)
                     return
