@@ -89,10 +89,26 @@ class PrivateItem:
 
 
 def _turn_texts(obj: Any) -> tuple[str, ...] | None:
+    if isinstance(obj, dict) and isinstance(obj.get("opening"), str):
+        return _persona_texts(obj)
     if not isinstance(obj, dict) or not isinstance(obj.get("turns"), list):
         return None
     texts = tuple(t["content"] for t in obj["turns"] if isinstance(t, dict) and isinstance(t.get("content"), str))
     return texts or None
+
+
+def _persona_texts(obj: dict[str, Any]) -> tuple[str, ...] | None:
+    """A persona's texts (PROTOCOL section 9): opening, profile and every scripted message."""
+    texts = [obj["opening"]]
+    if isinstance(obj.get("profile"), str):
+        texts.append(obj["profile"])
+    script = obj.get("script")
+    for turn in script if isinstance(script, list) else ():
+        if isinstance(turn, str):
+            texts.append(turn)
+        elif isinstance(turn, dict):
+            texts += [v for k, v in turn.items() if k != "end" and isinstance(v, str)]
+    return tuple(texts)
 
 
 def _read_item_lines(path: Path) -> Iterator[tuple[int, dict[str, Any], tuple[str, ...]]]:

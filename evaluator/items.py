@@ -250,7 +250,7 @@ def load_items(path: str | Path) -> list[Item]:
 
 def manifest_path_for(path: Path) -> Path:
     """`x.jsonl` keeps its manifest beside it as `x.manifest.json`; a set folder as `manifest.json`."""
-    if path.name == "items.jsonl":
+    if path.name in ("items.jsonl", "personas.jsonl"):  # a version folder of an item or a persona set
         return path.with_name("manifest.json")
     return path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
 
