@@ -19,17 +19,19 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 
-# Dependencies first, so a code change does not reinstall them. The image's vLLM (and the torch
-# it pins) stays as it is: requirements-gpu.txt is a constraint, so a requirement that would move
-# vLLM fails the build here instead of breaking the engine at run time.
-COPY requirements.txt requirements-gpu.txt ./
-RUN python3 -m pip install -r requirements.txt -c requirements-gpu.txt \
+# Dependencies first, so a code change does not reinstall them. The worker's own set
+# (requirements-worker.txt: no Gradio, which needs an older pillow than vLLM 0.33) goes in with
+# every package the vLLM image already has held at its version (`pip list` as constraints, vLLM's
+# own pin besides): a requirement that would move anything vLLM installed fails the build here
+# instead of breaking the engine at run time.
+COPY requirements-worker.txt requirements-gpu.txt ./
+RUN python3 -m pip list --format=freeze --exclude-editable > /tmp/image-pins.txt \
+    && python3 -m pip install -r requirements-worker.txt -c /tmp/image-pins.txt -c requirements-gpu.txt \
     && python3 -c "import vllm, importlib.metadata as m; assert m.version('vllm') == '0.33.0', m.version('vllm')" \
     && (command -v python >/dev/null || ln -s "$(command -v python3)" /usr/local/bin/python)
 
 COPY evaluator/ evaluator/
 COPY submissions/ submissions/
-COPY leaderboard/ leaderboard/
 COPY docker/worker-entrypoint.sh /usr/local/bin/worker-entrypoint
 RUN chmod 0755 /usr/local/bin/worker-entrypoint \
     && mkdir -p "$HF_HOME" "$CRISIS_MIRROR_DIR" \
