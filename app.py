@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from evaluator.storage import DataDir, StoreError, open_store, resolve_spec, store_of
-from space.app import build_app, launch
+from space.app import SignInRefused, build_app, launch, sign_in_enabled
 
 if TYPE_CHECKING:
     from evaluator.worker import Worker
@@ -110,6 +110,10 @@ def _quiet_exit(signum: int, frame: object) -> None:
 def main() -> None:
     signal.signal(signal.SIGTERM, _quiet_exit)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    try:  # before anything is seeded: a page that would mock the sign-in never starts
+        sign_in_enabled()
+    except SignInRefused as exc:
+        raise SystemExit(f"error: {exc}") from None
     try:  # CRISIS_STORE (local:DIR | hub:ORG/PREFIX), else CRISIS_DATA; a Hub store out of reach serves its mirror
         home = open_store(resolve_spec(None, None), writable=False)
     except StoreError as exc:

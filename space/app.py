@@ -325,6 +325,30 @@ def store_status_text(data: DataDir) -> str:
     return f"⚠️ {markdown_text(line)}" if line else ""
 
 
+class SignInRefused(ValueError):
+    """A configuration in which Gradio would mount its mock sign-in; one line."""
+
+
+def sign_in_enabled(requested: bool | None = None) -> bool:
+    """Whether the page signs people in: real Hugging Face OAuth, or none at all.
+
+    Gradio mounts its real OAuth routes only on a Space (gradio.utils.get_space: SYSTEM=spaces
+    and SPACE_ID); anywhere else a LoginButton brings a mock that signs every visitor in as
+    the owner of this machine's HF_TOKEN, a maintainer. `requested` None: on when SPACE_ID is
+    set. Sign-in wanted where Gradio would mock it raises SignInRefused.
+    """
+    from gradio.utils import get_space
+
+    wanted = bool(os.environ.get("SPACE_ID")) if requested is None else requested
+    if wanted and get_space() is None:
+        raise SignInRefused(
+            "sign-in needs a real Hugging Face Space (SPACE_ID and SYSTEM=spaces, as the Hub sets them); "
+            "anywhere else Gradio mounts a mock sign-in that makes every visitor the HF_TOKEN owner: "
+            "unset SPACE_ID to run without sign-in"
+        )
+    return wanted
+
+
 def build_app(
     data_dir: DataDir | str | os.PathLike[str] | None = None,
     *,
@@ -337,7 +361,8 @@ def build_app(
     refresh_s: float | None = None,
 ) -> gr.Blocks:
     """The whole Space. `enable_login` defaults to running on a Hugging Face Space (SPACE_ID
-    set): the login button talks to the Hub, which a local run or a test must not need.
+    set): the login button talks to the Hub, which a local run or a test must not need; login
+    outside a real Space is refused (`sign_in_enabled`), never mocked.
     `submit_options` lets tests give the submit tab a scripted Hub; `admin` says who may
     open the maintainers' panel (default: organisation CRISIS_ADMIN_ORG with login, the
     local admin token CRISIS_ADMIN_TOKEN without). `demo` offers the demo board (default:
@@ -348,7 +373,7 @@ def build_app(
     board = Leaderboard(
         store, preferred_set=preferred_set or os.environ.get("CRISIS_LEADERBOARD_SET") or None, demo=show_demo
     )
-    login = bool(os.environ.get("SPACE_ID")) if enable_login is None else enable_login
+    login = sign_in_enabled(enable_login)
     access = admin or AdminAccess.from_env(on_space=login)
     settings = (submit_options.settings if submit_options else None) or Settings.from_env()
     ctx = _Context(data, board)
@@ -1054,5 +1079,6 @@ __all__ = [
     "csv_href",
     "launch",
     "pivot_styler",
+    "sign_in_enabled",
     "status_markdown",
 ]
