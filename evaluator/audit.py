@@ -571,11 +571,14 @@ def cli_user() -> str:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from evaluator.storage import store_from_args
+    from evaluator.storage import DEFAULT_DATA_DIR, StoreError, store_from_args
 
     # On a Hub store this is the mirror: the public repos as published, and the private sets.
     store = store_from_args(args, writable=False)
     data = store.data
+    if not data.root.is_dir():
+        # Saving the report would create a mistyped --data directory and call it clean.
+        raise StoreError(f"no data directory at {data.root} (pass --data DIR, default {DEFAULT_DATA_DIR})")
     report = audit(data, args.extra or ())
     if not args.no_save:
         saved = save_audit_report(data, report)

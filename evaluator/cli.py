@@ -157,11 +157,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         store.push([f"results/{outcome.run_id}.parquet", f"public/examples/{outcome.run_id}.jsonl"], "Results")
     if not outcome.complete:
         sys.stderr.write(f"run {outcome.run_id} {outcome.status}: {outcome.reason}\n")
+        first = _first_failure(data.run_dir(outcome.run_id))
+        if first:
+            sys.stderr.write(f"first failure: {first}\n")
         return EXIT_INCOMPLETE
     print(f"run {outcome.run_id}: {config.model} on {item_set.name}@{item_set.version}, judge {'+'.join(judges)}")
     print(summary_table(outcome.rows))
     print(f"\nresult rows: {outcome.result_file}")
     return EXIT_OK
+
+
+def _first_failure(run_dir: Path) -> str | None:
+    """The newest failed generation's error as the backend wrote it (the URL it tried, say):
+    the run's reason names only the error classes, this terminal may see the whole line."""
+    from evaluator.storage import read_jsonl
+
+    errors = [str(r.get("reply", {}).get("error") or "") for r in read_jsonl(run_dir / "replies.jsonl")]
+    failed = [e for e in errors if e]
+    return failed[-1].splitlines()[0][:300] if failed else None
 
 
 def _maintainer(args: argparse.Namespace) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, DOMAINS, ITEM_SI
 
 MAX_ID_LENGTH: Final = 200
 VISIBILITIES: Final = ("public", "private")
+# A version folder of the sets layout (evaluator.sets cuts v0001, v0002, ...).
+_VERSION_FOLDER: Final = re.compile(r"v\d+")
 
 
 class ItemSetError(ValueError):
@@ -255,6 +258,16 @@ def manifest_path_for(path: Path) -> Path:
     return path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
 
 
+def _default_set_name(path: Path) -> str:
+    """A manifest-less file's set name: the set's folder in the sets layout
+    (`<name>/<version>/items.jsonl`), else the file's own name. Never blank: a relative
+    `items.jsonl` has no parent folder names, and a board named " h1a2b…" says nothing."""
+    folder = path.resolve().parent
+    if path.name == "items.jsonl" and _VERSION_FOLDER.fullmatch(folder.name) and folder.parent.name:
+        return folder.parent.name
+    return path.name.removesuffix(".jsonl").strip() or "items"
+
+
 def load_set(path: str | Path, *, name: str | None = None, version: str | None = None) -> ItemSet:
     """Load a set from a JSONL file, with its manifest when one lies beside it.
 
@@ -268,7 +281,7 @@ def load_set(path: str | Path, *, name: str | None = None, version: str | None =
     digest = content_hash(items)
     mpath = manifest_path_for(p)
     visibility = "private"
-    default_name = p.parent.parent.name if p.name == "items.jsonl" else p.name.removesuffix(".jsonl")
+    default_name = _default_set_name(p)
     default_version = f"h{digest[:12]}"
     if mpath.exists():
         try:

@@ -110,6 +110,13 @@ EXTRA_COLUMNS: Final = (
     "judge_max_tokens",
 )
 RESULT_COLUMNS: Final[tuple[str, ...]] = IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS
+# The columns PROTOCOL section 8 names, each version's additions included (they also sit in
+# EXTRA_COLUMNS, where the schema places them): what a reader gets by default.
+PROTOCOL_V2_COLUMNS: Final = ("unscored_rate", "no_label_rate", "judge_prompt_hash", "ranked", "not_ranked_reason")
+PROTOCOL_V3_COLUMNS: Final = ("track", "judge_temperature", "judge_max_tokens")
+PROTOCOL_COLUMNS: Final[tuple[str, ...]] = (
+    IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + PROTOCOL_V2_COLUMNS + PROTOCOL_V3_COLUMNS
+)
 
 _STRING_COLUMNS: Final = frozenset(
     {

@@ -3,8 +3,9 @@
 The Space (space/) only shows what this package computes; `python -m leaderboard` prints it.
 """
 
+from evaluator.results import PROTOCOL_COLUMNS
 from leaderboard.boards import Board, current_board, list_boards, ranked_board
-from leaderboard.export import PROTOCOL_COLUMNS, ordered_rows, render, write_parquet
+from leaderboard.export import ordered_rows, render, write_parquet
 from leaderboard.hidden import HiddenModel, hide_model, read_hidden, unhide_model
 from leaderboard.links import hub_url, is_hub_id, markdown_text, model_markdown, plain_text
 from leaderboard.store import LoadError, ModelMeta, ResultStore, load_results, store_for

@@ -24,6 +24,7 @@ import pandas as pd
 from evaluator.protocol.taxonomy import PROTOCOL_VERSION
 from evaluator.results import SINGLE_TURN
 from evaluator.sets import RankedVersion
+from evaluator.wording import counted
 
 HEURISTIC_MARK = "heuristic"
 DEMO_TYPE = "demo"  # evaluator.backends.demo: scripted models on a board of their own
@@ -69,7 +70,7 @@ class Board:
             text += f" (prompt {self.judge_prompt_hash[:8]})"
         if self.protocol_version and self.protocol_version != PROTOCOL_VERSION:
             text += f" · protocol v{self.protocol_version}"
-        text += f" · {self.models} models"
+        text += f" · {counted(self.models, 'model')}"
         if self.demo:
             text = f"DEMO (scripted reference models, not real submissions) · {text}"
         if not self.latest_version:

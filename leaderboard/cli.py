@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluator.storage import DEFAULT_DATA_DIR, StoreError, add_store_arguments, open_store, resolve_spec
+from evaluator.wording import counted
 from leaderboard.export import FORMATS, ordered_rows, render, write_parquet, write_text
 from leaderboard.store import LoadError, ResultStore
 from leaderboard.view import (
@@ -83,7 +84,7 @@ def _ranking(args: argparse.Namespace) -> int:
     if result.board is None:
         raise UsageError(f"no result rows under {store.data.results}")
     frame = board.display(result.shown, result.filters.columns, markdown_models=False)
-    sys.stderr.write(f"{result.board.label}: {result.matched} of {result.total} models\n")
+    sys.stderr.write(f"{result.board.label}: {result.matched} of {counted(result.total, 'model')}\n")
     _emit(render(frame, args.format))
     return EXIT_OK
 
@@ -106,7 +107,7 @@ def _export(args: argparse.Namespace) -> int:
         write_parquet(frame, out)
     else:
         write_text(render(ordered_rows(frame, all_columns=True), "csv"), out)
-    sys.stderr.write(f"wrote {len(frame)} result rows to {out}\n")
+    sys.stderr.write(f"wrote {counted(len(frame), 'result row')} to {out}\n")
     return EXIT_OK
 
 
@@ -129,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     table = verbs.add_parser("table", help="print every result row", description="Print every result row.")
     common(table)
     table.add_argument("--format", choices=FORMATS, default="markdown", help="output format (default markdown)")
-    table.add_argument("--all-columns", action="store_true", help="every column present, not only PROTOCOL section 8's")
+    table.add_argument(
+        "--all-columns",
+        action="store_true",
+        help="every column present, not only those PROTOCOL section 8 names (every version's, by default)",
+    )
     table.set_defaults(run=_table)
 
     ranking = verbs.add_parser("ranking", help="print the ranked table of a board", description="The ranked table.")

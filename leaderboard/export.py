@@ -20,26 +20,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evaluator.protocol.taxonomy import CATEGORIES
-from evaluator.results import (
-    CATEGORY_METRICS,
-    IDENTITY_COLUMNS,
-    OVERALL,
-    OVERALL_METRICS,
-    RESULT_COLUMNS,
-    RESULT_SCHEMA,
-)
+from evaluator.results import OVERALL, PROTOCOL_COLUMNS, RESULT_COLUMNS, RESULT_SCHEMA
 from evaluator.storage import atomic_write_bytes
 from leaderboard.links import csv_safe, plain_text
 
-PROTOCOL_COLUMNS: Final[tuple[str, ...]] = IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS
 FORMATS: Final = ("csv", "json", "markdown")
 _CATEGORY_ORDER: Final = {c: i for i, c in enumerate((OVERALL, *CATEGORIES))}
 _TEXT_COLUMNS: Final = frozenset({"model", "revision", "model_type", "set_name", "set_version", "judge", "run_id"})
 
 
 def ordered_rows(frame: pd.DataFrame, *, all_columns: bool = False) -> pd.DataFrame:
-    """Rows in a stable order (board, model, run, category as in the protocol) and columns
-    in RESULT_COLUMNS order: the PROTOCOL section 8 columns, or every column present."""
+    """Rows in a stable order (board, model, run, category as in the protocol) and columns:
+    every column PROTOCOL section 8 names (each version's additions included), or every
+    column present in RESULT_COLUMNS order."""
     columns = list(PROTOCOL_COLUMNS)
     if all_columns:
         columns = [*RESULT_COLUMNS, *(c for c in frame.columns if c not in RESULT_COLUMNS)]

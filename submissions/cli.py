@@ -41,6 +41,9 @@ from submissions.target import current_set
 from submissions.validation import DEFAULT_REVISION, PRECISIONS, Validator
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE = 0, 1, 2
+# A terminal has no Hugging Face sign-in: the CLI asks for the name (the page's wording,
+# "sign in with your Hugging Face account", would send a terminal user looking for one).
+ASK_USER = "say who you are with --user NAME (your Hugging Face user name)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -109,6 +112,8 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     from submissions.hub import HfHubClient
 
     user, maintainer = _identity(args)
+    if not user:
+        raise NotAllowed(ASK_USER)
     queue = _queue(args, settings)
     validator = Validator(HfHubClient(), target=current_set(queue_data(args), args.set), settings=settings)
     record = submit(
@@ -131,6 +136,8 @@ def queue_data(args: argparse.Namespace) -> DataDir:
 
 def cmd_request_api(args: argparse.Namespace, settings: Settings) -> int:
     user, maintainer = _identity(args)
+    if not user:
+        raise NotAllowed(ASK_USER)
     queue = _queue(args, settings)
     record = request_api_model(
         queue,
@@ -193,7 +200,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     user, maintainer = _identity(args)
     if not user:
-        raise NotAllowed("say who you are with --user NAME")
+        raise NotAllowed(ASK_USER)
     record = _queue(args, settings).cancel(args.id, user=user, maintainer=maintainer, reason=args.reason)
     print(f"{record.id}: {record.status}")
     return EXIT_OK

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -101,6 +101,22 @@ def _mentions(response: httpx.Response, word: str) -> bool:
         return False
 
 
+# A refused connection is retried once, after this long (plus jitter), not with backoff.
+REFUSED_RETRY_S: Final = 0.25
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a connection error is the peer refusing it (nothing listening on the port)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # httpx wraps httpcore's error, which wraps the OS error
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 @dataclass(slots=True)
 class _Outcome:
     """Why the last attempt failed; `retry` says whether another attempt may help."""
@@ -109,6 +125,7 @@ class _Outcome:
     retry: bool
     wait_s: float | None = None
     connect: bool = False
+    refused: bool = False  # the host answered that nothing listens on the port
 
 
 class OpenAIBackend:
@@ -140,7 +157,7 @@ class OpenAIBackend:
         self._url = url
         self._public_url = _public_url(url)
         self._key_env = api_key_env
-        self._has_key = bool(os.environ.get(api_key_env))
+        self._has_key = bool(api_key_env and os.environ.get(api_key_env))  # "": send no key
         self._concurrency = concurrency
         self._timeout_s = timeout_s
         self._max_retries = max_retries
@@ -267,7 +284,8 @@ class OpenAIBackend:
                 failures += 1
                 if result.connect and self._unreachable and failures == 1:
                     return self._failed(result.cause, started, attempts)
-                if not result.retry or failures > self._max_retries or stop.is_set():
+                spent = failures > (min(self._max_retries, 1) if result.refused else self._max_retries)
+                if not result.retry or spent or stop.is_set():
                     if result.connect and result.retry:
                         self._unreachable = True
                     return self._failed(result.cause, started, attempts)
@@ -303,7 +321,12 @@ class OpenAIBackend:
             return _Outcome(f"ConnectError: cannot reach {self._public_url} (offline?)", retry=True, connect=True)
         except httpx.TimeoutException:
             return _Outcome(f"TimeoutError: no reply within {self._timeout_s:g} s", retry=True)
-        except httpx.ConnectError:
+        except httpx.ConnectError as exc:
+            if _refused(exc):
+                # Nothing listens there: one quick second try (a server just starting), never
+                # the whole backoff ladder, so a wrong URL fails in seconds and says which.
+                cause = f"ConnectError: connection refused by {self._public_url} (is the server running?)"
+                return _Outcome(cause, retry=True, connect=True, wait_s=REFUSED_RETRY_S, refused=True)
             return _Outcome(f"ConnectError: cannot reach {self._public_url} (offline?)", retry=True, connect=True)
         except httpx.TransportError as exc:
             return _Outcome(f"{type(exc).__name__}: connection to {self._public_url} failed", retry=True)
@@ -325,11 +348,13 @@ class OpenAIBackend:
                 wait = None if parsed is None else parsed / 1000
             return _Outcome(f"HTTPStatusError: {label}", retry=True, wait_s=wait)
         if status in _AUTH_STATUSES:
-            hint = (
-                f"the key in {self._key_env} was refused"
-                if self._has_key
-                else f"no API key: set {self._key_env} to the key for {self._public_url}"
-            )
+            if self._has_key:
+                hint = f"the key in {self._key_env} was refused"
+            elif not self._key_env:  # the worker sends a key only to a host configured for it
+                host = urlsplit(self._url).hostname
+                hint = f"no API key is configured for {host} (a maintainer adds it to CRISIS_API_KEYS)"
+            else:
+                hint = f"no API key: set {self._key_env} to the key for {self._public_url}"
             return _Outcome(f"HTTPStatusError: {label} from {self._public_url}: {hint}", retry=False)
         if status == 404:
             return _Outcome(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -32,8 +33,10 @@ class BackendSpec:
 def parse_spec(text: str) -> BackendSpec:
     kind, sep, rest = text.partition(":")
     if not sep or kind not in KINDS or not rest:
+        near = difflib.get_close_matches(kind.lower(), KINDS, n=1, cutoff=0.6) if sep and rest else []
+        hint = f"did you mean {near[0]}:{rest[:80]}? " if near else ""
         raise SpecError(
-            f"unknown model spec {text[:80]!r}: expected baseline:refusal, baseline:template, demo:NAME, "
+            f"unknown model spec {text[:80]!r}: {hint}expected baseline:refusal, baseline:template, demo:NAME, "
             "hf:ORG/NAME[@REV], hf:/local/dir, vllm:ORG/NAME[@REV], openai:MODEL or replay:FILE.jsonl"
         )
     if kind in ("openai", "baseline", "demo"):

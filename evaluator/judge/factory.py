@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 
-from evaluator.backends import Backend, BackendOptions, make_backend, parse_spec
+from evaluator.backends import Backend, BackendOptions, BackendSpec, SpecError, make_backend, parse_spec
 from evaluator.judge.verdict import Judge
 
 HEURISTIC = "heuristic"
 log = logging.getLogger(__name__)
+
+
+def parse_judge_spec(spec: str) -> BackendSpec:
+    """A model judge's backend spec; a typo of `heuristic` is answered with it."""
+    try:
+        return parse_spec(spec)
+    except SpecError as exc:
+        near = difflib.get_close_matches(spec.partition("@")[0].lower(), [HEURISTIC], n=1, cutoff=0.7)
+        if near:
+            raise SpecError(f"unknown judge {spec[:80]!r}: did you mean {near[0]!r}?") from None
+        raise SpecError(f"unknown judge {spec[:80]!r}: use heuristic, or a model spec ({exc})") from None
 
 
 def judge_endpoint(spec: str, options: BackendOptions | None = None) -> str | None:
@@ -17,7 +29,7 @@ def judge_endpoint(spec: str, options: BackendOptions | None = None) -> str | No
     None for judges that call no endpoint (the heuristic, local models)."""
     if spec == HEURISTIC or spec.startswith(HEURISTIC + "@"):
         return None
-    parsed = parse_spec(spec)
+    parsed = parse_judge_spec(spec)
     if parsed.kind != "openai":
         return None
     if options is not None and options.base_url:
@@ -34,7 +46,7 @@ def make_judge(spec: str, options: BackendOptions | None = None) -> Judge:
         from evaluator.judge.heuristic import HeuristicJudge
 
         return HeuristicJudge()
-    parsed = parse_spec(spec)
+    parsed = parse_judge_spec(spec)
     backend = make_backend(parsed, options)
     if parsed.kind == "openai" and not (options is not None and options.base_url):
         # Said out loud: a judge spec alone silently sending every reply to a public API

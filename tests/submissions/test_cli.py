@@ -131,7 +131,10 @@ def test_bad_input_in_a_real_process(data: Path, args: tuple[str, ...], fragment
 
 
 def test_submit_needs_a_user(data: Path) -> None:
-    assert "sign in" in assert_one_line_error(call("submit", "--model", "org/name", data=data, user=None))
+    # A terminal has no sign-in: the CLI asks for --user, never for a Hugging Face sign-in.
+    for verb in (("submit", "--model", "org/name"), ("request-api", "--model", "m", "--base-url", "http://x/v1")):
+        error = assert_one_line_error(call(*verb, data=data, user=None))
+        assert "--user NAME" in error and "sign in" not in error
 
 
 def test_wrong_admin_token_is_refused(data: Path, tmp_path: Path) -> None:
