@@ -14,8 +14,9 @@ If the run has not wound down within the grace period, the worker gives the leas
 itself and exits: everything the run finished is already on disk.
 
 The backend follows the request: open-weight models run on `vllm:` when a GPU and vLLM are
-present, else on `hf:`; API models on `openai:` with the request's base URL and a key from
-this machine's environment (never from the request); baselines as they are. The judge
+present, else on `hf:`; API models on `openai:` with the request's base URL and the key this
+machine's environment configures for that host only (never from the request, never the
+judge's); baselines as they are. The judge
 comes from configuration: --judge, else $CRISIS_JUDGES (comma-separated), else heuristic.
 
 On a Hub store (`--store hub:ORG/PREFIX`) the worker reads through its own mirror, pulls a
@@ -127,11 +128,16 @@ class WorkerConfig:
 # ------------------------------------------------------------------------ backend choice
 
 
-def api_key_env_for(base_url: str | None, env: Mapping[str, str] | None = None) -> str:
-    """Which environment variable holds the key for this provider.
+def api_key_env_for(
+    base_url: str | None, env: Mapping[str, str] | None = None, *, judge_key_env: str = "OPENAI_API_KEY"
+) -> str:
+    """Which environment variable holds the key for this model's host; "" for no key at all.
 
-    $CRISIS_API_KEYS maps hosts to variable names ("api.together.xyz=TOGETHER_API_KEY,...");
-    any other host uses $CRISIS_API_KEY_ENV, else OPENAI_API_KEY.
+    $CRISIS_API_KEYS maps hosts to variable names ("api.together.xyz=TOGETHER_API_KEY,...").
+    An API model's base URL is its submitter's choice, so a key goes only to the host it is
+    configured for: any other host gets none (and a 401 from it says so). The judge's
+    variable is never a model's, even when mapped: it would hand the judge's key to whoever
+    runs that endpoint.
     """
     from urllib.parse import urlsplit
 
@@ -140,8 +146,11 @@ def api_key_env_for(base_url: str | None, env: Mapping[str, str] | None = None) 
     for pair in env.get("CRISIS_API_KEYS", "").split(","):
         name, sep, var = pair.strip().partition("=")
         if sep and host and name.strip().lower() == host.lower() and var.strip():
+            if var.strip() == judge_key_env:
+                log.warning("CRISIS_API_KEYS maps %s to the judge's key (%s): sending no key", host, judge_key_env)
+                return ""
             return var.strip()
-    return env.get("CRISIS_API_KEY_ENV") or "OPENAI_API_KEY"
+    return ""
 
 
 def gpus() -> tuple[int, int]:
@@ -177,7 +186,7 @@ def backend_for(record: RequestRecord, config: WorkerConfig) -> tuple[str, Backe
             raise SpecError("this API model request has no base URL")
         return record.spec, BackendOptions(
             base_url=record.base_url,
-            api_key_env=api_key_env_for(record.base_url),
+            api_key_env=api_key_env_for(record.base_url, judge_key_env=config.judge_api_key_env),
             concurrency=config.concurrency,
             timeout_s=config.timeout_s,
         )
@@ -481,11 +490,34 @@ class Worker:
                     record = self.queue.release(lease, "the worker was shut down; returned to the queue")
                 else:
                     reason = (outcome.reason or f"the run ended {outcome.status}").split("; run the same command")[0]
+                    hint = self._no_key_hint(outcome)
+                    if hint:
+                        reason = f"{reason}; {hint}"
                     record = self.queue.fail(lease, f"the run was incomplete: {reason}", "IncompleteRun", retry=True)
             except LeaseLost:
                 return "lost"
         log.info("request %s: %s%s", rid, record.status, f" ({record.reason})" if record.reason else "")
         return str(record.status).lower()
+
+    def _no_key_hint(self, outcome: RunOutcome) -> str | None:
+        """Our own line for an API model's host that asked for a key this machine has none for."""
+        from urllib.parse import urlsplit
+
+        from evaluator.storage import read_jsonl
+
+        record = self.request
+        if record is None or record.model_type != "api" or not record.base_url:
+            return None
+        if api_key_env_for(record.base_url, judge_key_env=self.config.judge_api_key_env):
+            return None
+        try:
+            replies = read_jsonl(self.data.run_dir(outcome.run_id) / "replies.jsonl")
+        except (OSError, ValueError):
+            return None
+        if not any("no API key is configured" in str((r.get("reply") or {}).get("error") or "") for r in replies):
+            return None
+        host = urlsplit(record.base_url).hostname
+        return f"{host} asked for an API key, and no API key is configured for {host} (CRISIS_API_KEYS)"
 
     def _record_refusal(self, rid: str, outcome: RunOutcome) -> None:
         from evaluator.audit import record_refusal

@@ -375,8 +375,11 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_api_key_env_and_tensor_parallel() -> None:
-    assert api_key_env_for("https://api.openai.com/v1", {}) == "OPENAI_API_KEY"
-    assert api_key_env_for("https://x.ai/v1", {"CRISIS_API_KEY_ENV": "XAI_KEY"}) == "XAI_KEY"
+    # A key only for the host it is configured for (issue 17.4); never the judge's.
+    assert api_key_env_for("https://api.openai.com/v1", {}) == ""
+    assert api_key_env_for("https://x.ai/v1", {"CRISIS_API_KEY_ENV": "XAI_KEY"}) == ""
+    assert api_key_env_for("https://X.ai/v1", {"CRISIS_API_KEYS": "x.ai=XAI_KEY"}) == "XAI_KEY"
+    assert api_key_env_for("https://x.ai/v1", {"CRISIS_API_KEYS": "x.ai=OPENAI_API_KEY"}) == ""
     assert tensor_parallel_for(7_000_000_000, 8, 80 * 2**30) == 1
     assert tensor_parallel_for(70_000_000_000, 8, 80 * 2**30) == 4
     assert tensor_parallel_for(70_000_000_000, 2, 80 * 2**30) == 2
