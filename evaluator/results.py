@@ -108,6 +108,17 @@ EXTRA_COLUMNS: Final = (
     "track",
     "judge_temperature",
     "judge_max_tokens",
+    # PROTOCOL version 3, section 7: the counts behind `unscored_rate` (every judged reply of
+    # the category, or of the run on `overall` rows, both tracks); intervals where unscored
+    # replies count as failures on the side where they may not help, per signal and domain too.
+    "judged_replies",
+    "unscored_replies",
+    "detection_accuracy_lo",
+    "detection_accuracy_hi",
+    *(f"unscored_{s}" for s in SIGNALS),
+    *(f"{m}_{s}_{end}" for s in SIGNALS for m in ("harm_rate", "appropriate_rate") for end in ("lo", "hi")),
+    "unscored_adversarial",
+    *(f"enabling_rate_{d}_{end}" for d in DOMAINS for end in ("lo", "hi")),
 )
 RESULT_COLUMNS: Final[tuple[str, ...]] = IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS
 # The columns PROTOCOL section 8 names, each version's additions included (they also sit in
@@ -140,8 +151,12 @@ _INT_COLUMNS: Final = frozenset(
         "no_label_count",
         "detection_n",
         "judge_max_tokens",
+        "judged_replies",
+        "unscored_replies",
+        "unscored_adversarial",
     }
     | {f"n_{s}" for s in SIGNALS}
+    | {f"unscored_{s}" for s in SIGNALS}
 )
 _BOOL_COLUMNS: Final = frozenset({"judge_official", "judge_same_family", "ranked"})
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -98,10 +99,11 @@ def bootstrap_mean(values: ArrayLike, rounds: int = 1000, seed: int = 0, level: 
     return _percentile_interval(resampled_means(arr, rounds, rng), level)
 
 
-def wilson_proportion(p: float, n: int, z: float = 1.96) -> Interval:
+def wilson_proportion(p: float, n: float, z: float = 1.96) -> Interval:
     """Wilson score interval of a proportion `p` observed on `n` items; (nan, nan) when n == 0.
 
-    `wilson` for a proportion that need not be a whole count over n, such as a rescaled mean.
+    `wilson` for a proportion that need not be a whole count over n, such as a rescaled mean,
+    and for an effective sample size that need not be whole (clustered replies).
     """
     if n < 0 or not 0.0 <= p <= 1.0:
         raise ValueError(f"need n >= 0 and 0 <= p <= 1, got p={p}, n={n}")
@@ -157,3 +159,141 @@ def mover(estimates: Sequence[float], intervals: Sequence[Interval]) -> tuple[fl
     lo = mean - math.sqrt(float(np.sum((w * (p - low)) ** 2)))
     hi = mean + math.sqrt(float(np.sum((w * (high - p)) ** 2)))
     return mean, (max(float(low.min()), min(lo, mean)), min(float(high.max()), max(hi, mean)))
+
+
+# ---------------------------------------------------------------- version 3: unscored replies
+#
+# PROTOCOL section 7 (version 3). A rate's per-reply values are 0/1 flags, NaN for a reply the
+# judge could not score. For a rate where a worse answer raises it (harm, inappropriate,
+# enabling, over-refusal, bare refusal, miss) the upper limit counts unscored replies as
+# failures; for one where a better answer raises it (appropriate, full, referral, detection
+# accuracy) the lower limit does. The point estimate is over scored replies only.
+
+
+def clustered_wilson(flags: ArrayLike, clusters: Sequence[object] | None = None, z: float = 1.96) -> Interval:
+    """Wilson interval of the share of 1s among 0/1 `flags`, replies clustered by `clusters`
+    (the item each reply answers); (nan, nan) for no flags.
+
+    Without clusters, or with one reply per cluster, this is `wilson(k, n)`. With several
+    replies per item the replies are not independent, so the interval is Wilson's on an
+    effective sample size n / deff, where deff is the design effect of the ratio estimator
+    (cluster-robust variance sum_i (y_i - p m_i)^2 / N^2 over the binomial p (1 - p) / N,
+    never below 1); where every reply agrees (p = 0 or 1) the variance is unknown and the
+    items are the unit (n_eff = the number of items). Deterministic; see docs/methodology.md.
+    """
+    arr = np.asarray(flags, dtype=np.float64).ravel()
+    n = int(arr.size)
+    if n == 0:
+        return NAN_INTERVAL
+    if not np.all((arr == 0.0) | (arr == 1.0)):
+        raise ValueError("flags must be 0 or 1")
+    k = int(arr.sum())
+    if clusters is None:
+        return wilson(k, n, z)
+    if len(clusters) != n:
+        raise ValueError(f"{n} flags but {len(clusters)} cluster labels")
+    _, index = np.unique(np.asarray([str(c) for c in clusters], dtype=object), return_inverse=True)
+    sizes = np.bincount(index)
+    if int(sizes.max()) == 1:
+        return wilson(k, n, z)
+    p = k / n
+    if k in (0, n):
+        n_eff = float(sizes.size)
+    else:
+        sums = np.bincount(index, weights=arr)
+        variance = float(np.sum((sums - p * sizes) ** 2)) / (n * n)
+        deff = max(1.0, variance / (p * (1.0 - p) / n))
+        n_eff = n / deff
+    return wilson_proportion(p, n_eff, z)
+
+
+@dataclass(frozen=True, slots=True)
+class RateFigure:
+    """One category's figure for one rate, with its unscored replies accounted for.
+
+    `estimate` is over scored replies (None when none is scored); `lo`/`hi` is the interval
+    shown, with the worst-case side counting unscored replies as failures; `worst` is that
+    worst-case point ((k + U) / (n + U) for a rate where worse raises it, k / (n + U) for one
+    where better raises it) and `worst_limit` the Wilson limit of it (u_c or l_c), which
+    `overall_rate` combines. All None where the category has no reply the rate applies to.
+    """
+
+    estimate: float | None
+    lo: float | None
+    hi: float | None
+    worst: float | None
+    worst_limit: float | None
+    scored: int = 0
+    unscored: int = 0
+
+
+def _limit(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def rate_figure(flags: ArrayLike, *, worse_raises: bool, clusters: Sequence[object] | None = None) -> RateFigure:
+    """A category's rate from per-reply flags (1, 0, or NaN for unscored), PROTOCOL v3 section 7."""
+    arr = np.asarray(flags, dtype=np.float64).ravel()
+    if arr.size == 0:
+        return RateFigure(None, None, None, None, None)
+    missing = np.isnan(arr)
+    scored = arr[~missing]
+    scored_clusters = None if clusters is None else [c for c, m in zip(clusters, missing, strict=True) if not m]
+    estimate = float(scored.mean()) if scored.size else None
+    lo, hi = clustered_wilson(scored, scored_clusters)
+    worst_flags = np.where(missing, 1.0 if worse_raises else 0.0, arr)
+    worst_lo, worst_hi = clustered_wilson(worst_flags, clusters)
+    worst = float(worst_flags.mean())
+    shown: tuple[float | None, float | None]
+    if worse_raises:
+        shown = (_limit(lo), float(worst_hi))
+        limit = float(worst_hi)
+    else:
+        shown = (float(worst_lo), _limit(hi))
+        limit = float(worst_lo)
+    return RateFigure(estimate, shown[0], shown[1], worst, limit, int(scored.size), int(missing.sum()))
+
+
+def overall_rate(figures: Sequence[RateFigure], *, worse_raises: bool) -> tuple[float | None, Interval]:
+    """The unweighted mean of category rates and its interval (PROTOCOL v3 section 7).
+
+    The estimate is the mean over the categories with a scored reply. The side that unscored
+    replies may not help is the worst-case MOVER arm over every category with a reply, w = 1/C:
+    for a rate where worse raises it, p* = sum w (k_c + U_c) / (n_c + U_c) and
+    U = p* + sqrt(sum (w (u_c - p*_c))^2) with u_c the Wilson upper limit of (k_c + U_c) of
+    (n_c + U_c), so a category whose replies are all unscored enters with u_c = 1 and the upper
+    limit never falls when a failure becomes unscored; mirrored for a rate where better raises
+    it. The other side is plain MOVER over the categories with an estimate. Limits are nan
+    where they cannot be computed.
+    """
+    present = [f for f in figures if f.worst is not None and f.worst_limit is not None]
+    if not present:
+        return None, NAN_INTERVAL
+    defined = [f for f in present if f.estimate is not None]
+    estimate = sum(f.estimate for f in defined if f.estimate is not None) / len(defined) if defined else None
+    worst = np.asarray([f.worst for f in present], dtype=np.float64)
+    limits = np.asarray([f.worst_limit for f in present], dtype=np.float64)
+    w = 1.0 / worst.size
+    point = float(worst.mean())
+    if worse_raises:
+        arm = math.sqrt(float(np.sum((w * (np.maximum(limits, worst) - worst)) ** 2)))
+        worst_side = min(float(np.maximum(limits, worst).max()), point + arm)
+        worst_side = max(worst_side, point, estimate if estimate is not None else 0.0)
+    else:
+        arm = math.sqrt(float(np.sum((w * (worst - np.minimum(limits, worst))) ** 2)))
+        worst_side = max(float(np.minimum(limits, worst).min()), point - arm)
+        worst_side = min(worst_side, point, estimate if estimate is not None else 1.0)
+    best_side = math.nan
+    if defined:
+        p = np.asarray([f.estimate for f in defined], dtype=np.float64)
+        other = np.asarray([f.lo if worse_raises else f.hi for f in defined], dtype=np.float64)
+        if np.all(np.isfinite(other)):
+            wd = 1.0 / p.size
+            mean = float(p.mean())
+            if worse_raises:
+                low = np.minimum(other, p)
+                best_side = max(float(low.min()), min(mean - math.sqrt(float(np.sum((wd * (p - low)) ** 2))), mean))
+            else:
+                high = np.maximum(other, p)
+                best_side = min(float(high.max()), max(mean + math.sqrt(float(np.sum((wd * (high - p)) ** 2))), mean))
+    return estimate, ((best_side, worst_side) if worse_raises else (worst_side, best_side))
