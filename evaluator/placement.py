@@ -1,10 +1,17 @@
 """Where a model runs: how many GPUs it needs, and how vLLM splits it across them.
 
 A pure rule, shared by the Ray executor (one task per request) and the Hub jobs (a flavor per
-request): from the parameter count and the precision, the weights' size with headroom for
-activations and the KV cache; the fewest GPUs of one node (1, 2, 4 or 8, tensor parallel to
-match) that hold it; and for a model larger than a whole node, pipeline parallel over as
-many full nodes as it takes.
+request): from the parameter count and the precision, what vLLM 0.33 will ask of the GPUs: the
+weights, a KV cache for a few sequences of the engine's max_model_len (the vllm: backend's
+DEFAULT_MAX_MODEL_LEN unless its prompts need more), and per GPU a fixed share for the CUDA
+context, graphs and activations, out of `gpu_memory_utilization` of each GPU (vLLM's default,
+0.92: `LLM.__init__`). Then the fewest GPUs of one node (1, 2, 4 or 8, tensor parallel to match)
+that hold it, and for a model larger than a whole node, pipeline parallel over as many full nodes
+as it takes.
+
+Ray does not say what a model's layers look like, so the KV cache per token is estimated from
+the parameter count (KV_BYTES_PER_TOKEN_PER_B, floor and cap), the shapes of Llama-style models:
+128 KiB a token at 8B, 32 KiB at 1B, about 500 KiB at 405B; over-estimating a 70B (320 KiB).
 """
 
 from __future__ import annotations
@@ -17,10 +24,20 @@ from typing import Any, Final
 GIB: Final = 1024**3
 # Bytes per parameter; "auto" is the checkpoint's own dtype, 16-bit for nearly every release.
 BYTES_PER_PARAM: Final = {"auto": 2.0, "bfloat16": 2.0, "float16": 2.0, "float32": 4.0, "int8": 1.0, "int4": 0.5}
-# Weights x 1.3: activations, CUDA graphs and a useful KV cache; a GPU is used to 90% (vLLM's
-# own default gpu_memory_utilization).
-HEADROOM: Final = 1.3
-USABLE: Final = 0.9
+KIB: Final = 1024
+# Non-weight tensors loaded with the weights (embeddings kept in full precision, buffers).
+WEIGHT_OVERHEAD: Final = 1.1
+# vLLM's own default share of each GPU (LLM.__init__, gpu_memory_utilization=0.92).
+GPU_MEMORY_UTILIZATION: Final = 0.92
+# Per GPU, out of that share: CUDA context, CUDA graphs, activations of the largest batch.
+PER_GPU_RESERVE: Final = int(1.5 * GIB)
+# The engine's context the placement plans for (evaluator.backends.vllm.DEFAULT_MAX_MODEL_LEN),
+# and how many full-length sequences the KV cache must hold at once to be worth running.
+PLANNED_MODEL_LEN: Final = 8192
+KV_SEQUENCES: Final = 4
+KV_BYTES_PER_TOKEN_PER_B: Final = 16 * KIB
+KV_BYTES_PER_TOKEN_MIN: Final = 32 * KIB
+KV_BYTES_PER_TOKEN_MAX: Final = 512 * KIB
 TP_SIZES: Final = (1, 2, 4, 8)
 DEFAULT_GPU_MEMORY: Final = 80 * GIB  # an A100/H100 80 GB, when a cluster does not say
 
@@ -60,12 +77,24 @@ class Placement:
 CPU_ONLY: Final = Placement(gpus=0)
 
 
-def memory_needed(params: int, precision: str | None = "auto") -> float:
-    """Bytes of GPU memory a model of `params` parameters needs to serve, headroom included."""
+def kv_bytes_per_token(params: int) -> int:
+    """Estimated KV-cache bytes one token takes in a 16-bit cache, from the parameter count."""
+    estimate = int(params / 1e9 * KV_BYTES_PER_TOKEN_PER_B)
+    return min(KV_BYTES_PER_TOKEN_MAX, max(KV_BYTES_PER_TOKEN_MIN, estimate))
+
+
+def memory_needed(params: int, precision: str | None = "auto", max_model_len: int = PLANNED_MODEL_LEN) -> float:
+    """Bytes of GPU memory a model of `params` parameters needs to serve, over all its GPUs (less
+    the per-GPU reserve): its weights and a KV cache of KV_SEQUENCES sequences of max_model_len."""
     per = BYTES_PER_PARAM.get(precision or "auto")
     if per is None:
         raise PlacementError(f"unknown precision {precision!r}: expected one of {', '.join(BYTES_PER_PARAM)}")
-    return params * per * HEADROOM
+    return params * per * WEIGHT_OVERHEAD + kv_bytes_per_token(params) * max_model_len * KV_SEQUENCES
+
+
+def usable_per_gpu(gpu_memory: int) -> float:
+    """What vLLM can give weights and KV cache on one GPU: its share, less the fixed reserve."""
+    return gpu_memory * GPU_MEMORY_UTILIZATION - PER_GPU_RESERVE
 
 
 def gpus_for(params: int | None, precision: str | None, cluster: Cluster) -> Placement:
@@ -78,7 +107,9 @@ def gpus_for(params: int | None, precision: str | None, cluster: Cluster) -> Pla
     if not params:
         return Placement(gpus=1)  # unknown size: the smallest task; vLLM says so if it does not fit
     need = memory_needed(params, precision)
-    per_gpu = cluster.gpu_memory * USABLE
+    per_gpu = usable_per_gpu(cluster.gpu_memory)
+    if per_gpu <= 0:
+        raise PlacementError(f"GPUs of {cluster.gpu_memory / GIB:.0f} GiB are too small for vLLM")
     node_tp = max(tp for tp in TP_SIZES if tp <= cluster.gpus_per_node)
     for tp in TP_SIZES:
         if tp <= node_tp and need <= per_gpu * tp:

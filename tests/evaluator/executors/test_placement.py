@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.placement import GIB, Cluster, Placement, PlacementError, cluster_from_ray_nodes, gpus_for
+from evaluator.placement import (
+    GIB,
+    Cluster,
+    Placement,
+    PlacementError,
+    cluster_from_ray_nodes,
+    gpus_for,
+    kv_bytes_per_token,
+    memory_needed,
+    usable_per_gpu,
+)
 
 B = 1_000_000_000
 H100 = 80 * GIB
@@ -23,7 +33,7 @@ def node(gpus: int, alive: bool = True) -> dict[str, object]:
         (int(0.5 * B), "auto", Placement(1, 1)),
         (8 * B, "bfloat16", Placement(1, 1)),  # 16 GB of weights: one 80 GB GPU
         (8 * B, "float32", Placement(1, 1)),
-        (32 * B, "bfloat16", Placement(2, 2)),  # 64 GB x 1.3 > 72 GB usable
+        (32 * B, "bfloat16", Placement(2, 2)),  # 70 GB of weights and 16 GiB of KV > 72 GiB usable
         (70 * B, "bfloat16", Placement(4, 4)),
         (70 * B, "float32", Placement(8, 8)),
         (180 * B, "bfloat16", Placement(8, 8)),
@@ -46,27 +56,41 @@ def test_tensor_parallel_never_exceeds_a_node(gpus_per_node: int) -> None:
 
 @pytest.mark.parametrize("nodes", [1, 2, 3, 4])
 def test_larger_than_a_node_spans_nodes(nodes: int) -> None:
-    # 405B in bf16 is about 981 GiB with headroom: two nodes of 8 x 80 GiB (576 GiB usable each);
-    # in float32 about 1962 GiB: four nodes.
+    # 405B in bf16 is about 846 GiB with its KV cache: two nodes of 8 x 80 GiB (577 GiB usable
+    # each at vLLM's 0.92, less the per-GPU reserve); in float32 about 1676 GiB: three nodes.
     cluster = Cluster(gpus_per_node=8, nodes=nodes, gpu_memory=H100)
     if nodes < 2:
-        with pytest.raises(PlacementError, match=r"needs about 981 GiB .*\(16 GPUs of 80 GiB\); this cluster has 8"):
+        with pytest.raises(PlacementError, match=r"needs about 846 GiB .*\(16 GPUs of 80 GiB\); this cluster has 8"):
             gpus_for(405 * B, "bfloat16", cluster)
     else:
         assert gpus_for(405 * B, "bfloat16", cluster) == Placement(16, 8, 2)
-    if nodes < 4:
-        with pytest.raises(PlacementError, match=r"\(32 GPUs of 80 GiB\)"):
+    if nodes < 3:
+        with pytest.raises(PlacementError, match=r"\(24 GPUs of 80 GiB\)"):
             gpus_for(405 * B, "float32", cluster)
     else:
-        assert gpus_for(405 * B, "float32", cluster) == Placement(32, 8, 4)
+        assert gpus_for(405 * B, "float32", cluster) == Placement(24, 8, 3)
 
 
 def test_small_gpus_need_more_of_them() -> None:
     a10 = Cluster(gpus_per_node=4, nodes=2, gpu_memory=24 * GIB)
-    assert gpus_for(8 * B, "bfloat16", a10) == Placement(1, 1)  # 19.4 GiB of 21.6 usable
+    assert gpus_for(8 * B, "bfloat16", a10) == Placement(1, 1)  # 20.4 GiB of 20.6 usable
     assert gpus_for(9 * B, "bfloat16", a10) == Placement(2, 2)
     assert gpus_for(30 * B, "bfloat16", a10) == Placement(4, 4)
     assert gpus_for(40 * B, "bfloat16", a10) == Placement(gpus=8, tensor_parallel_size=4, pipeline_parallel_size=2)
+
+
+def test_vllm_share_of_a_gpu_and_the_kv_cache_are_counted() -> None:
+    """vLLM takes 0.92 of each GPU by default (LLM.__init__), and start-up needs a KV cache for
+    the engine's max_model_len: a long context costs GPUs that the weights alone would not."""
+    assert usable_per_gpu(H100) == pytest.approx(0.92 * H100 - 1.5 * GIB)
+    weights = 8 * B * 2
+    assert memory_needed(8 * B, "bfloat16") == pytest.approx(weights * 1.1 + 128 * 1024 * 8192 * 4)
+    # 8B in bf16 on a 24 GB card: fits with the planned 8k context, not with a full 128k one.
+    a10 = 24 * GIB
+    assert memory_needed(8 * B, "bfloat16") <= usable_per_gpu(a10)
+    assert memory_needed(8 * B, "bfloat16", max_model_len=131072) > 3 * usable_per_gpu(a10)
+    # Bigger models keep more KV per token (estimated from the size, capped).
+    assert kv_bytes_per_token(1 * B) < kv_bytes_per_token(8 * B) < kv_bytes_per_token(405 * B) == 512 * 1024
 
 
 def test_no_gpus_means_cpu_and_unknown_size_means_one_gpu() -> None:
