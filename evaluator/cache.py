@@ -148,6 +148,13 @@ class Cache:
         if judgement.final and judgement.scored:
             self._put(key, judgement.to_json())
 
+    def get_records(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Other final outcomes stored as JSON objects (conversation verdicts), by key."""
+        return self._get_many(keys)
+
+    def put_record(self, key: str, value: Mapping[str, Any]) -> None:
+        self._put(key, value)
+
     def close(self) -> None:
         with self._lock:
             self._commit()
