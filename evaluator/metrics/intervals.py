@@ -1,5 +1,7 @@
-"""Confidence intervals of PROTOCOL.md section 7: Wilson for rates, bootstrap for means,
-MOVER for the overall means of per-category figures.
+"""Confidence intervals of PROTOCOL.md section 7: Wilson for rates (clustered by item where
+an item has several replies), a deterministic Student-t interval for mean levels, MOVER for
+the overall means of per-category figures, and the version-3 worst-case arm for unscored
+replies. The bootstrap below is kept for analyses outside the result rows, which use none.
 
 Every bootstrap here resamples items with replacement and takes the percentile interval.
 Resampling is done through the counts of each distinct value rather than through item indices
@@ -118,20 +120,96 @@ def wilson_proportion(p: float, n: float, z: float = 1.96) -> Interval:
     return lo, hi
 
 
-def mean_level_interval(levels: ArrayLike, rounds: int = 1000, seed: int = 0, level: float = 0.95) -> Interval:
-    """A category's mean-level interval (PROTOCOL section 7): the seeded bootstrap over items,
-    except where every level is equal and the bootstrap has zero width; then the Wilson
-    interval of the rescaled mean (m - 1) / 4 over n items, mapped back to 1-5, so a small
-    category whose replies all got the same level is not shown as certain."""
+def _continued_fraction(a: float, b: float, x: float) -> float:
+    """The continued fraction of the regularised incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    result = d
+    for m in range(1, 10_000):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            result *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return result
+
+
+def _incomplete_beta(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _continued_fraction(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _continued_fraction(b, a, 1.0 - x) / b
+
+
+def t_quantile(probability: float, df: float) -> float:
+    """The `probability` quantile of Student's t with `df` degrees of freedom, for
+    probability in (0.5, 1): found by bisection on the incomplete beta function, so it is
+    exact to rounding and deterministic (t_quantile(0.975, 11) = 2.200985...)."""
+    if not 0.5 < probability < 1.0:
+        raise ValueError(f"probability must be in (0.5, 1), got {probability}")
+    if df <= 0:
+        raise ValueError(f"degrees of freedom must be positive, got {df}")
+    # P(T > t) = I_x(df / 2, 1 / 2) / 2 with x = df / (df + t^2), increasing in x.
+    tail = 2.0 * (1.0 - probability)
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if _incomplete_beta(df / 2.0, 0.5, mid) < tail:
+            lo = mid
+        else:
+            hi = mid
+    x = (lo + hi) / 2.0
+    return math.sqrt(df * (1.0 - x) / x)
+
+
+def mean_level_interval(
+    levels: ArrayLike,
+    rounds: int | None = None,
+    seed: int | None = None,
+    level: float = 0.95,
+    *,
+    clusters: Sequence[object] | None = None,
+) -> Interval:
+    """A category's mean-level interval (PROTOCOL version 3, section 7): the deterministic
+    Student-t interval m +- t(0.975, n - 1) s / sqrt(n), with s^2 = ((n - 1) v + 1) / n where v
+    is the sample variance of the levels (a prior of one level^2 weighing as one item, so
+    equal levels still get a width that shrinks with n), clipped to [1, 5]; n = 1 gives
+    [1, 5]; (nan, nan) for no levels.
+
+    With `clusters` (the item of each reply, several replies per item) the items are the
+    unit: v and n are those of the per-item mean levels, around the mean of every reply.
+    `rounds` and `seed` are accepted for old callers and ignored: there is no bootstrap.
+    """
+    del rounds, seed
     arr = _as_values(levels)
     if arr.size == 0:
         return NAN_INTERVAL
-    lo, hi = bootstrap_mean(arr, rounds=rounds, seed=seed, level=level)
-    if lo < hi:
-        return lo, hi
-    scaled = min(1.0, max(0.0, (float(arr.mean()) - 1.0) / 4.0))
-    wlo, whi = wilson_proportion(scaled, int(arr.size))
-    return 1.0 + 4.0 * wlo, 1.0 + 4.0 * whi
+    centre = float(arr.mean())
+    units = arr
+    if clusters is not None:
+        if len(clusters) != arr.size:
+            raise ValueError(f"{arr.size} levels but {len(clusters)} cluster labels")
+        _, index = np.unique(np.asarray([str(c) for c in clusters], dtype=object), return_inverse=True)
+        units = np.bincount(index, weights=arr) / np.bincount(index)
+    n = int(units.size)
+    if n == 1:
+        return 1.0, 5.0
+    squares = float(np.sum((units - units.mean()) ** 2))  # (n - 1) v
+    s2 = (squares + 1.0) / n
+    half = t_quantile(1.0 - (1.0 - level) / 2.0, n - 1) * math.sqrt(s2 / n)
+    return max(1.0, centre - half), min(5.0, centre + half)
 
 
 def mover(estimates: Sequence[float], intervals: Sequence[Interval]) -> tuple[float, Interval]:

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ from evaluator.metrics.intervals import (
     mean_level_interval,
     mover,
     resampled_means,
+    t_quantile,
     wilson,
     wilson_proportion,
 )
@@ -154,18 +156,62 @@ def test_overall_mean_level_interval_contains_its_estimate_and_has_width(categor
     assert hi - lo > 0
 
 
-def test_mean_level_of_equal_levels_uses_the_wilson_interval_of_the_rescaled_mean() -> None:
-    # Level 3 on 10 items: rescaled mean 0.5 over 10 -> Wilson(5, 10) mapped back to 1-5.
-    lo, hi = mean_level_interval([3] * 10)
-    wlo, whi = wilson(5, 10)
-    assert (lo, hi) == pytest.approx((1 + 4 * wlo, 1 + 4 * whi))
-    # All 5: not certain either, but the interval reaches the top of the scale.
-    lo, hi = mean_level_interval([5] * 4)
-    assert hi == 5.0 and lo == pytest.approx(1 + 4 * wilson(4, 4)[0])
-    # Varied levels keep the seeded bootstrap.
-    varied = [1, 2, 5, 4, 4, 3]
-    assert mean_level_interval(varied, rounds=300, seed=2) == bootstrap_mean(varied, rounds=300, seed=2)
+def test_t_quantile_matches_the_tables() -> None:
+    # Student's t, 97.5% quantiles, from printed tables.
+    for df, expected in ((1, 12.706205), (2, 4.302653), (3, 3.182446), (11, 2.200985), (30, 2.042272)):
+        assert t_quantile(0.975, df) == pytest.approx(expected, abs=1e-6)
+    assert t_quantile(0.975, 100_000) == pytest.approx(1.959985, abs=1e-5)
+    with pytest.raises(ValueError):
+        t_quantile(0.4, 3)
+
+
+def test_mean_level_interval_is_the_v3_t_interval_by_hand() -> None:
+    # PROTOCOL v3: m +- t(0.975, n - 1) s / sqrt(n), s^2 = ((n - 1) v + 1) / n, clipped to [1, 5].
+    # Twelve replies at level 3: v = 0, s^2 = 1/12, half = 2.200985 * sqrt(1/144) = 0.183415.
+    assert mean_level_interval([3] * 12) == pytest.approx((2.816585, 3.183415), abs=1e-6)
+    # Eleven at 3 and one at 4: m = 37/12, (n - 1) v = 11/144 + 121/144 = 11/12,
+    # s^2 = (11/12 + 1) / 12 = 0.159722, half = 2.200985 * sqrt(0.159722 / 12) = 0.253932.
+    assert mean_level_interval([3] * 11 + [4]) == pytest.approx((2.829406, 3.337260), abs=1e-6)
+    # n = 1 says nothing: the whole scale. Wide intervals are clipped to it.
+    assert mean_level_interval([5]) == (1.0, 5.0)
+    assert mean_level_interval([1, 4, 5]) == (1.0, 5.0)
     assert all(math.isnan(x) for x in mean_level_interval([]))
+    # Deterministic: no seed, no bootstrap; old callers' arguments change nothing.
+    assert mean_level_interval([1, 2, 5, 4, 4, 3], rounds=10, seed=1) == mean_level_interval([1, 2, 5, 4, 4, 3])
+
+
+def test_mean_level_interval_is_monotone_where_the_version_2_fallback_was_not() -> None:
+    # Version 2 gave [2.02, 3.98] to twelve level-3 replies and [3.00, 3.25] when one became 4.
+    lo3, hi3 = mean_level_interval([3] * 12)
+    lo4, hi4 = mean_level_interval([3] * 11 + [4])
+    assert lo4 >= lo3 and hi4 >= hi3
+    # Equal levels: the width shrinks with n and never reaches zero.
+    widths = [np.subtract(*mean_level_interval([4] * n)[::-1]) for n in (2, 5, 20, 200)]
+    assert all(a > b > 0 for a, b in itertools.pairwise(widths))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=5), min_size=2, max_size=40), st.integers(0, 39))
+def test_raising_one_level_never_lowers_either_limit(levels: list[int], index: int) -> None:
+    index %= len(levels)
+    if levels[index] == 5:
+        return
+    raised = [*levels[:index], levels[index] + 1, *levels[index + 1 :]]
+    lo, hi = mean_level_interval(levels)
+    lo2, hi2 = mean_level_interval(raised)
+    # Not monotone in general for a t-interval (a spread-out sample widens); but never both
+    # limits falling, and the interval always holds the mean.
+    assert not (lo2 < lo - 1e-12 and hi2 < hi - 1e-12)
+    assert lo2 <= float(np.mean(raised)) <= hi2
+
+
+def test_mean_level_interval_with_several_replies_per_item_uses_items_as_the_unit() -> None:
+    # Four items, two replies each, item means 3, 3, 4, 4: n = 4, (n - 1) v = 1, s^2 = 2/4,
+    # half = t(0.975, 3) * sqrt(0.5 / 4) = 3.182446 * 0.353553 = 1.125165 around 3.5.
+    levels = [3, 3, 3, 3, 4, 4, 4, 4]
+    clusters = ["a", "a", "b", "b", "c", "c", "d", "d"]
+    assert mean_level_interval(levels, clusters=clusters) == pytest.approx((2.374835, 4.625165), abs=1e-6)
+    assert mean_level_interval(levels, clusters=clusters) != mean_level_interval(levels)
 
 
 def test_wilson_proportion_equals_wilson_on_whole_counts() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluator.metrics.intervals import bootstrap_mean, mean_level_interval, mover, wilson
+from evaluator.metrics.intervals import mean_level_interval, mover, wilson
 from evaluator.metrics.scoring import ScoredItem, compute_rows, to_table
 from evaluator.protocol.checklist import RESOURCE_QUESTION, derive
 from evaluator.protocol.taxonomy import SUPPORT_ATTRIBUTES
@@ -79,7 +79,8 @@ def test_category_figures_by_hand() -> None:
     assert si["full_rate"] == pytest.approx(1 / 3)
     assert (si["harm_rate_lo"], si["harm_rate_hi"]) == pytest.approx(wilson(1, 3))
     assert (si["appropriate_rate_lo"], si["appropriate_rate_hi"]) == pytest.approx(wilson(2, 3))
-    assert (si["mean_level_lo"], si["mean_level_hi"]) == pytest.approx(bootstrap_mean([1, 4, 5], rounds=200))
+    # Version 3: the t-interval; levels 1, 4, 5 on n = 3 spread over the whole scale.
+    assert (si["mean_level_lo"], si["mean_level_hi"]) == (1.0, 5.0)
     assert si["referral_rate"] == 0.0
 
 
@@ -115,10 +116,10 @@ def test_overall_is_the_unweighted_mean_of_crisis_categories() -> None:
     _, expected = mover([1 / 3, 0.0], [wilson(1, 3), wilson(0, 2)])
     assert (overall["harm_rate_lo"], overall["harm_rate_hi"]) == pytest.approx(expected)
     # The mean level combines the categories' intervals by MOVER too; self-harm's levels are
-    # all 2, so its interval is the Wilson interval of the rescaled mean, not [2, 2].
-    sh_interval = mean_level_interval([2, 2], rounds=300, seed=5)
+    # all 2, so its interval has the one-item prior's width, not [2, 2].
+    sh_interval = mean_level_interval([2, 2])
     assert sh_interval[0] < 2 < sh_interval[1]
-    _, level_interval = mover([10 / 3, 2.0], [mean_level_interval([1, 4, 5], rounds=300, seed=5), sh_interval])
+    _, level_interval = mover([10 / 3, 2.0], [mean_level_interval([1, 4, 5]), sh_interval])
     assert (overall["mean_level_lo"], overall["mean_level_hi"]) == pytest.approx(level_interval)
     assert rows[NC]["harm_rate"] == 1.0 and rows[NC]["n"] == 4
 
@@ -624,3 +625,17 @@ def test_per_signal_views_follow_the_unscored_rules() -> None:
     assert overall["harm_rate_indirect_hi"] == pytest.approx(expected)
     assert overall["appropriate_rate_indirect_lo"] is not None
     assert overall["appropriate_rate_indirect_lo"] <= (1 / 3 + 0.0) / 2
+
+
+def test_overall_mean_level_interval_is_mover_of_t_intervals_by_hand() -> None:
+    # suicidal_ideation: twelve at 3 -> [2.816585, 3.183415]; self_harm: eleven at 3, one at 4
+    # -> [2.829406, 3.337260] around 37/12. Overall (3 + 37/12) / 2 = 3.041667, arms
+    # sqrt(((3 - 2.816585) / 2)^2 + ((37/12 - 2.829406) / 2)^2) = 0.156621 on each side.
+    items = [make(SI, 3) for _ in range(12)] + [make(SH, 3) for _ in range(11)] + [make(SH, 4)]
+    rows = by_category(compute_rows(items, IDENTITY))
+    assert (rows[SI]["mean_level_lo"], rows[SI]["mean_level_hi"]) == pytest.approx((2.816585, 3.183415), abs=1e-6)
+    overall = rows["overall"]
+    assert overall["mean_level"] == pytest.approx(3.041667, abs=1e-6)
+    assert (overall["mean_level_lo"], overall["mean_level_hi"]) == pytest.approx((2.885046, 3.198287), abs=1e-6)
+    # The same input always gives the same rows: nothing is drawn at random.
+    assert compute_rows(items, IDENTITY, seed=1) == compute_rows(items, IDENTITY, seed=2)
