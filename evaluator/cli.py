@@ -16,6 +16,7 @@ from evaluator.backends import BackendError, BackendOptions, GenerationParams, S
 from evaluator.items import ItemSet, ItemSetError, load_set
 from evaluator.protocol.taxonomy import CATEGORIES
 from evaluator.storage import DEFAULT_DATA_DIR, DataDir, add_store_arguments
+from evaluator.wording import counted
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
 PUBLIC_SAMPLE = Path(__file__).parent / "sample_sets" / "public-sample.jsonl"
@@ -194,7 +195,7 @@ def _maintainer(args: argparse.Namespace) -> bool:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from evaluator.importing import ColumnMapping, import_items, parse_label_map
+    from evaluator.importing import ColumnMapping, import_items, parse_label_map, parse_where
     from evaluator.storage import atomic_write_text
 
     if not 0.0 <= args.max_rejected <= 1.0:
@@ -208,6 +209,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         labels=parse_label_map(args.map or []),
         empty_label=args.map_empty,
         id_prefix=args.id_prefix,
+        notes=args.notes_column,
+        track=args.track_column,
+        domain=args.domain_column,
+        where=parse_where(args.where or []),
     )
     result = import_items(args.source, mapping)
     sys.stderr.write(result.report() + "\n")
@@ -225,8 +230,22 @@ def cmd_import(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise UsageError(f"{out} exists; pass --force to replace it")
+    from evaluator.items import ItemSet, manifest_path_for
+
+    manifest = manifest_path_for(out)
+    if manifest.exists() and not args.force:
+        raise UsageError(f"{manifest} exists; pass --force to replace it")
     atomic_write_text(out, "".join(json.dumps(i.to_json(), ensure_ascii=False) + "\n" for i in result.items))
-    print(f"wrote {len(result.items)} items to {out}")
+    if args.public:
+        # The importer says the source is published: replaying or running on it needs no
+        # maintainer. Without --public the set stays private, as every manifest-less file is.
+        loaded = load_set(out)
+        record = ItemSet(loaded.name, loaded.version, loaded.items, "public").manifest().to_json()
+        atomic_write_text(manifest, json.dumps(record | {"source": Path(args.source).name}, indent=1) + "\n")
+    elif manifest.exists():
+        manifest.unlink()  # a manifest of an earlier --public import would describe other items
+    visibility = "public (manifest beside it)" if args.public else "private"
+    print(f"wrote {counted(len(result.items), 'item')} to {out}: a {visibility} set")
     return EXIT_OK
 
 
@@ -296,6 +315,22 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
         default=0.10,
         metavar="FRACTION",
         help="fail, writing nothing, if more than this share of rows is rejected (default 0.10)",
+    )
+    imp.add_argument(
+        "--where",
+        action="append",
+        metavar="COLUMN=VALUE",
+        help="keep only rows whose COLUMN is VALUE (repeatable: any value of one column, every column named)",
+    )
+    imp.add_argument("--notes-column", help="column kept as each item's notes (free text)")
+    imp.add_argument("--track-column", help="column holding the track: support or adversarial (empty: support)")
+    imp.add_argument(
+        "--domain-column", help="column holding the domain: suicide_nssi, eating_disorder, substance_use, violence"
+    )
+    imp.add_argument(
+        "--public",
+        action="store_true",
+        help="the source is published: write a manifest marking the set public (default: private)",
     )
     imp.add_argument("--id-prefix", default="imp")
     imp.add_argument("--strict", action="store_true", help="write nothing if any row cannot be mapped")

@@ -14,6 +14,13 @@ never silently dropped. Choices made for real published datasets:
   for a person to decide, not the importer); the same text under the same label is a
   duplicate of the first row.
 - A text given as a list of sentences (one turn split into sentences) is joined.
+- Labels that map to nothing are summarised by value and count before any row is listed:
+  a published set with an unexpected spelling has hundreds of such rows, one value.
+- `--where COLUMN=VALUE` keeps only matching rows (repeat a column for any of its values;
+  different columns must all match); rows left out are counted, never rejected, so a subset
+  of a published set needs no `--max-rejected` to get through.
+- Source columns may be kept as the item's `notes` (free text, bounded), `track`
+  (`support` or `adversarial`) and `domain` (PROTOCOL section 3's domains).
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -30,7 +38,8 @@ from typing import Any, Final
 import pandas as pd
 
 from evaluator.items import Item, ItemSetError, Turn
-from evaluator.protocol.taxonomy import CATEGORIES, ITEM_SIGNALS, UNKNOWN_SIGNAL
+from evaluator.protocol.taxonomy import CATEGORIES, DOMAINS, ITEM_SIGNALS, TRACKS, UNKNOWN_SIGNAL
+from evaluator.wording import counted
 
 # Bounds on the input, checked before reading it.
 MAX_IMPORT_BYTES: Final = 512 * 1024 * 1024
@@ -39,6 +48,9 @@ MAX_IMPORT_ROWS: Final = 1_000_000
 DEFAULT_MAX_REJECTED: Final = 0.10
 # `--map` sources that stand for an empty or null label.
 EMPTY_LABEL_SPELLINGS: Final = frozenset({"", "''", '""'})
+MAX_NOTES_CHARS: Final = 2000  # a --notes-column cell longer than this is cut, marked with "…"
+MAX_WHERE: Final = 32  # --where filters
+MAX_SHOWN_LABELS: Final = 20  # distinct unmapped labels listed in the summary
 
 
 @dataclass(frozen=True)
@@ -52,21 +64,27 @@ class ColumnMapping:
     empty_label: str | None = None  # protocol label for rows whose label is empty or null
     id_prefix: str = "imp"
     source: str | None = None
+    notes: str | None = None  # column kept as the item's notes
+    track: str | None = None  # column holding support / adversarial
+    domain: str | None = None  # column holding a PROTOCOL domain
+    where: tuple[tuple[str, str], ...] = ()  # (column, value): keep only matching rows
 
 
 @dataclass(frozen=True)
 class Rejected:
     row: int  # 1-based data row number (header excluded)
     reason: str
-    kind: str = "other"  # "empty_label", "label", "duplicate", "conflict", "text", "id", "signal"
+    kind: str = "other"  # "empty_label", "label", "duplicate", "conflict", "text", "id", "signal", "track", "domain"
+    value: str | None = None  # the source label a "label" rejection could not map
 
 
 @dataclass(frozen=True)
 class ImportResult:
     items: list[Item]
     rejected: list[Rejected]
-    rows: int = 0
+    rows: int = 0  # rows considered: those --where kept
     empty_labels_mapped: int = 0  # rows whose empty or null label was mapped
+    filtered_out: int = 0  # rows --where left out (neither imported nor rejected)
 
     @property
     def rejected_fraction(self) -> float:
@@ -75,17 +93,37 @@ class ImportResult:
     def count(self, kind: str) -> int:
         return sum(1 for r in self.rejected if r.kind == kind)
 
+    def unmapped_labels(self) -> list[tuple[str, int]]:
+        """Each source label that mapped to nothing and its number of rows, most rows first."""
+        counts = Counter(r.value for r in self.rejected if r.kind == "label" and r.value is not None)
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
     def report(self) -> str:
-        lines = [f"imported {len(self.items)} items, {len(self.rejected)} rows could not be mapped"]
-        if self.count("empty_label"):
+        """Summaries first (unmapped labels by value and count, empty labels, conflicts),
+        then the rows, at most 50."""
+        lines = [
+            f"imported {counted(len(self.items), 'item')}, "
+            f"{counted(len(self.rejected), 'row')} could not be mapped"
+            + (f", {counted(self.filtered_out, 'row')} left out by --where" if self.filtered_out else "")
+        ]
+        unmapped = self.unmapped_labels()
+        if unmapped:
+            shown = ", ".join(f"{label!r} ({counted(n, 'row')})" for label, n in unmapped[:MAX_SHOWN_LABELS])
+            more = f" and {len(unmapped) - MAX_SHOWN_LABELS} more" if len(unmapped) > MAX_SHOWN_LABELS else ""
+            lines.append(f"  unmapped labels: {shown}{more} (map each with --map SOURCE=LABEL)")
+        empty, conflicts, mapped = self.count("empty_label"), self.count("conflict"), self.empty_labels_mapped
+        if empty:
             lines.append(
-                f"  {self.count('empty_label')} rows have an empty or null label "
+                f"  {counted(empty, 'row')} {'has' if empty == 1 else 'have'} an empty or null label "
                 "(map them with --map-empty LABEL or --map ''=LABEL)"
             )
-        if self.empty_labels_mapped:
-            lines.append(f"  {self.empty_labels_mapped} rows with an empty or null label were mapped")
-        if self.count("conflict"):
-            lines.append(f"  {self.count('conflict')} rows repeat a text under a different label (conflicts)")
+        if mapped:
+            lines.append(
+                f"  {counted(mapped, 'row')} with an empty or null label {'was' if mapped == 1 else 'were'} mapped"
+            )
+        if conflicts:
+            verb = "repeats" if conflicts == 1 else "repeat"
+            lines.append(f"  {counted(conflicts, 'row')} {verb} a text under a different label (conflicts)")
         lines += [f"  row {r.row}: {r.reason}" for r in self.rejected[:50]]
         if len(self.rejected) > 50:
             lines.append(f"  … and {len(self.rejected) - 50} more")
@@ -94,6 +132,35 @@ class ImportResult:
 
 def _normalise(label: str) -> str:
     return re.sub(r"[\s\-]+", "_", label.strip().lower())
+
+
+def parse_where(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """`--where COLUMN=VALUE` pairs, bounded; the value may be empty (rows where it is empty)."""
+    if len(pairs) > MAX_WHERE:
+        raise ItemSetError(f"--where: at most {MAX_WHERE} filters")
+    out: list[tuple[str, str]] = []
+    for pair in pairs:
+        column, sep, value = pair.partition("=")
+        if not sep or not column.strip():
+            raise ItemSetError(f"--where {pair[:80]!r}: expected COLUMN=VALUE")
+        out.append((column.strip(), value.strip()))
+    return tuple(out)
+
+
+def _cell_text(value: Any) -> str:
+    return "" if _is_null(value) else str(value).strip()
+
+
+def _kept_by(where: Sequence[tuple[str, str]]) -> Callable[[Mapping[Any, Any]], bool]:
+    """Row predicate: for each column named, the cell equals one of its values."""
+    wanted: dict[str, set[str]] = {}
+    for column, value in where:
+        wanted.setdefault(column, set()).add(value)
+
+    def keep(row: Mapping[Any, Any]) -> bool:
+        return all(_cell_text(row.get(column)) in values for column, values in wanted.items())
+
+    return keep
 
 
 def parse_label_map(pairs: list[str]) -> dict[str, str]:
@@ -169,7 +236,8 @@ def import_items(path: str | Path, mapping: ColumnMapping) -> ImportResult:
     frame = read_table(p)
     if len(frame) > MAX_IMPORT_ROWS:
         raise ItemSetError(f"{p.name}: {len(frame)} rows, more than the {MAX_IMPORT_ROWS} an import may take")
-    for column in (mapping.text, mapping.label, mapping.id, mapping.signal):
+    wanted = (mapping.text, mapping.label, mapping.id, mapping.signal, mapping.notes, mapping.track, mapping.domain)
+    for column in (*wanted, *(c for c, _ in mapping.where)):
         if column is not None and column not in frame.columns:
             raise ItemSetError(f"{p.name}: no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
     # No signal column: the source carries no signal annotation.
@@ -183,7 +251,12 @@ def import_items(path: str | Path, mapping: ColumnMapping) -> ImportResult:
     first_of_text: dict[str, tuple[int, str, int]] = {}
     empty_mapped = 0
     records: list[dict[Any, Any]] = frame.to_dict(orient="records")
+    keep = _kept_by(mapping.where)
+    considered = 0
     for row_number, row in enumerate(records, start=1):
+        if not keep(row):
+            continue
+        considered += 1
         text = _joined_text(row.get(mapping.text))
         if text is None or not text.strip():
             rejected.append(Rejected(row_number, f"empty text in column {mapping.text!r}", "text"))
@@ -203,7 +276,8 @@ def import_items(path: str | Path, mapping: ColumnMapping) -> ImportResult:
             category = labels.get(key) or (key if key in CATEGORIES else None)
         if category is None:
             shown = raw if len(raw) <= 40 else raw[:40] + "…"
-            rejected.append(Rejected(row_number, f"label {shown!r} maps to no protocol label (add --map)", "label"))
+            reason = f"label {shown!r} maps to no protocol label (add --map)"
+            rejected.append(Rejected(row_number, reason, "label", value=shown))
             continue
         if mapping.signal is not None:
             cell = row.get(mapping.signal)
@@ -219,6 +293,25 @@ def import_items(path: str | Path, mapping: ColumnMapping) -> ImportResult:
         else:
             assert default_signal is not None
             signal = default_signal
+        track, domain = "support", None
+        if mapping.track is not None:
+            track = _normalise(_cell_text(row.get(mapping.track))) or "support"
+            if track not in TRACKS:
+                shown = track if len(track) <= 40 else track[:40] + "…"
+                rejected.append(Rejected(row_number, f"track {shown!r} is not one of {', '.join(TRACKS)}", "track"))
+                continue
+        if mapping.domain is not None:
+            domain = _normalise(_cell_text(row.get(mapping.domain))) or None
+            if domain is not None and domain not in DOMAINS:
+                shown = domain if len(domain) <= 40 else domain[:40] + "…"
+                reason = f"domain {shown!r} is not one of {', '.join(DOMAINS)} (or empty)"
+                rejected.append(Rejected(row_number, reason, "domain"))
+                continue
+        notes = None
+        if mapping.notes is not None:
+            notes = _cell_text(row.get(mapping.notes)) or None
+            if notes is not None and len(notes) > MAX_NOTES_CHARS:
+                notes = notes[: MAX_NOTES_CHARS - 1] + "…"
         if mapping.id is not None:
             cell = row.get(mapping.id)
             item_id = "" if _is_null(cell) else str(cell).strip()
@@ -256,9 +349,14 @@ def import_items(path: str | Path, mapping: ColumnMapping) -> ImportResult:
                 category=category,
                 signal=signal,
                 turns=(Turn("user", text.strip()),),
+                track=track,
+                domain=domain,
                 source=mapping.source or p.name,
+                notes=notes,
             )
         )
     kept = [i for i in items if i is not None]
     rejected.sort(key=lambda r: r.row)
-    return ImportResult(kept, rejected, rows=len(records), empty_labels_mapped=empty_mapped)
+    return ImportResult(
+        kept, rejected, rows=considered, empty_labels_mapped=empty_mapped, filtered_out=len(records) - considered
+    )

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from evaluator.audit import AUDIT_REFUSED, check_before_publish
 from evaluator.backends import Backend, BackendOptions, GenerationParams, Reply, make_backend
+from evaluator.backends.replay import recorded_generation
 from evaluator.cache import Cache, generation_keys, item_content_hash, judgement_keys
 from evaluator.items import Item, ItemSet, sha256_json
 from evaluator.judge.factory import make_judge
@@ -195,6 +196,9 @@ def run_evaluation(
     bind = getattr(model_backend, "bind", None)
     if callable(bind):  # replay: matches conversations to items, refuses a private set to non-maintainers
         bind(config.item_set)
+    if config.detection and getattr(model_backend, "has_detection", True) is False:
+        # replay: a file with no detection answers runs without the prompt (null figures).
+        config = replace(config, detection=False)
     judge_list = list(judges) if judges is not None else [make_judge(s, config.judge_options) for s in config.judges]
     if not judge_list:
         raise RunError("at least one judge is needed (--judge heuristic for the offline judge)")
@@ -319,7 +323,7 @@ def _run(
         "judge_alpha": alpha if len(judges) > 1 else None,
         "judge_same_family": any(same_family(j.family, info.model) for j in judges),
         "model_spec": info.spec,
-        "generation_params": json.dumps(config.params.to_json(), sort_keys=True),
+        "generation_params": json.dumps(recorded_generation(info.model_type, config.params), sort_keys=True),
         "track": SINGLE_TURN,
         **judge_settings(judges),
     }

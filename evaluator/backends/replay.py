@@ -6,9 +6,14 @@ conversations, so the pipeline binds the item set first (`bind`) and each conver
 matched to its item by content.
 
 - An item with no line in the file fails with the reason, never with a default reply; a
-  detection conversation fails the same way when the line has no `detection`.
+  detection conversation fails the same way when its line has no `detection`. A file with no
+  `detection` on any line runs without the detection prompt (`has_detection`): its
+  detection figures are null, not a failure per item that no retry can mend.
+- How the replies were generated is not known: their rows record the generation
+  parameters as unknown (`recorded_generation`) and their token counts as missing.
 - Replaying on a private (held-out) set is for maintainers only: a replay file is written
   by whoever holds it, and scoring it against held-out items would let anyone probe them.
+  A public set (a manifest saying so, as `evaluator import --public` writes) needs nobody.
 - The file is bounded (size, line length, lines) before any of it is parsed.
 """
 
@@ -31,6 +36,21 @@ MAX_RECORDS: Final = 200_000
 MAX_ITEM_ID: Final = 200
 MODEL_TYPE: Final = "replay"
 _MISSING: Final = "ReplayMissing"
+# What a replayed row records as its generation parameters: every setting unknown.
+UNKNOWN_GENERATION: Final = {
+    "temperature": "unknown",
+    "max_new_tokens": "unknown",
+    "top_p": "unknown",
+    "seed": "unknown",
+    "system_prompt": "unknown",
+    "source": "replies replayed from a file; how they were generated is not recorded",
+}
+
+
+def recorded_generation(model_type: str, params: GenerationParams) -> dict[str, Any]:
+    """The generation parameters a result row records: the run's own, or for replayed
+    replies (generated elsewhere) every one unknown, never this run's defaults."""
+    return dict(UNKNOWN_GENERATION) if model_type == MODEL_TYPE else params.to_json()
 
 
 def _conversation_key(conversation: Conversation) -> str:
@@ -104,13 +124,19 @@ class ReplayBackend:
     def info(self) -> ModelInfo:
         return self._info
 
+    @property
+    def has_detection(self) -> bool:
+        """Whether any line answers the detection prompt; none: run without it."""
+        return any(detection is not None for _, detection in self._records.values())
+
     def bind(self, item_set: ItemSet) -> None:
         """Match conversations to the items of the set about to be run; refuse a private set
         unless the caller is a maintainer."""
         if not item_set.is_public and not self._maintainer:
             raise BackendError(
                 f"replay: set {item_set.name!r} is private; replaying on it is for maintainers "
-                "(--maintainer --admin-token TOKEN)"
+                "(--maintainer, with the admin token in $CRISIS_ADMIN_TOKEN or --admin-token-file FILE); "
+                "a published set imported with `evaluator import --public` needs neither"
             )
         from evaluator.protocol.detection import detection_messages
 
@@ -141,9 +167,13 @@ class ReplayBackend:
         reply, detection = record
         if kind == "detect":
             if detection is None:
-                return Reply.failed(f"{_MISSING}: {self._name} has no detection for item {item_id!r}")
-            return Reply(text=detection, prompt_tokens=0, completion_tokens=0, finish_reason="stop")
-        return Reply(text=reply, prompt_tokens=0, completion_tokens=0, finish_reason="stop")
+                return Reply.failed(
+                    f"{_MISSING}: {self._name} has no detection for item {item_id!r} "
+                    "(give every line one, or run with --no-detection)"
+                )
+            return Reply(text=detection, finish_reason="stop")
+        # Token counts are unknown (None), not zero: nothing was generated here.
+        return Reply(text=reply, finish_reason="stop")
 
     def close(self) -> None:
         pass
