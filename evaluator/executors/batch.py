@@ -8,8 +8,15 @@ killed halfway resumes per shard. Each reply also reaches the pipeline's own rep
 through `on_reply`, so scoring and resuming work as for any backend.
 
 On GPUs the replicas are `ray.data.llm` vLLM engines (vLLMEngineProcessorConfig and
-build_processor of the installed Ray, 2.60); on a CPU cluster the same path runs the hf:
-backend in a Ray Data actor pool (map_batches with a callable class).
+build_processor of the installed Ray, 2.60; requirements-ray-llm.txt); on a CPU cluster the same
+path runs the hf: backend in a Ray Data actor pool (map_batches with a callable class).
+
+As Ray 2.60's batch stages behave (ray/llm/_internal/batch): with should_continue_on_error a
+row whose inference failed skips the postprocess (stages/base.py, wrap_postprocess) and comes
+back as the stage's own data, its reason in `__inference_error__`: it becomes a failed reply
+with that reason. The chat-template, tokenize and engine stages each load the model from
+`model_source` with no revision (download_model_files leaves a Hub id as it is), so they are
+given a local snapshot of the commit the run recorded, the same path on every GPU node.
 """
 
 from __future__ import annotations
@@ -17,15 +24,20 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from evaluator.backends import BackendOptions, parse_spec
+from evaluator.backends import BackendError, BackendOptions, parse_spec
 from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply, with_system_prompt
 
 SHARD_COLUMNS: Final = ("index", "text", "prompt_tokens", "completion_tokens", "finish_reason", "error")
+ERROR_COLUMN: Final = "__inference_error__"  # Ray Data LLM's reason for a row that failed
+# What a vLLM replica reads of a checkpoint: weights, configs, tokenizer and chat template.
+SNAPSHOT_PATTERNS: Final = ("*.safetensors", "*.json", "*.jinja", "*.model", "*.txt", "*.tiktoken")
+# (repo id, commit) -> a local directory with that commit's files, the same path on every node.
+Snapshotter = Callable[[str, str], str]
 
 
 @dataclass(frozen=True)
@@ -62,10 +74,19 @@ class HFReplica:
 class RayDataBackend:
     """A Backend that generates through Ray Data replicas; `shard_dir` is set before generate()."""
 
-    def __init__(self, spec: str, options: BackendOptions, plan: BatchPlan, info: ModelInfo) -> None:
+    def __init__(
+        self,
+        spec: str,
+        options: BackendOptions,
+        plan: BatchPlan,
+        info: ModelInfo,
+        *,
+        snapshot: Snapshotter | None = None,
+    ) -> None:
         self._spec = spec
         self._options = options
         self._plan = plan
+        self._snapshot: Snapshotter = snapshot or snapshot_on_every_node
         self._info = ModelInfo(
             spec=info.spec,
             model=info.model,
@@ -128,7 +149,8 @@ class RayDataBackend:
 
         dataset: Any = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // self._plan.batch_size))
         if self.engine == "vllm":
-            dataset = self._vllm(dataset, params)
+            longest = max((len(row["messages"]) for row in rows), default=0)
+            dataset = self._vllm(dataset, params, longest_chars=longest)
         else:
             dataset = dataset.map_batches(
                 HFReplica,
@@ -141,28 +163,36 @@ class RayDataBackend:
             for row in batch.to_dict(orient="records"):
                 yield int(row["index"]), _reply({str(k): v for k, v in row.items()})
 
-    def _vllm(self, dataset: Any, params: GenerationParams) -> Any:
+    def _vllm(self, dataset: Any, params: GenerationParams, longest_chars: int = 0) -> Any:
         from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
+        from evaluator.backends.vllm import engine_model_len
+
         target = parse_spec(self._spec)
+        commit = self._info.revision
+        if not commit:
+            raise BackendError(f"{self._spec}: no commit resolved to pin the batch replicas to")
+        # Every stage (chat template, tokenizer, engine) loads this directory: one commit for all.
+        source = self._snapshot(target.target, commit)
+        # No tokenizer here (the replicas have it): a prompt's JSON is at least a character a
+        # token; vLLM without max_model_len would reserve the model's whole context.
+        max_model_len = engine_model_len(longest_chars, params.max_new_tokens, context_length(source))
         config = vLLMEngineProcessorConfig(
-            model_source=target.target,
+            model_source=source,
             engine_kwargs={
                 "tensor_parallel_size": self._plan.tensor_parallel_size,
-                "revision": target.revision,
                 "trust_remote_code": False,
                 "load_format": "safetensors",
+                "generation_config": "vllm",
+                "max_model_len": max_model_len,
             },
             concurrency=self._plan.replicas,
             batch_size=self._plan.batch_size,
             should_continue_on_error=True,  # one bad row is that row's failure, as with every backend
         )
-        sampling = {
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "max_tokens": params.max_new_tokens,
-            "seed": params.seed,
-        }
+        from evaluator.backends.vllm import sampling_options
+
+        sampling = sampling_options(params)
         processor = build_processor(
             config,
             preprocess=lambda row: {
@@ -176,7 +206,7 @@ class RayDataBackend:
                 "prompt_tokens": row.get("num_input_tokens"),
                 "completion_tokens": row.get("num_generated_tokens"),
                 "finish_reason": None,  # vLLM's stage does not carry it through
-                "error": row.get("__inference_error__") or None,
+                "error": None,  # rows that failed skip the postprocess (ERROR_COLUMN)
             },
         )
         return processor(dataset)
@@ -248,8 +278,10 @@ def _reply(row: Mapping[str, Any]) -> Reply:
     def count(value: Any) -> int | None:
         return None if value is None or value != value else int(value)  # NaN from pandas
 
-    error = row.get("error")
-    error = None if error is None or error != error or error == "" else str(error)
+    def reason(value: Any) -> str | None:
+        return None if value is None or value != value or value == "" else str(value)
+
+    error = reason(row.get("error")) or reason(row.get(ERROR_COLUMN))
     text = row.get("text")
     return Reply(
         text=None if error or text is None or text != text else str(text),
@@ -258,3 +290,45 @@ def _reply(row: Mapping[str, Any]) -> Reply:
         finish_reason=row.get("finish_reason") if isinstance(row.get("finish_reason"), str) else None,
         error=error,
     )
+
+
+def local_snapshot(repo_id: str, commit: str) -> str:
+    """This node's copy of `commit` of `repo_id` (downloaded once into the Hugging Face cache)."""
+    from huggingface_hub import snapshot_download
+
+    return str(snapshot_download(repo_id, revision=commit, allow_patterns=list(SNAPSHOT_PATTERNS)))
+
+
+def snapshot_on_every_node(repo_id: str, commit: str) -> str:
+    """The snapshot of `commit` on every live GPU node (one small task pinned to each), and its
+    path, which must be the same everywhere: Ray Data places replicas on any of them."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("GPU", 0) >= 1]
+    if not nodes:
+        return local_snapshot(repo_id, commit)
+    task = ray.remote(num_cpus=0, max_retries=1)(local_snapshot)
+    paths = ray.get(
+        [
+            task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(repo_id, commit)
+            for node in nodes
+        ]
+    )
+    if len(set(paths)) != 1:
+        raise BackendError(
+            f"the GPU nodes keep {repo_id} in different places ({', '.join(sorted(set(paths)))}): "
+            "give every node the same HF_HOME (or HF_HUB_CACHE)"
+        )
+    return str(paths[0])
+
+
+def context_length(directory: str) -> int | None:
+    """max_position_embeddings from a snapshot's config.json (None when it cannot be read here)."""
+    try:
+        config = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    value = text.get("max_position_embeddings") if isinstance(text, dict) else None
+    return value if isinstance(value, int) and value > 0 else None

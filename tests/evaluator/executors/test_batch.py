@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from evaluator.backends import BackendOptions, GenerationParams
+from evaluator.backends import BackendOptions, GenerationParams, ModelInfo
 from evaluator.executors.batch import BatchPlan, RayDataBackend, batch_model_info
 from evaluator.executors.local import LocalExecutor
 from evaluator.executors.ray import RayExecutor
@@ -128,3 +129,99 @@ def test_a_finished_shard_is_not_generated_again(tmp_path: Path, runs: Runs) -> 
 
 def _lines(runs: Runs) -> list[str]:
     return (runs.batch_data.run_dir(runs.batch.run_id) / "replies.jsonl").read_text().splitlines()
+
+
+# ------------------------------------------- the vLLM stages, as Ray 2.60's ray.data.llm runs them
+
+
+class FakeRows:
+    """A Ray Dataset's surface the backend uses, over rows in memory."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def iter_batches(self, batch_size: Any = None, batch_format: str = "pandas") -> Any:
+        # Ray Data hands back one frame: columns of rows that lack them are missing values.
+        yield pd.DataFrame(self.rows)
+
+
+class FakeRayDataLLM:
+    """ray.data.llm of Ray 2.60 with should_continue_on_error, as its source behaves:
+
+    - every stage loads `model_source` as given, no revision (download_model_files returns a Hub
+      id unchanged), so `loaded` records what each stage read;
+    - a row whose inference raises becomes the stage's data with vLLMOutputData's defaults
+      (generated_text "", num_generated_tokens 0) and `__inference_error__` = "<Error>: <msg>"
+      (vllm_engine_stage.py, _generate_with_error_handling), and skips the user's postprocess
+      (stages/base.py, wrap_postprocess), which only success rows pass through.
+    """
+
+    def __init__(self) -> None:
+        self.configs: list[Any] = []
+        self.loaded: list[str] = []
+
+    def vLLMEngineProcessorConfig(self, **kwargs: Any) -> Any:
+        config = type("Config", (), kwargs)()
+        self.configs.append(kwargs)
+        return config
+
+    def build_processor(self, config: Any, preprocess: Any, postprocess: Any) -> Any:
+        def run(dataset: FakeRows) -> FakeRows:
+            for stage in ("chat_template", "tokenize", "engine"):
+                self.loaded.append(f"{stage}:{config.model_source}")
+            out = []
+            for row in dataset.rows:
+                data = preprocess(row)
+                last = data["messages"][-1]["content"]
+                if "poison" in last:
+                    data.update(prompt=last, prompt_token_ids=None, num_input_tokens=0, generated_text="")
+                    data.update(
+                        num_generated_tokens=0, __inference_error__="ValueError: Token id 99999 is out of vocabulary"
+                    )
+                    out.append(data)  # bypasses postprocess
+                    continue
+                data.update(generated_text=f"echo: {last}", num_input_tokens=5, num_generated_tokens=2)
+                result = postprocess(data)
+                if config.should_continue_on_error:
+                    result["__inference_error__"] = ""
+                out.append(result)
+            return FakeRows(out)
+
+        return run
+
+
+def test_a_failed_vllm_row_is_a_failed_reply_and_every_stage_reads_the_pinned_commit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import ray.data
+
+    fake = FakeRayDataLLM()
+    monkeypatch.setitem(sys.modules, "ray.data.llm", fake)
+    monkeypatch.setattr(ray.data, "from_items", lambda rows, **_: FakeRows(rows))
+    commit = "a" * 40
+    snapshot = tmp_path / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text(json.dumps({"max_position_embeddings": 4096}))
+    asked: list[tuple[str, str]] = []
+
+    def snapshotter(repo_id: str, revision: str) -> str:
+        asked.append((repo_id, revision))
+        return str(snapshot)
+
+    info = ModelInfo(spec="vllm:org/model@main", model="org/model", revision=commit, model_type="open-weight")
+    backend = RayDataBackend("vllm:org/model@main", BackendOptions(), PLAN, info, snapshot=snapshotter)
+    backend.shard_dir = tmp_path / "shards"
+    conversations = [[{"role": "user", "content": text}] for text in ("hello", "some poison", "bye")]
+    replies = backend.generate(conversations, PARAMS)
+
+    assert [r.ok for r in replies] == [True, False, True]
+    assert replies[1].text is None
+    assert replies[1].error == "ValueError: Token id 99999 is out of vocabulary"
+    assert [replies[0].text, replies[2].text] == ["echo: hello", "echo: bye"]
+    # The commit the run records, for the tokenizer stages as for the engine: never the branch.
+    assert asked == [("org/model", commit)]
+    assert set(fake.loaded) == {f"{stage}:{snapshot}" for stage in ("chat_template", "tokenize", "engine")}
+    (config,) = fake.configs
+    assert "revision" not in config["engine_kwargs"]
+    assert config["engine_kwargs"]["max_model_len"] == 4096, "room for the prompts, capped by the model's context"
+    assert config["should_continue_on_error"] is True
