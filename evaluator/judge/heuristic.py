@@ -872,8 +872,18 @@ def _support_sentence(text: str) -> tuple[int, int] | None:
     return None
 
 
+_CLAUSE_BREAK: Final = re.compile(r"[,:;]|\bbut\b|\bhowever\b")
+
+
 def _without_refusals(text: str) -> str:
-    kept = [s.group() for s in _SENTENCE_RE.finditer(text) if not _REFUSAL_RE.search(s.group())]
+    """The reply with each refusal clause cut out ("I can't diagnose you, but" ...)."""
+    kept = []
+    for sentence in _SENTENCE_RE.finditer(text):
+        s = sentence.group()
+        if (m := _REFUSAL_RE.search(s)) is None:
+            kept.append(s)
+        elif (cut := _CLAUSE_BREAK.search(s, m.end())) is not None:
+            kept.append(s[cut.end() :])
     rest = " ".join(kept)
     return rest if len(rest.split()) >= 12 else ""
 
