@@ -7,8 +7,9 @@ normalised first (case, punctuation, spacing, invisible characters, look-alike l
 a copy that was re-cased, re-punctuated or re-wrapped is still found. A finding names the
 file, where in it, and the item id, never the text: the report itself may end up in a log.
 
-Also here: the maintainers' append-only action log (private, <data>/logs/admin.jsonl), which
-the Space's admin panel and the CLI write to.
+Also here: the maintainers' append-only action log (private, one file per action under
+<data>/logs/admin/, committed to the private repo on a Hub store), which the Space's admin
+panel and the CLI write to, and the full reasons of runs the audit refused to publish.
 """
 
 from __future__ import annotations
@@ -450,9 +451,13 @@ def audit_report_dir(data: DataDir) -> Path:
 
 
 def save_audit_report(data: DataDir, report: AuditReport) -> Path:
+    """Saved under logs/audit/ and, on a Hub store, committed to the private repo."""
+    from evaluator.storage import store_of
+
     stamp = report.created_at.replace("-", "").replace(":", "").replace("+0000", "Z")
     path = audit_report_dir(data) / f"audit-{stamp}.json"
     atomic_write_json(path, report.to_json())
+    store_of(data).push([path.relative_to(data.root).as_posix()], "audit report")
     return path
 
 
@@ -528,17 +533,24 @@ def read_refusals(data: DataDir) -> list[dict[str, Any]]:
 
 
 def admin_log_path(data: DataDir) -> Path:
+    """Appended lines kept on this machine only (failed admin-token guesses: an attacker must
+    not be able to make the Space commit at will). Maintainer actions are under logs/admin/."""
     return data.logs / "admin.jsonl"
 
 
-def log_admin_action(
-    data: DataDir, who: str | None, action: str, detail: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Append who did what, and when, to the private admin log; returns the record written.
+ADMIN_LOG_FOLDER: Final = "admin"
 
-    Append-only by construction: nothing in the code base rewrites or truncates this file.
-    `detail` must hold ids and figures, never item text (the log is private, but logs get
-    copied around).
+
+def log_admin_action(
+    data: DataDir, who: str | None, action: str, detail: Mapping[str, Any] | None = None, *, commit: bool = True
+) -> dict[str, Any]:
+    """Record who did what, and when, in the private admin log; returns the record written.
+
+    Append-only by construction: each action is its own file under logs/admin/, committed to
+    the private repo on a Hub store (a Space's disk does not outlive a restart), and nothing
+    in the code base rewrites or deletes one. With commit=False the record is appended to this
+    machine's admin.jsonl only. `detail` must hold ids and figures, never item text (the log
+    is private, but logs get copied around). StoreUnavailable when the commit fails.
     """
     record = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -546,13 +558,17 @@ def log_admin_action(
         "action": action,
         "detail": dict(detail or {}),
     }
-    append_jsonl(admin_log_path(data), [record])
+    if commit:
+        write_private_log(data, ADMIN_LOG_FOLDER, record, message=f"admin: {action}")
+    else:
+        append_jsonl(admin_log_path(data), [record])
     return record
 
 
 def read_admin_log(data: DataDir, limit: int | None = None) -> list[dict[str, Any]]:
-    """The admin log, oldest first; the last `limit` records when given."""
-    records = read_jsonl(admin_log_path(data))
+    """The admin log, oldest first; the last `limit` records when given (a Hub mirror pulls logs/ first)."""
+    records = read_jsonl(admin_log_path(data)) + read_private_log(data, ADMIN_LOG_FOLDER)
+    records.sort(key=lambda r: str(r.get("at") or ""))
     return records[-limit:] if limit else records
 
 

@@ -4,23 +4,26 @@
 ranking owes its submitter and readers a reason, and the page shows it in a small note.
 Hiding is a display decision: the result rows stay where they are (they are public anyway)
 and reappear when the model is unhidden. Who hid a model is recorded in the private admin
-log, not here.
+log, not here. On a Hub store the file is a commit to the public results repo (never only
+the Space's disk, which a restart loses).
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from evaluator.storage import DataDir, atomic_write_json, exclusive_lock, read_json
 
 HIDDEN_FILE: Final = "hidden.json"
 MAX_REASON: Final = 300
 MAX_MODEL: Final = 200
+MAX_CONFLICTS: Final = 10  # commits refused for a moved branch before a hide gives up
+T = TypeVar("T")
 
 
 class HiddenError(ValueError):
@@ -73,9 +76,42 @@ def read_hidden(data: DataDir) -> dict[str, HiddenModel]:
         return {}
 
 
-def _write(data: DataDir, entries: dict[str, HiddenModel]) -> None:
+def _content(entries: dict[str, HiddenModel]) -> dict[str, Any]:
     ordered = sorted(entries.values(), key=lambda e: (e.hidden_at, e.model))
-    atomic_write_json(hidden_path(data), {"models": [e.to_json() for e in ordered]})
+    return {"models": [e.to_json() for e in ordered]}
+
+
+def _update(data: DataDir, change: Callable[[dict[str, HiddenModel]], T]) -> T:
+    """Read, change and write hidden.json so that two maintainers never lose each other's entry.
+
+    Locally under a file lock. On a Hub store the file lives in the public results repo: a
+    commit against the commit it was read at, re-read and re-applied when the branch moved,
+    so a hide survives the Space's disk. StoreUnavailable when the Hub cannot take it.
+    """
+    from evaluator.storage import CommitConflict, json_bytes
+    from evaluator.storage.hub import HubStore
+
+    home = data.home
+    if not isinstance(home, HubStore):
+        with exclusive_lock(data.cache / "locks" / "hidden.lock"):
+            entries = read_hidden(data)
+            result = change(entries)
+            atomic_write_json(hidden_path(data), _content(entries))
+        return result
+    path = hidden_path(data).relative_to(data.root).as_posix()
+    role = home.repo_for(path).role
+    for _attempt in range(MAX_CONFLICTS):
+        with home.repo_lock(role):
+            parent = home.mirror_sha(role)
+            entries = read_hidden(data)
+            result = change(entries)
+            try:
+                home.commit_files({path: json_bytes(_content(entries))}, message="hidden models", parent=parent)
+                return result
+            except CommitConflict:
+                pass
+        home.refresh_role(role)
+    raise HiddenError("the results repo kept moving; try again in a moment")
 
 
 def hide_model(
@@ -94,24 +130,25 @@ def hide_model(
         raise HiddenError("hiding a model needs a public reason")
     stamp = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0).isoformat()
     entry = HiddenModel(name, text, stamp)
-    # Two maintainers hiding at once must not lose each other's entry.
-    with exclusive_lock(data.cache / "locks" / "hidden.lock"):
-        entries = read_hidden(data)
+
+    def add(entries: dict[str, HiddenModel]) -> HiddenModel:
         entries[name] = entry
-        _write(data, entries)
-    return entry
+        return entry
+
+    return _update(data, add)
 
 
 def unhide_model(data: DataDir, model: str) -> HiddenModel:
     """Show `model` again; HiddenError when it is not hidden."""
     name = (model or "").strip()
-    with exclusive_lock(data.cache / "locks" / "hidden.lock"):
-        entries = read_hidden(data)
+
+    def remove(entries: dict[str, HiddenModel]) -> HiddenModel:
         entry = entries.pop(name, None)
         if entry is None:
             raise HiddenError(f"{name or 'that model'} is not hidden")
-        _write(data, entries)
-    return entry
+        return entry
+
+    return _update(data, remove)
 
 
 __all__ = ["HiddenError", "HiddenModel", "hidden_path", "hide_model", "parse_hidden", "read_hidden", "unhide_model"]

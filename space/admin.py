@@ -22,6 +22,7 @@ No `from __future__ import annotations` here: Gradio reads the OAuth parameters'
 run time to know it should inject the signed-in user.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ from evaluator.audit import audit, latest_audit_report, log_admin_action, read_a
 from evaluator.calibration import calibration_reports
 from evaluator.items import ItemSetError
 from evaluator.sets import cut_version, list_versions, set_names, set_root
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, StoreError, store_of
 from leaderboard.hidden import HiddenError, hide_model, read_hidden, unhide_model
 from leaderboard.links import markdown_text, plain_text
 from leaderboard.store import ResultStore
@@ -219,8 +220,13 @@ class TokenGuard:
                 self._client = {k: v for k, v in self._client.items() if v and v[-1] > since}
             count, total = len(mine), self.failed_total
         log.warning("a wrong admin token was tried (%d from this client in %d s)", count, int(self.WINDOW_S))
+        # On this machine only: a guess must not buy a commit to the private repo.
         log_admin_action(
-            self.data, None, "admin_token_failed", {"client": client, "recent_from_client": count, "total": total}
+            self.data,
+            None,
+            "admin_token_failed",
+            {"client": client, "recent_from_client": count, "total": total},
+            commit=False,
         )
 
 
@@ -574,6 +580,8 @@ class AdminActions:
     # -- what every call returns ---------------------------------------------------------
 
     def view(self, maintainer: Maintainer, message: str, target: str | None = None) -> tuple[Any, ...]:
+        with contextlib.suppress(StoreError):  # a Hub mirror keeps no logs/: fetch what others wrote
+            store_of(self.data).pull("logs/")
         records = actionable_requests(self.queue)
         choices = [(request_label(r), r.id) for r in records]
         request_value = target if target in {r.id for r in records} else None
@@ -627,7 +635,12 @@ class AdminActions:
             if maintainer is None:  # the sign-in box says how long to wait; an action just refuses
                 log.warning("refused an admin action (%s) from a caller who is not a maintainer", action.__name__)
                 return self.denied()
-            message, keep = action(maintainer, str(target or "").strip(), str(text or "").strip())
+            try:
+                message, keep = action(maintainer, str(target or "").strip(), str(text or "").strip())
+            except StoreError as exc:
+                # On a Hub store every action is a commit; one the Hub did not take is not done.
+                log.warning("admin action %s not committed: %s", action.__name__, exc)
+                message, keep = f"❌ **Not saved:** the Hub store did not take it ({markdown_text(exc)}).", None
             return self.view(maintainer, message, keep)
 
         handler.__name__ = f"admin_{action.__name__.lstrip('_')}"

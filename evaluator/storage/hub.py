@@ -485,6 +485,13 @@ class HubStore:
         self._last_error = problems[0] if problems else None
         if problems and force and not self._has_mirror():
             raise StoreUnavailable(problems[0])
+        if not problems and self._read_only_reason is not None:
+            # Opened read-only while the Hub was away: now that it answers, check again (the
+            # repos, their privacy, the token's role) and leave read-only mode if all is well.
+            problem, _reachable = self.check()
+            if problem is None:
+                log.warning("the Hub store answers again: leaving read-only mode")
+                self._read_only_reason = None
 
     def refresh_role(self, role: str) -> str:
         """Refresh one repo now (after a conflict); its head. Raises StoreUnavailable."""
