@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from evaluator.protocol.taxonomy import PROTOCOL_VERSION
-from evaluator.results import SINGLE_TURN
+from evaluator.results import LOG_AUDIT, SINGLE_TURN
 from evaluator.sets import RankedVersion
 from evaluator.wording import counted
 
@@ -98,6 +98,8 @@ def _official(frame: pd.DataFrame) -> pd.Series:
 
 def list_boards(rows: pd.DataFrame) -> list[Board]:
     """Every board present, best candidate for "current" first."""
+    # PROTOCOL section 10: log audits of a deployer's own conversations never enter a board.
+    rows = rows[_tracks(rows) != LOG_AUDIT] if len(rows) else rows
     if rows.empty:
         return []
     frame = pd.DataFrame(
@@ -258,6 +260,7 @@ def board_mask(rows: pd.DataFrame, board: Board) -> pd.Series:
         & (_text(rows, "judge_prompt_hash") == board.judge_prompt_hash)
         & (_text(rows, "protocol_version") == board.protocol_version)
         & (_tracks(rows) == board.track)
+        & (_tracks(rows) != LOG_AUDIT)
     )
     demo = _model_types(rows) == DEMO_TYPE
     # The demo board shows the baselines too, as the reference rows they are everywhere.

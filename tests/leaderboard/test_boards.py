@@ -142,12 +142,13 @@ def test_version_2_and_3_results_and_tracks_get_boards_of_their_own(data: DataDi
     write_run(data, legacy)
     lb = Leaderboard(ResultStore(data), min_models=1)
     boards = lb.boards()
+    # PROTOCOL section 10: log audits never enter a public board, not even one of their own.
     assert {(b.protocol_version, b.track) for b in boards} == {
         ("3", "single_turn"),
         ("2", "single_turn"),
         ("3", "conversation"),
-        ("3", "log_audit"),
     }
+    assert not any("a/logs" in set(lb.query(Filters(board=b.key)).rows["model"]) for b in boards)
     assert len({b.key for b in boards}) == len(boards)
     current = lb.query(Filters())
     assert current.board is not None and (current.board.protocol_version, current.board.track) == ("3", "single_turn")

@@ -146,9 +146,13 @@ def _personal(rng: random.Random, n: int) -> tuple[list[str], list[str]]:
     return sentences, [email, phone, address, url, handle]
 
 
-def generate(count: int, seed: int = 7, *, at_risk_every: int = 12, personal_every: int = 9) -> Iterator[
-    tuple[dict[str, Any], Planted]
-]:
+def _assistant(text: str) -> dict[str, str]:
+    return {"role": "assistant", "content": text}
+
+
+def generate(
+    count: int, seed: int = 7, *, at_risk_every: int = 12, personal_every: int = 9
+) -> Iterator[tuple[dict[str, Any], Planted]]:
     """Conversations as JSONL records with what was planted in each."""
     rng = random.Random(seed)
     categories = list(CRISIS_USER)
@@ -165,7 +169,7 @@ def generate(count: int, seed: int = 7, *, at_risk_every: int = 12, personal_eve
             if sentences:
                 user += " " + " ".join(sentences)
                 sentences = []
-            turns += [{"role": "user", "content": user}, {"role": "assistant", "content": rng.choice(ORDINARY_ASSISTANT)}]
+            turns += [{"role": "user", "content": user}, _assistant(rng.choice(ORDINARY_ASSISTANT))]
         category = shape = None
         if n % at_risk_every == 5:
             category = categories[(n // at_risk_every) % len(categories)]
@@ -183,7 +187,7 @@ def generate(count: int, seed: int = 7, *, at_risk_every: int = 12, personal_eve
             user = rng.choice(ORDINARY_USER)
             if sentences:
                 user += " " + " ".join(sentences)
-            turns += [{"role": "user", "content": user}, {"role": "assistant", "content": rng.choice(ORDINARY_ASSISTANT)}]
+            turns += [{"role": "user", "content": user}, _assistant(rng.choice(ORDINARY_ASSISTANT))]
         yield {"id": conv_id, "turns": turns}, Planted(conv_id, category, shape, tuple(personal))
 
 
