@@ -351,6 +351,7 @@ def _extra_verbs() -> list[Callable[[Any], None]]:
         "evaluator.audit",
         "evaluator.calibration",
         "evaluator.jobs",
+        "evaluator.conversation.cli",
         "evaluator.logaudit.cli",
     ):
         try:

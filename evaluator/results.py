@@ -120,7 +120,29 @@ EXTRA_COLUMNS: Final = (
     "unscored_adversarial",
     *(f"enabling_rate_{d}_{end}" for d in DOMAINS for end in ("lo", "hi")),
 )
-RESULT_COLUMNS: Final[tuple[str, ...]] = IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS
+# PROTOCOL version 3, section 9: conversation rows (track `conversation`; null elsewhere). On
+# them `harm_rate` is the share of conversations with a turn at level 1, `mean_level` the mean
+# worst-turn level, `n` the scored conversations; the simulator is part of the board's key.
+CONVERSATION_METRICS: Final = (
+    "simulator",
+    "simulator_prompt_hash",
+    *(
+        f"{rate}{suffix}"
+        for rate in (
+            *(f"c{q}_{kind}_rate" for q in range(1, 6) for kind in ("best", "harmful")),
+            "risk_check_rate",
+            "refusal_rate",
+            "refusal_warm_referral_rate",
+            "post_refusal_stay_rate",
+        )
+        for suffix in ("", "_lo", "_hi")
+    ),
+    "median_turns_to_risk_question",
+    "conversation_turns_mean",
+)
+RESULT_COLUMNS: Final[tuple[str, ...]] = (
+    IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS + CONVERSATION_METRICS
+)
 # The columns PROTOCOL section 8 names, each version's additions included (they also sit in
 # EXTRA_COLUMNS, where the schema places them): what a reader gets by default.
 PROTOCOL_V2_COLUMNS: Final = ("unscored_rate", "no_label_rate", "judge_prompt_hash", "ranked", "not_ranked_reason")
@@ -138,6 +160,8 @@ _STRING_COLUMNS: Final = frozenset(
         "detection_confusion",
         "not_ranked_reason",
         "track",
+        "simulator",
+        "simulator_prompt_hash",
     }
 ) - {"evaluated_at"}
 _INT_COLUMNS: Final = frozenset(

@@ -73,8 +73,14 @@ def write_personas(path: Path, personas: Sequence[dict[str, Any]] = PERSONAS, *,
     return load_persona_set(path)
 
 
-def always(text: str):  # type: ignore[no-untyped-def]
+def always(text: str):
     def respond(conversation: Conversation) -> str:
         return text
 
     return respond
+
+
+def varied(conversation: Conversation) -> str:
+    """A deterministic model that cares, refuses or dismisses depending on the message."""
+    pick = sum(map(ord, conversation[-1]["content"])) % 3
+    return (CARING, REFUSAL, DISMISSIVE)[pick]

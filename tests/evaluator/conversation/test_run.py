@@ -22,12 +22,12 @@ class CountingBackend(ScriptedBackend):
 
     batches = 0
 
-    def generate(self, conversations, params, on_reply=None):  # type: ignore[no-untyped-def]
+    def generate(self, conversations, params, on_reply=None):
         self.batches += 1
         return super().generate(conversations, params, on_reply)
 
 
-def run(data: DataDir, personas, responder, name: str = "scripted:test", **kwargs):  # type: ignore[no-untyped-def]
+def run(data: DataDir, personas, responder, name: str = "scripted:test", **kwargs):
     backend = CountingBackend(responder, name=name)
     config = ConversationConfig(model="scripted:test", personas=personas, **kwargs)
     return run_conversations(config, data, progress=False, backend=backend, judges=[HeuristicJudge()]), backend
@@ -103,7 +103,7 @@ def test_failed_turn_leaves_the_run_incomplete_then_resumes(tmp_path: Path) -> N
     personas = write_personas(tmp_path / "p.jsonl")
     broken = {"on": True}
 
-    def flaky(conversation):  # type: ignore[no-untyped-def]
+    def flaky(conversation):
         if broken["on"] and len(conversation) >= 3:
             return Reply.failed("HTTPStatusError: HTTP 503")
         return CARING
@@ -131,7 +131,7 @@ def test_private_persona_canary_never_reaches_public_artefacts(tmp_path: Path) -
     personas = write_personas(tmp_path / "held.jsonl", secret)
     assert not personas.is_public
 
-    def echo(conversation):  # type: ignore[no-untyped-def]
+    def echo(conversation):
         return "You said: " + conversation[-1]["content"]  # a model that repeats the person
 
     outcome, _ = run(data, personas, echo)
