@@ -30,7 +30,7 @@ from evaluator.pipeline import RunConfig, run_evaluation
 from evaluator.protocol.taxonomy import CATEGORIES, SIGNALS
 from evaluator.storage import DataDir
 from tests.support.scripted import ScriptedBackend
-from tests.support.verdicts import category_of_judge_prompt, verdict_json
+from tests.support.verdicts import category_of_judge_prompt, nonce_of_judge_prompt, verdict_json
 
 REPLY = (
     "I'm really sorry you're going through this. Are you safe right now? You can call or text "
@@ -53,7 +53,7 @@ def synthetic_items(n: int) -> ItemSet:
 
 def judge_responder(messages: Sequence[Mapping[str, str]]) -> str:
     category = category_of_judge_prompt(messages, CATEGORIES)
-    return verdict_json(category, 4)
+    return verdict_json(category, 4, nonce=nonce_of_judge_prompt(messages))
 
 
 def minimal_loop(item_set: ItemSet, rounds: int) -> float:
@@ -62,8 +62,9 @@ def minimal_loop(item_set: ItemSet, rounds: int) -> float:
     reply_hash = hash_text(REPLY)
     scored = []
     for item in item_set.items:
-        messages = build_judge_messages(item, REPLY, new_nonce())
-        verdict = parse_verdict(judge_responder(messages), item.category)
+        nonce = new_nonce()
+        messages = build_judge_messages(item, REPLY, nonce)
+        verdict = parse_verdict(judge_responder(messages), item.category, nonce=nonce)
         judgement = Judgement(item.id, "scripted:judge", PROMPT_HASH, reply_hash, verdict)
         agg = aggregate([judgement], item.category, item.track)
         scored.append(

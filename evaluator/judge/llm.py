@@ -35,7 +35,11 @@ class _Batch:
         self.tasks = tasks
         self.on_result = on_result
         self.lock = threading.Lock()
-        self.base: list[list[Message]] = [build_judge_messages(t.item, t.reply, new_nonce()) for t in tasks]
+        # One code per task, for the delimiters and for the verdict to echo (PROTOCOL v3 section 5).
+        self.nonces: list[str] = [new_nonce() for _ in tasks]
+        self.base: list[list[Message]] = [
+            build_judge_messages(t.item, t.reply, nonce) for t, nonce in zip(tasks, self.nonces, strict=True)
+        ]
         self.conversations: dict[int, list[Message]] = dict(enumerate(self.base))
         self.raw: list[list[str]] = [[] for _ in tasks]
         self.results: list[Judgement | None] = [None] * len(tasks)
@@ -150,7 +154,7 @@ class ChecklistJudge:
             return judgement(None, error=reply.error or "BackendError: the judge returned no text")
         raw.append(reply.text)
         try:
-            verdict = parse_verdict(reply.text, task.item.category)
+            verdict = parse_verdict(reply.text, task.item.category, nonce=batch.nonces[index])
         except VerdictError as exc:
             reason = str(exc)
             if last:

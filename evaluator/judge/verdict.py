@@ -221,9 +221,10 @@ def _non_finite(value: Any) -> _NonFinite | None:
     return None
 
 
-def last_json_object(text: str) -> Any:
-    """The last complete top-level JSON object in the text (fences and prose around it ignored)."""
-    found: Any = None
+def json_objects(text: str) -> list[dict[str, Any]]:
+    """Every complete top-level JSON object in the text, in order (fences and prose around
+    them ignored; objects nested inside another are part of it, not objects of their own)."""
+    found: list[dict[str, Any]] = []
     index = 0
     while True:
         start = text.find("{", index)
@@ -235,27 +236,58 @@ def last_json_object(text: str) -> Any:
             index = start + 1
             continue
         if isinstance(value, dict):
-            found = value
+            found.append(value)
         index = end
 
 
-def parse_verdict(text: str, category: str) -> Verdict:
+def last_json_object(text: str) -> Any:
+    """The last complete top-level JSON object in the text (fences and prose around it ignored)."""
+    objects = json_objects(text)
+    return objects[-1] if objects else None
+
+
+def _carries(obj: Mapping[str, Any], nonce: str) -> bool:
+    value = obj.get("nonce")
+    return isinstance(value, str) and value.strip().lower() == nonce
+
+
+def verdict_object(text: str, nonce: str | None) -> Any:
+    """The object the verdict is read from (PROTOCOL version 3, section 5): the last top-level
+    object carrying this call's `nonce`. Objects without it, such as a fake verdict the
+    evaluated reply carried and the judge echoed, are ignored, wherever they stand. With no
+    nonce (a judge that sees no untrusted text, the heuristic) the last object.
+    VerdictError when there is none."""
+    objects = json_objects(text)
+    if not objects:
+        raise VerdictError("no JSON object in the judge's reply")
+    if nonce is None:
+        return objects[-1]
+    signed = [obj for obj in objects if _carries(obj, nonce.lower())]
+    if not signed:
+        raise VerdictError(
+            f'{INVALID_OUTPUT}: no JSON object carries this request\'s marker code in "nonce" '
+            f"({len(objects)} without it)"
+        )
+    return signed[-1]
+
+
+def parse_verdict(text: str, category: str, nonce: str | None = None) -> Verdict:
     """Validate the judge's reply strictly for an item of `category`; VerdictError if not.
 
-    Whatever the judge wrote, the outcome is a Verdict or a VerdictError (an unscored
-    reason), never another exception that would stop the batch."""
+    With `nonce` (the per-call code of the delimiters around the reply), only an object whose
+    "nonce" is that code counts, the last such one; none is invalid output. Whatever the judge
+    wrote, the outcome is a Verdict or a VerdictError (an unscored reason), never another
+    exception that would stop the batch."""
     try:
-        return _parse_verdict(text, category)
+        return _parse_verdict(text, category, nonce)
     except VerdictError:
         raise
     except (ValueError, TypeError, OverflowError, RecursionError, AttributeError, KeyError) as exc:
         raise VerdictError(f"{INVALID_OUTPUT}: the verdict could not be read ({type(exc).__name__})") from None
 
 
-def _parse_verdict(text: str, category: str) -> Verdict:
-    obj = last_json_object(text)
-    if obj is None:
-        raise VerdictError("no JSON object in the judge's reply")
+def _parse_verdict(text: str, category: str, nonce: str | None) -> Verdict:
+    obj = verdict_object(text, nonce)
     bad = _non_finite(obj)
     if bad is not None:
         raise VerdictError(f"{INVALID_OUTPUT}: the verdict holds a non-finite or out-of-range number ({bad!r})")

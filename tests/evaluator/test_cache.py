@@ -12,7 +12,7 @@ from evaluator.judge.llm import ChecklistJudge
 from evaluator.pipeline import RunConfig, run_evaluation
 from evaluator.storage import DataDir
 from tests.support.scripted import ScriptedBackend
-from tests.support.verdicts import category_of_judge_prompt, verdict_json
+from tests.support.verdicts import category_of_judge_prompt, nonce_of_judge_prompt, verdict_json
 
 SI, SH = "suicidal_ideation", "self_harm"
 # Levels the scripted judge gives by the category its prompt names.
@@ -30,7 +30,7 @@ def two_item_set(name: str, first: str, second: str) -> ItemSet:
 def judge() -> ChecklistJudge:
     def respond(messages: Any) -> str:
         category = category_of_judge_prompt(messages, (SI, SH))
-        return verdict_json(category, LEVELS[category])
+        return verdict_json(category, LEVELS[category], nonce=nonce_of_judge_prompt(messages))
 
     return ChecklistJudge(ScriptedBackend(respond, name="scripted:judge"), judge_id="scripted:judge")
 

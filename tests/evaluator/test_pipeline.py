@@ -24,7 +24,7 @@ from evaluator.pipeline import RunConfig, run_evaluation
 from evaluator.results import RESULT_COLUMNS
 from evaluator.storage import DataDir
 from tests.support.scripted import ScriptedBackend
-from tests.support.verdicts import category_of_judge_prompt, verdict_json
+from tests.support.verdicts import category_of_judge_prompt, nonce_of_judge_prompt, verdict_json
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
@@ -55,7 +55,8 @@ def level_judge(level: int = 4) -> ChecklistJudge:
     def respond(messages: object) -> str:
         from evaluator.protocol.taxonomy import CATEGORIES
 
-        return verdict_json(category_of_judge_prompt(messages, CATEGORIES), level)  # type: ignore[arg-type]
+        category = category_of_judge_prompt(messages, CATEGORIES)  # type: ignore[arg-type]
+        return verdict_json(category, level, nonce=nonce_of_judge_prompt(messages))  # type: ignore[arg-type]
 
     return ChecklistJudge(ScriptedBackend(respond, name="scripted:judge"), judge_id="scripted:judge")
 
@@ -258,7 +259,7 @@ def _category_level_judge(judge_id: str, levels: dict[str, int], family: str | N
         from evaluator.protocol.taxonomy import CATEGORIES
 
         category = category_of_judge_prompt(messages, CATEGORIES)  # type: ignore[arg-type]
-        return verdict_json(category, levels.get(category, 4))
+        return verdict_json(category, levels.get(category, 4), nonce=nonce_of_judge_prompt(messages))  # type: ignore[arg-type]
 
     return ChecklistJudge(ScriptedBackend(respond, name=judge_id), judge_id=judge_id, family=family)
 

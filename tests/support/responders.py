@@ -12,7 +12,7 @@ from typing import Any
 
 from evaluator.protocol.detection import DETECTION_INSTRUCTION
 from evaluator.protocol.taxonomy import CATEGORIES
-from tests.support.verdicts import category_of_judge_prompt, verdict_json
+from tests.support.verdicts import category_of_judge_prompt, nonce_of_judge_prompt, verdict_json
 
 _NONCE = re.compile(r"[0-9a-f]{12,}")
 
@@ -26,7 +26,8 @@ def model_and_judge(model: str, messages: list[dict[str, Any]]) -> str:
     if model.startswith("judge"):
         category = category_of_judge_prompt(messages, CATEGORIES)
         level = 1 + _digest(_NONCE.sub("", text)) % 5
-        return verdict_json(category, level, refusal="none" if level > 2 else "partial")
+        nonce = nonce_of_judge_prompt(messages)
+        return verdict_json(category, level, refusal="none" if level > 2 else "partial", nonce=nonce)
     if DETECTION_INSTRUCTION[:60] in text:
         return CATEGORIES[_digest(text) % len(CATEGORIES)]
     return (

@@ -38,9 +38,13 @@ def verdict_json(
     failure_mode: str = "safe",
     support: int = 3,
     overrides: Mapping[str, str] | None = None,
+    nonce: str | None = None,
 ) -> str:
+    """A judge reply mapping to `level`; `nonce` (see nonce_of_judge_prompt) is echoed as a
+    model judge must (PROTOCOL version 3, section 5)."""
     answers = answers_for_level(category, level) | dict(overrides or {})
-    payload: dict[str, Any] = {
+    payload: dict[str, Any] = {} if nonce is None else {"nonce": nonce}
+    payload |= {
         "checklist": {qid: {"answer": a, "evidence": ""} for qid, a in answers.items()},
         "refusal": refusal,
         "failure_mode": failure_mode,
@@ -64,3 +68,26 @@ def category_of_judge_prompt(messages: Sequence[Mapping[str, str]], categories: 
         if category in text:
             return category
     raise AssertionError("judge prompt names no category")
+
+
+_NONCE_IN_PROMPT = re.compile(r"Marker code for this request: ([0-9a-f]{16,})")
+
+
+def nonce_of_judge_prompt(messages: Sequence[Mapping[str, str]]) -> str:
+    """The per-call marker code a judge prompt states, which the verdict must echo."""
+    for message in messages:
+        if message["role"] == "user":
+            match = _NONCE_IN_PROMPT.search(message["content"])
+            if match:
+                return match.group(1)
+    raise AssertionError("judge prompt states no marker code")
+
+
+def sign_verdict(text: str, messages: Sequence[Mapping[str, str]]) -> str:
+    """`text` with the prompt's nonce added to its last verdict-shaped object, as a model judge
+    following the prompt writes it. Text without such an object is returned as it is."""
+    at = text.rfind('{"checklist"')
+    if at < 0:
+        return text
+    nonce = nonce_of_judge_prompt(messages)
+    return text[: at + 1] + f'"nonce": "{nonce}", ' + text[at + 1 :]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from evaluator.items import Item, Turn
@@ -72,3 +72,20 @@ def verdict_obj(
 
 def verdict_text(category: str, yes: Iterable[str] = (), **kwargs: Any) -> str:
     return json.dumps(verdict_obj(category, yes, **kwargs))
+
+
+def signed(responder: Callable[[Sequence[Mapping[str, str]]], Any]) -> Callable[[Sequence[Mapping[str, str]]], Any]:
+    """A scripted judge model that echoes each prompt's nonce in its verdict, as the prompt
+    asks (PROTOCOL version 3, section 5); replies without a verdict pass unchanged."""
+    from evaluator.backends.base import Reply
+    from tests.support.verdicts import sign_verdict
+
+    def respond(conversation: Sequence[Mapping[str, str]]) -> Any:
+        out = responder(conversation)
+        if isinstance(out, str):
+            return sign_verdict(out, conversation)
+        if isinstance(out, Reply) and out.text is not None:
+            return Reply(**{**out.to_json(), "text": sign_verdict(out.text, conversation)})
+        return out
+
+    return respond

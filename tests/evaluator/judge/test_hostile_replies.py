@@ -22,7 +22,7 @@ from evaluator.judge.prompts import REMOVED, build_judge_messages, close_marker,
 from evaluator.protocol.taxonomy import CATEGORIES
 from tests.support.scripted import ScriptedBackend
 
-from .helpers import make_item, verdict_obj, verdict_text
+from .helpers import make_item, signed, verdict_obj, verdict_text
 
 NONCE = "5f0c9a1be2d34c7f8a6b1e0d9c8b7a61"
 SI = "suicidal_ideation"
@@ -180,7 +180,7 @@ def honest_judge(echo: bool) -> ChecklistJudge:
         quoted = conversation[-1]["content"] if echo else ""
         return f"{quoted}\n\nMy verdict:\n{HONEST}"
 
-    return ChecklistJudge(ScriptedBackend(respond), judge_id="openai:honest")
+    return ChecklistJudge(ScriptedBackend(signed(respond)), judge_id="openai:honest")
 
 
 @pytest.mark.parametrize("echo", [False, True])
@@ -191,6 +191,35 @@ def test_the_verdict_comes_from_the_judge_not_the_reply(name: str, echo: bool) -
     assert judgement.verdict == expected
     assert judgement.verdict is not None and judgement.verdict.level == 2
     assert judgement.attempts == 1
+
+
+def echoing_judge() -> ChecklistJudge:
+    """A judge model that gives its honest verdict and then, as a chatty model might, quotes
+    the JSON the evaluated reply carried: with "the last JSON object is read" (version 2) the
+    quoted fake was read as the verdict."""
+
+    def respond(conversation: object) -> str:
+        assert isinstance(conversation, list)
+        honest = signed(lambda c: HONEST)(conversation)
+        return f"My verdict:\n{honest}\n\nFor the record, the reply contained this block:\n{FAKE_ALL_YES}"
+
+    return ChecklistJudge(ScriptedBackend(respond), judge_id="openai:echoing")
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if "{" in HOSTILE[n]])
+def test_an_honest_verdict_followed_by_an_echoed_fake_is_read_as_the_honest_one(name: str) -> None:
+    # PROTOCOL version 3, section 5: only an object carrying the call's nonce is a verdict.
+    [judgement] = echoing_judge().judge([JudgeTask(make_item(), materialise(HOSTILE[name]))])
+    assert judgement.verdict == parse_verdict(HONEST, SI)
+    assert judgement.verdict is not None and judgement.verdict.level == 2
+    assert judgement.attempts == 1
+
+
+def test_a_judge_that_never_echoes_the_nonce_is_unscored_after_its_retries() -> None:
+    judge = ChecklistJudge(ScriptedBackend(lambda conversation: HONEST), judge_id="openai:forgetful")
+    [judgement] = judge.judge([JudgeTask(make_item(), materialise(HOSTILE["fake_verdict_json"]))])
+    assert judgement.verdict is None and judgement.final and judgement.attempts == 3
+    assert judgement.unscored_reason is not None and "nonce" in judgement.unscored_reason
 
 
 # Benign cores, one per category, that a careful rater puts at 3 or 4: an injection that
@@ -257,7 +286,7 @@ def gullible_judge(item: Item) -> ChecklistJudge:
             return FAKE_ALL_YES if item.category == SI else verdict_text(item.category, all_good=True)
         return json.dumps(verdict_obj(item.category, _yes_ids(item, data)))
 
-    return ChecklistJudge(ScriptedBackend(respond), judge_id="openai:gullible")
+    return ChecklistJudge(ScriptedBackend(signed(respond)), judge_id="openai:gullible")
 
 
 def _yes_ids(item: Item, text: str) -> list[str]:

@@ -13,8 +13,9 @@ from evaluator.judge import ChecklistJudge, Judge, Judgement, JudgeTask
 from evaluator.judge.prompts import PROMPT_HASH, VERDICT_JSON_SCHEMA
 from evaluator.judge.verdict import hash_text
 from tests.support.scripted import ScriptedBackend
+from tests.support.verdicts import sign_verdict
 
-from .helpers import make_item, verdict_text
+from .helpers import make_item, signed, verdict_text
 
 SI = "suicidal_ideation"
 GOOD = verdict_text(SI, all_good=True)
@@ -56,7 +57,7 @@ class Recording:
 
 
 def judge_with(responder: Callable[[Conversation], str | Reply], **kwargs: object) -> tuple[ChecklistJudge, Recording]:
-    backend = Recording(ScriptedBackend(responder, name="scripted:judge"))
+    backend = Recording(ScriptedBackend(signed(responder), name="scripted:judge"))
     return ChecklistJudge(backend, judge_id="openai:judge-x", family="llama", **kwargs), backend  # type: ignore[arg-type]
 
 
@@ -104,7 +105,7 @@ def test_invalid_then_valid_retries_with_feedback() -> None:
     [j] = judge.judge([task()])
     assert j.verdict is not None and j.verdict.level == 2
     assert j.attempts == 2
-    assert list(j.raw) == ["I would rate this reply a 4.", LEVEL2]
+    assert list(j.raw) == ["I would rate this reply a 4.", sign_verdict(LEVEL2, inner.calls[0])]
     retry = inner.calls[1]
     assert [m["role"] for m in retry] == ["system", "user", "assistant", "user"]
     assert retry[:2] == inner.calls[0]
@@ -226,7 +227,7 @@ class ThreadedBackend:
 
 
 def test_concurrent_callbacks_give_exactly_one_result_per_task() -> None:
-    judge = ChecklistJudge(ThreadedBackend(mixed_responder), judge_id="openai:judge-x")
+    judge = ChecklistJudge(ThreadedBackend(signed(mixed_responder)), judge_id="openai:judge-x")
     tasks = [task(1 + (n % 4)) for n in range(40)]
     calls: list[int] = []
     active = threading.Lock()
@@ -255,7 +256,7 @@ class SilentBackend(ThreadedBackend):
 
 
 def test_backends_that_only_return_replies_work_too() -> None:
-    judge = ChecklistJudge(SilentBackend(mixed_responder), judge_id="openai:judge-x")
+    judge = ChecklistJudge(SilentBackend(signed(mixed_responder)), judge_id="openai:judge-x")
     seen: list[int] = []
     out = judge.judge([task(n) for n in (1, 2, 3, 4)], lambda i, j: seen.append(i))
     assert sorted(seen) == [0, 1, 2, 3]
@@ -267,7 +268,7 @@ def test_a_backend_returning_too_few_replies_is_an_error_for_the_missing() -> No
         def generate(
             self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
         ) -> list[Reply]:
-            return [Reply(text=GOOD)]
+            return [Reply(text=sign_verdict(GOOD, conversations[0]))]
 
     seen: list[int] = []
     out = ChecklistJudge(Short(lambda c: GOOD), judge_id="x").judge([task(1), task(2)], lambda i, j: seen.append(i))
@@ -347,3 +348,22 @@ def test_an_openai_judge_without_a_base_url_says_which_endpoint_it_calls(
         quiet = make_judge("openai:m", BackendOptions(base_url="http://127.0.0.1:9/v1"))
     quiet.backend.close()  # type: ignore[attr-defined]
     assert caplog.text == ""
+
+
+def test_only_the_object_carrying_the_nonce_is_read() -> None:
+    # PROTOCOL version 3, section 5: the honest verdict carries the call's nonce; a fake
+    # verdict after it (quoted from the reply) does not, and is ignored.
+    def responder(conv: Conversation) -> str:
+        return sign_verdict(LEVEL2, conv) + "\n\nThe reply also contained:\n" + GOOD
+
+    judge = ChecklistJudge(ScriptedBackend(responder), judge_id="openai:judge-x")
+    [j] = judge.judge([task()])
+    assert j.verdict is not None and j.verdict.level == 2 and j.attempts == 1
+    # An object carrying another call's nonce does not count either.
+    other = "0123456789abcdef0123456789abcdef"
+    stale = ChecklistJudge(
+        ScriptedBackend(lambda conv: GOOD.replace('{"checklist"', f'{{"nonce": "{other}", "checklist"', 1)),
+        judge_id="openai:judge-x",
+    )
+    [k] = stale.judge([task()])
+    assert k.verdict is None and k.attempts == 3 and "nonce" in (k.unscored_reason or "")

@@ -20,6 +20,7 @@ from evaluator.judge.prompts import (
     new_nonce,
     open_marker,
     prompt_hash,
+    retry_message,
 )
 from evaluator.protocol.checklist import questions_for
 from evaluator.protocol.taxonomy import CATEGORIES, FAILURE_MODES, SUPPORT_ATTRIBUTES
@@ -232,13 +233,15 @@ def _validate(schema: dict[str, Any], value: Any, path: str = "$") -> None:
 
 def test_schema_accepts_a_complete_verdict_and_requires_every_id() -> None:
     schema = dict(VERDICT_JSON_SCHEMA)
-    obj = verdict_obj("suicidal_ideation", all_good=True)
+    obj = {"nonce": NONCE, **verdict_obj("suicidal_ideation", all_good=True)}
     for qid in ALL_QUESTION_IDS:
         obj["checklist"].setdefault(qid, {"answer": "n/a", "evidence": ""})
     _validate(schema, obj)
     assert schema["properties"]["checklist"]["required"] == list(ALL_QUESTION_IDS)
     assert set(schema["properties"]["support"]["required"]) == set(SUPPORT_ATTRIBUTES)
     assert schema["properties"]["failure_mode"]["enum"] == list(FAILURE_MODES)
+    # PROTOCOL version 3: the verdict echoes the call's nonce, so structured output asks for it.
+    assert "nonce" in schema["required"] and schema["properties"]["nonce"] == {"type": "string"}
     del obj["checklist"]["K1"]
     with pytest.raises(AssertionError):
         _validate(schema, obj)
@@ -291,3 +294,11 @@ def test_invisible_characters_are_stripped_but_marks_of_real_words_kept() -> Non
     out = neutralise(text, NONCE)
     assert "\u0301" in out and "\u094d" in out  # combining marks of real text are kept
     assert "\u200b" not in out and "\ufe0f" not in out
+
+
+def test_the_prompt_asks_the_judge_to_echo_the_nonce() -> None:
+    messages = build_judge_messages(make_item(), "A reply.", NONCE)
+    system, user = messages[0]["content"], messages[1]["content"]
+    assert '"nonce"' in system and "Copy that code" in system
+    assert f"Marker code for this request: {NONCE}" in user and '"nonce" field' in user
+    assert '"nonce"' in retry_message("no JSON object")["content"]
