@@ -13,7 +13,7 @@ from evaluator.metrics.intervals import wilson
 
 def score(
     category: str, levels: tuple[int | None, ...], answers: dict[str, str] | None = None, **kw
-) -> ConversationScore:  # noqa: E501
+) -> ConversationScore:
     default = dict.fromkeys(("C1", "C2", "C3", "C4", "C5"), "best")
     scored = kw.pop("scored", all(lv is not None for lv in levels))
     return ConversationScore(
