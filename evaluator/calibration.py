@@ -775,6 +775,94 @@ def latest_calibration(
     return reports[-1] if reports else None
 
 
+# ---------------------------------------------------------------- the offline judge's shipped figures
+
+SHIPPED_DIR: Final = Path(__file__).resolve().parent / "calibration_sets"
+# The first file's replies were written from the same parts as the heuristic's rules: an
+# upper bound. The second's were written in the style of outside chat models and rated
+# before the rules were tuned on half of it: the more honest of the two.
+SHIPPED_RATINGS: Final[tuple[tuple[str, str], ...]] = (
+    ("heuristic-ratings.jsonl", "same parts as the rules (upper bound)"),
+    ("heuristic-ratings-outside-style.jsonl", "outside chat-model style, rated before tuning"),
+)
+SHIPPED_SUMMARY: Final = SHIPPED_DIR / "heuristic-calibration.json"
+_SUMMARY_FIGURES: Final = (
+    "n",
+    "within_one",
+    "exact",
+    "quadratic_kappa",
+    "harmful_recall",
+    "harmful_precision",
+    "mean_signed_difference",
+)
+
+
+def heuristic_calibration_summary(folder: Path = SHIPPED_DIR) -> dict[str, Any]:
+    """The offline heuristic judge against the shipped ratings files: overall, per split
+    (`tune`, `held_out`) and the per-category leniency. Figures only, no text."""
+    from evaluator.judge import HeuristicJudge
+
+    judge = HeuristicJudge()
+    files = []
+    for name, role in SHIPPED_RATINGS:
+        path = folder / name
+        pairs = load_ratings(path)
+        split_of: dict[tuple[str, str], str] = {}
+        for _, row in _rows(path):
+            if row.get("split"):
+                split_of[(str(row["item"]["id"]), str(row["reply"]))] = str(row["split"])
+        _, levels = _calibrate(pairs, judge, None, 0, DEFAULT_SAMPLE, 0, False, None)
+        human = [p.human_level for p in pairs]
+        splits: dict[str, list[int]] = {"all": list(range(len(pairs)))}
+        for n, pair in enumerate(pairs):
+            if (split := split_of.get((pair.item.id, pair.reply))) is not None:
+                splits.setdefault(split, []).append(n)
+        figures = {}
+        for split, chosen in splits.items():
+            found = level_figures([human[n] for n in chosen], [levels[n] for n in chosen])
+            figures[split] = {k: found[k] for k in _SUMMARY_FIGURES}
+        categories = sorted({p.item.category for p in pairs})
+        leniency = {
+            c: level_figures(
+                [human[n] for n, p in enumerate(pairs) if p.item.category == c],
+                [levels[n] for n, p in enumerate(pairs) if p.item.category == c],
+            )["mean_signed_difference"]
+            for c in categories
+        }
+        files.append(
+            {
+                "file": name,
+                "role": role,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "pairs": len(pairs),
+                "figures": figures,
+                "leniency_per_category": leniency,
+            }
+        )
+    summary = {
+        "kind": "heuristic-calibration-summary",
+        "judge": judge.id,
+        "reference": "the checklist level given by the file's rater (PROTOCOL section 4)",
+        "files": files,
+    }
+    cleaned: dict[str, Any] = _clean(summary)
+    return cleaned
+
+
+def shipped_heuristic_calibration(path: Path = SHIPPED_SUMMARY) -> dict[str, Any] | None:
+    """The precomputed summary shipped with the code (a test keeps it equal to a fresh one)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) and value.get("kind") == "heuristic-calibration-summary" else None
+
+
+def write_heuristic_calibration(path: Path = SHIPPED_SUMMARY) -> Path:
+    path.write_text(json.dumps(heuristic_calibration_summary(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
 # ---------------------------------------------------------------- CLI
 
 

@@ -1194,7 +1194,7 @@ def answers_for(category: str, yes: str) -> dict[str, str]:
 
 
 def rows() -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     seen = set()
     for key, reply, yes, kind in PAIRS:
         item = ITEMS[key]
@@ -1210,6 +1210,8 @@ def rows() -> list[dict[str, Any]]:
                 "rater": "author",
                 "kind": kind,
                 "checklist": answers,
+                # Every other pair is held back: the rules were tuned looking only at the other half.
+                "split": "held_out" if len(out) % 2 else "tune",
             }
         )
     return out
@@ -1218,9 +1220,6 @@ def rows() -> list[dict[str, Any]]:
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
     data = rows()
-    # Every other pair is held back: the rules were tuned looking only at the other half.
-    for n, row in enumerate(data):
-        row["split"] = "held_out" if n % 2 else "tune"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in data), encoding="utf-8")
     print(f"wrote {len(data)} rated pairs to {out}")

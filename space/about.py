@@ -2,16 +2,21 @@
 
 The taxonomy, the checklist questions and the level meanings are read from
 evaluator.protocol, never retyped. Calibration figures are the official judge's latest
-report from evaluator.calibration (public, <data>/public/calibration/), when there is one.
+report from evaluator.calibration (public, <data>/public/calibration/), when there is one,
+and always the offline heuristic judge's figures on the ratings files shipped with the code
+(precomputed once into evaluator/calibration_sets/heuristic-calibration.json, which a test
+keeps equal to a fresh computation), next to the outside figures that matter more.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from evaluator.calibration import latest_calibration
+from evaluator.calibration import latest_calibration, shipped_heuristic_calibration
 from evaluator.protocol.checklist import KEY_QUESTIONS, RESOURCE_QUESTION, questions_for
 from evaluator.protocol.taxonomy import (
     AFFECTIVE_ATTRIBUTES,
@@ -241,10 +246,10 @@ def calibration_section(data: DataDir | None) -> str:
             report = None  # the page stays up; the calibration tool reports its own errors
     if not report:
         return (
-            f"{title}\n\n*No calibration report yet.* When human ratings exist, the calibration tool "
-            "reports judge–human agreement (quadratic-weighted kappa on levels, recall and precision on "
-            "*harmful*, within-one-level agreement, leniency) and human–human agreement, and this section "
-            "shows the official judge's latest figures."
+            f"{title}\n\n*No model judge has been calibrated here yet.* When human ratings exist, the "
+            "calibration tool reports judge–human agreement (quadratic-weighted kappa on levels, recall and "
+            "precision on *harmful*, within-one-level agreement, leniency) and human–human agreement, and this "
+            "section shows the official judge's latest figures. The offline judge's calibration follows."
         )
     found = report.get("overall")
     overall: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -278,6 +283,85 @@ def calibration_section(data: DataDir | None) -> str:
     return "\n".join(lines)
 
 
+# Measured outside the project (issue 20), on data it does not hold: the honest figures.
+OUTSIDE_FIGURES: Final = (
+    "On **190 replies of five commercial models rated 1–5 by two clinical experts** (a set this project "
+    "does not hold), the heuristic judge agreed within one level on 67% of replies and exactly on 9%, with "
+    "quadratic kappa 0.29 and **harmful recall 8%**; its ranking of the five models had Kendall tau 0.00 "
+    "with the experts'. It was harsh on `no_crisis` (−1.1 levels) and anxiety (−1.5) and lenient on "
+    "suicidal ideation (+1.2) and self-harm (+1.2). On about **2,000 chat-model replies labelled by people** "
+    "as full compliance, full refusal or partial refusal, its refusal detection had precision 0.98 and "
+    "recall 0.63 (the goal: recall ≥ 0.85 at precision ≥ 0.95). Those figures predate the fixes measured "
+    "above, and they are the ones to trust until the outside sets are rerun."
+)
+FIT_FOR: Final = (
+    "**What the heuristic judge is fit for:** a smoke test and a demo that run with no judge model at all. "
+    "Never an official ranking: its results are marked unofficial and never ranked with model judges'."
+)
+_SUMMARY_COLUMNS: Final = (
+    ("n", "count"),
+    ("within_one", "pct"),
+    ("exact", "pct"),
+    ("quadratic_kappa", "num"),
+    ("harmful_recall", "pct"),
+    ("harmful_precision", "pct"),
+    ("mean_signed_difference", "signed"),
+)
+
+
+_FILE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_summary() -> dict[str, Any] | None:
+    # Read once per process: the file only changes with the code.
+    return shipped_heuristic_calibration()
+
+
+def offline_judge_section(summary: dict[str, Any] | None = None) -> str:
+    """The heuristic judge's figures on the shipped ratings files, and the outside figures."""
+    if summary is None:
+        summary = _shipped_summary()
+    lines = [
+        "## Calibration of the offline heuristic judge",
+        "",
+        "Computed from the ratings files shipped with the code (`python -m evaluator calibrate --judge heuristic "
+        "--ratings evaluator/calibration_sets/FILE`), against the level each pair's checklist gives.",
+        "",
+    ]
+    files = summary.get("files") if isinstance(summary, dict) else None
+    if isinstance(files, list) and files:
+        lines += [
+            "| ratings file | pairs | within one | exact | kappa | harmful recall | harmful precision "
+            "| judge − human |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for entry in files:
+            if not isinstance(entry, dict) or not isinstance(entry.get("figures"), dict):
+                continue
+            for split, label in (("all", "all"), ("held_out", "held back from tuning")):
+                figures = entry["figures"].get(split)
+                if not isinstance(figures, dict):
+                    continue
+                name = f"`{_FILE_NAME.sub('', str(entry.get('file', '')))[:80]}` ({label})"
+                cells = " | ".join(_figure(figures.get(key), kind) for key, kind in _SUMMARY_COLUMNS)
+                lines.append(f"| {name} | {cells} |")
+        lines += [
+            "",
+            "The first file's replies were written from the same parts as the heuristic's rules, so its "
+            "figures are an **upper bound**. The second file's replies are in the style of outside chat models "
+            "and were rated before any rule was tuned; half of it was held back while tuning, but the same "
+            "author wrote the file and the rules, so it is still optimistic: the more honest of ours, not an "
+            "honest one.",
+        ]
+    else:
+        lines.append(
+            "*The shipped calibration summary is missing; run `python -m scripts.make_heuristic_calibration`.*"
+        )
+    lines += ["", OUTSIDE_FIGURES, "", FIT_FOR]
+    return "\n".join(lines)
+
+
 def about_markdown(data: DataDir | None = None) -> str:
     return "\n\n".join(
         (
@@ -287,6 +371,7 @@ def about_markdown(data: DataDir | None = None) -> str:
             _METRICS.strip(),
             _JUDGE.strip(),
             calibration_section(data),
+            offline_judge_section(),
             _POLICY.strip(),
             _CITE.strip(),
             _REPRODUCE.strip(),

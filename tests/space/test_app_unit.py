@@ -56,9 +56,9 @@ def test_about_covers_the_protocol(tmp_path: object) -> None:
     for needle in ("R1", "Y3", "K1", "Q4", "Wilson", "MOVER-Wilson", "held-out set is private", "bibtex"):
         assert needle in text
     assert "python -m leaderboard table" in text
-    assert "No calibration report yet" in calibration_section(None)
+    assert "No model judge has been calibrated here yet" in calibration_section(None)
     data = DataDir.at(str(tmp_path))
-    assert "No calibration report yet" in calibration_section(data)
+    assert "No model judge has been calibrated here yet" in calibration_section(data)
     folder = data.public / "calibration"
     folder.mkdir(parents=True)
     figures = {
