@@ -8,11 +8,9 @@ failure becomes one of the exceptions below, so validation never sees a vendor e
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from submissions.errors import HubUnavailable
 
@@ -35,6 +33,14 @@ class RevisionNotFound(HubLookupError):
 
 class RepoGated(HubLookupError):
     pass
+
+
+class FileTooLarge(HubLookupError):
+    """A submitter's file is over the size the Space reads; the message says which and how big."""
+
+
+MAX_JSON_BYTES: Final = 2 * 1024 * 1024  # config.json, tokenizer_config.json: real ones are kilobytes
+_CHUNK: Final = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -113,19 +119,45 @@ class HfHubClient:
         return total or None
 
     def read_json(self, repo_id: str, filename: str, sha: str) -> Any:
-        from huggingface_hub.errors import EntryNotFoundError
+        """The file's size from the Hub's metadata first: over MAX_JSON_BYTES raises FileTooLarge
+        without a byte of it downloaded; otherwise it is streamed into memory (never to disk),
+        and a server that sends more than it announced is cut off at the bound."""
+        from huggingface_hub.hf_api import RepoFile
 
-        # A throwaway cache: validation must not leave files behind on the Space's disk.
-        with tempfile.TemporaryDirectory(prefix="hub-") as cache:
-            try:
-                path = _ask(lambda: self._api.hf_hub_download(repo_id, filename, revision=sha, cache_dir=cache))
-            except EntryNotFoundError:
-                return None
-            text = Path(str(path)).read_text(encoding="utf-8", errors="replace")
+        infos = _ask(lambda: self._api.get_paths_info(repo_id, [filename], revision=sha, repo_type="model"))
+        entry = next((i for i in infos if isinstance(i, RepoFile) and i.path == filename), None)
+        if entry is None:
+            return None
+        if entry.size > MAX_JSON_BYTES:
+            raise FileTooLarge(_too_large(filename, entry.size))
+        content = _ask(lambda: self._download_bounded(repo_id, filename, sha))
+        text = content.decode("utf-8", errors="replace")
         try:
             return json.loads(text)
         except json.JSONDecodeError:
             return text
+
+    def _download_bounded(self, repo_id: str, filename: str, sha: str) -> bytes:
+        from huggingface_hub import hf_hub_url
+        from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+        url = hf_hub_url(repo_id, filename, revision=sha, endpoint=self._api.endpoint)
+        headers = build_hf_headers(token=self._api.token)
+        got = bytearray()
+        with get_session().stream(
+            "GET", url, headers=headers, follow_redirects=True, timeout=self._timeout_s
+        ) as response:
+            hf_raise_for_status(response)
+            for chunk in response.iter_bytes(_CHUNK):
+                got += chunk
+                if len(got) > MAX_JSON_BYTES:
+                    raise FileTooLarge(_too_large(filename, None))
+        return bytes(got)
+
+
+def _too_large(filename: str, size: int | None) -> str:
+    shown = f"{size / 1e6:.1f} MB" if size is not None else "more than it announced"
+    return f"its {filename} is too large ({shown}; at most {MAX_JSON_BYTES // (1024 * 1024)} MB is read)"
 
 
 _NETWORK_ERROR_NAMES = frozenset(

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from evaluator.backends.spec import SpecError, parse_spec
 from submissions.config import Settings
 from submissions.errors import SubmissionRejected
-from submissions.hub import HubClient, HubModel, RepoNotFound, RevisionNotFound
+from submissions.hub import FileTooLarge, HubClient, HubModel, RepoNotFound, RevisionNotFound
 from submissions.ratelimit import RateLimit
 from submissions.records import ACTIVE_OR_DONE, RequestRecord, normalise_user, one_line, utcnow
 from submissions.target import SetRef
@@ -361,10 +361,20 @@ class Validator:
             raise _reject("revision", f"revision {revision} of {model} resolved to a different commit")
         return info
 
+    def _read_json(self, model: str, filename: str, sha: str, at: str, check: str) -> Any:
+        try:
+            return self.hub.read_json(model, filename, sha)
+        except FileTooLarge as exc:  # bounded before a byte is read: the submitter chose the file
+            raise _reject(check, f"{at}: {exc}") from None
+
     def _chat_template(self, model: str, sha: str, files: Sequence[str], at: str) -> None:
         if any(f in CHAT_TEMPLATE_FILES for f in files):
             return
-        config = self.hub.read_json(model, "tokenizer_config.json", sha) if "tokenizer_config.json" in files else None
+        config = (
+            self._read_json(model, "tokenizer_config.json", sha, at, "chat_template")
+            if "tokenizer_config.json" in files
+            else None
+        )
         template = config.get("chat_template") if isinstance(config, dict) else None
         if isinstance(template, str) and template.strip():
             return
@@ -377,7 +387,7 @@ class Validator:
         )
 
     def _loads_without_remote_code(self, model: str, sha: str, at: str) -> None:
-        config: Any = self.hub.read_json(model, "config.json", sha)
+        config: Any = self._read_json(model, "config.json", sha, at, "remote_code")
         if not isinstance(config, dict):
             raise _reject("remote_code", f"{at} has no readable config.json, so transformers cannot load it")
         model_type = config.get("model_type")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from huggingface_hub.errors import (
-    EntryNotFoundError,
     GatedRepoError,
     HfHubHTTPError,
     NotASafetensorsRepoError,
@@ -47,11 +45,7 @@ class FakeApi:
     def get_safetensors_metadata(self, repo_id: str, **kwargs: Any) -> Any:
         return self._answer("safetensors")
 
-    def hf_hub_download(self, repo_id: str, filename: str, *, revision: str, cache_dir: str) -> str:
-        content = self._answer("download")
-        path = Path(cache_dir) / filename
-        path.write_text(content)
-        return str(path)
+    # read_json is tested over real HTTP (tests/attack/test_hub_files.py): it bounds the size first.
 
 
 def client(**answers: Any) -> HfHubClient:
@@ -122,11 +116,3 @@ def test_parameter_count() -> None:
     meta = SimpleNamespace(parameter_count={"BF16": 7_000_000_000, "F32": 1_000})
     assert client(safetensors=meta).parameter_count("org/m", "a" * 40) == 7_000_001_000
     assert client(safetensors=NotASafetensorsRepoError("no")).parameter_count("org/m", "a" * 40) is None
-
-
-def test_read_json_uses_a_throwaway_cache() -> None:
-    assert client(download='{"chat_template": "x"}').read_json("org/m", "tokenizer_config.json", "a" * 40) == {
-        "chat_template": "x"
-    }
-    assert client(download="{torn").read_json("org/m", "config.json", "a" * 40) == "{torn"
-    assert client(download=EntryNotFoundError("missing")).read_json("org/m", "config.json", "a" * 40) is None
