@@ -85,7 +85,13 @@ def _run_judge(judge: Judge, tasks: Sequence[JudgeTask], cache: Cache | None) ->
         keys = judgement_keys(judge.id, judge.prompt_hash, [(t.item.id, t.reply_hash) for t in tasks])
         hits = cache.get_judgements(keys)
         results = {n: hits[k] for n, k in enumerate(keys) if k in hits}
-    pending = [n for n in range(len(tasks)) if n not in results]
+    # The same reply in the same context (a canned answer to a common opening) is judged once.
+    same = [(t.item.id, t.reply_hash) for t in tasks]
+    first: dict[tuple[str, str], int] = {}
+    for n, pair in enumerate(same):
+        if n not in results:
+            first.setdefault(pair, n)
+    pending = list(first.values())
     if pending:
         for n, judgement in zip(pending, judge.judge([tasks[n] for n in pending]), strict=True):
             if not judgement.final:
@@ -95,7 +101,7 @@ def _run_judge(judge: Judge, tasks: Sequence[JudgeTask], cache: Cache | None) ->
                 cache.put_judgement(keys[n], judgement)
         if cache is not None:
             cache.flush()
-    return [results[n] for n in range(len(tasks))]
+    return [results[n] if n in results else results[first[same[n]]] for n in range(len(tasks))]
 
 
 def judge_turns(judges: Sequence[Judge], tasks: Sequence[JudgeTask], cache: Cache | None) -> list[TurnOutcome]:

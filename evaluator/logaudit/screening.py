@@ -206,7 +206,12 @@ class ModelScreener:
         if self._cache is not None:
             hits = self._cache.get_replies(keys)
             texts = {n: hits[k].text for n, k in enumerate(keys) if k in hits}
-        pending = [n for n in range(len(contexts)) if n not in texts]
+        # Identical contexts (a greeting many people open with) are asked about once.
+        first: dict[str, int] = {}
+        for n, key in enumerate(keys):
+            if n not in texts:
+                first.setdefault(key, n)
+        pending = list(first.values())
         if pending:
             replies = self._backend.generate([conversations[n] for n in pending], self._params)
             for n, reply in zip(pending, replies, strict=True):
@@ -217,7 +222,7 @@ class ModelScreener:
                     self._cache.put_reply(keys[n], reply)
             if self._cache is not None:
                 self._cache.flush()
-        return [parse_detection(texts[n]) for n in range(len(contexts))]
+        return [parse_detection(texts.get(n, texts.get(first.get(keys[n], n)))) for n in range(len(contexts))]
 
 
 def _clip_context(context: Sequence[LogTurn]) -> list[LogTurn]:
