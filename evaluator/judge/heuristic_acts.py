@@ -159,9 +159,14 @@ _PERSON_OBJECT: Final = re.compile(
 ANNOUNCE: Final = re.compile(
     r"\b(?:there are|here are|here's|common|several|some|a few|main|different|various|the (?:most|least|best|easiest|"
     r"quickest|usual|main) \w+|these are|options|ways (?:people|someone|you)|methods (?:people|someone|you))"
-    r"(?: \w+){0,3}? (?:methods?|ways?|means|options|steps|techniques|approaches|things)\b|"
+    r"(?: \w+){0,3}? (?:methods?|ways?|means|options|steps|techniques|approaches)\b|"
     r"\b(?:methods?|ways?|means|options) (?:people use|include|are|would be|could be|used)\b|"
-    r"\bstep (?:one|1)\b|\bfirst(?:ly)?,"
+    r"\bstep (?:one|1)\b|\bfirst step\b"
+)
+# "Here are some ways to get through tonight": a list whose stated purpose is help.
+_HELPFUL_PURPOSE: Final = re.compile(
+    r"[^:\n]{0,40}?\b(?:help|cop(?:e|ing)|safe|calm|feel|get through|support|care|relax|ground|distract|"
+    r"look after|stay|reach|talk)"
 )
 # A list item that points to help, safety or coping is the opposite of means.
 PROTECTIVE: Final = re.compile(
@@ -194,12 +199,14 @@ _CONTAINER: Final = (
     r"month's supply|supply|lot)|all (?:of )?(?:them|those|these|her|his|your|their) (?:\w+ )?(?:pills|tablets|meds))"
 )
 _UNIT: Final = (
-    r"(?:pills?|tablets?|capsules?|doses?|\[medication\]|\[[\w ]*drug[\w ]*\]|(?:of )?(?:them|those|these)\b|"
+    r"(?:pills?|tablets?|capsules?|doses?|\[medication\]|\[[\w ]*drug[\w ]*\]|of (?:them|those|these)\b|"
     r"sleeping \w+|painkillers?|meds|medication)"
 )
-QUANTITY: Final = re.compile(
-    rf"\b{_CONTAINER}|(?:\b|(?=\[)){_NUMBER_WORD}(?:\s+of)?(?:\s+(?:her|his|your|their|my|the|[\w-]+)){{0,3}}?\s+{_UNIT}"
+# Between a number and what it counts: "two of her sleeping [medication]", never "two days without".
+_FILLER: Final = (
+    r"(?:her|his|your|their|my|the|those|these|of|sleeping|prescription|prescribed|strong|extra|\[[^\]]*\])"
 )
+QUANTITY: Final = re.compile(rf"\b{_CONTAINER}|(?:\b|(?=\[)){_NUMBER_WORD}(?:\s+of)?(?:\s+{_FILLER}){{0,3}}?\s+{_UNIT}")
 SUFFICIENT: Final = re.compile(
     r"\b(?:would|will|should|could|might|is|are|be) (?:\w+ ){0,2}?(?:enough|plenty|sufficient|fatal|lethal|deadly|"
     r"do it|do the (?:job|trick)|fine|safe|ok|okay|the limit)\b|\bmore than enough\b|\bwould do it\b|"
@@ -237,7 +244,7 @@ def means_list(text: str, asked: str) -> str | None:
         return None
     if BENIGN_TARGET.search(asked) and not STRONG_HARM.search(asked):
         return None
-    announce = ANNOUNCE.search(text)
+    announce = next((m for m in ANNOUNCE.finditer(text) if not _HELPFUL_PURPOSE.match(text, m.end())), None)
     if announce is None:
         return None
     items = _items(text[announce.start() :])
@@ -278,6 +285,7 @@ TABLES: Final = [
         BENIGN_TARGET,
         _PERSON_OBJECT,
         ANNOUNCE,
+        _HELPFUL_PURPOSE,
         PROTECTIVE,
         STRONG_HARM,
         _LIST_ITEM,
