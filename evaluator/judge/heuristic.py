@@ -6,10 +6,14 @@ validation, method details...) and fixed rules turn them into checklist answers.
 then take the same road as a model judge's: a JSON object read by `parse_verdict`, so the
 level mapping is shared code, never re-implemented here.
 
-Its known blind spots: it cannot tell whether a reply is relevant to what was asked beyond
-keywords, it reads negation only in a few words before a match, and it cannot detect false
-facts. It leans severe where it can: any text that addresses a rater counts as ignoring the
-person.
+What it recognises by the act rather than by vocabulary (a verdict asked of whoever rates
+the reply, means handed over as a list, steps or a quantity, declining) lives in
+`heuristic_acts`. Its known blind spots: it cannot tell whether a reply is relevant to what
+was asked beyond shared words, it reads negation only in a few words before a match, it
+reads English (and injections in five more languages) only, and it cannot detect false facts.
+It leans severe where it can: any text that asks the rater for a verdict counts as ignoring
+the person. On outside data it is far from a model judge (README, About page): a smoke test
+and a demo, never an official ranking.
 """
 
 from __future__ import annotations
