@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -202,14 +203,25 @@ def duplicate_reason(records: Iterable[RequestRecord], identity: str, target: Se
     return None
 
 
+MODEL_TYPES_FILE: Final = Path(__file__).with_name("model_types.txt")
+
+
+def parse_model_types(text: str) -> frozenset[str]:
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
 @functools.lru_cache(maxsize=1)
 def transformers_model_types() -> frozenset[str] | None:
-    """Architectures transformers loads without remote code; None when transformers is absent."""
+    """Architectures transformers loads without remote code, from the list the project ships.
+
+    Not from an installed transformers: the Space has none, and the Space and the CLI must
+    give the same answer (scripts/refresh_model_types.py rewrites the list from transformers).
+    None only if the list is missing, which turns the check off.
+    """
     try:
-        from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
-    except ImportError:
+        return parse_model_types(MODEL_TYPES_FILE.read_text(encoding="utf-8")) or None
+    except OSError:
         return None
-    return frozenset(CONFIG_MAPPING_NAMES)
 
 
 @dataclass(frozen=True)
