@@ -59,6 +59,7 @@ from leaderboard.view import (
     QueryError,
     filters_from,
 )
+from space.api_docs import add_offline_docs
 
 API_PREFIX: Final = "/api/v1"
 # Input bounds, the same as the page's (one place; the page's own inputs are not longer).
@@ -85,11 +86,22 @@ _MEDIA: Final = {
 _BOARD_QUERY: Final = Query(alias="board", description="one board's rows only (key from /boards)")
 
 
+# Where a client finds the values a parameter accepts: every error names it ("see").
+BOARDS_LISTED: Final = f"{API_PREFIX}/boards"
+MODELS_LISTED: Final = f"{API_PREFIX}/leaderboard?limit=0"
+PARAMETERS_LISTED: Final = f"{API_PREFIX}/docs"
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, see: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message.splitlines()[0] if message else "bad request"
+        self.see = see or (BOARDS_LISTED if "board" in self.message else PARAMETERS_LISTED)
+
+
+def _error_body(message: str, see: str) -> dict[str, str]:
+    return {"error": f"{message} (valid values: {see})", "see": see}
 
 
 def _bounded(name: str, value: str | None, limit: int = MAX_TEXT_CHARS) -> str:
@@ -174,6 +186,7 @@ def _board_json(board: Board, current: Board | None) -> dict[str, Any]:
         "judge": board.judge,
         "judge_prompt_hash": board.judge_prompt_hash or None,
         "protocol_version": board.protocol_version or None,
+        "track": board.track,
         "official": board.official,
         "demo": board.demo,
         "latest_version": board.latest_version,
@@ -338,9 +351,15 @@ def build_api(board: Leaderboard) -> FastAPI:
         version="1",
         description=(
             "Read-only access to the public leaderboard. Rates in `/leaderboard` rows are percent, rounded as "
-            "the page shows them; bulk downloads keep the result rows' own fractions (see docs/data.md)."
+            "the page shows them, and `rank` and the intervals are display text; beside them each row has "
+            "`rank_best` and `rank_worst` (integers, null when not ranked), `ranked` (always a boolean) and "
+            "`figures`: the same numbers as the bulk downloads hold them (rates as fractions in [0, 1], "
+            "intervals as `_lo`/`_hi`; see docs/data.md). A board key (`board=`) is one of those `/boards` "
+            "lists: `SET|VERSION|JUDGE|PROMPT_HASH|pPROTOCOL`, then `|TRACK` for a track other than single "
+            "turns and `|demo` for the demo board. Every error body names where the valid values are "
+            "listed (`see`)."
         ),
-        docs_url="/docs",
+        docs_url=None,  # space.api_docs serves it with its assets, no CDN
         redoc_url=None,
         openapi_url="/openapi.json",
         default_response_class=JSONResponse,
@@ -348,11 +367,12 @@ def build_api(board: Leaderboard) -> FastAPI:
     api.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"], expose_headers=["ETag"]
     )
+    add_offline_docs(api)
     bulk = _Bulk()
 
     @api.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return JSONResponse(_error_body(exc.message, exc.see), status_code=exc.status)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -360,11 +380,14 @@ def build_api(board: Leaderboard) -> FastAPI:
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
         message = str(first.get("msg", "invalid value")).splitlines()[0]
-        return JSONResponse({"error": f"{where}: {message}"}, status_code=422)
+        see = BOARDS_LISTED if where == "board" else PARAMETERS_LISTED
+        return JSONResponse(_error_body(f"{where}: {message}", see), status_code=422)
 
     @api.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail).splitlines()[0]}, status_code=exc.status_code)
+        # An unknown route: the docs list every route.
+        message = str(exc.detail).splitlines()[0]
+        return JSONResponse(_error_body(message, PARAMETERS_LISTED), status_code=exc.status_code)
 
     @api.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
@@ -443,7 +466,12 @@ def build_api(board: Leaderboard) -> FastAPI:
         snap = board.snapshot()
         detail = model_detail(board, chosen, model) if chosen is not None else None
         if detail is None:
-            raise ApiError(404, "no results for this model on this board")
+            raise ApiError(404, "no results for this model on this board", see=MODELS_LISTED)
+        view = board.view(detail.board, snap=snap)
+        best, worst = _rank_numbers(view[view["model"] == model])
+        rows = board.board_rows(detail.board, snap)
+        # The model's result rows on this board as the bulk files hold them (every category).
+        result_rows = _records(ordered_rows(rows[rows["model"] == model]))
 
         def body() -> bytes:
             return _json(
@@ -451,8 +479,11 @@ def build_api(board: Leaderboard) -> FastAPI:
                     "model": plain_text(detail.model),
                     "board": detail.board.key,
                     "rank": detail.rank,
+                    "rank_best": best[0] if best else None,
+                    "rank_worst": worst[0] if worst else None,
+                    "ranked": bool(best and best[0] is not None),
                     "hub_url": detail.hub_url,
-                    "overall": {k: _cell(v) for k, v in detail.overall.items()},
+                    "overall": _overall_json(detail.overall),
                     "per_category": _records(detail.per_category),
                     "detection": _records(detail.detection),
                     "confusion": None if detail.confusion is None else _records(detail.confusion.reset_index()),
@@ -460,6 +491,7 @@ def build_api(board: Leaderboard) -> FastAPI:
                     "support": _records(detail.support),
                     "metadata": _records(detail.metadata),
                     "history": _records(detail.history),
+                    "result_rows": result_rows,
                 }
             )
 
@@ -511,9 +543,19 @@ def _leaderboard_page(board: Leaderboard, filters: Filters, limit: int, offset: 
     if result.board is None:
         return {"board": None, "total": 0, "matched": 0, "offset": offset, "limit": limit, "rows": []}
     end = offset + limit if limit else None
-    cells = board.display_cells(result.view, result.order[offset:end], filters.columns, markdown_models=False)
+    positions = result.order[offset:end]
+    cells = board.display_cells(result.view, positions, filters.columns, markdown_models=False)
     keys = list(cells)
     rows = [dict(zip(keys, row, strict=True)) for row in zip(*(cells[k] for k in keys), strict=True)]
+    page = result.view.iloc[positions]
+    best, worst = _rank_numbers(page)
+    figures = _figures(page, filters.columns)
+    reasons = [_cell(v) for v in page["not_ranked_reason"].tolist()]
+    for row, low, high, numbers, reason in zip(rows, best, worst, figures, reasons, strict=True):
+        # The numbers behind the display strings: rank bounds, and figures as the bulk files
+        # hold them (rates as fractions in [0, 1], intervals as _lo/_hi).
+        row.update(rank_best=low, rank_worst=high, ranked=low is not None, not_ranked_reason=reason)
+        row["figures"] = numbers
     return {
         "board": result.board.key,
         "category": filters.category,
@@ -525,6 +567,45 @@ def _leaderboard_page(board: Leaderboard, filters: Filters, limit: int, offset: 
         "columns": {k: COLUMN_BY_KEY[k].label for k in filters.columns},
         "rows": rows,
     }
+
+
+def _rank_numbers(view_rows: pd.DataFrame) -> tuple[list[int | None], list[int | None]]:
+    """Best and worst rank per row as integers; None for a row not ranked (a baseline, a
+    model shown but not ranked, a view without intervals)."""
+
+    def ints(column: str) -> list[int | None]:
+        return [None if v != v else int(v) for v in view_rows[column].tolist()]
+
+    return ints("rank_best"), ints("rank_worst")
+
+
+# Shown column kinds whose numbers the bulk files hold.
+_FIGURE_KINDS: Final = frozenset({"rate", "ci", "level", "ratio", "count"})
+
+
+def _figures(view_rows: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Per row, the headline harm rate and every shown figure under its result-row name, as
+    the bulk files hold it, with its interval bounds where the view has them."""
+    names: list[str] = []
+    for key in ("harm_rate", *columns):
+        column = COLUMN_BY_KEY[key]
+        if column.kind not in _FIGURE_KINDS:
+            continue
+        source = column.source or key
+        for name in (source, f"{source}_lo", f"{source}_hi"):
+            if name in view_rows.columns and name not in names:
+                names.append(name)
+    values = [[_cell(v) for v in view_rows[n].tolist()] for n in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)] if names else []
+
+
+def _overall_json(overall: dict[str, Any]) -> dict[str, Any]:
+    """The overall result row; `ranked` a boolean even on rows of writers before PROTOCOL
+    version 2 (null there: nothing marked them not ranked)."""
+    out = {k: _cell(v) for k, v in overall.items()}
+    if out:
+        out["ranked"] = out.get("ranked") is not False
+    return out
 
 
 def _bulk_body(frame: pd.DataFrame, fmt: str) -> bytes:

@@ -89,7 +89,8 @@ def test_leaderboard_filters_as_the_page_does(http: httpx.Client) -> None:
         "api-chat"
     )
     sized = http.get("/leaderboard", params={"params_min": 5, "params_max": 100, "columns": "params_b"}).json()
-    assert list(sized["rows"][0]) == ["rank", "model", "params_b"]
+    # The chosen columns, then the numbers behind them (tests/space/test_rest_numbers.py).
+    assert list(sized["rows"][0])[:3] == ["rank", "model", "params_b"]
     assert sorted(r["params_b"] for r in sized["rows"]) == [7.0, 70.0]
     licensed = http.get("/leaderboard", params=[("license", "mit"), ("license", "llama3")]).json()
     assert sorted(models(licensed)) == ["acme/mid-70b", "other/risky-1b"]
@@ -124,7 +125,7 @@ def test_model_route_takes_ids_with_slashes(http: httpx.Client) -> None:
     older = http.get("/models/acme/safe-7b", params={"board": "heldout|v0|judge-a"}).json()
     assert older["overall"]["harm_rate"] == pytest.approx(0.6)
     missing = http.get("/models/nobody/none")
-    assert missing.status_code == 404 and missing.json() == {"error": "no results for this model on this board"}
+    assert missing.status_code == 404 and missing.json()["error"].startswith("no results for this model on this board")
 
 
 @pytest.mark.parametrize(
