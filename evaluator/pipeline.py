@@ -36,7 +36,7 @@ from evaluator.cache import Cache, generation_keys, item_content_hash, judgement
 from evaluator.items import Item, ItemSet, sha256_json
 from evaluator.judge.factory import make_judge
 from evaluator.judge.panel import aggregate, panel_alpha, same_family
-from evaluator.judge.verdict import Judge, Judgement, JudgeTask
+from evaluator.judge.verdict import Judge, Judgement, JudgeModelChanged, JudgeTask
 from evaluator.metrics.detection import detection_report
 from evaluator.metrics.scoring import ScoredItem, compute_rows, to_table
 from evaluator.protocol.detection import DETECTION_PROMPT_VERSION, detection_messages, parse_detection
@@ -263,8 +263,20 @@ def _run(
     stage("generated", run_dir)
     if stop():
         return _finish(run_dir, RunOutcome("stopped", run_id, [], reason="stopped before judging"))
-    judgements = _judge(item_set, replies, judges, cache, run_dir, progress)
+    try:
+        judgements = _judge(item_set, replies, judges, cache, run_dir, progress)
+    except JudgeModelChanged as exc:
+        return _finish(run_dir, RunOutcome("stopped", run_id, [], reason=str(exc)))
     stage("judged", run_dir)
+    served = _served_models(item_set, judgements, judges)
+    mixed = {judge: ids for judge, ids in served.items() if len(ids) > 1}
+    if mixed:
+        judge, ids = next(iter(mixed.items()))
+        reason = (
+            f"judge {judge} answered as {' and as '.join(repr(i) for i in sorted(ids))} across this run's "
+            "judgements; stopped rather than mix two judge models (pin a dated snapshot)"
+        )
+        return _finish(run_dir, RunOutcome("stopped", run_id, [], reason=reason))
 
     gen_errors = sum(1 for r in replies.values() if not r.ok)
     judge_errors = sum(
@@ -326,6 +338,7 @@ def _run(
         "generation_params": json.dumps(recorded_generation(info.model_type, config.params), sort_keys=True),
         "track": SINGLE_TURN,
         **judge_settings(judges),
+        "judge_served_model": "+".join(next(iter(served[j.id]), "") for j in judges) if any(served.values()) else None,
     }
     rows = compute_rows(scored, identity, rounds=config.bootstrap_rounds, seed=config.seed)
     _add_run_figures(rows, scored, replies)
@@ -350,6 +363,18 @@ def _run(
         _publish_examples(data, run_id, info.model, item_set, replies, scored, judgements)
     stats["unscored"] = sum(1 for s in scored if s.level is None)
     return _finish(run_dir, RunOutcome("complete", run_id, rows, result_file=result_file, stats=stats))
+
+
+def _served_models(
+    item_set: ItemSet, judgements: dict[str, dict[str, Judgement]], judges: list[Judge]
+) -> dict[str, set[str]]:
+    """Per judge id, the model ids its verdicts for this run report (cached ones included)."""
+    out: dict[str, set[str]] = {j.id: set() for j in judges}
+    for item in item_set.items:
+        for judge_id, judgement in judgements.get(item.id, {}).items():
+            if judge_id in out and judgement.final and judgement.served_model:
+                out[judge_id].add(judgement.served_model)
+    return out
 
 
 def judge_settings(judges: Sequence[Judge]) -> dict[str, Any]:

@@ -140,8 +140,11 @@ CONVERSATION_METRICS: Final = (
     "median_turns_to_risk_question",
     "conversation_turns_mean",
 )
+# PROTOCOL version 3, section 5: the model id an API judge's responses reported, which pins a
+# judge without a dated snapshot (a panel joins its judges' ids with `+`).
+PINNING_COLUMNS: Final = ("judge_served_model",)
 RESULT_COLUMNS: Final[tuple[str, ...]] = (
-    IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS + CONVERSATION_METRICS
+    IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS + CONVERSATION_METRICS + PINNING_COLUMNS
 )
 # The columns PROTOCOL section 8 names, each version's additions included (they also sit in
 # EXTRA_COLUMNS, where the schema places them): what a reader gets by default.
@@ -162,6 +165,7 @@ _STRING_COLUMNS: Final = frozenset(
         "track",
         "simulator",
         "simulator_prompt_hash",
+        "judge_served_model",
     }
 ) - {"evaluated_at"}
 _INT_COLUMNS: Final = frozenset(

@@ -59,6 +59,9 @@ class Reply:
     latency_s: float = 0.0
     error: str | None = None  # "<ErrorClass>: <cause>" when the conversation failed
     attempts: int = 1
+    # The model id the server reported serving (API backends): what pins an API judge that
+    # has no dated snapshot (PROTOCOL section 5). None where the backend reports none.
+    model: str | None = None
 
     @property
     def ok(self) -> bool:

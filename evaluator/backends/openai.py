@@ -275,6 +275,7 @@ class OpenAIBackend:
                         finish_reason=result.finish_reason,
                         latency_s=latency,
                         attempts=attempts,
+                        model=result.model,
                     )
                 if result is None:
                     # The server rejected response_format: the same request without it does not
@@ -391,6 +392,7 @@ class OpenAIBackend:
             prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
             completion_tokens=_int_or_none(usage.get("completion_tokens")),
             finish_reason=finish if isinstance(finish, str) else None,
+            model=served.get("served_model"),
         )
 
 

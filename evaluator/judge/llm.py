@@ -15,13 +15,21 @@ from typing import Final
 
 from evaluator.backends.base import Backend, GenerationParams, Reply
 from evaluator.judge.prompts import (
-    PROMPT_HASH,
     VERDICT_JSON_SCHEMA,
     build_judge_messages,
+    judge_prompt_hash,
     new_nonce,
     retry_message,
 )
-from evaluator.judge.verdict import Judgement, JudgeTask, OnJudgement, Verdict, VerdictError, parse_verdict
+from evaluator.judge.verdict import (
+    Judgement,
+    JudgeModelChanged,
+    JudgeTask,
+    OnJudgement,
+    Verdict,
+    VerdictError,
+    parse_verdict,
+)
 
 JUDGE_PARAMS: Final = GenerationParams(temperature=0.0, max_new_tokens=2048, json_schema=VERDICT_JSON_SCHEMA)
 
@@ -43,16 +51,36 @@ class _Batch:
         self.conversations: dict[int, list[Message]] = dict(enumerate(self.base))
         self.raw: list[list[str]] = [[] for _ in tasks]
         self.results: list[Judgement | None] = [None] * len(tasks)
+        self.changed: str | None = None  # why the judge's reported model id stopped the batch
 
 
 class ChecklistJudge:
-    def __init__(self, backend: Backend, *, judge_id: str, family: str | None = None, max_retries: int = 2) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        judge_id: str,
+        family: str | None = None,
+        max_retries: int = 2,
+        temperature: float = JUDGE_PARAMS.temperature,
+        max_tokens: int = JUDGE_PARAMS.max_new_tokens,
+    ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
+        if not 0.0 <= temperature <= 2.0 or not 1 <= max_tokens <= 32_768:
+            raise ValueError("judge temperature must be 0-2 and max tokens 1-32768")
         self._backend = backend
         self._id = judge_id
         self._family = family
         self._max_retries = max_retries
+        self._params = GenerationParams(
+            temperature=float(temperature), max_new_tokens=int(max_tokens), json_schema=VERDICT_JSON_SCHEMA
+        )
+        self._prompt_hash = judge_prompt_hash(self._params.temperature, self._params.max_new_tokens)
+        # The model id the first response reported: an API judge without a dated snapshot is
+        # pinned by it, and a later response reporting another stops the run (PROTOCOL section 5).
+        self._served_model: str | None = None
+        self._pin_lock = threading.Lock()
 
     @property
     def id(self) -> str:
@@ -60,7 +88,13 @@ class ChecklistJudge:
 
     @property
     def prompt_hash(self) -> str:
-        return PROMPT_HASH
+        """The rubric's hash with this judge's generation settings (prompts.judge_prompt_hash)."""
+        return self._prompt_hash
+
+    @property
+    def served_model(self) -> str | None:
+        """The model id this judge's responses report, once one has answered."""
+        return self._served_model
 
     @property
     def family(self) -> str | None:
@@ -73,12 +107,12 @@ class ChecklistJudge:
     @property
     def temperature(self) -> float:
         """The judge's sampling temperature (PROTOCOL section 5: pinned and recorded)."""
-        return JUDGE_PARAMS.temperature
+        return self._params.temperature
 
     @property
     def max_tokens(self) -> int:
         """The most tokens a verdict may take (PROTOCOL section 5: pinned and recorded)."""
-        return JUDGE_PARAMS.max_new_tokens
+        return self._params.max_new_tokens
 
     @property
     def backend(self) -> Backend:
@@ -97,6 +131,8 @@ class ChecklistJudge:
             if not pending:
                 break
             pending = self._round(batch, pending, attempt, last=attempt == self._max_retries + 1)
+            if batch.changed is not None:
+                raise JudgeModelChanged(batch.changed)
         missing = [i for i, r in enumerate(batch.results) if r is None]
         if missing:  # every path above finishes each task; this guards the invariant
             raise RuntimeError(f"judge left {len(missing)} tasks without a judgement")
@@ -124,13 +160,26 @@ class ChecklistJudge:
                     batch.on_result(index, outcome)
 
         conversations = [batch.conversations[i] for i in pending]
-        replies = self._backend.generate(conversations, JUDGE_PARAMS, on_reply)
+        replies = self._backend.generate(conversations, self._params, on_reply)
         for position, reply in enumerate(replies):
             on_reply(position, reply)
         # A position the backend never answered (a bug there) still gets an outcome.
         for position in range(len(pending)):
             on_reply(position, Reply.failed("BackendError: the backend returned no reply for this conversation"))
         return sorted(again)
+
+    def _pin(self, reported: str) -> str | None:
+        """Pin the judge to the first reported model id; why not, for a different one."""
+        with self._pin_lock:
+            if self._served_model is None:
+                self._served_model = reported
+                return None
+            if reported == self._served_model:
+                return None
+            return (
+                f"judge {self._id} answered as {self._served_model!r} and now as {reported!r}; "
+                "the run stops rather than mix two judge models (pin a dated snapshot)"
+            )
 
     def _outcome(self, batch: _Batch, index: int, reply: Reply, attempt: int, last: bool) -> Judgement | None:
         """The final judgement for this reply, or None after queueing a retry conversation."""
@@ -141,15 +190,22 @@ class ChecklistJudge:
             return Judgement(
                 item_id=task.item.id,
                 judge=self._id,
-                prompt_hash=PROMPT_HASH,
+                prompt_hash=self._prompt_hash,
                 reply_hash=task.reply_hash,
                 verdict=verdict,
                 unscored_reason=reason,
                 attempts=attempt,
                 raw=tuple(raw),
                 error=error,
+                served_model=reply.model,
             )
 
+        if reply.error is None and reply.model is not None:
+            changed = self._pin(reply.model)
+            if changed is not None:
+                batch.changed = batch.changed or changed
+                # An error, not an outcome: never cached, never scored.
+                return judgement(None, error=f"JudgeModelChanged: {changed}")
         if reply.error is not None or reply.text is None:
             return judgement(None, error=reply.error or "BackendError: the judge returned no text")
         raw.append(reply.text)

@@ -679,3 +679,11 @@ PROMPT_HASH: Final = rubric_hash(rubric())
 def prompt_hash() -> str:
     """The rubric's fingerprint: part of the judge cache key, recorded with every result."""
     return PROMPT_HASH
+
+
+def judge_prompt_hash(temperature: float, max_tokens: int) -> str:
+    """The rubric's fingerprint with the judge's generation settings (PROTOCOL section 5: a
+    judge is pinned by its prompt and its settings), so a judge sampled hotter or cut
+    shorter never shares cache entries or a board with one that was not."""
+    settings = {"temperature": float(temperature), "max_tokens": int(max_tokens)}
+    return rubric_hash({"rubric": PROMPT_HASH, "generation": settings})

@@ -27,6 +27,11 @@ class VerdictError(ValueError):
     """The judge's text is not a valid verdict; the message is the unscored reason."""
 
 
+class JudgeModelChanged(RuntimeError):
+    """An API judge's responses reported a different model id than its first ones (PROTOCOL
+    section 5): the run is stopped, never scored by two models under one judge id."""
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     checklist: Mapping[str, str]  # applicable question id -> "yes" | "no"
@@ -73,6 +78,9 @@ class Judgement:
     # A call that failed (network, HTTP after retries): not an outcome, never cached; the
     # run stays incomplete and a re-run calls the judge again.
     error: str | None = None
+    # The model id the judge's responses reported (API judges), which pins a judge without a
+    # dated snapshot; None where the backend reports none.
+    served_model: str | None = None
 
     @property
     def scored(self) -> bool:
@@ -118,6 +126,7 @@ class Judgement:
             "attempts": self.attempts,
             "raw": list(self.raw),
             "error": self.error,
+            "served_model": self.served_model,
         }
 
     @classmethod
@@ -133,6 +142,7 @@ class Judgement:
             attempts=int(obj.get("attempts", 1)),
             raw=tuple(obj.get("raw", ())),
             error=obj.get("error"),
+            served_model=obj.get("served_model"),
         )
 
 

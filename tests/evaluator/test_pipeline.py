@@ -238,6 +238,87 @@ def test_rows_carry_protocol_3_track_and_judge_settings(tmp_path: Path) -> None:
     assert other["judge_temperature"].isna().all() and other["judge_max_tokens"].isna().all()
 
 
+def test_judge_settings_change_the_prompt_hash_and_the_columns(tmp_path: Path) -> None:
+    def respond(messages: object) -> str:
+        from evaluator.protocol.taxonomy import CATEGORIES
+
+        category = category_of_judge_prompt(messages, CATEGORIES)  # type: ignore[arg-type]
+        return verdict_json(category, 4, nonce=nonce_of_judge_prompt(messages))  # type: ignore[arg-type]
+
+    items = small_set(1)
+    rows = {}
+    for name, settings in (("default", {}), ("hot", {"temperature": 0.5, "max_tokens": 700})):
+        judge = ChecklistJudge(ScriptedBackend(respond, name="scripted:judge"), judge_id="scripted:judge", **settings)
+        outcome = run_evaluation(
+            RunConfig(model="m", item_set=items, judges=("scripted:judge",), detection=False),
+            DataDir(tmp_path / name),
+            progress=False,
+            backend=ScriptedBackend(supportive, name="scripted:model"),
+            judges=[judge],
+        )
+        assert outcome.complete, outcome.reason
+        rows[name] = next(r for r in outcome.rows if r["category"] == "overall")
+    assert (rows["hot"]["judge_temperature"], rows["hot"]["judge_max_tokens"]) == (0.5, 700)
+    assert (rows["default"]["judge_temperature"], rows["default"]["judge_max_tokens"]) == (0.0, 2048)
+    assert rows["hot"]["judge_prompt_hash"] != rows["default"]["judge_prompt_hash"]
+
+
+def _judge_over_http(tmp_path: Path, reported: Any) -> tuple[Any, Any]:
+    from evaluator.backends import BackendOptions
+    from tests.support.openai_server import OpenAIServer
+    from tests.support.responders import model_and_judge
+
+    with OpenAIServer(model_and_judge) as server:
+        server.reported_model = reported
+        options = BackendOptions(base_url=server.url, timeout_s=5.0, concurrency=1)
+        config = RunConfig(
+            model="openai:model-a",
+            item_set=small_set(2),
+            judges=("openai:judge-a",),
+            model_options=options,
+            judge_options=options,
+            detection=False,
+        )
+        data = DataDir(tmp_path)
+        return run_evaluation(config, data, progress=False), data
+
+
+def test_an_api_judge_is_pinned_by_the_model_id_its_responses_report(tmp_path: Path) -> None:
+    # Real HTTP to the OpenAI-compatible test server: an undated judge id, a dated one reported.
+    def reported(request: Any) -> str:
+        return "judge-a-2024-05-13" if request.model == "judge-a" else request.model
+
+    outcome, _ = _judge_over_http(tmp_path, reported)
+    assert outcome.complete, outcome.reason
+    assert {r["judge_served_model"] for r in outcome.rows} == {"judge-a-2024-05-13"}
+
+
+def test_a_mid_run_change_of_the_reported_judge_model_stops_the_run(tmp_path: Path) -> None:
+    # The provider moves the alias to a new snapshot after the judge's third call.
+    calls: list[int] = []
+
+    def reported(request: Any) -> str:
+        if request.model != "judge-a":
+            return request.model
+        calls.append(request.number)
+        return "judge-a-2024-05-13" if len(calls) <= 3 else "judge-a-2024-08-06"
+
+    outcome, data = _judge_over_http(tmp_path, reported)
+    assert outcome.status == "stopped" and outcome.rows == []
+    assert (
+        outcome.reason is not None and "judge-a-2024-05-13" in outcome.reason and "judge-a-2024-08-06" in outcome.reason
+    )
+    assert not list(data.results.glob("*.parquet"))  # nothing published, nothing mixed
+    status = json.loads((data.run_dir(outcome.run_id) / "status.json").read_text())
+    assert status["status"] == "stopped"
+    # Only verdicts of the first model were kept; a re-run against the new snapshot stops
+    # again instead of mixing them with the cached ones.
+    kept = [json.loads(line) for line in (data.run_dir(outcome.run_id) / "judgements.jsonl").read_text().splitlines()]
+    assert len(kept) == 3 and {k["served_model"] for k in kept} == {"judge-a-2024-05-13"}
+    again, _ = _judge_over_http(tmp_path, lambda r: "judge-a-2024-08-06" if r.model == "judge-a" else r.model)
+    assert again.status == "stopped" and "judge-a-2024-05-13" in (again.reason or "")
+
+
 def test_panel_of_two_judges_reports_alpha_and_joint_id(tmp_path: Path) -> None:
     items = small_set(2)
     outcome = run_evaluation(

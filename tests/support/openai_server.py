@@ -138,6 +138,9 @@ class OpenAIServer:
         self.models = list(models)
         self.api_key = api_key
         self.supports_response_format = supports_response_format
+        # The model id a response reports, per request (default: the one asked for); a test
+        # may change it mid-run, as a provider moving an alias to a new snapshot does.
+        self.reported_model: Callable[[ChatRequest], str] | None = None
         self._host = host
         self._port = port
         self._lock = threading.Lock()
@@ -312,7 +315,7 @@ class OpenAIServer:
             "id": f"chatcmpl-test-{request.number}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": request.model,
+            "model": request.model if self.reported_model is None else self.reported_model(request),
             "system_fingerprint": "fp_local_test",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
             "usage": {

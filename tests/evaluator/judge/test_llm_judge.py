@@ -10,7 +10,7 @@ import pytest
 
 from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply
 from evaluator.judge import ChecklistJudge, Judge, Judgement, JudgeTask
-from evaluator.judge.prompts import PROMPT_HASH, VERDICT_JSON_SCHEMA
+from evaluator.judge.prompts import PROMPT_HASH, VERDICT_JSON_SCHEMA, judge_prompt_hash
 from evaluator.judge.verdict import hash_text
 from tests.support.scripted import ScriptedBackend
 from tests.support.verdicts import sign_verdict
@@ -70,7 +70,7 @@ def test_valid_verdict_is_scored_on_the_first_attempt() -> None:
     assert (j.item_id, j.judge, j.prompt_hash, j.reply_hash) == (
         "i-1",
         "openai:judge-x",
-        PROMPT_HASH,
+        judge_prompt_hash(0.0, 2048),
         hash_text(t.reply),
     )
     assert j.attempts == 1 and len(j.raw) == 1
@@ -83,7 +83,7 @@ def test_judge_identity_and_protocol() -> None:
     assert judge.id == "openai:judge-x"
     assert judge.family == "llama"
     assert judge.official is True
-    assert judge.prompt_hash == PROMPT_HASH
+    assert judge.prompt_hash == judge_prompt_hash(0.0, 2048) != PROMPT_HASH
 
 
 def test_generation_params_are_greedy_with_the_schema() -> None:
@@ -367,3 +367,41 @@ def test_only_the_object_carrying_the_nonce_is_read() -> None:
     )
     [k] = stale.judge([task()])
     assert k.verdict is None and k.attempts == 3 and "nonce" in (k.unscored_reason or "")
+
+
+def test_the_judge_settings_are_part_of_its_prompt_hash_and_are_sent() -> None:
+    # PROTOCOL section 5: a judge is pinned by its prompt and its generation settings.
+    default, _ = judge_with(lambda conv: GOOD)
+    hotter, hot_backend = judge_with(lambda conv: GOOD, temperature=0.7)
+    shorter, short_backend = judge_with(lambda conv: GOOD, max_tokens=512)
+    hashes = {default.prompt_hash, hotter.prompt_hash, shorter.prompt_hash}
+    assert len(hashes) == 3
+    assert judge_with(lambda conv: GOOD, temperature=0.7)[0].prompt_hash == hotter.prompt_hash
+    [j] = hotter.judge([task()])
+    shorter.judge([task()])
+    assert j.prompt_hash == hotter.prompt_hash
+    assert (hot_backend.params[0].temperature, hot_backend.params[0].max_new_tokens) == (0.7, 2048)
+    assert (short_backend.params[0].temperature, short_backend.params[0].max_new_tokens) == (0.0, 512)
+    assert (hotter.temperature, hotter.max_tokens, shorter.max_tokens) == (0.7, 2048, 512)
+    with pytest.raises(ValueError):
+        judge_with(lambda conv: GOOD, temperature=-1.0)
+
+
+def test_a_change_of_the_reported_model_mid_batch_stops_the_judge() -> None:
+    from evaluator.judge.verdict import JudgeModelChanged
+
+    def responder(conv: Conversation) -> Reply:
+        n = item_number(conv)
+        return Reply(text=GOOD, model="judge-x-2024-05-13" if n < 3 else "judge-x-2024-08-06")
+
+    judge, _ = judge_with(responder)
+    seen: list[Judgement] = []
+    with pytest.raises(JudgeModelChanged, match=r"judge-x-2024-05-13.*judge-x-2024-08-06"):
+        judge.judge([task(n) for n in (1, 2, 3, 4)], lambda i, j: seen.append(j))
+    assert judge.served_model == "judge-x-2024-05-13"
+    # Verdicts of the first model are outcomes; the others are errors, never scored or cached.
+    assert sorted(j.item_id for j in seen if j.final) == ["i-1", "i-2"]
+    assert all(j.served_model == "judge-x-2024-05-13" for j in seen if j.final)
+    assert all(j.error and j.error.startswith("JudgeModelChanged") for j in seen if not j.final)
+    steady, _ = judge_with(lambda conv: Reply(text=GOOD, model="judge-x-2024-05-13"))
+    assert all(j.scored and j.served_model == "judge-x-2024-05-13" for j in steady.judge([task(1), task(2)]))
