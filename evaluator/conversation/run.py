@@ -121,7 +121,9 @@ def make_simulator(spec: str, options: BackendOptions | None = None) -> Simulato
 
 
 class _Records:
-    """Append-only JSONL of finished records, flushed as each arrives (whole lines only)."""
+    """Append-only JSONL of finished records. Records are handed to the kernel at the end of
+    each batch (`flush`), in whole lines: a run killed mid-turn loses at most that turn's
+    records, which the resumed run redoes; fsync at the end."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,16 +132,23 @@ class _Records:
                 fh.write(b"\n")
         self._fh = open(path, "ab")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()
+        self._buffer: list[bytes] = []
 
     def write(self, record: dict[str, Any]) -> None:
         line = orjson.dumps(record) + b"\n"
         with self._lock:
-            self._fh.write(line)
-            self._fh.flush()
+            self._buffer.append(line)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._buffer:
+                self._fh.write(b"".join(self._buffer))
+                self._buffer = []
+                self._fh.flush()
 
     def close(self) -> None:
+        self.flush()
         with self._lock:
-            self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
 
@@ -290,6 +299,7 @@ class _Runner:
             open_model = [d for d in dialogues if d.needs_model and d.persona.id not in self.failed]
             if open_model:
                 self._model_turns(open_model, sink)
+                sink.flush()
                 done += len(open_model)
                 if bar is not None:
                     bar.update(len(open_model))
@@ -298,6 +308,7 @@ class _Runner:
             open_person = [d for d in dialogues if d.needs_person and d.persona.id not in self.failed]
             if open_person:
                 self._person_turns(open_person, sink)
+                sink.flush()
             self.stage("turn", self.run_dir)
             if not open_model and not open_person:
                 break
@@ -342,6 +353,7 @@ class _Runner:
 
     def _model_turns(self, open_model: list[Dialogue], sink: _Records) -> None:
         lock = threading.Lock()
+        prepare = getattr(self.simulator, "prepare", None)
 
         def on_done(index: int, reply: Reply) -> None:
             dialogue = open_model[index]
@@ -353,6 +365,8 @@ class _Runner:
                 dialogue.add_model(reply.text)
             sink.write({"persona": dialogue.persona.id, "turn": turn, "role": "assistant", "text": reply.text,
                         "reply": reply.to_json()})  # fmt: skip
+            if prepare is not None:
+                prepare(dialogue)
 
         self._generate(self.backend, self.config.params, [list(d.turns) for d in open_model], on_done)
 

@@ -177,6 +177,12 @@ class ScriptSimulator:
     def params(self) -> GenerationParams | None:
         return None
 
+    def prepare(self, dialogue: Dialogue) -> None:
+        """Read the model's new reply as soon as it arrives (the reading is memoised), so the
+        work overlaps the other conversations' requests still in flight."""
+        if dialogue.needs_person and dialogue.user_turns - 1 < len(dialogue.persona.script):
+            reply_features(dialogue.persona, dialogue.turns[:-1], dialogue.turns[-1]["content"])
+
     def respond(self, dialogues: Sequence[Dialogue]) -> list[PersonTurn]:
         out = []
         for dialogue in dialogues:
