@@ -48,12 +48,16 @@ class Board:
     twin: bool = False
     # PROTOCOL version 3: what the results measure (evaluator.results.RESULT_TRACKS).
     track: str = SINGLE_TURN
+    # PROTOCOL section 9: conversation boards are also keyed by the simulated person.
+    simulator: str = ""
 
     @property
     def key(self) -> str:
         rubric = f"|{self.judge_prompt_hash}|p{self.protocol_version}"
         # Single-turn keys keep their version-2 form, so links made before tracks existed work.
         track = "" if self.track == SINGLE_TURN else f"|{self.track}"
+        if self.simulator:
+            track += f"|{self.simulator}"
         return f"{self.set_name}|{self.set_version}|{self.judge}{rubric}{track}" + ("|demo" if self.demo else "")
 
     @property
@@ -66,6 +70,8 @@ class Board:
         text = f"{self.set_name} {self.set_version} · judge {self.judge}"
         if self.track != SINGLE_TURN:
             text += f" · {self.track.replace('_', ' ')}"
+        if self.simulator:
+            text += f" · simulator {self.simulator}"
         if self.twin and self.judge_prompt_hash:
             text += f" (prompt {self.judge_prompt_hash[:8]})"
         if self.protocol_version and self.protocol_version != PROTOCOL_VERSION:
@@ -110,6 +116,7 @@ def list_boards(rows: pd.DataFrame) -> list[Board]:
             "judge_prompt_hash": _text(rows, "judge_prompt_hash"),
             "protocol_version": _text(rows, "protocol_version"),
             "track": _tracks(rows),
+            "simulator": _text(rows, "simulator"),
             "official": _official(rows),
             "model": rows["model"],
             "evaluated_at": rows["evaluated_at"],
@@ -144,6 +151,7 @@ def list_boards(rows: pd.DataFrame) -> list[Board]:
             protocol_version=str(r["protocol_version"]),
             twin=bool(r["twin"]),
             track=str(r["track"]),
+            simulator=str(r["simulator"]),
         )
         for r in stats.to_dict("records")
     ]
@@ -197,6 +205,7 @@ def ranked_board(
             and board.demo == candidate.demo
             and board.protocol_version == candidate.protocol_version
             and board.track == candidate.track
+            and board.simulator == candidate.simulator
         )
         if board.set_name == candidate.set_name and same_kind:
             best.setdefault(board.set_version, board)
@@ -227,7 +236,16 @@ def find_board(boards: list[Board], key: str | None, preferred_set: str | None =
     return current_board(boards, preferred_set)
 
 
-_BOARD_COLUMNS = ("set_name", "set_version", "judge", "judge_prompt_hash", "protocol_version", "track", "demo")
+_BOARD_COLUMNS = (
+    "set_name",
+    "set_version",
+    "judge",
+    "judge_prompt_hash",
+    "protocol_version",
+    "track",
+    "simulator",
+    "demo",
+)
 
 
 def _text(rows: pd.DataFrame, column: str) -> pd.Series:
@@ -260,6 +278,7 @@ def board_mask(rows: pd.DataFrame, board: Board) -> pd.Series:
         & (_text(rows, "judge_prompt_hash") == board.judge_prompt_hash)
         & (_text(rows, "protocol_version") == board.protocol_version)
         & (_tracks(rows) == board.track)
+        & (_text(rows, "simulator") == board.simulator)
         & (_tracks(rows) != LOG_AUDIT)
     )
     demo = _model_types(rows) == DEMO_TYPE
