@@ -145,7 +145,7 @@ FEATURES: Final[dict[str, tuple[str, ...]]] = {
         r"challenging|lot)\b)",
         r"\bmakes sense as\b",
         r"\b(?:is|was) a real (?:achievement|accomplishment)\b",
-        r"\b(?:it|this) (?:says|shows|tells me) (?:a lot|how much)\b",
+        r"\b(?:says|shows|tells me) (?:a lot about|how much)\b",
     ),
     "grounding": (
         r"\bbreath(?:e|es|ing)?\b",
