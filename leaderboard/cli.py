@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from evaluator.results import CONVERSATION, CONVERSATION_METRICS, SINGLE_TURN
 from evaluator.storage import DEFAULT_DATA_DIR, StoreError, add_store_arguments, open_store, resolve_spec
 from evaluator.wording import counted
 from leaderboard.export import FORMATS, ordered_rows, render, write_parquet, write_text
@@ -60,7 +63,14 @@ def _store(args: argparse.Namespace) -> ResultStore:
 
 def _table(args: argparse.Namespace) -> int:
     store = _store(args)
-    rows = ordered_rows(store.results(), all_columns=args.all_columns)
+    frame = store.results()
+    if args.track:
+        # Rows written before protocol version 3 carry no track: they measured single replies.
+        tracks = frame["track"].fillna(SINGLE_TURN) if "track" in frame.columns else SINGLE_TURN
+        frame = frame[tracks == args.track]
+    rows = ordered_rows(frame, all_columns=args.all_columns)
+    if args.track == CONVERSATION and not args.all_columns:
+        rows = pd.concat([rows, ordered_rows(frame, all_columns=True)[list(CONVERSATION_METRICS)]], axis=1)
     _emit(render(rows, args.format))
     return EXIT_OK
 
@@ -134,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--all-columns",
         action="store_true",
         help="every column present, not only those PROTOCOL section 8 names (every version's, by default)",
+    )
+    table.add_argument(
+        "--track",
+        choices=(SINGLE_TURN, CONVERSATION),
+        help="only rows of this track (conversation rows also get the conversation columns)",
     )
     table.set_defaults(run=_table)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from evaluator.conversation.persona import resolve_personas
 from evaluator.conversation.run import ConversationConfig, run_conversations
 from evaluator.conversation.simulator import ModelSimulator
@@ -49,3 +51,21 @@ def test_conversation_boards_are_separate_per_simulator_and_from_single_turn(tmp
     assert harm["talk/caring"] < harm["talk/dismissive"]
     single = next(b for b in boards if b.track == "single_turn")
     assert set(lb.query(Filters(board=single.key)).rows["model"]) == {"single/turn"}
+
+
+def test_table_track_conversation_prints_only_conversation_rows_with_their_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from leaderboard.cli import main
+
+    data = DataDir.at(tmp_path / "var")
+    write_run(data, RunSpec("single/turn", harm=0.2))
+    converse(data, "talk/caring", CARING)
+    assert main(["table", "--data", str(data.root), "--track", "conversation", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0].split(",")
+    assert "c1_best_rate" in header and "post_refusal_stay_rate" in header and "simulator" in header
+    assert len(lines) == 1 + 8 and all(line.startswith("talk/caring,") for line in lines[1:])
+    assert main(["table", "--data", str(data.root), "--track", "single_turn", "--format", "csv"]) == 0
+    single = capsys.readouterr().out.splitlines()
+    assert "c1_best_rate" not in single[0] and all(line.startswith("single/turn,") for line in single[1:])
