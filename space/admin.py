@@ -68,13 +68,17 @@ ACTIONABLE: Final = (Status.PENDING_APPROVAL, Status.FAILED, Status.RUNNING, Sta
 MembershipCheck = Callable[[str, gr.OAuthProfile | None, gr.OAuthToken | None], bool]
 
 
-def _org_names(orgs: Any) -> set[str]:
+def _org_names(orgs: Any, handle: str) -> set[str]:
+    """The organisations' handles, from the field that holds the handle in this source.
+
+    In the OAuth profile's `orgs` claim the handle is `preferred_username` and `name` is the
+    display name, free text any organisation can set to another's handle; in the Hub's
+    whoami answer the handle is `name` (the display name is `fullname`).
+    """
     names: set[str] = set()
     for org in orgs if isinstance(orgs, list) else []:
-        if isinstance(org, dict):
-            for key in ("preferred_username", "name"):
-                if isinstance(org.get(key), str):
-                    names.add(org[key].casefold())
+        if isinstance(org, dict) and isinstance(org.get(handle), str):
+            names.add(org[handle].casefold())
     return names
 
 
@@ -96,7 +100,7 @@ class HubMembership:
         if profile is None:
             return False
         if token is None or not token.token:
-            return org.casefold() in _org_names(profile.get("orgs"))
+            return org.casefold() in _org_names(profile.get("orgs"), "preferred_username")
         key = (token.token, org.casefold())
         now = time.monotonic()
         with self._lock:
@@ -106,7 +110,7 @@ class HubMembership:
         try:
             from huggingface_hub import whoami
 
-            member = org.casefold() in _org_names(whoami(token=token.token).get("orgs"))
+            member = org.casefold() in _org_names(whoami(token=token.token).get("orgs"), "name")
         except Exception:  # the Hub out of reach or the token revoked: fail closed
             log.warning("could not check organisation membership on the Hub", exc_info=True)
             return False
@@ -171,18 +175,19 @@ class AdminAccess:
 
 
 class TokenGuard:
-    """Failed admin-token attempts cost time: per client and over all clients, with backoff.
+    """Failed admin-token attempts cost time, always per client address, with backoff.
 
     After CLIENT_FREE failures inside WINDOW_S a client waits 1, 2, 4 ... seconds (capped)
-    after each further failure before its next attempt is even compared; GLOBAL_FREE failures from everyone
-    inside the window lock token sign-in for GLOBAL_LOCK_S, so many addresses gain nothing.
-    Each failure is written to the private admin log, without the guess."""
+    after each further failure before its next attempt is even compared. While GLOBAL_FREE
+    failures from everyone are inside the window, the free allowance is gone: every guessing
+    address backs off from its first failure, so many addresses gain little. Nothing ever
+    locks out an address that is not guessing: a global lock would let anyone keep the real
+    token out with a guess a minute. Each failure is written to the admin log, without the guess."""
 
     CLIENT_FREE: Final = 10
     GLOBAL_FREE: Final = 50
     WINDOW_S: Final = 600.0
     MAX_WAIT_S: Final = 900.0
-    GLOBAL_LOCK_S: Final = 60.0
 
     def __init__(self, data: DataDir, clock: Callable[[], float] = time.monotonic) -> None:
         self.data = data
@@ -192,13 +197,12 @@ class TokenGuard:
         self._client: dict[str, list[float]] = {}
         self._everyone: list[float] = []
         self._blocked_until: dict[str, float] = {}
-        self._global_until = 0.0
 
     def refusal(self, client: str) -> str | None:
         """Why this client may not try now (None: it may)."""
         now = self.clock()
         with self._lock:
-            wait = max(self._blocked_until.get(client, 0.0), self._global_until) - now
+            wait = self._blocked_until.get(client, 0.0) - now
         if wait > 0:
             return f"❌ Too many wrong admin tokens: try again in {int(wait) + 1} s."
         return None
@@ -211,13 +215,15 @@ class TokenGuard:
             mine = [t for t in self._client.get(client, []) if t > since] + [now]
             self._client[client] = mine
             self._everyone = [t for t in self._everyone if t > since] + [now]
-            extra = len(mine) - self.CLIENT_FREE
+            free = 0 if len(self._everyone) >= self.GLOBAL_FREE else self.CLIENT_FREE
+            extra = len(mine) - free
             if extra > 0:
                 self._blocked_until[client] = now + min(self.MAX_WAIT_S, 2.0 ** (extra - 1))
-            if len(self._everyone) >= self.GLOBAL_FREE:
-                self._global_until = now + self.GLOBAL_LOCK_S
             if len(self._client) > 10_000:  # bounded memory: forget clients with nothing recent
                 self._client = {k: v for k, v in self._client.items() if v and v[-1] > since}
+                self._blocked_until = {k: t for k, t in self._blocked_until.items() if t > now}
+            if len(self._everyone) > 10 * self.GLOBAL_FREE:
+                self._everyone = self._everyone[-self.GLOBAL_FREE :]
             count, total = len(mine), self.failed_total
         log.warning("a wrong admin token was tried (%d from this client in %d s)", count, int(self.WINDOW_S))
         # On this machine only: a guess must not buy a commit to the private repo.

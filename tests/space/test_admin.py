@@ -28,7 +28,7 @@ from evaluator.storage import DataDir, atomic_write_json
 from leaderboard.hidden import hidden_path, read_hidden
 from leaderboard.store import ResultStore
 from leaderboard.view import Filters, Leaderboard
-from space.admin import DENIED, TOKEN_ENV, AdminAccess, AdminActions
+from space.admin import DENIED, TOKEN_ENV, AdminAccess, AdminActions, HubMembership
 from space.app import build_app, hidden_note
 from submissions import Queue, RequestRecord, Status, current_set, request_api_model
 from submissions.ratelimit import RateLimit
@@ -454,3 +454,18 @@ def artifacts() -> Path:
     folder = Path(__file__).resolve().parents[2] / "test-artifacts"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+def test_the_profile_fallback_accepts_the_organisation_handle_only() -> None:
+    """Issue 18.9: without an OAuth token the sign-in profile's `orgs` claim is used; an
+    organisation's display `name` is free text anyone's org can copy, so only its handle
+    (`preferred_username`) counts."""
+    membership = HubMembership()
+
+    def profile(orgs: list[dict[str, str]]) -> gr.OAuthProfile:
+        return gr.OAuthProfile({"preferred_username": "eve", "name": "Eve", "profile": "", "picture": "", "orgs": orgs})
+
+    impostor = [{"sub": "1", "name": ORG, "preferred_username": "eves-own-org"}]
+    assert membership(ORG, profile(impostor), None) is False
+    member = [{"sub": "2", "name": "Crisis Maintainers (display name)", "preferred_username": ORG}]
+    assert membership(ORG, profile(member), None) is True
