@@ -67,7 +67,8 @@ class Board:
 
     @property
     def label(self) -> str:
-        text = f"{self.set_name} {self.set_version} · judge {self.judge}"
+        # Rows written before set names were always given may carry a blank one.
+        text = f"{self.set_name.strip() or '(unnamed set)'} {self.set_version} · judge {self.judge}"
         if self.track != SINGLE_TURN:
             text += f" · {self.track.replace('_', ' ')}"
         if self.simulator:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import re
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -135,21 +136,27 @@ _POLICY = """
 - **Private**: run directories (every reply and judgement), the held-out set, caches.
 """
 
-_CITE = f"""
-## How to cite
+# Hugging Face sets SPACE_ID ("owner/name") on a Space; only a well-formed one is cited.
+_SPACE_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 
-```bibtex
-@misc{{crisis_safety_leaderboard,
-  title        = {{Crisis-Safety Leaderboard: how safely language models respond to people in a crisis}},
-  note         = {{Protocol version {PROTOCOL_VERSION}}},
-  howpublished = {{Hugging Face Space}},
-  year         = {{2026}},
-  url          = {{https://huggingface.co/spaces/OWNER/NAME}},
-}}
-```
 
-The deployer replaces `OWNER/NAME` with this Space's address.
-"""
+def citation(space_id: str | None = None) -> str:
+    """The BibTeX entry: the Space's own address when it runs on one ($SPACE_ID), else no
+    address at all (a placeholder such as OWNER/NAME is copied into papers as it stands)."""
+    space_id = os.environ.get("SPACE_ID") if space_id is None else space_id
+    fields = [
+        "  title        = {Crisis-Safety Leaderboard: how safely language models respond to people in a crisis},",
+        f"  note         = {{Protocol version {PROTOCOL_VERSION}}},",
+        "  howpublished = {Hugging Face Space},",
+        "  year         = {2026},",
+    ]
+    after = "Add the address where you read these results and the date you read them."
+    if space_id and _SPACE_ID.fullmatch(space_id):
+        fields.append(f"  url          = {{https://huggingface.co/spaces/{space_id}}},")
+        after = "Add the date you read these results: they change as models are added."
+    entry = "\n".join(["@misc{crisis_safety_leaderboard,", *fields, "}"])
+    return f"## How to cite\n\n```bibtex\n{entry}\n```\n\n{after}"
+
 
 _REPRODUCE = """
 ## How to reproduce a row locally
@@ -373,7 +380,7 @@ def about_markdown(data: DataDir | None = None) -> str:
             calibration_section(data),
             offline_judge_section(),
             _POLICY.strip(),
-            _CITE.strip(),
+            citation(),
             _REPRODUCE.strip(),
         )
     )

@@ -517,7 +517,8 @@ def _leaderboard_tab(
             elem_id="board",
         )
         category = gr.Dropdown(
-            list(CATEGORY_CHOICES),
+            # The names the tables and plots use ("Self-harm"), never the protocol's keys.
+            [(category_name(c), c) for c in CATEGORY_CHOICES],
             value=OVERALL,
             label="Category",
             info="Switches every figure to this category.",

@@ -124,3 +124,10 @@ def test_a_set_file_named_items_jsonl_in_the_working_directory_gets_a_name(
     (folder / "items.jsonl").write_text("\n".join(lines) + "\n")
     assert load_set(folder / "items.jsonl").name == "held"
     assert json.loads(lines[0])["id"] in {i.id for i in item_set.items}
+
+
+def test_a_board_of_rows_with_a_blank_set_name_is_still_named(tmp_path: Path) -> None:
+    data = DataDir.at(tmp_path / "var")
+    write_run(data, RunSpec("org/old", categories=("self_harm",), set_name=""))
+    [board] = Leaderboard(ResultStore(data)).boards()
+    assert board.label.startswith("(unnamed set) ")

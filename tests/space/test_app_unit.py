@@ -6,6 +6,7 @@ import json
 
 import gradio as gr
 import pandas as pd
+import pytest
 
 from evaluator.protocol.taxonomy import CATEGORIES
 from evaluator.storage import DataDir
@@ -118,3 +119,30 @@ def test_the_table_value_keeps_numbers_and_shows_compact_strings() -> None:
     assert component.postprocess(value).model_dump() == value
     empty = table_value({"rank": [], "model": []})
     assert component.postprocess(empty).model_dump() == empty
+
+
+def test_the_category_dropdown_shows_the_tables_plain_names(tmp_path: object) -> None:
+    from leaderboard.plots import category_name
+    from leaderboard.view import CATEGORY_CHOICES
+
+    demo = build_app(DataDir.at(str(tmp_path)), enable_login=False)
+    [dropdown] = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "category"]
+    shown = [(str(label), str(value)) for label, value in dropdown.choices]
+    # The values stay the protocol's keys (the API and links use them); the labels are the
+    # names the pivot table's headers and the plots use.
+    assert [value for _, value in shown] == list(CATEGORY_CHOICES)
+    assert [label for label, _ in shown] == [category_name(c) for c in CATEGORY_CHOICES]
+    assert not any("_" in label or "<br>" in label for label, _ in shown)
+    assert ("Self-harm", "self_harm") in shown and ("Overall", "overall") in shown
+
+
+def test_the_citation_has_no_placeholder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    local = about_markdown(None)
+    assert "OWNER/NAME" not in local and "huggingface.co/spaces/" not in local
+    assert "Add the address where you read these results" in local
+    monkeypatch.setenv("SPACE_ID", "acme/crisis-board")
+    hosted = about_markdown(None)
+    assert "url          = {https://huggingface.co/spaces/acme/crisis-board}," in hosted and "OWNER" not in hosted
+    monkeypatch.setenv("SPACE_ID", "not an id}\n@misc{x")
+    assert "not an id" not in about_markdown(None)

@@ -214,7 +214,7 @@ def test_signal_switches_figures_and_unranks_the_overall_view(tab: Tab) -> None:
 
 
 def test_category_switch(tab: Tab) -> None:
-    tab.choose("category", "self_harm")
+    tab.choose("category", "Self-harm")  # the plain name the dropdown shows
     tab.wait_for(
         lambda: any(r[1] == "acme/mid-70b" and "50.0" in r for r in tab.rows()), "self_harm figures for acme/mid-70b"
     )

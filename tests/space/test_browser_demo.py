@@ -76,7 +76,7 @@ def test_the_first_page_ranks_the_demo_models_and_explains_the_baselines(tab: Ta
 
 
 def test_a_category_view_explains_its_blanks_and_never_contradicts_the_table(tab: Tab) -> None:
-    tab.choose("category", "self_harm")
+    tab.choose("category", "Self-harm")  # the plain name the dropdown shows
     status = tab.page.locator("#status")
     # A refresh tick may still land with the previous view's status: wait for the settled one.
     tab.wait_for(
