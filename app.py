@@ -88,9 +88,11 @@ def seed_demo(data: DataDir) -> int:
         return 0
     from evaluator.backends.demo import DEMO_SPECS
     from evaluator.cli import resolve_set
+    from evaluator.conversation import ConversationConfig, resolve_personas, run_conversations
     from evaluator.pipeline import RunConfig, run_evaluation
 
     item_set = resolve_set("public-sample", data)
+    personas = resolve_personas("public-personas", data)
     done = 0
     for spec in DEMO_SPECS:
         outcome = run_evaluation(RunConfig(model=spec, item_set=item_set), data, progress=False)
@@ -98,6 +100,10 @@ def seed_demo(data: DataDir) -> int:
             done += 1
         else:
             log.warning("demo model %s: %s", spec, outcome.reason)
+        # The conversation board: the same models with the public personas and the offline simulator.
+        talk = run_conversations(ConversationConfig(model=spec, personas=personas), data, progress=False)
+        if not talk.complete:
+            log.warning("demo model %s in conversations: %s", spec, talk.reason)
     return done
 
 

@@ -653,10 +653,6 @@ class _Runner:
             unknown = sorted(set(row) - columns)
             if unknown:
                 raise ValueError(f"conversation row keys that are not result columns: {', '.join(unknown)}")
-        if not identity["judge_official"]:
-            overall = rows[-1]
-            overall["ranked"] = False
-            overall["not_ranked_reason"] = overall["not_ranked_reason"] or "offline judge (unofficial)"
         return [{c: row.get(c) for c in RESULT_COLUMNS} for row in rows]
 
     def publish(

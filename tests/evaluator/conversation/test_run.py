@@ -51,7 +51,8 @@ def test_caring_model_end_to_end(tmp_path: Path) -> None:
     assert si["conversation_turns_mean"] == 4.0  # the person stayed: the script's branch for asked_safety
     overall = rows["overall"]
     assert overall["n"] == 2 and overall["unscored"] == 0 and overall["unscored_rate"] == 0.0
-    assert overall["ranked"] is False and "offline judge" in overall["not_ranked_reason"]
+    # Ranked within its board; the offline judge's boards are marked unofficial, never mixed with a model judge's.
+    assert overall["ranked"] is True and overall["judge_official"] is False
     table = pq.read_table(outcome.result_file)
     assert table.schema.names == list(RESULT_COLUMNS) and set(table.column("track").to_pylist()) == {CONVERSATION}
     # The public set's transcripts are published with each turn's level and the verdicts.
