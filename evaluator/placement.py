@@ -53,10 +53,15 @@ class Cluster:
     gpus_per_node: int
     nodes: int = 1
     gpu_memory: int = DEFAULT_GPU_MEMORY
+    reserved: int = 0  # GPUs held for good by others (vllm: judge replicas, one each)
 
     @property
     def gpus(self) -> int:
         return self.gpus_per_node * self.nodes
+
+    @property
+    def free_gpus(self) -> int:
+        return max(0, self.gpus - self.reserved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,17 @@ def gpus_for(params: int | None, precision: str | None, cluster: Cluster) -> Pla
         return CPU_ONLY
     if cluster.gpu_memory <= 0:
         raise PlacementError("GPU memory must be positive")
+    placement = _fit(params, precision, cluster)
+    if placement.gpus > cluster.free_gpus:
+        # A task asking for GPUs a judge replica keeps would wait for them forever.
+        raise PlacementError(
+            f"the model needs {placement.gpus} GPU{'s' if placement.gpus > 1 else ''}; this cluster has "
+            f"{cluster.gpus}, {cluster.reserved} of them held by vllm: judge replicas"
+        )
+    return placement
+
+
+def _fit(params: int | None, precision: str | None, cluster: Cluster) -> Placement:
     if not params:
         return Placement(gpus=1)  # unknown size: the smallest task; vLLM says so if it does not fit
     need = memory_needed(params, precision)

@@ -19,7 +19,18 @@ the task writes there in place. Either way the next attempt resumes from the fin
 Open-weight models go to vLLM on a cluster with GPUs: 1, 2, 4 or 8 GPUs of one node with
 tensor parallelism to match, or whole nodes with pipeline parallelism for a model larger
 than a node (evaluator.placement). Model judges (`--judge vllm:ORG/NAME`, or `hf:` on a CPU
-cluster) run as one named Ray actor per spec, started once and reused by every request.
+cluster) run as one named Ray actor per spec, started once and reused by every request; a
+vllm: judge keeps one GPU for good, which no request's placement may count on.
+
+A model spanning nodes runs in a Ray actor inside its placement group, never in a task: vLLM
+0.33 hands the current placement group to its engine process only when the LLM is built inside
+an actor (EngineArgs.create_engine_config: `is_in_ray_actor()` then
+`ray.util.get_current_placement_group()`); otherwise its engine process (not a Ray worker)
+finds no group and asks for a new one of every GPU (ray_utils.initialize_ray_cluster), which
+the task's own group already holds: a wait of PG_WAIT_TIMEOUT (1,800 s), then failure.
+
+A task that does not start within `start_timeout_s` (no node can give it what it asks for)
+is cancelled and fails that attempt with the reason, instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -29,9 +40,10 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -56,6 +68,8 @@ REPLICA_KINDS: Final = ("vllm", "hf")  # judges that are models on the cluster; 
 TASK_DIR_ENV: Final = "CRISIS_TASK_DIR"  # where a task on a hub: store makes its node-local directory
 TASK_DIR_PREFIX: Final = "crisis-run-"
 DEFAULT_CHECKPOINT_S: Final = 60.0  # a lost node costs at most this much generation or judging
+DEFAULT_START_TIMEOUT_S: Final = 900.0  # a task still waiting for resources after this fails its attempt
+HOST_NAME: Final = "evaluate_request_host"  # the actor a node-spanning request runs in
 
 
 # ----------------------------------------------------------------------- placement → Ray
@@ -73,16 +87,29 @@ def open_weight_on_cluster(model: str, options: BackendOptions, placement: Place
     )
 
 
-def task_options(placement: Placement) -> dict[str, Any]:
-    """Ray resources for one request's task.
+def task_options(placement: Placement, device: str = "GPU") -> dict[str, Any]:
+    """Ray resources for one request's task (or, across nodes, its host actor).
 
     Within a node the task holds its GPUs itself and vLLM's own workers inherit them. Across
     nodes vLLM runs its workers as Ray actors (distributed_executor_backend="ray"), placed by
-    the placement group the task runs in, so the task itself takes none of the GPUs.
+    the placement group the host actor runs in, so the host itself takes none of the GPUs.
+    `device` is the resource a bundle holds (vLLM's platform ray_device_key: "GPU" on CUDA).
     """
     if placement.pipeline_parallel_size == 1:
         return {"num_cpus": 1, "num_gpus": placement.gpus}
-    return {"num_cpus": 1, "num_gpus": 0, "placement_bundles": [{"GPU": 1, "CPU": 1}] * placement.gpus}
+    return {"num_cpus": 0, "num_gpus": 0, "placement_bundles": [{device: 1, "CPU": 1}] * placement.gpus}
+
+
+def runs_in_actor(placement: Placement) -> bool:
+    """Whether a request runs in a host actor (vLLM finds its placement group only from an actor)."""
+    return placement.pipeline_parallel_size > 1
+
+
+def reserved_gpus(judges: Sequence[str], cluster: Cluster) -> int:
+    """GPUs the run's vllm: judge replicas keep for good on this cluster (one each)."""
+    if not cluster.gpus:
+        return 0
+    return len({spec for spec in judges if spec.startswith("vllm:")})
 
 
 def death_reason(exc: BaseException) -> str:
@@ -248,6 +275,9 @@ def evaluate_request(
     def report(stage: str, done: int, total: int) -> None:
         board.post.remote(key, stage, done, total)  # fire and forget: the actor keeps the latest
 
+    if board is not None:
+        board.started.remote(key)  # the driver stops counting towards its start timeout
+
     with task_store(store_spec) as (store, scratch):
         sync = RunSync(store, checkpoint_s=checkpoint_s if scratch else None, fresh=scratch is not None)
         try:
@@ -274,6 +304,35 @@ def evaluate_request(
     return replace(outcome, result_file=None) if scratch else outcome
 
 
+@dataclass
+class Launched:
+    """A request started on the cluster: its result, and what to cancel and free after it."""
+
+    ref: Any
+    host: Any = None  # the host actor of a node-spanning request
+    group: Any = None  # its placement group
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        import ray
+
+        self.cancelled = True
+        if self.host is not None:
+            ray.kill(self.host)  # a running actor method is not cancelled; its process goes
+        else:
+            ray.cancel(self.ref, recursive=True)
+
+    def release(self) -> None:
+        import ray
+
+        if self.host is not None:
+            ray.kill(self.host)
+        if self.group is not None:
+            from ray.util.placement_group import remove_placement_group
+
+            remove_placement_group(self.group)
+
+
 class ProgressBoard:
     """A small actor where tasks post their stage counts and the driver reads the latest.
 
@@ -282,6 +341,13 @@ class ProgressBoard:
 
     def __init__(self) -> None:
         self._latest: dict[str, tuple[str, int, int]] = {}
+        self._started: set[str] = set()
+
+    def started(self, key: str) -> None:
+        self._started.add(key)
+
+    def has_started(self, key: str) -> bool:
+        return key in self._started
 
     def post(self, key: str, stage: str, done: int, total: int) -> None:
         self._latest[key] = (stage, done, total)
@@ -291,6 +357,14 @@ class ProgressBoard:
 
     def drop(self, key: str) -> None:
         self._latest.pop(key, None)
+        self._started.discard(key)
+
+
+class RequestHost:
+    """The actor a node-spanning request runs in (see the module's docstring): one per request."""
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(*args)
 
 
 class JudgeReplica:
@@ -330,6 +404,8 @@ class RayExecutor:
         init_kwargs: Mapping[str, Any] | None = None,
         checkpoint_s: float = DEFAULT_CHECKPOINT_S,
         task_env: Mapping[str, str] | None = None,
+        start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
+        device: str = "GPU",
     ) -> None:
         """`task_env`: environment variables for every task (Ray's runtime_env), for nodes that
         lack them, e.g. the Hub endpoint; a token placed here is visible to anyone who can
@@ -345,6 +421,10 @@ class RayExecutor:
         self._poll_s = poll_s
         if not checkpoint_s > 0:
             raise ValueError("checkpoint_s must be positive")
+        if not start_timeout_s > 0:
+            raise ValueError("start_timeout_s must be positive")
+        self._start_timeout_s = start_timeout_s
+        self._device = device
         self._task = ray.remote(max_retries=0)(evaluate_request)
         self._replicas: dict[str, Any] = {}
         self._batch = batch
@@ -361,6 +441,7 @@ class RayExecutor:
         """The run as this cluster runs it, and the GPUs its task asks for."""
         if request is None or request.model_type != "open-weight":
             return config, CPU_ONLY
+        cluster = replace(cluster, reserved=reserved_gpus(config.judges, cluster))
         try:
             placement = gpus_for(request.params, request.precision, cluster)
         except PlacementError as exc:
@@ -409,34 +490,29 @@ class RayExecutor:
         replicas = self.replicas(config, cluster)
         if self._batch is not None and config.model.partition(":")[0] in ("hf", "vllm"):
             return self._evaluate_batch(config, data, should_stop, on_progress, on_stage, placement, replicas)
-        options = task_options(placement)
-        bundles = options.pop("placement_bundles", None)
-        if bundles:
-            from ray.util.placement_group import placement_group
-            from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
-
-            group = placement_group(bundles, strategy="PACK")
-            options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
-                group, placement_group_capture_child_tasks=True
-            )
-        if self._task_env:
-            options["runtime_env"] = {"env_vars": self._task_env}
         if on_progress is not None:
             on_progress(f"on ray ({placement.gpus} GPU)" if placement.gpus else "on ray", 0, 1)
         board, key = self.board(), uuid.uuid4().hex
-        ref = self._task.options(**options).remote(
-            config, task_store_spec(data), replicas, board, key, self._checkpoint_s
+        launched = self.launch(
+            placement, evaluate_request, config, task_store_spec(data), replicas, board, key, self._checkpoint_s
         )
         shown: tuple[str, int, int] | None = None
+        started = time.monotonic()
+        confirmed = False
         try:
-            while not ray.wait([ref], timeout=self._poll_s)[0]:
+            while not ray.wait([launched.ref], timeout=self._poll_s)[0]:
                 if should_stop():
-                    ray.cancel(ref, recursive=True)
+                    launched.cancel()
                     break
+                if not confirmed and time.monotonic() - started > self._start_timeout_s:
+                    confirmed = self._has_started(key)
+                    if not confirmed:
+                        launched.cancel()
+                        raise ExecutorError(self._not_started(placement, cluster))
                 if on_progress is not None:
                     shown = self._show_progress(key, shown, on_progress)
             try:
-                return ray.get(ref)
+                return ray.get(launched.ref)
             except rex.TaskCancelledError:
                 return RunOutcome("stopped", "", [], reason="stopped by the worker")
             except rex.RayTaskError as exc:
@@ -450,14 +526,60 @@ class RayExecutor:
                     raise cause from None  # the run's own error (BackendError, RunError...), as local runs raise it
                 raise ExecutorError(death_reason(exc)) from None
             except rex.RayError as exc:
+                if launched.cancelled:  # a host actor killed on the worker's stop
+                    return RunOutcome("stopped", "", [], reason="stopped by the worker")
                 log.warning("evaluation task died: %s", type(exc).__name__)
                 raise ExecutorError(death_reason(exc)) from None
         finally:
             board.drop.remote(key)
-            if bundles:
-                from ray.util.placement_group import remove_placement_group
+            launched.release()
 
-                remove_placement_group(group)
+    def launch(self, placement: Placement, fn: Callable[..., Any], *args: Any) -> Launched:
+        """Start `fn(*args)` where a request under `placement` runs: a task holding its GPUs, or
+        for a model spanning nodes a host actor inside a placement group of one bundle per GPU
+        (vLLM takes the group it finds from an actor; see the module's docstring)."""
+        import ray
+
+        options = task_options(placement, self._device)
+        bundles = options.pop("placement_bundles", None)
+        if self._task_env:
+            options["runtime_env"] = {"env_vars": self._task_env}
+        if not bundles:
+            task = self._task if fn is evaluate_request else ray.remote(max_retries=0)(fn)
+            return Launched(task.options(**options).remote(*args))
+        from ray.util.placement_group import placement_group
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        group = placement_group(bundles, strategy="PACK")
+        host: Any = (
+            ray.remote(RequestHost)
+            .options(
+                **options,
+                name=f"{HOST_NAME}:{uuid.uuid4().hex[:12]}",
+                max_restarts=0,
+                max_task_retries=0,
+                scheduling_strategy=PlacementGroupSchedulingStrategy(group, placement_group_capture_child_tasks=True),
+            )
+            .remote()
+        )
+        return Launched(host.run.remote(fn, *args), host=host, group=group)
+
+    def _has_started(self, key: str) -> bool:
+        import ray
+        from ray.exceptions import GetTimeoutError, RayError
+
+        try:
+            return bool(ray.get(self.board().has_started.remote(key), timeout=max(self._poll_s, 5.0)))
+        except (GetTimeoutError, RayError):
+            return True  # the board is unreachable: no evidence the task is stuck
+
+    def _not_started(self, placement: Placement, cluster: Cluster) -> str:
+        wanted = f"{placement.gpus} GPU{'s' if placement.gpus != 1 else ''}" if placement.gpus else "a CPU"
+        held = f" ({len(self._replicas)} kept by judge replicas)" if self._replicas else ""
+        return (
+            f"the evaluation task did not start within {self._start_timeout_s:.0f} s: no node of this "
+            f"cluster ({cluster.gpus} GPUs{held}) could give it {wanted}; the request goes back to the queue"
+        )
 
     def board(self) -> Any:
         """The ProgressBoard actor of this executor's tasks, started on first use."""

@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from evaluator.executors.local import LocalExecutor
 from evaluator.executors.pool import WorkerPool
 from evaluator.executors.ray import TASK_NAME, RayExecutor, open_weight_on_cluster, task_options
 from evaluator.items import load_set
+from evaluator.pipeline import RunConfig
 from evaluator.placement import Cluster, Placement
 from evaluator.storage import DataDir
 from evaluator.worker import Worker, WorkerConfig
@@ -131,13 +133,80 @@ def test_executor_flags_are_checked(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err.strip() == "error: --max-concurrent and --ray-address need --executor ray"
 
 
-def test_a_model_too_large_for_the_cluster_fails_with_a_reason(executor: RayExecutor) -> None:
+def test_a_model_too_large_for_the_cluster_fails_with_a_reason(executor: RayExecutor, small_set: Path) -> None:
     record = RequestRecord.model_construct(model_type="open-weight", params=405_000_000_000, precision="bfloat16")
-    with pytest.raises(ExecutorError, match=r"needs about 981 GiB .* this cluster has 1"):
-        executor.place(None, record, Cluster(gpus_per_node=1, nodes=1))  # type: ignore[arg-type]
+    config = RunConfig(model="hf:org/model", item_set=load_set(small_set))
+    with pytest.raises(ExecutorError, match=r"needs about 846 GiB .* this cluster has 1"):
+        executor.place(config, record, Cluster(gpus_per_node=1, nodes=1))
+
+
+def test_gpus_a_vllm_judge_keeps_are_not_offered_to_a_request(executor: RayExecutor, small_set: Path) -> None:
+    """A vllm: judge replica holds one GPU for good: on a one-GPU cluster a request's task asking
+    for that GPU would wait forever, so the request fails at once with the reason."""
+    record = RequestRecord.model_construct(model_type="open-weight", params=1_000_000_000, precision="bfloat16")
+    config = RunConfig(model="hf:org/model", item_set=load_set(small_set), judges=("vllm:org/judge",))
+    with pytest.raises(ExecutorError, match=r"needs 1 GPU; this cluster has 1, 1 of them held by vllm: judge replicas"):
+        executor.place(config, record, Cluster(gpus_per_node=1, nodes=1))
+    two = executor.place(config, record, Cluster(gpus_per_node=2, nodes=1))[1]
+    assert two == Placement(1, 1)
+    assert executor.place(replace(config, judges=("heuristic",)), record, Cluster(1, 1))[1] == Placement(1, 1)
 
 
 # ------------------------------------------------------------------------------ on Ray
+
+
+def test_a_node_spanning_model_runs_where_vllm_finds_its_placement_group(ray_cluster: Any) -> None:
+    """vLLM's rule (tests/support/vllm_rules.py) on a real local Ray: from a task inside a
+    placement group vLLM finds none (and would ask for every GPU again, waiting 1,800 s); from the
+    host actor the executor starts for a pipeline-parallel placement it finds that group.
+    The cluster has no GPUs, so the bundles hold CPUs (the executor's `device`)."""
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    from tests.support.vllm_rules import engine_placement_group
+
+    group = placement_group([{"CPU": 1}], strategy="PACK")
+    in_group = PlacementGroupSchedulingStrategy(group, placement_group_capture_child_tasks=True)
+    try:
+        task = ray_cluster.remote(engine_placement_group).options(num_cpus=0, scheduling_strategy=in_group)
+        assert ray_cluster.get(task.remote(), timeout=60) is None
+    finally:
+        remove_placement_group(group)
+
+    spanning = RayExecutor(device="CPU", poll_s=0.1)
+    launched = spanning.launch(
+        Placement(gpus=2, tensor_parallel_size=1, pipeline_parallel_size=2), engine_placement_group
+    )
+    try:
+        assert launched.group is not None and launched.host is not None
+        assert ray_cluster.get(launched.ref, timeout=120) == launched.group.id.hex()
+    finally:
+        launched.release()
+    one_node = spanning.launch(Placement(gpus=0), engine_placement_group)
+    assert one_node.host is None and ray_cluster.get(one_node.ref, timeout=60) is None
+
+
+def test_a_task_that_cannot_start_fails_after_the_bound(ray_cluster: Any, tmp_path: Path, small_set: Path) -> None:
+    """No node can give the task its CPU (a stand-in holds them all, as a judge replica holds a
+    GPU): after start_timeout_s the attempt fails with the reason, instead of waiting forever."""
+
+    class Holder:
+        def ready(self) -> bool:
+            return True
+
+    cpus = int(ray_cluster.cluster_resources().get("CPU", 0))
+    assert cpus >= 1
+    holder = ray_cluster.remote(Holder).options(num_cpus=cpus).remote()
+    ray_cluster.get(holder.ready.remote(), timeout=60)
+    stuck = RayExecutor(poll_s=0.1, start_timeout_s=2.0)
+    config = RunConfig(model="baseline:refusal", item_set=load_set(small_set), bootstrap_rounds=50)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ExecutorError, match=r"did not start within 2 s: no node of this cluster .* a CPU"):
+            stuck.evaluate(config, DataDir(tmp_path / "var"), lambda: False)
+    finally:
+        ray_cluster.kill(holder)
+    assert time.monotonic() - started < 60
 
 
 def test_several_requests_run_at_once(tmp_path: Path, small_set: Path, executor: RayExecutor) -> None:
