@@ -217,12 +217,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     result = import_items(args.source, mapping)
     sys.stderr.write(result.report() + "\n")
     if args.strict and result.rejected:
-        raise UsageError(f"{len(result.rejected)} rows could not be mapped; nothing written (--strict)")
+        raise UsageError(f"{counted(len(result.rejected), 'row')} could not be mapped; nothing written (--strict)")
     if not result.items:
         raise UsageError("no row could be mapped; nothing written")
     if result.rejected_fraction > args.max_rejected:
         raise UsageError(
-            f"{len(result.rejected)} of {result.rows} rows rejected ({100 * result.rejected_fraction:.1f}%), "
+            f"{len(result.rejected)} of {counted(result.rows, 'row')} rejected "
+            f"({100 * result.rejected_fraction:.1f}%), "
             f"more than --max-rejected {args.max_rejected:g}; nothing written"
         )
     import json

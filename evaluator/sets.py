@@ -43,6 +43,7 @@ from evaluator.audit import cli_user, log_admin_action, ngrams, words
 from evaluator.items import Item, ItemSet, ItemSetError, Manifest, content_hash, iter_jsonl_items, load_items, load_set
 from evaluator.protocol.taxonomy import CATEGORIES, CRISIS_CATEGORIES, PROTOCOL_VERSION, SIGNALS, TRACKS
 from evaluator.storage import DataDir, atomic_write_json, atomic_write_text, exclusive_lock, read_json
+from evaluator.wording import counted
 
 DEFAULT_MIN_PER_CATEGORY: Final = 30
 DEFAULT_TOLERANCE: Final = 0.05
@@ -1006,7 +1007,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         latest = versions[-1] if versions else None
         size = len(load_version(data, name, latest).items) if latest else 0
         line = f"{name}: {len(versions)} version{'' if len(versions) == 1 else 's'}"
-        line += f", latest {latest} ({size} items)" if latest else " (none frozen yet)"
+        line += f", latest {latest} ({counted(size, 'item')})" if latest else " (none frozen yet)"
         draft = load_draft(data, name)
         if draft.saved:
             base = {i.id for i in load_version(data, name, latest).items} if latest else set()
@@ -1028,11 +1029,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     support = Counter(i.category for i in item_set.items if i.track == "support")
     adversarial = Counter(i.category for i in item_set.items if i.track == "adversarial")
     if version == DRAFT:
-        print(f"{name} draft (private, not frozen): {len(item_set.items)} items, content hash {item_set.content_hash}")
+        items = counted(len(item_set.items), "item")
+        print(f"{name} draft (private, not frozen): {items}, content hash {item_set.content_hash}")
     else:
         meta = version_manifest(data, name, version)
         print(
-            f"{name} {version} ({meta.get('visibility', 'private')}): {len(item_set.items)} items, "
+            f"{name} {version} ({meta.get('visibility', 'private')}): {counted(len(item_set.items), 'item')}, "
             f"content hash {item_set.content_hash}, cut {meta.get('created_at', '?')}"
         )
         log = meta.get("changelog") or {}
@@ -1064,7 +1066,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             f"check {match.new_id}: near-duplicate of {match.existing_id} "
             f"({match.existing_status}, similarity {match.similarity:.2f})"
         )
-    print(f"added {len(result.added)} items to the draft of {args.name}; `sets freeze {args.name}` cuts a version")
+    added = counted(len(result.added), "item")
+    print(f"added {added} to the draft of {args.name}; `sets freeze {args.name}` cuts a version")
     return 0
 
 
@@ -1079,7 +1082,8 @@ def cmd_retire(args: argparse.Namespace) -> int:
         seed=args.seed,
         reason=args.reason,
     )
-    print(f"retired {len(result.retired)} items from the draft of {args.name}: {_listed(result.retired, 20)}")
+    retired = counted(len(result.retired), "item")
+    print(f"retired {retired} from the draft of {args.name}: {_listed(result.retired, 20)}")
     print(
         f"they will be published in {retired_path(data, args.name)} when the next version is cut "
         f"(`sets freeze {args.name}`)"
@@ -1114,15 +1118,15 @@ def cmd_freeze(args: argparse.Namespace) -> int:
     )
     since = f" since {result.previous}" if result.previous else ""
     print(
-        f"cut {args.name} {result.version}: {result.items} items, +{len(result.added)} added, "
+        f"cut {args.name} {result.version}: {counted(result.items, 'item')}, +{len(result.added)} added, "
         f"-{len(result.retired)} retired{since}"
     )
     if result.published:
-        print(f"published {result.published} retired items in {retired_path(data, args.name)}")
+        print(f"published {counted(result.published, 'retired item')} in {retired_path(data, args.name)}")
     report = result.requeue
     if report is not None:
         print(
-            f"re-evaluation queued for {len(report.queued)} models finished on {result.previous}"
+            f"re-evaluation queued for {counted(len(report.queued), 'model')} finished on {result.previous}"
             + (f", {len(report.skipped)} already queued" if report.skipped else "")
         )
         for model, error in report.failed:

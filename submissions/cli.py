@@ -31,6 +31,7 @@ from evaluator.storage import (
     parse_store,
     store_from_args,
 )
+from evaluator.wording import counted
 from submissions.config import ARGV_TOKEN_REFUSED, Settings, admin_token_matches, given_admin_token
 from submissions.errors import HubUnavailable, NotAllowed, SubmissionError
 from submissions.intake import MAINTAINER_PRIORITY, enqueue, request_api_model, submit
@@ -259,7 +260,11 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         raise StoreError("migrate copies --from local:DIR --to hub:ORG/PREFIX")
     store = HubStore.open(target, writable=True)
     copied = migrate(source.path, store)
-    print(f"migrated {copied} files from {source} to {target}" if copied else f"{target} already has everything")
+    print(
+        f"migrated {counted(copied, 'file')} from {source} to {target}"
+        if copied
+        else f"{target} already has everything"
+    )
     return EXIT_OK
 
 

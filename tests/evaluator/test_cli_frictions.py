@@ -131,3 +131,15 @@ def test_a_board_of_rows_with_a_blank_set_name_is_still_named(tmp_path: Path) ->
     write_run(data, RunSpec("org/old", categories=("self_harm",), set_name=""))
     [board] = Leaderboard(ResultStore(data)).boards()
     assert board.label.startswith("(unnamed set) ")
+
+
+def test_import_messages_count_in_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "one.csv"
+    source.write_text('text,label\n"I hurt myself again last night.",self-harm\n"Just a tired week.",bored\n')
+    argv = ["import", str(source), "--out", str(tmp_path / "one.jsonl"), "--text-column", "text"]
+    argv += ["--label-column", "label", "--map", "self-harm=self_harm"]
+    assert evaluator_main([*argv, "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert "imported 1 item, 1 row could not be mapped" in err and "1 row could not be mapped; nothing written" in err
+    assert evaluator_main([*argv, "--max-rejected", "1"]) == 0
+    assert "wrote 1 item to" in capsys.readouterr().out
