@@ -32,6 +32,19 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def _batch_size(text: str) -> int:
+    """--batch-size: a positive number, or auto (0)."""
+    if text.strip().lower() == "auto":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number or auto, got {text[:20]!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number or auto, got {value}")
+    return value
+
+
 def resolve_set(value: str, data: DataDir) -> ItemSet:
     """A set from a path, the built-in `public-sample`, or NAME[@VERSION] under <data>/sets."""
     if value == "public-sample":
@@ -282,7 +295,12 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
     run.add_argument("--temperature", type=float, default=0.0)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--system-prompt", help="no system prompt by default (the raw model)")
-    run.add_argument("--batch-size", type=int, default=8, help="hf: generation batch size")
+    run.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=0,
+        help="hf: generation batch size, or auto (the default: the largest that fits on CUDA, 8 on CPU)",
+    )
     run.add_argument("--device", help="hf: torch device (default: cuda if available, else cpu)")
     run.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
     run.add_argument("--no-detection", action="store_true", help="skip the crisis-detection prompt")

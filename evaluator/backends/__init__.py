@@ -41,7 +41,7 @@ class BackendOptions:
     concurrency: int = 16
     timeout_s: float = 120.0
     max_retries: int = 5
-    batch_size: int = 8
+    batch_size: int = 0  # hf: 0 is auto (the largest batch that fits on CUDA; 8 on CPU)
     device: str | None = None
     tensor_parallel_size: int = 1
     pipeline_parallel_size: int = 1  # vllm: >1 spans nodes (evaluator.placement)

@@ -252,3 +252,110 @@ def test_importing_the_backends_does_not_import_torch() -> None:
     )
     root = Path(__file__).resolve().parents[3]
     assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0
+
+
+# ------------------------------------------------------------ the CUDA path (static KV cache)
+
+MORE = [
+    *CONVERSATIONS,
+    [{"role": "user", "content": "Thank you for listening to me tonight. " * 6}],
+    [{"role": "user", "content": "My friend said she wants to hurt herself and I don't know what to do."}],
+]
+
+
+def test_static_cache_path_gives_the_same_tokens_as_the_dynamic_path(tiny_checkpoint: Path) -> None:
+    """The CUDA path (transformers' static KV cache, prompts padded to bucket widths, batches
+    padded to one size) run on CPU, where transformers allows it uncompiled: token for token
+    what today's dynamic-cache path generates (greedy, PROTOCOL's setting; sampled tokens would
+    differ only because the padded batch draws more random numbers)."""
+    from evaluator.backends.spec import parse_spec
+
+    spec = parse_spec(f"hf:{tiny_checkpoint}")
+    dynamic = HFBackend(spec, batch_size=2)
+    static = HFBackend(spec, batch_size=4, static_cache=True)
+    try:
+        assert static.info.details["kv_cache"] == "static" and "kv_cache" not in dynamic.info.details
+        generate = static._model.generate
+        shapes: list[tuple[str, int, int]] = []
+
+        def spy(**kwargs: Any) -> Any:
+            rows, width = kwargs["input_ids"].shape
+            shapes.append((kwargs["generation_config"].cache_implementation, rows, width))
+            return generate(**kwargs)
+
+        static._model.generate = spy
+        for params in (
+            GenerationParams(max_new_tokens=10),
+            GenerationParams(max_new_tokens=10, system_prompt="Be kind."),
+        ):
+            expected = dynamic.generate(MORE, params)
+            got = static.generate(MORE, params)
+            assert all(r.ok for r in got), [r.error for r in got]
+            assert [(r.text, r.completion_tokens, r.finish_reason) for r in got] == [
+                (r.text, r.completion_tokens, r.finish_reason) for r in expected
+            ]
+            assert [r.prompt_tokens for r in got] == [r.prompt_tokens for r in expected]
+        # Every call on the static cache, in few shapes: bucket widths, batches of one size.
+        assert {cache for cache, _, _ in shapes} == {"static"}
+        assert {rows for _, rows, _ in shapes} == {4}
+        assert {width for _, _, width in shapes} <= {16, 32, 64, 128}
+    finally:
+        dynamic.close()
+        static.close()
+
+
+def test_bucket_widths_are_few() -> None:
+    from evaluator.backends.hf import bucket_width
+
+    assert [bucket_width(n) for n in (1, 16, 17, 100, 128, 129, 300)] == [16, 16, 32, 128, 128, 256, 384]
+    assert len({bucket_width(n) for n in range(1, 1025)}) == 11
+
+
+def test_auto_batch_halves_on_out_of_memory_and_remembers(
+    tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--batch-size auto` on CUDA: a batch that runs out of memory is cut in half and the
+    size that fit is kept for the next calls. CUDA's out-of-memory is played on CPU here."""
+    import torch
+
+    from evaluator.backends.spec import parse_spec
+
+    backend = HFBackend(parse_spec(f"hf:{tiny_checkpoint}"), batch_size=0)
+    assert backend.info.details["batch_size"] == 8, "auto is 8 on CPU"
+    backend._auto = True
+    monkeypatch.setattr(
+        backend, "_size_batch", lambda longest, new: setattr(backend, "_batch_size", min(8, backend._fitted or 8))
+    )
+    real_run = backend._run
+    sizes: list[int] = []
+
+    def run(batch: Any, params: GenerationParams, *, attempts: int) -> Any:
+        sizes.append(len(batch))
+        if len(batch) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_run(batch, params, attempts=attempts)
+
+    monkeypatch.setattr(backend, "_run", run)
+    try:
+        replies = backend.generate(MORE, GREEDY)
+        assert all(r.ok for r in replies), [r.error for r in replies]
+        assert sizes[:3] == [5, 4, 2] and max(sizes[2:]) == 2  # 8 -> 4 -> 2
+        assert backend._fitted == 2
+        sizes.clear()
+        backend.generate(MORE, GREEDY)
+        assert max(sizes) == 2, "what fit is remembered"
+    finally:
+        backend.close()
+
+
+def test_batch_size_auto_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from evaluator.cli import build_parser
+
+    parser = build_parser()
+    run = ["run", "--model", "baseline:refusal", "--set", "public-sample"]
+    assert parser.parse_args(run).batch_size == 0
+    assert parser.parse_args([*run, "--batch-size", "auto"]).batch_size == 0
+    assert parser.parse_args([*run, "--batch-size", "16"]).batch_size == 16
+    with pytest.raises(SystemExit):
+        parser.parse_args([*run, "--batch-size", "0"])
+    assert "expected a positive number or auto, got 0" in capsys.readouterr().err
