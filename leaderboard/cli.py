@@ -184,7 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (UsageError, QueryError, LoadError, StoreError) as exc:
-        sys.stderr.write(f"python -m leaderboard {args.verb}: error: {exc}\n")
+        # Where the valid values are listed: board keys by `boards`, the rest by --help.
+        hint = ""
+        if isinstance(exc, QueryError):
+            hint = " (python -m leaderboard boards lists them)" if "board" in str(exc) else " (see --help)"
+        sys.stderr.write(f"python -m leaderboard {args.verb}: error: {exc}{hint}\n")
         return EXIT_USAGE
     except OSError as exc:
         sys.stderr.write(f"python -m leaderboard {args.verb}: error: {exc.strerror or exc}: {exc.filename or ''}\n")

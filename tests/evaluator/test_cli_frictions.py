@@ -143,3 +143,12 @@ def test_import_messages_count_in_words(tmp_path: Path, capsys: pytest.CaptureFi
     assert "imported 1 item, 1 row could not be mapped" in err and "1 row could not be mapped; nothing written" in err
     assert evaluator_main([*argv, "--max-rejected", "1"]) == 0
     assert "wrote 1 item to" in capsys.readouterr().out
+
+
+def test_a_leaderboard_board_error_says_where_the_keys_are_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = DataDir.at(tmp_path / "var")
+    write_run(data, RunSpec("org/only", categories=("self_harm",)))
+    assert leaderboard_main(["ranking", "--data", str(data.root), "--board", "no|such"]) == 2
+    assert "(python -m leaderboard boards lists them)" in capsys.readouterr().err
