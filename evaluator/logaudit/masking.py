@@ -14,7 +14,7 @@ giving a resource.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 KINDS: Final[tuple[str, ...]] = ("email", "phone", "address", "url", "handle")
@@ -30,21 +30,27 @@ _SUFFIX: Final = (
     "street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|close|"
     "crescent|square|sq|parkway|pkwy|highway|hwy|circle|cir|gardens|grove|mews|row|walk"
 )
-_PATTERN: Final = re.compile(
-    # Order matters where kinds overlap: a URL may hold an e-mail address, an e-mail
-    # address holds an @, and the alternation takes the first kind that matches here.
-    r"(?P<url>\b(?:https?://|www\.)[^\s<>\"'()]*\?[^\s<>\"'()]*)"
-    r"|(?P<email>[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})"
+_URL: Final = r"(?P<url>\b(?:https?://|www\.)[^\s<>\"'()]*\?[^\s<>\"'()]*)"
+_AT: Final = (
+    r"(?P<email>[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})"
     r"|(?P<handle>(?<![\w@.])@[a-z0-9_](?:[a-z0-9_.]{0,28}[a-z0-9_])?)"
-    rf"|(?P<address>\b\d{{1,5}}[a-z]?(?:\s+(?!(?:{_NOT_NAME})\b)[a-z0-9][a-z0-9'.-]*){{1,4}}\s+(?:{_SUFFIX})\b\.?"
+)
+_DIGITS: Final = (
+    rf"(?P<address>\b\d{{1,5}}[a-z]?(?:\s+(?!(?:{_NOT_NAME})\b)[a-z0-9][a-z0-9'.-]*){{1,4}}\s+(?:{_SUFFIX})\b\.?"
     r"(?:,?\s*(?:apt|apartment|unit|suite|flat|no\.?|#)\s*[a-z0-9-]+)?"
     r"|\b[a-z]{1,2}\d[a-z\d]?\s\d[abd-hjlnp-uw-z]{2}\b)"
-    r"|(?P<phone>(?<![\w+])\+?\(?\d[\d \t().-]{5,20}\d(?!\w))",
-    re.IGNORECASE,
+    r"|(?P<phone>(?<![\w+])\+?\(?\d[\d \t().-]{5,20}\d(?!\w))"
+)
+# Applied in this order, each only to text that has what its kinds need: a URL may hold an
+# e-mail address and digits, an e-mail address holds an @, and a placeholder holds neither.
+_HAS_DIGIT: Final = re.compile(r"\d").search
+_PASSES: Final[tuple[tuple[Callable[[str], bool], re.Pattern[str]], ...]] = (
+    (lambda t: "?" in t and ("://" in t or "www." in t or "WWW." in t), re.compile(_URL, re.IGNORECASE)),
+    (lambda t: "@" in t, re.compile(_AT, re.IGNORECASE)),
+    (lambda t: _HAS_DIGIT(t) is not None, re.compile(_DIGITS, re.IGNORECASE)),
 )
 _DATE: Final = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
 _NON_DIGIT: Final = re.compile(r"\D")
-_WORTH_A_LOOK: Final = re.compile(r"[@?\d]")
 # Published numbers of crisis and support services (digits only): kept.
 SERVICE_NUMBERS: Final = frozenset(
     {
@@ -68,8 +74,8 @@ def _phone(text: str) -> bool:
 def mask(text: str, counts: dict[str, int] | None = None) -> str:
     """`text` with every personal datum replaced by its placeholder; `counts` (if given) is
     incremented per kind masked."""
-    # Every kind needs an @, a digit or a query mark: most turns have none and cost one scan.
-    if _WORTH_A_LOOK.search(text) is None:
+    passes = [pattern for needs, pattern in _PASSES if needs(text)]
+    if not passes:  # most turns: nothing that any kind needs
         return text
 
     def replace(match: re.Match[str]) -> str:
@@ -80,4 +86,6 @@ def mask(text: str, counts: dict[str, int] | None = None) -> str:
             counts[kind] = counts.get(kind, 0) + 1
         return PLACEHOLDER[kind]
 
-    return _PATTERN.sub(replace, text)
+    for pattern in passes:
+        text = pattern.sub(replace, text)
+    return text

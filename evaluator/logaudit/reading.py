@@ -24,6 +24,7 @@ import hashlib
 import io
 import itertools
 import os
+import re
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ MAX_TURNS: Final = 2_000
 MAX_TEXT_CHARS: Final = 100_000
 MAX_ID_CHARS: Final = 200
 CSV_FIELD_LIMIT: Final = MAX_TEXT_CHARS + 1
+
+
+_CONTROL: Final = re.compile(r"[\x00-\x1f]")
 
 
 class LogError(ValueError):
@@ -114,6 +118,8 @@ def detect_format(path: Path, given: str | None) -> str:
 
 
 def _role(value: Any, fields: Fields, where: str) -> str | None:
+    if (value == "user" or value == "assistant") and not fields.roles:  # the common case, fast
+        return str(value)
     if not isinstance(value, str):
         raise LogError(f"{where}: the role must be a string")
     name = value.strip().lower()
@@ -137,7 +143,7 @@ def _conversation_id(value: Any, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise LogError(f"{where}: the conversation id must be a string or an integer")
     text = str(value).strip()
-    if not text or len(text) > MAX_ID_CHARS or any(ord(ch) < 32 for ch in text):
+    if not text or len(text) > MAX_ID_CHARS or _CONTROL.search(text) is not None:
         raise LogError(f"{where}: the conversation id must be 1-{MAX_ID_CHARS} printable characters")
     return text
 

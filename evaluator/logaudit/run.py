@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from evaluator.judge.verdict import Judge
 
 AREA: Final = "log_audits"  # under runs/: private
-BATCH: Final = 256
+BATCH: Final = 512
 SEVERE_LISTED: Final = 20
 PUSH_SECONDS: Final = 120.0
 AUDIT_FORMAT: Final = "1"

@@ -43,7 +43,7 @@ def test_sigkill_mid_file_then_resume_gives_the_same_report(tmp_path: Path, fmt:
     broken = tmp_path / "broken"
     proc = subprocess.Popen(_command(log, broken), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline and proc.poll() is None:
             parts = list(broken.glob("runs/log_audits/*/parts/*.jsonl"))
             if len(parts) >= 3:
@@ -55,13 +55,15 @@ def test_sigkill_mid_file_then_resume_gives_the_same_report(tmp_path: Path, fmt:
     assert proc.returncode == -signal.SIGKILL, "the audit finished before it could be killed"
     (run,) = audits_dir(DataDir(broken)).iterdir()
     done = sorted(p.name for p in (run / "parts").glob("*.jsonl"))
-    assert 3 <= len(done) < 32 and not (run / "report.json").exists()
+    assert 3 <= len(done) < 16 and not (run / "report.json").exists(), done
     before = {name: (run / "parts" / name).stat().st_mtime_ns for name in done}
 
     subprocess.run(_command(log, broken), env=env, check=True, capture_output=True)
     # The parts finished before the kill were kept, not redone.
-    assert all((run / "parts" / name).stat().st_mtime_ns == mtime for name, mtime in before.items())
-    assert _report(broken) == _report(whole)
+    rewritten = [name for name, mtime in before.items() if (run / "parts" / name).stat().st_mtime_ns != mtime]
+    assert not rewritten
+    resumed, unbroken = _report(broken), _report(whole)
+    assert resumed == unbroken, {k: (resumed[k], unbroken.get(k)) for k in resumed if resumed[k] != unbroken.get(k)}
     assert (run / "review_sample.jsonl").read_bytes() == next(audits_dir(DataDir(whole)).iterdir()).joinpath(
         "review_sample.jsonl"
     ).read_bytes()
