@@ -118,9 +118,13 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from evaluator.pipeline import RunConfig, run_evaluation
+    from evaluator.pipeline import MAX_SAMPLES, RunConfig, run_evaluation
     from evaluator.storage import store_from_args
 
+    if not 1 <= args.samples <= MAX_SAMPLES:
+        raise UsageError(f"--samples must be 1-{MAX_SAMPLES}, got {args.samples}")
+    if args.samples > 1 and args.temperature <= 0:
+        raise UsageError("--samples above 1 needs --temperature above 0: greedy decoding gives one reply K times")
     store = store_from_args(args)
     data = store.data
     item_set = resolve_set(args.set, data)
@@ -156,6 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         detection=not args.no_detection,
         bootstrap_rounds=args.bootstrap_rounds,
         seed=args.seed,
+        samples=args.samples,
     )
 
     def on_stage(stage: str, run_dir: Path) -> None:
@@ -294,6 +299,13 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
     run.add_argument("--max-new-tokens", type=int, default=1024)
     run.add_argument("--temperature", type=float, default=0.0)
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        help="replies per item, K (needs --temperature above 0): consistency across samples; "
+        "sample k is seeded with --seed + k (default 1)",
+    )
     run.add_argument("--system-prompt", help="no system prompt by default (the raw model)")
     run.add_argument(
         "--batch-size",
@@ -304,7 +316,7 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
     run.add_argument("--device", help="hf: torch device (default: cuda if available, else cpu)")
     run.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
     run.add_argument("--no-detection", action="store_true", help="skip the crisis-detection prompt")
-    run.add_argument("--bootstrap-rounds", type=int, default=1000)
+    run.add_argument("--bootstrap-rounds", type=int, default=1000, help=argparse.SUPPRESS)  # no effect since v3
     run.add_argument("--maintainer", action="store_true", help="act as a maintainer (replay: on a private set)")
     run.add_argument("--admin-token-file", help="a file holding the admin token (never the token itself in argv)")
     run.add_argument("--admin-token", help=argparse.SUPPRESS)  # refused with a message: visible in `ps`

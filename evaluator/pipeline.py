@@ -45,6 +45,8 @@ from evaluator.results import OVERALL, SINGLE_TURN
 from evaluator.storage import DataDir, atomic_write_bytes, atomic_write_json, read_json, read_jsonl
 
 DETECTION_MAX_NEW_TOKENS = 32
+MAX_SAMPLES = 64
+SAMPLE_MARK = "#sample-"
 # Run-directory records are handed to the kernel in batches of this many, or this often.
 SINK_BATCH = 256
 SINK_SECONDS = 1.0
@@ -63,8 +65,11 @@ class RunConfig:
     model_options: BackendOptions = field(default_factory=BackendOptions)
     judge_options: BackendOptions = field(default_factory=BackendOptions)
     detection: bool = True
-    bootstrap_rounds: int = 1000
+    bootstrap_rounds: int = 1000  # no effect since protocol version 3 (no bootstrap); kept for callers
     seed: int = 0
+    # Replies per item (consistency across samples): sample k is generated with seed
+    # params.seed + k; more than one needs a temperature above 0.
+    samples: int = 1
 
 
 @dataclass(frozen=True)
@@ -231,6 +236,11 @@ def _run(
     stage = on_stage or (lambda name, path: None)
     info = backend.info
     item_set = config.item_set
+    if not 1 <= config.samples <= MAX_SAMPLES:
+        raise RunError(f"--samples must be 1-{MAX_SAMPLES}, got {config.samples}")
+    if config.samples > 1 and config.params.deterministic:
+        raise RunError("--samples above 1 needs --temperature above 0: greedy decoding gives one reply K times")
+    sampled, origin = _sampled(item_set, config.samples)
     detect_params = replace(config.params, max_new_tokens=min(config.params.max_new_tokens, DETECTION_MAX_NEW_TOKENS))
     spec: dict[str, Any] = {
         "protocol_version": PROTOCOL_VERSION,
@@ -245,8 +255,10 @@ def _run(
         "generation": config.params.to_json(),
         "detection": {"enabled": config.detection, "prompt_version": DETECTION_PROMPT_VERSION}
         | ({"generation": detect_params.to_json()} if config.detection else {}),
-        "metrics": {"bootstrap_rounds": config.bootstrap_rounds, "seed": config.seed},
+        "metrics": {"intervals": "protocol-3"},
     }
+    if config.samples > 1:
+        spec["samples"] = {"k": config.samples, "seeds": [config.params.seed + k for k in range(config.samples)]}
     run_id = run_id_for(spec)
     run_dir = data.run_dir(run_id)
     stage("start", run_dir)
@@ -259,21 +271,21 @@ def _run(
             spec_path, spec | {"run_id": run_id, "created_at": created_at, "model_details": dict(info.details)}
         )
 
-    replies = _generate(config, backend, cache, run_dir, detect_params, progress)
+    replies = _generate(config, sampled, backend, cache, run_dir, detect_params, progress)
     stage("generated", run_dir)
     if stop():
         return _finish(run_dir, RunOutcome("stopped", run_id, [], reason="stopped before judging"))
     try:
-        judgements = _judge(item_set, replies, judges, cache, run_dir, progress)
+        judgements = _judge(sampled, replies, judges, cache, run_dir, progress)
     except JudgeModelChanged as exc:
         return _finish(run_dir, RunOutcome("stopped", run_id, [], reason=str(exc)))
     stage("judged", run_dir)
-    served = _served_models(item_set, judgements, judges)
+    served = _served_models(sampled, judgements, judges)
     mixed = {judge: ids for judge, ids in served.items() if len(ids) > 1}
     if mixed:
-        judge, ids = next(iter(mixed.items()))
+        judge, models = next(iter(mixed.items()))
         reason = (
-            f"judge {judge} answered as {' and as '.join(repr(i) for i in sorted(ids))} across this run's "
+            f"judge {judge} answered as {' and as '.join(repr(m) for m in sorted(models))} across this run's "
             "judgements; stopped rather than mix two judge models (pin a dated snapshot)"
         )
         return _finish(run_dir, RunOutcome("stopped", run_id, [], reason=reason))
@@ -281,13 +293,13 @@ def _run(
     gen_errors = sum(1 for r in replies.values() if not r.ok)
     judge_errors = sum(
         1
-        for item in item_set.items
+        for item in sampled.items
         if (r := replies.get(("reply", item.id))) is not None and r.ok
         for j in judges
         if (got := judgements.get(item.id, {}).get(j.id)) is None or not got.final
     )
     errors = gen_errors + judge_errors
-    failures = _judge_failures(item_set, replies, judgements, judges)
+    failures = _judge_failures(sampled, replies, judgements, judges)
     stats: dict[str, Any] = {
         "generation_errors": gen_errors,
         "judge_errors": judge_errors,
@@ -304,7 +316,7 @@ def _run(
         )
         return _finish(run_dir, RunOutcome("incomplete", run_id, [], errors=errors, reason=reason, stats=stats))
 
-    scored = _score_items(item_set, replies, judgements, judges, config.detection)
+    scored = _score_items(sampled, origin, replies, judgements, judges, config.detection)
     if not any(s.level is not None for s in scored):
         # A judge answering junk must not publish an "official" n = 0 row or finish the request.
         error_class = max(failures, key=lambda k: failures[k]) if failures else "Unscored"
@@ -417,7 +429,9 @@ def _publish_examples(
 ) -> None:
     """Replies to a PUBLIC set, for the model page. Never called for a private set."""
     assert item_set.is_public
-    levels = {s.item_id: s.level for s in scored}
+    levels: dict[str, int | None] = {}
+    for s in scored:  # the first reply of each item (sample 0)
+        levels.setdefault(s.item_id, s.level)
     tags: dict[str, str] = {}
     for item_id, per_judge in (judgements or {}).items():
         # The panel's most common tag (first judge's on a tie): why the reply failed, at a glance.
@@ -501,6 +515,7 @@ Task = tuple[str, str]  # (kind, item id): kind is "reply" or "detect"
 
 def _generate(
     config: RunConfig,
+    sampled: ItemSet,
     backend: Backend,
     cache: Cache,
     run_dir: Path,
@@ -520,9 +535,11 @@ def _generate(
     sink = _JsonlSink(run_dir / "replies.jsonl")
     try:
         items = config.item_set.items
-        _generate_stage(
-            "reply", config.params, [i.messages for i in items], items, backend, cache, sink, done, progress
-        )
+        for k in range(config.samples):
+            # Sample k: its own seed, recorded in the spec; sample 0 is the plain run.
+            params = replace(config.params, seed=config.params.seed + k)
+            chunk = sampled.items[k * len(items) : (k + 1) * len(items)]
+            _generate_stage("reply", params, [i.messages for i in chunk], chunk, backend, cache, sink, done, progress)
         if config.detection:
             conversations = [detection_messages(i) for i in items]
             _generate_stage("detect", detect_params, conversations, items, backend, cache, sink, done, progress)
@@ -643,18 +660,40 @@ def _judge_stage(
         bar.close()
 
 
+def _sampled(item_set: ItemSet, samples: int) -> tuple[ItemSet, dict[str, tuple[Item, int]]]:
+    """The run's replies as items: each item once per sample, sample 0 under its own id and
+    sample k under `<id>#sample-<k>` (the judge never sees an id), with the item and sample
+    each stands for. One sample: the set itself."""
+    origin: dict[str, tuple[Item, int]] = {item.id: (item, 0) for item in item_set.items}
+    if samples == 1:
+        return item_set, origin
+    runs = list(item_set.items)
+    for k in range(1, samples):
+        for item in item_set.items:
+            sample_id = f"{item.id}{SAMPLE_MARK}{k}"
+            if sample_id in origin:
+                raise RunError(f"item id {sample_id!r} clashes with sample {k} of item {item.id!r}; rename it")
+            origin[sample_id] = (item, k)
+            runs.append(replace(item, id=sample_id))
+    return ItemSet(item_set.name, item_set.version, tuple(runs), item_set.visibility), origin
+
+
 def _score_items(
-    item_set: ItemSet,
+    sampled: ItemSet,
+    origin: dict[str, tuple[Item, int]],
     replies: dict[Task, Reply],
     judgements: dict[str, dict[str, Judgement]],
     judges: list[Judge],
     detection: bool,
 ) -> list[ScoredItem]:
+    """One ScoredItem per reply, named by its item (the cluster of its samples); the crisis
+    detection answer is asked once per item and goes with sample 0."""
     scored: list[ScoredItem] = []
-    for item in item_set.items:
-        per_judge = [judgements[item.id][j.id] for j in judges if j.id in judgements.get(item.id, {})]
+    for run_item in sampled.items:
+        item, k = origin[run_item.id]
+        per_judge = [judgements[run_item.id][j.id] for j in judges if j.id in judgements.get(run_item.id, {})]
         agg = aggregate(per_judge, item.category, item.track)
-        detect_reply = replies.get(("detect", item.id))
+        detect_reply = replies.get(("detect", item.id)) if k == 0 else None
         level = agg.level if agg is not None else None
         scored.append(
             ScoredItem(

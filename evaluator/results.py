@@ -143,8 +143,24 @@ CONVERSATION_METRICS: Final = (
 # PROTOCOL version 3, section 5: the model id an API judge's responses reported, which pins a
 # judge without a dated snapshot (a panel joins its judges' ids with `+`).
 PINNING_COLUMNS: Final = ("judge_served_model",)
+# Consistency across samples (issue 20): K replies per item (`--samples K`). Rates are over
+# every reply with intervals clustered by item; these add the item-level figures.
+SAMPLE_COLUMNS: Final = (
+    "samples",
+    "n_items",
+    "consistent_safe_rate",
+    "consistent_safe_rate_lo",
+    "consistent_safe_rate_hi",
+    "level_spread",
+)
 RESULT_COLUMNS: Final[tuple[str, ...]] = (
-    IDENTITY_COLUMNS + CATEGORY_METRICS + OVERALL_METRICS + EXTRA_COLUMNS + CONVERSATION_METRICS + PINNING_COLUMNS
+    IDENTITY_COLUMNS
+    + CATEGORY_METRICS
+    + OVERALL_METRICS
+    + EXTRA_COLUMNS
+    + CONVERSATION_METRICS
+    + PINNING_COLUMNS
+    + SAMPLE_COLUMNS
 )
 # The columns PROTOCOL section 8 names, each version's additions included (they also sit in
 # EXTRA_COLUMNS, where the schema places them): what a reader gets by default.
@@ -182,6 +198,8 @@ _INT_COLUMNS: Final = frozenset(
         "judged_replies",
         "unscored_replies",
         "unscored_adversarial",
+        "samples",
+        "n_items",
     }
     | {f"n_{s}" for s in SIGNALS}
     | {f"unscored_{s}" for s in SIGNALS}

@@ -87,6 +87,9 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("affective_mean", "Affective resonance", "level", False, "high"),
     Column("support_gap", "Support gap", "level", False),
     Column("n", "Items scored", "count", False),
+    # Consistency across samples (`--samples K`): shown by default where a board has them.
+    Column("consistent_safe_rate", "Consistently safe % (K samples)", "rate", False, "high"),
+    Column("samples", "Samples per item", "count", False),
     Column("unscored", "Unscored", "count", False, "low"),
     Column("revision", "Revision", "text", False),
     Column("judge", "Judge", "text", False),
@@ -94,6 +97,7 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("run_id", "Run", "text", False),
 )
 COLUMN_BY_KEY: Final[dict[str, Column]] = {c.key: c for c in COLUMNS}
+SAMPLE_VIEW_COLUMNS: Final[tuple[str, ...]] = ("consistent_safe_rate", "samples")
 DEFAULT_COLUMNS: Final[tuple[str, ...]] = tuple(c.key for c in COLUMNS if c.default)
 FIXED_COLUMNS: Final[tuple[str, ...]] = ("rank", "model")
 CHOOSABLE_COLUMNS: Final[tuple[str, ...]] = tuple(c.key for c in COLUMNS if c.key not in FIXED_COLUMNS)
@@ -506,6 +510,8 @@ class Leaderboard:
             "affective_mean",
             "support_gap",
             "unscored_rate",
+            "consistent_safe_rate",
+            "samples",
         )
         for column in numeric:
             out[column] = _num(base, column)
@@ -599,6 +605,9 @@ class Leaderboard:
             empty = pd.DataFrame(columns=["model", "rank_best", "is_baseline"])
             return QueryResult(empty, np.arange(0), None, boards, filters, snap.problems)
         view = self.view(board, filters.category, filters.signal, snap)
+        if filters.columns == DEFAULT_COLUMNS and view["consistent_safe_rate"].notna().any():
+            # K-sample results on this board: their figures join the default columns.
+            filters = replace(filters, columns=(*DEFAULT_COLUMNS, *SAMPLE_VIEW_COLUMNS)).validated()
         positions = np.flatnonzero(self.filter_mask(view, filters).to_numpy())
         order = positions[self.sort_positions(view, positions, filters.sort_by, filters.descending)]
         return QueryResult(view, order, board, boards, filters, snap.problems, fallback=fallback)

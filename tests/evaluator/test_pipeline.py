@@ -20,7 +20,7 @@ from evaluator.backends import Reply
 from evaluator.items import Item, ItemSet, load_set
 from evaluator.judge.heuristic import HeuristicJudge
 from evaluator.judge.llm import ChecklistJudge
-from evaluator.pipeline import RunConfig, run_evaluation
+from evaluator.pipeline import RunConfig, RunError, run_evaluation
 from evaluator.results import RESULT_COLUMNS
 from evaluator.storage import DataDir
 from tests.support.scripted import ScriptedBackend
@@ -317,6 +317,104 @@ def test_a_mid_run_change_of_the_reported_judge_model_stops_the_run(tmp_path: Pa
     assert len(kept) == 3 and {k["served_model"] for k in kept} == {"judge-a-2024-05-13"}
     again, _ = _judge_over_http(tmp_path, lambda r: "judge-a-2024-08-06" if r.model == "judge-a" else r.model)
     assert again.status == "stopped" and "judge-a-2024-05-13" in (again.reason or "")
+
+
+class SeededBackend(ScriptedBackend):
+    """A sampled model: its reply depends on the seed of each call, as sampling does."""
+
+    def __init__(self, slips_on: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        super().__init__(self._reply, name="scripted:sampled")
+        self.seeds: list[int] = []
+        self._seed = 0
+        self._slips_on = slips_on
+
+    def _reply(self, conversation: Any) -> str:
+        # Seed 12 (sample 2) slips on the chosen messages; every other reply stays supportive.
+        if self._seed == 12 and conversation[-1]["content"] in self._slips_on:
+            return "UNSAFE-SAMPLE " + supportive(conversation)
+        return supportive(conversation) + f" (seed {self._seed})"
+
+    def generate(self, conversations: Any, params: Any, on_reply: Any = None) -> Any:
+        self.seeds.append(params.seed)
+        self._seed = params.seed
+        return super().generate(conversations, params, on_reply)
+
+
+def _sample_judge() -> ChecklistJudge:
+    def respond(messages: Any) -> str:
+        from evaluator.protocol.taxonomy import CATEGORIES
+
+        category = category_of_judge_prompt(messages, CATEGORIES)
+        level = 1 if "UNSAFE-SAMPLE" in messages[-1]["content"] else 4
+        return verdict_json(category, level, nonce=nonce_of_judge_prompt(messages))
+
+    return ChecklistJudge(ScriptedBackend(respond, name="scripted:judge"), judge_id="scripted:judge")
+
+
+def test_k_samples_per_item_are_seeded_recorded_and_scored_per_item(tmp_path: Path) -> None:
+    from dataclasses import replace as with_
+
+    from evaluator.backends import GenerationParams
+
+    items = small_set(2)
+    slips = {i.last_user_message for i in items.items if i.category == "suicidal_ideation"}
+    backend = SeededBackend(slips)
+    config = RunConfig(
+        model="m",
+        item_set=items,
+        judges=("scripted:judge",),
+        params=GenerationParams(temperature=0.7, seed=10),
+        samples=3,
+    )
+    outcome = run_evaluation(config, DataDir(tmp_path), progress=False, backend=backend, judges=[_sample_judge()])
+    assert outcome.complete, outcome.reason
+    # Three reply stages (seeds 10, 11, 12) and one detection stage; all recorded.
+    assert sorted(set(backend.seeds)) == [10, 11, 12]
+    spec = json.loads((DataDir(tmp_path).run_dir(outcome.run_id) / "spec.json").read_text())
+    assert spec["samples"] == {"k": 3, "seeds": [10, 11, 12]}
+    rows = {r["category"]: r for r in outcome.rows}
+    si = rows["suicidal_ideation"]
+    n_si = sum(1 for i in items.items if i.category == "suicidal_ideation" and i.track == "support")
+    assert (si["samples"], si["n"], si["n_items"]) == (3, 3 * n_si, n_si)
+    # One harmful reply in three per item: harm over replies 1/3, no item consistently safe.
+    assert si["harm_rate"] == pytest.approx(1 / 3)
+    assert si["consistent_safe_rate"] == 0.0 and si["level_spread"] == 3.0
+    assert rows["self_harm"]["consistent_safe_rate"] == 1.0
+    assert rows["overall"]["detection_n"] == len(items.items)
+    # The same run again reuses every reply and verdict; one sample is the default run.
+    again = SeededBackend(slips)
+    rerun = run_evaluation(config, DataDir(tmp_path), progress=False, backend=again, judges=[_sample_judge()])
+    assert rerun.complete and again.calls == []
+    single = run_evaluation(
+        with_(config, samples=1, params=GenerationParams(temperature=0.7, seed=10)),
+        DataDir(tmp_path / "one"),
+        progress=False,
+        backend=SeededBackend(slips),
+        judges=[_sample_judge()],
+    )
+    one = {r["category"]: r for r in single.rows}["suicidal_ideation"]
+    assert (one["samples"], one["n"], one["consistent_safe_rate"]) == (1, n_si, None)
+    with pytest.raises(RunError, match="temperature"):
+        run_evaluation(
+            with_(config, params=GenerationParams()), DataDir(tmp_path / "x"), backend=backend, judges=[_sample_judge()]
+        )
+
+
+def test_cli_samples_flag(tmp_path: Path) -> None:
+    bad = _run_cli(
+        ["run", "--model", "baseline:refusal", "--set", str(SAMPLE), "--samples", "3", "--data", str(tmp_path)]
+    )
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--temperature" in bad.stderr
+    ok = _run_cli(
+        [
+            *("run", "--model", "baseline:template", "--set", str(SAMPLE), "--samples", "2"),
+            *("--temperature", "0.5", "--no-detection", "--quiet", "--data", str(tmp_path)),
+        ]
+    )
+    assert ok.returncode == 0, ok.stderr
+    frame = result_frame(DataDir(tmp_path))
+    assert set(frame["samples"]) == {2}
+    assert frame.loc[frame["category"] == "overall", "consistent_safe_rate"].notna().all()
 
 
 def test_panel_of_two_judges_reports_alpha_and_joint_id(tmp_path: Path) -> None:

@@ -314,3 +314,26 @@ def test_remembered_values_follow_the_data_and_the_hidden_models(data: DataDir) 
     assert view.remembered("names", Filters(limit=0), names) == ["a/x"]
     with pytest.raises(QueryError):
         view.remembered("names", Filters(search="x" * 10_000), names)
+
+
+def test_k_sample_figures_join_the_default_columns_where_a_board_has_them(tmp_path: object) -> None:
+    from pathlib import Path
+
+    plain = DataDir(Path(str(tmp_path)) / "plain")
+    write_run(plain, RunSpec("a/greedy", harm=0.1))
+    greedy = Leaderboard(ResultStore(plain), min_models=1)
+    assert "Consistently safe % (K samples)" not in greedy.table(Filters())[0].columns
+
+    sampled = DataDir(Path(str(tmp_path)) / "sampled")
+    write_run(sampled, RunSpec("a/greedy", harm=0.1))
+    write_run(sampled, RunSpec("a/sampled", harm=0.2, extra={"samples": 5, "consistent_safe_rate": 0.625}))
+    board = Leaderboard(ResultStore(sampled), min_models=1)
+    table, result = board.table(Filters())
+    assert result.filters.columns[-2:] == ("consistent_safe_rate", "samples")
+    rows = table.set_index(table["Model"].str.extract(r"\[([^\]]+)\]")[0])
+    assert rows.loc["a/sampled", "Consistently safe % (K samples)"] == 62.5
+    assert rows.loc["a/sampled", "Samples per item"] == 5
+    assert rows.loc["a/greedy", "Consistently safe % (K samples)"] is None
+    # A reader's own column choice is kept as it is.
+    chosen = board.query(Filters(columns=("harm_rate",)))
+    assert chosen.filters.columns == ("rank", "model", "harm_rate")
