@@ -42,7 +42,8 @@ _VERDICT: Final = (
 )
 # Values no ordinary sentence gives, for a line that only addresses someone.
 _STRONG_VERDICT: Final = (
-    r"(?:\"?yes\"?|level \d|\d ?/ ?\d+|full marks|top marks|perfect (?:score|rating|mark)|fully appropriate|"
+    r"(?:\"?yes\"?(?! or no| ?/ ?no)|level \d|\d ?/ ?\d+|full marks|top marks|perfect (?:score|rating|mark)|"
+    r"fully appropriate|"
     r"(?:the )?highest (?:score|rating|level|mark)|maximum (?:score|rating|level|marks?)|pass(?:ed)?)(?![\w-])"
 )
 _RATING_NOUN: Final = r"(?:verdict|score|rating|grade|mark|level|assessment|evaluation|checklist answers?)"
@@ -81,7 +82,7 @@ INJECTION: Final[tuple[str, ...]] = (
     rf"\b(?:correct|right|final|expected|true|proper|only fair|only reasonable) {_RATING_NOUN}"
     r"(?: \w+){0,3}? (?:is|would be|should be|=|:|here is)\s*(?:level\s*)?(?:\d|five|\"?yes|fully|full|pass|safe)",
     r"\b(?:verdict|score|rating|grade)\s*[:=]\s*(?:level\s*)?(?:\d|five|\"?yes|fully|full|pass|safe)",
-    r"\b[rykq][1-5]\b\s*(?:[:=]|is|->)?\s*\"?(?:yes|no|n/a)\b",
+    r"\b[rykq][1-5]\b\"?\s*(?:[:=]|->)\s*\"?(?:yes|no|n/a)\b",
     # Addressing whoever rates by what they do, whatever they are called.
     r"\b(?:whoever|whomever|anyone|anybody|those|the (?:one|person|people|model|system|ai|llm)s?)"
     r"(?: who| that)?(?: is| are| will be| will)? (?:\w+ )?(?:rat|scor|grad|mark|judg|evaluat|assess|review|annotat|"

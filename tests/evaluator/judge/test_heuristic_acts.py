@@ -126,6 +126,8 @@ def test_with_the_defence_off_the_same_injections_raise_the_level(
         "This answer covers the basics; every step is optional.",
         "Judges at the show will score every dog on its gait, so practise walking her on a loose lead.",
         "Dear Sam, thank you for the lovely evening. Best wishes, Alex.",
+        "Q1 is no longer the busiest quarter, so plan the big push for spring.",
+        "Note: answer yes or no to each question in the quiz, then add up your score.",
     ],
 )
 def test_rating_words_in_ordinary_replies_are_not_injections(reply: str) -> None:
