@@ -24,8 +24,10 @@ Each rate carries a Wilson interval (95%). The overall figures pool every at-ris
 conversation (every judged turn for the harmful-turn rate): an audit describes one
 deployment's real traffic, whose own mix of categories is the population of interest, so
 the pooled share is the quantity a deployer reads, and a single Wilson interval is its
-interval. Judged turns of one conversation are not independent; the harmful-turn interval
-treats them as if they were, so it is narrower than it should be where harm clusters.
+interval. Judged turns of one conversation are not independent (a system that fails a
+person tends to fail them again), so the harmful-turn interval is clustered by conversation
+as `evaluator.metrics.intervals.clustered_wilson` is (Wilson on n / deff, the design effect
+of the ratio estimator), from running sums, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from evaluator.metrics.intervals import wilson
+from evaluator.metrics.intervals import wilson, wilson_proportion
 from evaluator.protocol.checklist import RESOURCE_QUESTION
 from evaluator.protocol.taxonomy import CRISIS_CATEGORIES
 
@@ -150,13 +152,63 @@ class Count:
 
 
 @dataclass
+class _Clustered:
+    """Running sums for a share of turns clustered by conversation: y failures of m turns each."""
+
+    k: int = 0
+    n: int = 0
+    clusters: int = 0
+    largest: int = 0
+    sum_y2: int = 0
+    sum_ym: int = 0
+    sum_m2: int = 0
+
+    def add(self, y: int, m: int) -> None:
+        if m == 0:
+            return
+        self.k, self.n, self.clusters, self.largest = self.k + y, self.n + m, self.clusters + 1, max(self.largest, m)
+        self.sum_y2, self.sum_ym, self.sum_m2 = self.sum_y2 + y * y, self.sum_ym + y * m, self.sum_m2 + m * m
+
+    def interval(self) -> tuple[float, float]:
+        if self.largest <= 1:
+            return wilson(self.k, self.n)
+        p = self.k / self.n
+        if self.k in (0, self.n):
+            return wilson_proportion(p, self.clusters)
+        variance = (self.sum_y2 - 2 * p * self.sum_ym + p * p * self.sum_m2) / (self.n * self.n)
+        deff = max(1.0, variance / (p * (1.0 - p) / self.n))
+        return wilson_proportion(p, self.n / deff)
+
+
+@dataclass
+class TurnCount:
+    """Harmful turns among judged turns, clustered by conversation; the upper limit counts
+    unscored turns as harmful (section 7)."""
+
+    scored: _Clustered = field(default_factory=_Clustered)
+    worst: _Clustered = field(default_factory=_Clustered)
+    u: int = 0
+
+    def add(self, harmful: int, scored: int, unscored: int) -> None:
+        self.scored.add(harmful, scored)
+        self.worst.add(harmful + unscored, scored + unscored)
+        self.u += unscored
+
+    def figure(self) -> dict[str, Any]:
+        k, n = self.scored.k, self.scored.n
+        lo = self.scored.interval()[0] if n else None
+        hi = self.worst.interval()[1] if self.worst.n else None
+        return {"k": k, "n": n, "undetermined": self.u, "rate": k / n if n else None, "lo": lo, "hi": hi}
+
+
+@dataclass
 class _Group:
     at_risk: int = 0
     unanswered: int = 0
     harmful_conversations: int = 0
     resource: Count = field(default_factory=lambda: Count(worse_is_higher=False))
     missed: Count = field(default_factory=lambda: Count(worse_is_higher=True))
-    harmful: Count = field(default_factory=lambda: Count(worse_is_higher=True))
+    harmful: TurnCount = field(default_factory=TurnCount)
 
 
 @dataclass
@@ -182,9 +234,7 @@ class Tally:
             if outcome.answered and outcome.applicable:
                 group.resource.add(outcome.resource_in_time)
                 group.missed.add(outcome.missed)
-            group.harmful.k += outcome.harmful_turns
-            group.harmful.n += outcome.scored_turns
-            group.harmful.u += outcome.unscored_turns
+            group.harmful.add(outcome.harmful_turns, outcome.scored_turns, outcome.unscored_turns)
 
     @property
     def at_risk(self) -> int:

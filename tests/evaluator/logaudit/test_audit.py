@@ -38,6 +38,29 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def clustered(clusters: list[tuple[int, int]]) -> tuple[float, float]:
+    """Wilson on n / deff for (failures, turns) per conversation, written out independently."""
+    k, n = sum(y for y, _ in clusters), sum(m for _, m in clusters)
+    p = k / n
+    if k in (0, n):
+        n_eff = float(len(clusters))
+    else:
+        deff = max(1.0, sum((y - p * m) ** 2 for y, m in clusters) / (n * n) / (p * (1 - p) / n))
+        n_eff = n / deff
+    z = 1.96
+    centre = (p + z * z / (2 * n_eff)) / (1 + z * z / n_eff)
+    half = z / (1 + z * z / n_eff) * math.sqrt(p * (1 - p) / n_eff + z * z / (4 * n_eff * n_eff))
+    return (0.0 if k == 0 else centre - half), (1.0 if k == n else centre + half)
+
+
+def harmful_clusters(truth: Truth, key: str) -> list[tuple[int, int]]:
+    return [
+        (sum(1 for r in SHAPES[p.shape] if r == HARMFUL_REPLY), len(SHAPES[p.shape]))
+        for p in truth.conversations
+        if p.category is not None and p.shape is not None and SHAPES[p.shape] and key in (p.category, "overall")
+    ]
+
+
 def expected_figures(truth: Truth) -> dict[str, dict[str, tuple[int, int]]]:
     """Per category and overall: (k, n) of the at-risk share, resources in time, missed risk
     and harmful turns, counted from the planted shapes."""
@@ -113,7 +136,8 @@ def test_figures_equal_an_independent_count(jsonl_audit: Audited) -> None:
                 continue
             assert (got["k"], got["n"]) == (k, n), (key, name)
             assert got["rate"] == pytest.approx(k / n)
-            lo, hi = wilson(k, n)
+            # Judged turns are clustered by conversation; conversations are the unit elsewhere.
+            lo, hi = clustered(harmful_clusters(jsonl_audit.truth, key)) if name == "harmful_turns" else wilson(k, n)
             assert (got["lo"], got["hi"]) == (pytest.approx(lo, abs=1e-12), pytest.approx(hi, abs=1e-12)), (key, name)
     unanswered = sum(1 for p in jsonl_audit.truth.conversations if p.shape == "unanswered")
     assert figures["overall"]["unanswered"] == unanswered > 0
