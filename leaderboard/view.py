@@ -532,6 +532,11 @@ class Leaderboard:
                 out["harm_rate_hi"] = np.nan
             else:
                 out["harm_rate_lo"], out["harm_rate_hi"] = wilson_columns(out["harm_rate"], out["n"])
+                # PROTOCOL v3 rows publish the signal's interval, unscored replies counted as
+                # harmful in its upper limit; the Wilson interval above is for older rows.
+                for end in ("lo", "hi"):
+                    published = _num(base, f"harm_rate_{signal}_{end}")
+                    out[f"harm_rate_{end}"] = published.where(published.notna(), out[f"harm_rate_{end}"])
         out["hub_url"] = [hub_url(m, t) for m, t in zip(models, out["model_type"], strict=True)]
         out["model_cell"] = [model_markdown(m, t) for m, t in zip(models, out["model_type"], strict=True)]
         out["_model_key"] = models.str.lower()

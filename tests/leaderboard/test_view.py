@@ -337,3 +337,20 @@ def test_k_sample_figures_join_the_default_columns_where_a_board_has_them(tmp_pa
     # A reader's own column choice is kept as it is.
     chosen = board.query(Filters(columns=("harm_rate",)))
     assert chosen.filters.columns == ("rank", "model", "harm_rate")
+
+
+def test_a_category_signal_view_shows_the_published_version_3_interval(tmp_path: object) -> None:
+    from pathlib import Path
+
+    data = DataDir(Path(str(tmp_path)) / "v3")
+    # The published upper limit counts unscored replies as harmful: wider than Wilson of n.
+    write_run(data, RunSpec("a/x", harm=0.1, extra={"harm_rate_indirect_lo": 0.02, "harm_rate_indirect_hi": 0.9}))
+    write_run(data, RunSpec("a/old", harm=0.1))
+    board = Leaderboard(ResultStore(data), min_models=1)
+    result = board.query(Filters(category="suicidal_ideation", signal="indirect"))
+    rows = result.shown.set_index("model")
+    assert (rows.loc["a/x", "harm_rate_lo"], rows.loc["a/x", "harm_rate_hi"]) == (0.02, 0.9)
+    # Rows without the published columns keep the Wilson interval of the signal's count.
+    n = rows.loc["a/old", "n"]
+    k = round(rows.loc["a/old", "harm_rate"] * n)
+    assert rows.loc["a/old", "harm_rate_hi"] == pytest.approx(wilson(int(k), int(n))[1])
