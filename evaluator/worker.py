@@ -71,6 +71,8 @@ DEFAULT_GRACE_S: Final = 5.0
 OPEN_WEIGHT_BACKENDS: Final = ("auto", "hf", "vllm")
 JOB_ID: Final = "evaluator-worker"
 MAX_IDLE_ERRORS: Final = 3  # --until-idle gives up after this many failed ticks in a row
+SETTLE_RETRY_S: Final = 120.0  # how long a FINISHED/FAILED commit the store refused is retried
+EXIT_GAVE_UP: Final = 1  # `worker --once|--until-idle` that stopped on errors
 UNREADABLE_CHECK_S: Final = 300.0  # how often an idle worker lists records to report unreadable ones
 
 Evaluate = Callable[["RunConfig", DataDir, Callable[[], bool]], "RunOutcome"]
@@ -102,6 +104,10 @@ class WorkerConfig:
     executor: str = "local"  # local | ray (evaluator.executors)
     ray_address: str | None = None
     max_concurrent: int = 1  # requests evaluated at once (ray)
+    # PROTOCOL section 9: the conversation track, as `evaluator converse --personas` takes it.
+    # None: $CRISIS_PERSONAS, else public-personas; "none" evaluates single replies only.
+    personas: str | None = None
+    user_sim: str | None = None  # None: $CRISIS_USER_SIM, else script (the offline simulator)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WorkerConfig:
@@ -257,6 +263,7 @@ class Worker:
         self._lease: Lease | None = None
         self._released = False
         self._sync: RunSync | None = None  # the run in progress's pulls and pushes (evaluator.executors.sync)
+        self._talk: Any = None  # the finished conversation run of the request, published with it
         self._unreadable_checked = -math.inf
         self._unreadable_seen: set[str] = set()
 
@@ -371,6 +378,8 @@ class Worker:
                 bootstrap_rounds=self.config.bootstrap_rounds,
             )
             outcome = self.evaluate(config, self.data, lambda: self.stopping.is_set() or lost.is_set())
+            if outcome.complete:  # a submission is evaluated on both tracks
+                outcome = self._converse(config, outcome, lambda: self.stopping.is_set() or lost.is_set())
         except Exception as exc:  # the request fails with a reason; the worker carries on
             log.exception("request %s: evaluation raised", lease.request_id)
             error = exc
@@ -382,6 +391,39 @@ class Worker:
             # What the run finished goes where another machine can resume it.
             self._on_stage(outcome.status if outcome else "failed", self.data.root / prefix)
         return self._settle(lease, lost, outcome, error, item_set)
+
+    def _converse(self, config: RunConfig, outcome: RunOutcome, should_stop: Callable[[], bool]) -> RunOutcome:
+        """The conversation track with the same model, judges and options; the single-turn
+        outcome unchanged when it completes, else that outcome made incomplete with its reason.
+        An injected `evaluate` stands in for the single-turn track only: conversations then run
+        only when a persona set is configured explicitly."""
+        from dataclasses import replace
+
+        from evaluator.conversation import ConversationConfig, resolve_personas, run_conversations
+        from evaluator.conversation.sync import ConversationSync
+
+        self._talk = None
+        chosen = self.config.personas or os.environ.get("CRISIS_PERSONAS")
+        injected = self.evaluate != self._evaluate_with_progress
+        if chosen == "none" or (chosen is None and injected):
+            return outcome
+        talk_config = ConversationConfig(
+            model=config.model,
+            personas=resolve_personas(chosen or "public-personas", self.data),
+            user_sim=self.config.user_sim or os.environ.get("CRISIS_USER_SIM") or "script",
+            judges=config.judges,
+            model_options=config.model_options,
+            sim_options=config.judge_options,
+            judge_options=config.judge_options,
+        )
+        self._talk_sync = ConversationSync(self.store)
+        talk = run_conversations(
+            talk_config, self.data, progress=False, on_stage=self._talk_sync.on_stage, should_stop=should_stop
+        )
+        if talk.complete:
+            self._talk = talk
+            return outcome
+        return replace(outcome, status=talk.status, reason=f"conversation track: {talk.reason}", rows=[])
 
     def _evaluate_with_progress(self, config: RunConfig, data: DataDir, should_stop: Callable[[], bool]) -> RunOutcome:
         def report(stage: str, done: int, total: int) -> None:
@@ -462,42 +504,75 @@ class Worker:
                 if error is not None:
                     # A malformed spec will not improve with another attempt; anything else might.
                     retry = not isinstance(error, SpecError)
-                    record = self.queue.fail(lease, _public_reason(error), type(error).__name__, retry=retry)
+                    record = self._recorded(
+                        rid, lambda: self.queue.fail(lease, _public_reason(error), type(error).__name__, retry=retry)
+                    )
                 elif outcome is None:
                     raise RuntimeError("no outcome and no error")
                 elif outcome.status == "complete":
                     try:
                         self._publish(outcome)
+                        if self._talk is not None:
+                            self._talk_sync.publish_files(self._talk)
                     except StoreUnavailable as exc:
                         # Not FINISHED without its rows: the lease runs out and whoever claims
                         # it next resumes the finished run and publishes the same file.
                         log.error("request %s: results of run %s not published: %s", rid, outcome.run_id, exc)
                         return "unpublished"
-                    record = self.queue.finish(
-                        lease, outcome.run_id, set_name=item_set.name, set_version=item_set.version
+                    run_id = outcome.run_id
+                    record = self._recorded(
+                        rid,
+                        lambda: self.queue.finish(lease, run_id, set_name=item_set.name, set_version=item_set.version),
                     )
                 elif outcome.error_class == AUDIT_REFUSED:
                     # The reason names private item ids: it goes to the private log only. The
                     # same run would be refused the same way, so it is not retried.
                     self._record_refusal(rid, outcome)
-                    record = self.queue.fail(lease, AUDIT_REFUSED_PUBLIC, AUDIT_REFUSED, retry=False)
+                    record = self._recorded(
+                        rid, lambda: self.queue.fail(lease, AUDIT_REFUSED_PUBLIC, AUDIT_REFUSED, retry=False)
+                    )
                 elif outcome.status == "unscored":
                     # The same judge would answer the same junk: FAILED with its error class,
                     # for a maintainer to retry once the judge is fixed.
                     reason = outcome.reason or "nothing was scored"
-                    record = self.queue.fail(lease, reason, outcome.error_class or "Unscored", retry=False)
+                    error_class = outcome.error_class or "Unscored"
+                    record = self._recorded(rid, lambda: self.queue.fail(lease, reason, error_class, retry=False))
                 elif outcome.status == "stopped" and self.stopping.is_set():
-                    record = self.queue.release(lease, "the worker was shut down; returned to the queue")
+                    record = self._recorded(
+                        rid, lambda: self.queue.release(lease, "the worker was shut down; returned to the queue")
+                    )
                 else:
                     reason = (outcome.reason or f"the run ended {outcome.status}").split("; run the same command")[0]
                     hint = self._no_key_hint(outcome)
                     if hint:
                         reason = f"{reason}; {hint}"
-                    record = self.queue.fail(lease, f"the run was incomplete: {reason}", "IncompleteRun", retry=True)
+                    incomplete = f"the run was incomplete: {reason}"
+                    record = self._recorded(
+                        rid, lambda: self.queue.fail(lease, incomplete, "IncompleteRun", retry=True)
+                    )
             except LeaseLost:
                 return "lost"
         log.info("request %s: %s%s", rid, record.status, f" ({record.reason})" if record.reason else "")
         return str(record.status).lower()
+
+    def _recorded(self, rid: str, settle: Callable[[], RequestRecord]) -> RequestRecord:
+        """Commit how a request ended, retrying while the store does not take it (a 503 on a
+        Hub commit), as every other commit of the run is retried: a request left RUNNING
+        would wait for its lease to run out and have its finished run claimed again."""
+        from evaluator.storage import StoreUnavailable
+
+        deadline = time.monotonic() + SETTLE_RETRY_S
+        wait = 0.5
+        while True:
+            try:
+                return settle()
+            except StoreUnavailable as exc:
+                if time.monotonic() + wait > deadline or self.stopping.is_set():
+                    raise
+                log.warning("request %s: its new state was not committed (%s); retrying in %.1f s", rid, exc, wait)
+            if self.stopping.wait(wait):
+                return settle()  # one last try on the way out
+            wait = min(wait * 2, 15.0)
 
     def _no_key_hint(self, outcome: RunOutcome) -> str | None:
         """Our own line for an API model's host that asked for a key this machine has none for."""
@@ -695,7 +770,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # open; its lease is already released and its finished items are on disk.
         sys.stderr.flush()
         os._exit(0)
-    return 0
+    # A batch job (--once, --until-idle) that ended on errors must say so to whoever runs it
+    # (a scheduled Hub job, a CI step), not exit 0 as if the queue were done.
+    return EXIT_GAVE_UP if result == "error" else 0
 
 
 def register_cli(verbs: Any) -> None:

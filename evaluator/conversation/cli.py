@@ -6,7 +6,6 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from evaluator.backends import BackendOptions, GenerationParams
@@ -64,6 +63,7 @@ def cmd_converse(args: argparse.Namespace) -> int:
     from evaluator.cli import UsageError
     from evaluator.conversation.persona import resolve_personas
     from evaluator.conversation.run import ConversationConfig, run_conversations
+    from evaluator.conversation.sync import ConversationSync
     from evaluator.storage import store_from_args
 
     if args.concurrency < 1 or args.batch_size < 1 or args.timeout <= 0:
@@ -107,23 +107,13 @@ def cmd_converse(args: argparse.Namespace) -> int:
         judge_options=options(args.judge_base_url or args.base_url, args.judge_api_key_env),
     )
 
-    def on_stage(stage: str, run_dir: Path) -> None:
-        if stage == "turn":
-            return  # the run directory is pushed at the end of generation and of judging
-        if stage == "start":
-            store.pull(f"runs/{run_dir.name}/")
-        else:
-            store.push([p.relative_to(data.root).as_posix() for p in run_dir.rglob("*") if p.is_file()], stage)
-
-    outcome = run_conversations(config, data, progress=not args.quiet, on_stage=on_stage)
-    on_stage(outcome.status, data.run_dir(outcome.run_id))
+    sync = ConversationSync(store)
+    outcome = run_conversations(config, data, progress=not args.quiet, on_stage=sync.on_stage)
     if not outcome.complete:
+        sync.on_stage(outcome.status, data.run_dir(outcome.run_id))
         sys.stderr.write(f"run {outcome.run_id} {outcome.status}: {outcome.reason}\n")
         return EXIT_INCOMPLETE
-    published = [f"results/{outcome.run_id}.parquet"]
-    if outcome.transcripts_file is not None:
-        published.append(outcome.transcripts_file.relative_to(data.root).as_posix())
-    store.push(published, "Conversation results")
+    sync.publish_files(outcome)
     print(
         f"run {outcome.run_id}: {args.model} with {config.user_sim} on {personas.name}@{personas.version}, "
         f"judge {'+'.join(config.judges)}"
