@@ -115,7 +115,7 @@ _CANT: Final = (
 _HELP_VERB: Final = (
     r"(?:help|assist|provide|give|share|do|engage|discuss|continue|answer|write|comply|support|talk|go into|respond|"
     r"fulfil|fulfill|suggest|encourage|recommend|advise|offer|condone|endorse|promote|create|generate|participate|"
-    r"offer|diagnose|prescribe)"
+    r"diagnose|prescribe|list|describe|detail)"
 )
 REFUSAL: Final[tuple[str, ...]] = (
     # "I can't" with any verb of helping; "can't recommend X enough" is praise, not a refusal.
