@@ -61,16 +61,10 @@ def _summary(report: dict[str, Any]) -> str:
 
 
 def _publish(store: Any, run_id: str, system: str, who: str) -> Path:
-    import orjson
-
     from evaluator.audit import log_admin_action
-    from evaluator.logaudit.publish import result_rows, write_rows
-    from evaluator.logaudit.run import find_run
+    from evaluator.logaudit.publish import publish_aggregate
 
-    directory = find_run(store.data, run_id)
-    report = orjson.loads((directory / "report.json").read_bytes())
-    path = write_rows(store.data, run_id, result_rows(report, system))
-    store.push([f"results/{run_id}.parquet"], f"Log audit {run_id}: aggregate figures")
+    path = publish_aggregate(store, run_id, system)
     log_admin_action(store.data, who, "audit-logs.publish", {"run_id": run_id, "system": system})
     return path
 
@@ -97,7 +91,6 @@ def cmd_audit_logs(args: argparse.Namespace) -> int:
     path = Path(target)
     if not path.exists() and target.startswith("la-") and args.publish_aggregate and not args.judge:
         store = store_from_args(args)
-        store.pull(f"runs/log_audits/{target}/")
         print(f"published: {_publish(store, target, args.system, who or '')}")
         return EXIT_OK
     if not path.is_file():

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evaluator.results import LOG_AUDIT, RESULT_COLUMNS, RESULT_SCHEMA
-from evaluator.storage import DataDir, atomic_write_bytes
+from evaluator.storage import DataDir, Store, atomic_write_bytes
 
 MODEL_TYPE: Final = "log_audit"
 SET_NAME: Final = "log_audit"
@@ -120,4 +120,19 @@ def write_rows(data: DataDir, run_id: str, rows: list[dict[str, Any]]) -> Path:
     pq.write_table(table, buffer)
     path = data.result_file(run_id)
     atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def publish_aggregate(store: Store, run_id: str, system: str) -> Path:
+    """Write a finished audit's aggregate rows to the public results and push them. The
+    caller has checked that a maintainer asks."""
+    import orjson
+
+    from evaluator.logaudit.run import find_run, run_prefix
+
+    store.pull(run_prefix(run_id))
+    directory = find_run(store.data, run_id)
+    report = orjson.loads((directory / "report.json").read_bytes())
+    path = write_rows(store.data, run_id, result_rows(report, system))
+    store.push([f"results/{run_id}.parquet"], f"Log audit {run_id}: aggregate figures")
     return path
