@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import math
 import os
 import sqlite3
 import tempfile
@@ -170,7 +169,9 @@ class HubStore:
         # After a failed write, further writes fail at once for this long instead of each
         # sitting through the client's own retries: the worker pushes again at its next stage.
         self.write_pause_s = WRITE_PAUSE_S
-        self._write_failed_at = -math.inf
+        # Per repo: (when its last write failed, the line saying so). One repo's failure
+        # holds back that repo's writes only, and the pause names it.
+        self._write_failed: dict[str, tuple[float, str]] = {}
         self.commits = 0  # successful commits by this process (the benchmark counts them)
         self.conflicts = 0
         self._api_obj: Any = None
@@ -398,8 +399,9 @@ class HubStore:
                 raise PrivatePathRefused(f"{clean!r} does not belong in {repo_id}")
         if self._read_only_reason:
             raise StoreUnavailable(self._read_only_reason)
-        if time.monotonic() - self._write_failed_at < self.write_pause_s and self._last_error:
-            raise StoreUnavailable(f"{self._last_error} (not retried for {self.write_pause_s:.0f} s)")
+        failed = self._write_failed.get(repo.role)
+        if failed is not None and time.monotonic() - failed[0] < self.write_pause_s:
+            raise StoreUnavailable(f"{failed[1]} (not retried for {self.write_pause_s:.0f} s)")
         operations: list[Any] = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=b) for p, b in puts.items()]
         operations += [CommitOperationDelete(path_in_repo=p) for p in deletes]
         try:
@@ -413,9 +415,10 @@ class HubStore:
         except CommitConflict:
             raise
         except StoreUnavailable as exc:
-            self._write_failed_at, self._last_error = time.monotonic(), str(exc)
+            self._write_failed[repo.role] = (time.monotonic(), str(exc))
+            self._last_error = str(exc)
             raise
-        self._write_failed_at = -math.inf
+        self._write_failed.pop(repo.role, None)
         self.commits += 1
         return str(info.oid)
 
