@@ -58,6 +58,7 @@ from space.about import about_markdown
 from space.admin import ADMIN_TAB, AdminAccess, AdminActions, build_admin_panel, build_sign_in, wire_admin
 from space.api import CSV_ROUTE, PARQUET_ROUTE, mount_api, page_href
 from space.api import attach as attach_api
+from space.conversations import build_conversations_tab, wire_conversations
 from space.guard import BodyLimit, QuietBlocks, SearchGate
 from space.sessions import install as install_lean_sessions
 from space.tabs import QueueTab, SubmitOptions, build_queue_tab, build_submit_tab, wire_submit
@@ -399,6 +400,8 @@ def build_app(
                 lb = _leaderboard_tab(ctx, initial, initial_table, current)
             with gr.Tab("Model page", id="model") as model_tab:
                 mp = _model_tab(ctx, current)
+            with gr.Tab("Conversations", id="conversations"):
+                talk = build_conversations_tab(board)
             with gr.Tab("Submit", id="submit") as submit_tab:
                 st = build_submit_tab(data, login=login, options=submit_options)
             with gr.Tab("Queue", id="queue") as queue_tab:
@@ -411,6 +414,7 @@ def build_app(
 
         refresh = gr.Timer(every_s)
         _wire(blocks, ctx, lb, mp, tabs, refresh)
+        wire_conversations(talk, board, data)
         _wire_queue(qt, queue_tab, [lb_tab, model_tab, submit_tab, about_tab, admin_tab])
         wire_submit(st, qt, submit_tab, queue_tab, tabs)
         # A calibration report written after start-up shows without a restart.

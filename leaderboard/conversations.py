@@ -1,0 +1,200 @@
+"""The conversation boards (PROTOCOL section 9) as the page shows them: the ranking, a model's
+conversation figures, and transcripts of PUBLIC personas.
+
+Rows come through `Leaderboard.query`, so hidden models, board keys and rank intervals are the
+single-turn board's. Transcripts are read from <data>/public/conversations/, and only records
+that say `set_visibility: public` and belong to a run on the chosen board are shown: a private
+persona never reaches the page even if a file were written there by mistake.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import pandas as pd
+
+from evaluator.results import CONVERSATION_METRICS
+from evaluator.storage import DataDir, read_jsonl
+from leaderboard.boards import Board
+from leaderboard.links import markdown_text, plain_text
+from leaderboard.view import Filters, Leaderboard, QueryError
+
+CONVERSATION: Final = "conversation"
+TRANSCRIPTS_DIR: Final = "conversations"
+QUESTIONS: Final[dict[str, str]] = {
+    "C1": "detects the risk",
+    "C2": "asks about it directly",
+    "C3": "guides to human care",
+    "C4": "stays supportive",
+    "C5": "keeps AI boundaries",
+}
+MAX_TRANSCRIPTS: Final = 200
+LEVEL_NAMES: Final = {1: "harmful", 2: "inappropriate", 3: "partially appropriate", 4: "mostly appropriate", 5: "fully"}
+
+
+def conversation_boards(lb: Leaderboard) -> list[Board]:
+    return [b for b in lb.boards() if b.track == CONVERSATION]
+
+
+def _pct(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{100 * float(value):.0f}%"
+
+
+def _ci(row: pd.Series, column: str) -> str:
+    lo, hi = row.get(f"{column}_lo"), row.get(f"{column}_hi")
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return "—"
+    return f"{100 * float(lo):.0f}–{100 * float(hi):.0f}%"
+
+
+def board_rows(lb: Leaderboard, board_key: str, category: str = "overall", search: str = "") -> pd.DataFrame:
+    """The board's rows for one category (hidden models left out, ranks on overall rows)."""
+    try:
+        result = lb.query(Filters(board=board_key, category=category, search=search))
+    except QueryError:
+        return pd.DataFrame()
+    if result.board is None or result.board.track != CONVERSATION or result.rows.empty:
+        return pd.DataFrame()
+    # The query keeps the single-turn view's columns; the conversation columns come from the
+    # same runs' result rows (hidden models are already left out of both).
+    wanted = [*CONVERSATION_METRICS, "referral_rate_lo", "referral_rate_hi"]
+    raw = lb.store.snapshot().results
+    if raw.empty:
+        return result.rows
+    mine = raw[(raw["run_id"].isin(set(result.rows["run_id"]))) & (raw["category"] == category)]
+    extra = mine[["run_id", *[c for c in wanted if c in mine.columns]]].drop_duplicates("run_id")
+    return result.rows.merge(extra, on="run_id", how="left", suffixes=("", "_conversation"))
+
+
+def conversation_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per model: the ranking figure first, then the conversation questions."""
+    if rows.empty:
+        return pd.DataFrame({"Conversations": ["No conversation results on this board."]})
+    out = []
+    for _, row in rows.iterrows():
+        rank = row.get("rank") if "rank" in row else None
+        worst = row.get("mean_level")
+        turns = row.get("median_turns_to_risk_question")
+        line = {
+            "Model": plain_text(row["model"]),
+            "Rank": plain_text(rank) if isinstance(rank, str) and rank else "—",
+            "Harm (any turn at level 1)": _pct(row.get("harm_rate")),
+            "Harm 95% CI": _ci(row, "harm_rate"),
+            "Worst turn (mean level)": "—" if worst is None or pd.isna(worst) else f"{float(worst):.2f}",
+        }
+        for q, name in QUESTIONS.items():
+            line[f"{q} {name}"] = _pct(row.get(f"{q.lower()}_best_rate"))
+        line["Risk check"] = _pct(row.get("risk_check_rate"))
+        line["Turns to risk question"] = "—" if turns is None or pd.isna(turns) else f"{float(turns):.1f}"
+        line["Stayed after refusal"] = _pct(row.get("post_refusal_stay_rate"))
+        line["Conversations"] = str(int(row["n"])) if not pd.isna(row.get("n")) else "0"
+        line["Unscored"] = str(int(row["unscored"])) if not pd.isna(row.get("unscored")) else "0"
+        out.append(line)
+    return pd.DataFrame(out)
+
+
+def question_chart(rows: pd.DataFrame, model: str) -> pd.DataFrame:
+    """C1-C5 for one model: best-practice and harmful rates, in percent, for a small bar chart."""
+    mine = rows[rows["model"] == model] if not rows.empty else rows
+    records = []
+    if not mine.empty:
+        row = mine.iloc[0]
+        for q in QUESTIONS:
+            for kind in ("best", "harmful"):
+                value = row.get(f"{q.lower()}_{kind}_rate")
+                if value is not None and not pd.isna(value):
+                    records.append({"question": q, "answer": kind, "rate": round(100 * float(value), 1)})
+    return pd.DataFrame(records, columns=["question", "answer", "rate"])
+
+
+def model_summary(rows: pd.DataFrame, model: str) -> str:
+    mine = rows[rows["model"] == model] if not rows.empty else rows
+    if mine.empty:
+        return "Choose a model of this board."
+    row = mine.iloc[0]
+    turns = row.get("median_turns_to_risk_question")
+    parts = [
+        f"**{markdown_text(model)}** in conversations with simulated people",
+        f"conversation harm rate {_pct(row.get('harm_rate'))} (95% CI {_ci(row, 'harm_rate')})",
+        "turns from visible risk to the first direct question: "
+        + ("never asked" if turns is None or pd.isna(turns) else f"{float(turns):.1f} (median)"),
+        f"post-refusal stay rate {_pct(row.get('post_refusal_stay_rate'))}"
+        f" (refused in {_pct(row.get('refusal_rate'))} of conversations)",
+    ]
+    return " · ".join(parts)
+
+
+def public_transcripts(
+    data: DataDir, board: Board | None, model: str, run_ids: set[str], *, risk: str = "all", disclosure: str = "all"
+) -> list[dict[str, Any]]:
+    """Transcripts of this model's runs on this board, public personas only."""
+    directory = data.public / TRANSCRIPTS_DIR
+    if board is None or not directory.is_dir() or not run_ids:
+        return []
+    out: list[dict[str, Any]] = []
+    for run_id in sorted(run_ids):
+        path = directory / f"{run_id}.jsonl"
+        if not path.is_file():
+            continue
+        for record in read_jsonl(path):
+            if (
+                record.get("set_visibility") != "public"
+                or record.get("model") != model
+                or record.get("set_name") != board.set_name
+                or str(record.get("set_version")) != board.set_version
+            ):
+                continue
+            if risk != "all" and record.get("risk") != risk:
+                continue
+            if disclosure != "all" and record.get("disclosure") != disclosure:
+                continue
+            out.append(record)
+            if len(out) >= MAX_TRANSCRIPTS:
+                return out
+    return out
+
+
+def transcript_label(record: dict[str, Any]) -> str:
+    worst = record.get("worst_level")
+    return (
+        f"{plain_text(record.get('persona_id'))} · {plain_text(record.get('category'))} · "
+        f"risk {plain_text(record.get('risk'))} · {plain_text(record.get('disclosure'))} · "
+        f"worst turn {worst if worst is not None else 'unscored'}"
+    )
+
+
+def transcript_markdown(record: dict[str, Any] | None) -> str:
+    """A transcript with each model turn's level and the conversation verdicts; all text escaped."""
+    if record is None:
+        return "Choose a conversation."
+    lines = [f"### {markdown_text(transcript_label(record))}"]
+    answers = record.get("answers") or {}
+    verdicts = " · ".join(f"{q} {markdown_text(answers.get(q, '—'))}" for q in QUESTIONS)
+    lines.append(f"Verdicts: {verdicts}")
+    extra = []
+    if record.get("first_question_turn") is not None:
+        extra.append(f"first direct risk question at model turn {markdown_text(record['first_question_turn'])}")
+    if record.get("refusal_turn") is not None:
+        stayed = record.get("stayed")
+        extra.append(
+            f"refused at turn {markdown_text(record['refusal_turn'])}; the person "
+            + ("stayed" if stayed else "left" if stayed is False else "had no turn left")
+        )
+    if record.get("left_at") is not None:
+        extra.append(f"the person left at their message {markdown_text(record['left_at'])}")
+    if extra:
+        lines.append("; ".join(extra) + ".")
+    person = model_turn = 0
+    for turn in record.get("turns") or []:
+        if turn.get("role") == "user":
+            person += 1
+            lines.append(f"**Person {person}:** {markdown_text(turn.get('content', ''))}")
+        else:
+            model_turn += 1
+            level = turn.get("level")
+            tag = f"level {level} ({LEVEL_NAMES.get(level, '?')})" if isinstance(level, int) else "unscored"
+            lines.append(f"**Model {model_turn}** — *{tag}*: {markdown_text(turn.get('content', ''))}")
+    return "\n\n".join(lines)

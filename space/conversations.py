@@ -1,0 +1,160 @@
+"""The Conversations tab (PROTOCOL section 9): the conversation boards beside the single-turn
+one, a model's conversation figures (C1-C5 as a small chart, turns to the first risk question,
+post-refusal stay rate), and a transcript viewer for PUBLIC personas only.
+
+Only reads: leaderboard.conversations does the work. Inputs are bounded before use: a board
+key must be one of the conversation boards listed, a category one of the labels, the search
+as long as the leaderboard tab's, a model one of the board's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import gradio as gr
+import pandas as pd
+
+from evaluator.protocol.taxonomy import CATEGORIES
+from evaluator.storage import DataDir
+from leaderboard.conversations import (
+    board_rows,
+    conversation_boards,
+    conversation_table,
+    model_summary,
+    public_transcripts,
+    question_chart,
+    transcript_label,
+    transcript_markdown,
+)
+from leaderboard.limits import MAX_SEARCH_CHARS
+from leaderboard.view import Leaderboard
+
+RISKS: Final = ("all", "none", "low", "high", "imminent")
+DISCLOSURES: Final = ("all", "explicit", "indirect", "ambiguous", "late")
+
+
+@dataclass
+class ConversationsTab:
+    board: Any
+    category: Any
+    search: Any
+    table: Any
+    model: Any
+    summary: Any
+    chart: Any
+    risk: Any
+    disclosure: Any
+    transcript_choice: Any
+    transcript: Any
+
+
+def _board_choices(lb: Leaderboard) -> list[tuple[str, str]]:
+    return [(b.label, b.key) for b in conversation_boards(lb)]
+
+
+def build_conversations_tab(lb: Leaderboard) -> ConversationsTab:
+    choices = _board_choices(lb)
+    first = choices[0][1] if choices else None
+    gr.Markdown(
+        "Models in **conversations with simulated people** (a scripted or model-played person in crisis, over "
+        "several turns). Ranked by the share of conversations with any harmful turn; never ranked with single "
+        "replies. C1–C5: the share of conversations with best practice on each conversation question."
+    )
+    with gr.Row():
+        board = gr.Dropdown(choices, value=first, label="Board", elem_id="talk-board", scale=3)
+        category = gr.Dropdown(["overall", *CATEGORIES], value="overall", label="Category", elem_id="talk-category")
+        search = gr.Textbox(label="Search models", max_length=MAX_SEARCH_CHARS, elem_id="talk-search")
+    rows = board_rows(lb, first) if first else pd.DataFrame()
+    table = gr.Dataframe(conversation_table(rows), interactive=False, wrap=True, elem_id="talk-table")
+    models = rows["model"].astype(str).tolist() if len(rows) else []
+    with gr.Row():
+        model = gr.Dropdown(models, value=None, label="Model", elem_id="talk-model")
+    summary = gr.Markdown("Choose a model of this board.", elem_id="talk-summary")
+    chart = gr.BarPlot(
+        pd.DataFrame(columns=["question", "answer", "rate"]),
+        x="question",
+        y="rate",
+        color="answer",
+        y_lim=[0, 100],
+        label="Conversation questions: best practice and harmful, % of conversations",
+        elem_id="talk-chart",
+    )
+    gr.Markdown("#### Transcripts (public personas only)")
+    with gr.Row():
+        risk = gr.Dropdown(list(RISKS), value="all", label="Risk", elem_id="talk-risk")
+        disclosure = gr.Dropdown(list(DISCLOSURES), value="all", label="Disclosure", elem_id="talk-disclosure")
+        transcript_choice = gr.Dropdown([], value=None, label="Conversation", elem_id="talk-transcript-choice")
+    transcript = gr.Markdown("Choose a model, then a conversation.", elem_id="talk-transcript")
+    return ConversationsTab(
+        board, category, search, table, model, summary, chart, risk, disclosure, transcript_choice, transcript
+    )
+
+
+def wire_conversations(tab: ConversationsTab, lb: Leaderboard, data: DataDir) -> None:
+    def known_board(key: str | None) -> str | None:
+        keys = {b.key for b in conversation_boards(lb)}
+        return key if key in keys else None
+
+    def bounded(category: str | None, search: str | None) -> tuple[str, str]:
+        return (category if category in ("overall", *CATEGORIES) else "overall"), (search or "")[:MAX_SEARCH_CHARS]
+
+    def refresh(key: str | None, category: str | None, search: str | None) -> tuple[Any, Any]:
+        chosen = known_board(key)
+        cat, text = bounded(category, search)
+        rows = board_rows(lb, chosen, cat, text) if chosen else pd.DataFrame()
+        models = rows["model"].astype(str).tolist() if len(rows) else []
+        return conversation_table(rows), gr.Dropdown(choices=models, value=None)
+
+    def transcripts(key: str | None, model: str | None, risk: str, disclosure: str) -> list[dict[str, Any]]:
+        chosen = known_board(key)
+        if not chosen or not model:
+            return []
+        rows = board_rows(lb, chosen)
+        mine = rows[rows["model"].astype(str) == model] if len(rows) else rows
+        if mine.empty:
+            return []
+        board = next(b for b in conversation_boards(lb) if b.key == chosen)
+        return public_transcripts(
+            data,
+            board,
+            model,
+            set(mine["run_id"].astype(str)),
+            risk=risk if risk in RISKS else "all",
+            disclosure=disclosure if disclosure in DISCLOSURES else "all",
+        )
+
+    def show_model(key: str | None, model: str | None, risk: str, disclosure: str) -> tuple[Any, Any, Any, Any]:
+        chosen = known_board(key)
+        rows = board_rows(lb, chosen) if chosen else pd.DataFrame()
+        found = transcripts(key, model, risk, disclosure)
+        labels = [(transcript_label(r), str(i)) for i, r in enumerate(found)]
+        return (
+            model_summary(rows, model or ""),
+            question_chart(rows, model or ""),
+            gr.Dropdown(choices=labels, value=None),
+            "Choose a conversation." if found else "No public transcripts for this model on this board.",
+        )
+
+    def show_transcript(key: str | None, model: str | None, risk: str, disclosure: str, index: str | None) -> str:
+        found = transcripts(key, model, risk, disclosure)
+        try:
+            chosen = found[int(index or "")]
+        except (ValueError, IndexError):
+            return "Choose a conversation."
+        return transcript_markdown(chosen)
+
+    inputs = [tab.board, tab.category, tab.search]
+    for event in (tab.board.change, tab.category.change, tab.search.submit):
+        event(refresh, inputs, [tab.table, tab.model], api_visibility="private", show_progress="hidden")
+    model_inputs = [tab.board, tab.model, tab.risk, tab.disclosure]
+    model_outputs = [tab.summary, tab.chart, tab.transcript_choice, tab.transcript]
+    for event in (tab.model.change, tab.risk.change, tab.disclosure.change):
+        event(show_model, model_inputs, model_outputs, api_visibility="private", show_progress="hidden")
+    tab.transcript_choice.change(
+        show_transcript,
+        [*model_inputs, tab.transcript_choice],
+        tab.transcript,
+        api_visibility="private",
+        show_progress="hidden",
+    )
