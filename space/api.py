@@ -16,7 +16,8 @@ Every parameter is bounded before any work is done with it (limits below, one pl
 one is a 422 (or 400 for a value the view rejects) with a one-line message. Responses carry a
 strong ETag derived from the snapshot version, the process and the request, so a client's
 If-None-Match is answered 304 without building the body; JSON and CSV are gzipped when the
-client accepts it. CORS is open to any origin, for GET only.
+client accepts it. CORS is open to any origin, for GET and HEAD only, never with credentials
+(`ApiCors`, outside Gradio's own CORS handling).
 """
 
 from __future__ import annotations
@@ -628,13 +629,83 @@ def attach(blocks: Any, board: Leaderboard) -> None:
     _ATTACHED[blocks] = board
 
 
+# Request headers a cross-origin reader may send (If-None-Match is not on the browsers'
+# CORS safelist, so a conditional GET from another site needs a preflight).
+CORS_HEADERS: Final = frozenset({"if-none-match", "if-modified-since", "accept", "accept-language", "cache-control"})
+CORS_METHODS: Final = ("GET", "HEAD")
+
+
+class ApiCors:
+    """CORS for /api/v1, outside Gradio's own CORS middleware.
+
+    Gradio's answers every preflight itself (all methods, credentials allowed, and an origin
+    only when it is localhost) and adds `Access-Control-Allow-Credentials: true` to every
+    response; so a browser on another site could neither revalidate nor even read. The API
+    is public and read-only: any origin, GET and HEAD, a few read headers, never credentials.
+    Every other path is left to Gradio.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = str(scope.get("path", "")) if scope.get("type") == "http" else ""
+        if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if "origin" not in headers:
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") == "OPTIONS" and "access-control-request-method" in headers:
+            await self._preflight(headers, send)
+            return
+
+        async def send_open(message: Any) -> None:
+            if message.get("type") == "http.response.start":
+                kept = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if not k.lower().startswith(b"access-control-allow-")
+                    and k.lower() != b"access-control-expose-headers"
+                ]
+                kept += [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", b"ETag")]
+                message = {**message, "headers": kept}
+            await send(message)
+
+        await self.app(scope, receive, send_open)
+
+    @staticmethod
+    async def _preflight(headers: dict[str, str], send: Any) -> None:
+        method = headers["access-control-request-method"].strip().upper()
+        asked = [h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",") if h.strip()]
+        allowed = method in CORS_METHODS and all(h in CORS_HEADERS for h in asked)
+        out: list[tuple[bytes, bytes]] = [(b"vary", b"Origin"), (b"content-length", b"0")]
+        if allowed:
+            out += [
+                (b"access-control-allow-origin", b"*"),
+                (b"access-control-allow-methods", ", ".join(CORS_METHODS).encode()),
+                (b"access-control-max-age", b"600"),
+            ]
+            if asked:
+                out.append((b"access-control-allow-headers", ", ".join(asked).encode("latin-1")))
+        await send({"type": "http.response.start", "status": 204 if allowed else 400, "headers": out})
+        await send({"type": "http.response.body", "body": b""})
+
+
 def mount_api(blocks: Any) -> None:
     """Mount the API on a launched Gradio app's FastAPI server (`blocks.app`)."""
+    from starlette.middleware import Middleware
+
     board = _ATTACHED.get(blocks)
     app = getattr(blocks, "app", None)
     if board is None or app is None or getattr(app, "_crisis_api_mounted", False):
         return
     app.mount(API_PREFIX, build_api(board))
+    # Outermost, ahead of Gradio's CORS middleware; the stack is rebuilt on the next request
+    # (launch has already served Gradio's own start-up checks through the old one).
+    app.user_middleware.insert(0, Middleware(ApiCors))
+    app.middleware_stack = None
     app._crisis_api_mounted = True
 
 
@@ -645,6 +716,7 @@ __all__ = [
     "MAX_SEARCH_CHARS",
     "MAX_SEARCH_TERMS",
     "PARQUET_ROUTE",
+    "ApiCors",
     "attach",
     "build_api",
     "mount_api",
