@@ -44,7 +44,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from evaluator.results import OVERALL
+from evaluator.results import CONVERSATION, OVERALL, SINGLE_TURN
 from leaderboard import limits
 from leaderboard.boards import Board, board_mask
 from leaderboard.export import ordered_rows, results_table, shown_table_csv, to_csv
@@ -289,6 +289,34 @@ async def _leaderboard_filters(
         raise ApiError(400, str(exc)) from None
 
 
+# PROTOCOL section 9: conversation results are on boards of their own; `track` picks that
+# track's current board when no board is given, and must agree with a board that is.
+_TRACK_QUERY: Final = Query(description="single_turn or conversation: that track's current board by default")
+
+
+def _track_key(lb: Leaderboard, key: str, track: str | None) -> str:
+    if track is None:
+        return key
+    if track not in (SINGLE_TURN, CONVERSATION):
+        raise ApiError(400, f"track must be {SINGLE_TURN} or {CONVERSATION}", see=PARAMETERS_LISTED)
+    boards = lb.boards()
+    if key:
+        named = next((b for b in boards if b.key == key), None)
+        if named is not None and named.track != track:
+            raise ApiError(400, f"that board is not a {track} board")
+        return key
+    found = next((b for b in boards if b.track == track), None)
+    if found is None:
+        raise ApiError(404, f"no {track} board has results yet")
+    return found.key
+
+
+def _track_filters(lb: Leaderboard, filters: Filters, track: str | None) -> Filters:
+    from dataclasses import replace
+
+    return replace(filters, board=_track_key(lb, filters.board, track)) if track is not None else filters
+
+
 # Filters field -> its query parameter (the names `_leaderboard_filters` reads); limit is
 # the route's own.
 _PARAMETERS: Final = {
@@ -422,9 +450,11 @@ def build_api(board: Leaderboard) -> FastAPI:
     def leaderboard(
         request: Request,
         filters: Annotated[Filters, Depends(_leaderboard_filters)],
+        track: Annotated[str | None, _TRACK_QUERY] = None,
         limit: Annotated[int, Query(ge=0, le=MAX_ROWS, description="rows returned; 0 for every match")] = DEFAULT_LIMIT,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response:
+        filters = _track_filters(board, filters, track)
         snap = board.snapshot()
         tag = _etag("leaderboard", snap.version, filters, limit, offset)
 
@@ -441,7 +471,12 @@ def build_api(board: Leaderboard) -> FastAPI:
         summary="The page's CSV download: every match, in order, the chosen columns and a Hub link",
     )
     @offloaded
-    def leaderboard_csv(request: Request, filters: Annotated[Filters, Depends(_leaderboard_filters)]) -> Response:
+    def leaderboard_csv(
+        request: Request,
+        filters: Annotated[Filters, Depends(_leaderboard_filters)],
+        track: Annotated[str | None, _TRACK_QUERY] = None,
+    ) -> Response:
+        filters = _track_filters(board, filters, track)
         snap = board.snapshot()
 
         def body() -> bytes:
@@ -462,8 +497,9 @@ def build_api(board: Leaderboard) -> FastAPI:
         request: Request,
         model: Annotated[str, Path(max_length=MAX_TEXT_CHARS, description="model id as recorded, e.g. org/name")],
         board_key: Annotated[str | None, Query(alias="board", description="board key; empty: current")] = None,
+        track: Annotated[str | None, _TRACK_QUERY] = None,
     ) -> Response:
-        chosen = pick(_bounded("board", board_key))
+        chosen = pick(_track_key(board, _bounded("board", board_key), track))
         snap = board.snapshot()
         detail = model_detail(board, chosen, model) if chosen is not None else None
         if detail is None:
