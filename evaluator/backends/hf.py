@@ -21,8 +21,8 @@ to both.
 On CUDA the backend fills the GPU (measured on an H200: a batch of 8 on the dynamic cache kept
 its SMs 9% busy): it generates with transformers' static KV cache (`cache_implementation=
 "static"`, whose forward transformers compiles itself on CUDA, once per shape), with prompts
-left-padded to a few bucket widths and batches padded to one size, so the compiled shapes are
-few and paid once per model and worker. The batch size is `auto` there: the largest batch whose
+left-padded to a few bucket widths and batches to a power of two of rows, so the compiled shapes
+are few and paid once per model and worker. The batch size is `auto` there: the largest batch whose
 KV cache for the longest bucket plus max_new_tokens fits the free memory, halved on out-of-memory
 and remembered. On CPU the path is today's: dynamic cache, batches of `batch_size` (8).
 """
@@ -517,16 +517,14 @@ class HFBackend:
 
     def _batches(self, prompts: list[tuple[int, list[int], int]]) -> list[list[tuple[int, list[int], int]]]:
         # Longest first: similar lengths share a batch (less padding), and a batch that runs out
-        # of memory does so at the start of a run rather than at its end. With the static cache a
-        # batch also keeps to one bucket width, so its shape is one already compiled.
+        # of memory does so at the start of a run rather than at its end. (With the static cache
+        # a batch's shape is its rows and its longest prompt, each rounded up in _run: a whole set
+        # that fits one batch stays one batch, as wide as the GPU allows.)
         ordered = sorted(prompts, key=lambda p: (-len(p[1]), p[0]))
         batches: list[list[tuple[int, list[int], int]]] = []
         for prompt in ordered:
             last = batches[-1] if batches else None
-            same_bucket = not self._static or (
-                last is not None and bucket_width(len(last[0][1])) == bucket_width(len(prompt[1]))
-            )
-            if last is not None and len(last) < self._batch_size and last[0][2] == prompt[2] and same_bucket:
+            if last is not None and len(last) < self._batch_size and last[0][2] == prompt[2]:
                 last.append(prompt)
             else:
                 batches.append([prompt])
@@ -563,10 +561,10 @@ class HFBackend:
         width = max(len(ids) for _, ids, _ in batch)
         rows = len(batch)
         if self._static:
-            # One compiled shape per bucket: the width padded up to it, the batch to its size
-            # (the extra rows repeat the first prompt; their tokens are dropped).
+            # Few compiled shapes: the width padded up to its bucket, the rows to a power of two
+            # within the batch size (the extra rows repeat the first prompt; their tokens are dropped).
             width = bucket_width(width)
-            rows = max(rows, self._batch_size)
+            rows = min(1 << (rows - 1).bit_length(), max(rows, self._batch_size))
         input_ids = torch.full((rows, width), self._pad_id, dtype=torch.long)
         attention_mask = torch.zeros((rows, width), dtype=torch.long)
         filled = [*batch, *[batch[0]] * (rows - len(batch))]

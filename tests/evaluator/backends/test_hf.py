@@ -265,7 +265,7 @@ MORE = [
 
 def test_static_cache_path_gives_the_same_tokens_as_the_dynamic_path(tiny_checkpoint: Path) -> None:
     """The CUDA path (transformers' static KV cache, prompts padded to bucket widths, batches
-    padded to one size) run on CPU, where transformers allows it uncompiled: token for token
+    to a power of two of rows) run on CPU, where transformers allows it uncompiled: token for token
     what today's dynamic-cache path generates (greedy, PROTOCOL's setting; sampled tokens would
     differ only because the padded batch draws more random numbers)."""
     from evaluator.backends.spec import parse_spec
@@ -297,7 +297,7 @@ def test_static_cache_path_gives_the_same_tokens_as_the_dynamic_path(tiny_checkp
             assert [r.prompt_tokens for r in got] == [r.prompt_tokens for r in expected]
         # Every call on the static cache, in few shapes: bucket widths, batches of one size.
         assert {cache for cache, _, _ in shapes} == {"static"}
-        assert {rows for _, rows, _ in shapes} == {4}
+        assert {rows for _, rows, _ in shapes} <= {1, 2, 4} and max(rows for _, rows, _ in shapes) == 4
         assert {width for _, _, width in shapes} <= {16, 32, 64, 128}
     finally:
         dynamic.close()
