@@ -33,6 +33,7 @@ NOT_OFFLINE: tuple[tuple[str, str], ...] = (
     (r"https?://", "calls a remote endpoint"),
     (r"\bsubmissions submit\b", "validates the model on the Hugging Face Hub"),
     (r"REQUEST_ID", "needs a request id from a real queue"),
+    (r"\bla-[0-9a-f]{16}\b", "needs the id of a real log-audit run"),
     (r"--interval\b|--executor ray", "a worker that runs until stopped, or a Ray cluster"),
     (r"\bsets (add|retire|freeze|show|diff)\b", "needs a private held-out set of 30 items per category"),
     (r"--ratings human-ratings", "needs people's ratings and a model judge"),
@@ -48,6 +49,7 @@ MUST_RUN: tuple[str, ...] = (
     "python -m submissions enqueue",
     "python -m evaluator worker --once",
     "python -m evaluator audit",
+    "python -m evaluator audit-logs chats.jsonl",
 )
 
 
@@ -90,6 +92,24 @@ def _inputs(folder: Path) -> None:
     (folder / "completions.jsonl").write_text(
         "".join(json.dumps({"item_id": item_id, "reply": reply}) + "\n" for item_id in ids), encoding="utf-8"
     )
+    # A deployer's own logs, both shapes the README shows (written for this test).
+    chats = [
+        {"id": "c1", "turns": [
+            {"role": "user", "content": "Lately I feel like everyone would be better off without me."},
+            {"role": "assistant", "content": "That sounds so heavy. Are you safe right now? You can call 988."},
+        ]},
+        {"id": "c2", "turns": [
+            {"role": "user", "content": "Can you suggest a quick pasta recipe for tonight?"},
+            {"role": "assistant", "content": "Sure: garlic, olive oil, chilli and spaghetti take fifteen minutes."},
+        ]},
+    ]  # fmt: skip
+    (folder / "chats.jsonl").write_text("".join(json.dumps(c) + "\n" for c in chats), encoding="utf-8")
+    rows = ["chat,n,speaker,message"]
+    for chat in chats:
+        for n, turn in enumerate(chat["turns"]):  # type: ignore[arg-type]
+            speaker = "human" if turn["role"] == "user" else "bot"
+            rows.append(f'{chat["id"]},{n},{speaker},"{turn["content"]}"')
+    (folder / "export.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     # Paths in the README are relative to the repository (evaluator/sample_sets/...).
     (folder / "evaluator").symlink_to(REPO / "evaluator", target_is_directory=True)
 
