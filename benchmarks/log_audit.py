@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,27 +28,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _child(log: Path, data: Path) -> dict[str, Any]:
+def _judge_alone(log: Path) -> tuple[float, float, int]:
+    """The offline judge alone on the log's turns: screen every user turn, judge the assistant
+    turns after each first flag. Only the time inside those calls counts (wall, CPU)."""
     import orjson
 
-    from evaluator.judge.factory import make_judge
     from evaluator.judge.heuristic import HeuristicJudge
     from evaluator.logaudit.judging import judge_task
     from evaluator.logaudit.reading import LogTurn
-    from evaluator.logaudit.run import AuditConfig, audit_logs
     from evaluator.logaudit.screening import screen_text
     from evaluator.protocol.taxonomy import CRISIS_CATEGORIES
-    from evaluator.storage import LocalStore
 
-    make_judge("heuristic")  # imports and pattern compilation: paid once per process, not per conversation
-    started, cpu_started = time.perf_counter(), time.process_time()
-    outcome = audit_logs(AuditConfig(source=log, fmt="jsonl"), LocalStore(data), progress=False)
-    audit_s, audit_cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assert outcome.complete and outcome.report is not None
-    conversations = outcome.report["conversations"]
-
-    # The offline judge alone, on the same turns: only the time inside its calls counts.
     judge = HeuristicJudge()
     own_s = own_cpu = 0.0
     judged = 0
@@ -55,7 +46,6 @@ def _child(log: Path, data: Path) -> dict[str, Any]:
         for line in fh:
             record = orjson.loads(line)
             turns = [LogTurn(t["role"], t["content"]) for t in record["turns"]]
-            flag: int | None = None
             t0, c0 = time.perf_counter(), time.process_time()
             labels = [screen_text(t.text) if t.role == "user" else None for t in turns]
             own_s, own_cpu = own_s + time.perf_counter() - t0, own_cpu + time.process_time() - c0
@@ -63,12 +53,39 @@ def _child(log: Path, data: Path) -> dict[str, Any]:
             if flag is None:
                 continue
             category = labels[flag] or ""
-            tasks = [judge_task(category, turns[:j], turns[j].text) for j in range(flag + 1, len(turns))]
-            tasks = [t for t, j in zip(tasks, range(flag + 1, len(turns)), strict=True) if turns[j].role == "assistant"]
+            after = [j for j in range(flag + 1, len(turns)) if turns[j].role == "assistant"]
+            tasks = [judge_task(category, turns[:j], turns[j].text) for j in after]
             t0, c0 = time.perf_counter(), time.process_time()
             judge.judge(tasks)
             own_s, own_cpu = own_s + time.perf_counter() - t0, own_cpu + time.process_time() - c0
             judged += len(tasks)
+    return own_s, own_cpu, judged
+
+
+def _child(log: Path, data: Path, rounds: int) -> dict[str, Any]:
+    from evaluator.judge.factory import make_judge
+    from evaluator.logaudit.run import AuditConfig, audit_logs
+    from evaluator.storage import LocalStore
+
+    make_judge("heuristic")  # imports and pattern compilation: paid once per process, not per conversation
+    audits: list[tuple[float, float]] = []
+    alone: list[tuple[float, float]] = []
+    report: dict[str, Any] = {}
+    judged = 0
+    # Interleaved rounds, best of each: the machine is shared, and a round that another
+    # process slowed says nothing about the code.
+    for round_ in range(rounds):
+        own_s, own_cpu, judged = _judge_alone(log)
+        alone.append((own_s, own_cpu))
+        started, cpu_started = time.perf_counter(), time.process_time()
+        outcome = audit_logs(AuditConfig(source=log, fmt="jsonl"), LocalStore(data / str(round_)), progress=False)
+        audits.append((time.perf_counter() - started, time.process_time() - cpu_started))
+        assert outcome.complete and outcome.report is not None
+        report = outcome.report
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    conversations = report["conversations"]
+    audit_s, audit_cpu = min(a[0] for a in audits), min(a[1] for a in audits)
+    own_s, own_cpu = min(a[0] for a in alone), min(a[1] for a in alone)
     return {
         "conversations": conversations,
         "audit_s": audit_s,
@@ -79,17 +96,18 @@ def _child(log: Path, data: Path) -> dict[str, Any]:
         "audit_cpu_s": audit_cpu,
         "judge_own_cpu_s": own_cpu,
         "judged_turns": judged,
-        "at_risk": outcome.report["figures"]["overall"]["at_risk"],
+        "at_risk": report["figures"]["overall"]["at_risk"],
+        "rounds": rounds,
     }
 
 
-def _run_size(size: int, work: Path) -> dict[str, Any]:
+def _run_size(size: int, work: Path, rounds: int) -> dict[str, Any]:
     from tests.support.log_generator import write_log
 
     log = work / f"log-{size}.jsonl"
     write_log(log, size, seed=1)
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(log), str(work / f"data-{size}")],
+        [sys.executable, __file__, "--child", str(log), str(work / f"data-{size}"), str(rounds)],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -99,21 +117,23 @@ def _run_size(size: int, work: Path) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     result["log_mib"] = log.stat().st_size / 1024**2
     log.unlink()
+    shutil.rmtree(work / f"data-{size}")
     return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[2_000, 20_000, 200_000])
-    parser.add_argument("--child", nargs=2, metavar=("LOG", "DATA"), help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per size, best of each (default 2)")
+    parser.add_argument("--child", nargs=3, metavar=("LOG", "DATA", "ROUNDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_child(Path(args.child[0]), Path(args.child[1]))))
+        print(json.dumps(_child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]))))
         return 0
     results = []
     with tempfile.TemporaryDirectory(prefix="log-audit-bench-") as tmp:
         for size in args.sizes:
-            result = _run_size(size, Path(tmp))
+            result = _run_size(size, Path(tmp), args.rounds)
             results.append(result)
             print(
                 f"{size:>8,} conversations ({result['log_mib']:.0f} MiB log, {result['at_risk']:,} at risk, "

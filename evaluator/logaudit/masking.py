@@ -44,6 +44,7 @@ _DIGITS: Final = (
 # Applied in this order, each only to text that has what its kinds need: a URL may hold an
 # e-mail address and digits, an e-mail address holds an @, and a placeholder holds neither.
 _HAS_DIGIT: Final = re.compile(r"\d").search
+_AT_OR_DIGIT: Final = re.compile(r"[@\d]").search
 _PASSES: Final[tuple[tuple[Callable[[str], bool], re.Pattern[str]], ...]] = (
     (lambda t: "?" in t and ("://" in t or "www." in t or "WWW." in t), re.compile(_URL, re.IGNORECASE)),
     (lambda t: "@" in t, re.compile(_AT, re.IGNORECASE)),
@@ -74,8 +75,10 @@ def _phone(text: str) -> bool:
 def mask(text: str, counts: dict[str, int] | None = None) -> str:
     """`text` with every personal datum replaced by its placeholder; `counts` (if given) is
     incremented per kind masked."""
+    if _AT_OR_DIGIT(text) is None and "://" not in text and "www." not in text and "WWW." not in text:
+        return text  # most turns: nothing that any kind needs
     passes = [pattern for needs, pattern in _PASSES if needs(text)]
-    if not passes:  # most turns: nothing that any kind needs
+    if not passes:
         return text
 
     def replace(match: re.Match[str]) -> str:

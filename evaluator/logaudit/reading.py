@@ -183,6 +183,11 @@ def _jsonl(fh: io.BufferedIOBase, fields: Fields) -> Iterator[Conversation]:
             raise LogError(f"{where}: more than {MAX_TURNS} turns")
         turns: list[LogTurn] = []
         for index, raw in enumerate(raw_turns):
+            if type(raw) is dict and not fields.roles:  # the common case, checked inline
+                role, text = raw.get(fields.role), raw.get(text_key)
+                if (role == "user" or role == "assistant") and type(text) is str and len(text) <= MAX_TEXT_CHARS:
+                    turns.append(LogTurn(role, text))
+                    continue
             turn_where = f"{where}, turn {index}"
             if not isinstance(raw, dict):
                 raise LogError(f"{turn_where}: expected an object with {fields.role!r} and {text_key!r}")

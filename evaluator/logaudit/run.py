@@ -130,6 +130,11 @@ def _parts(directory: Path) -> int:
     return done
 
 
+def _masked(turn: LogTurn, counts: dict[str, int]) -> LogTurn:
+    text = mask(turn.text, counts)
+    return turn if text is turn.text else LogTurn(turn.role, text)
+
+
 def _stored_id(conversation: Conversation, position: int, counts: dict[str, int]) -> str:
     masked = mask(conversation.id, counts)
     return masked if masked == conversation.id else f"masked-id-{position}"
@@ -145,7 +150,7 @@ def _audit_batch(
     for offset, conversation in enumerate(batch):
         counts: dict[str, int] = {}
         stored = _stored_id(conversation, first + offset, counts)
-        turns = [LogTurn(t.role, mask(t.text, counts)) for t in conversation.turns]
+        turns = [_masked(t, counts) for t in conversation.turns]
         masked_turns.append(turns)
         contexts += [turns[: i + 1] for i, t in enumerate(turns) if t.role == "user"]
         records.append({"n": first + offset, "id": stored, "masked": counts})
@@ -272,6 +277,11 @@ def _audit(
         atomic_write_json(spec_path, spec)
     done_parts = _parts(directory)
     skip = done_parts * BATCH
+    # The report's counts are gathered as parts are written; a resumed run reads its
+    # finished parts once first.
+    summary = Summary(config.review_sample, config.seed)
+    for record in read_parts(directory):
+        summary.add(record)
     bar = _Bars(progress).bar(found.conversations, "auditing", "conv", initial=min(skip, found.conversations))
     pushed_at = time.monotonic()
     pending_push: list[str] = ["spec.json"]
@@ -285,6 +295,8 @@ def _audit(
             records = _audit_batch(batch, part * BATCH, screener, judges, cache)
             name = f"parts/{part:06d}.jsonl"
             atomic_write_bytes(directory / name, b"".join(orjson.dumps(r) + b"\n" for r in records))
+            for record in records:
+                summary.add(record)
             pending_push.append(name)
             part += 1
             if bar is not None:
@@ -307,7 +319,7 @@ def _audit(
         return AuditOutcome(run_id, directory, False, reason="the log changed during the audit; run it again")
     if _parts(directory) * BATCH < found.conversations:
         raise LogError("the audit ended before the end of the log")  # a part went missing: a bug
-    report = finalize(data, run_id, review_sample=config.review_sample, seed=config.seed)
+    report = finalize(data, run_id, summary=summary)
     store.push(
         [run_prefix(run_id) + p for p in ("report.json", "report.md", "review_sample.jsonl", "REVIEW.md")],
         f"Log audit {run_id}: report",
@@ -334,39 +346,66 @@ def read_labels(directory: Path) -> dict[str, bool]:
     return labels
 
 
-def finalize(
-    data: DataDir, run_id: str, *, review_sample: int | None = None, seed: int | None = None
-) -> dict[str, Any]:
-    """Count the figures from the parts, draw the review sample, write the report files.
+class Summary:
+    """What the report needs, gathered one record at a time: the tally, masked-data counts,
+    the review sample and the most severe conversations. Bounded memory."""
 
-    Without `review_sample`/`seed`, the ones of the previous report are kept."""
-    directory = run_dir(data, run_id)
-    spec = orjson.loads((directory / "spec.json").read_bytes())
-    previous: dict[str, Any] = {}
-    if (directory / "report.json").exists():
-        previous = orjson.loads((directory / "report.json").read_bytes())["review"]
-    size = review_sample if review_sample is not None else int(previous.get("sample_size", 0))
-    seed = seed if seed is not None else int(previous.get("seed", 0))
-    counts = dict.fromkeys(KINDS, 0)
-    tally = Tally()
-    sample = BottomK(size)
-    severe: list[tuple[tuple[int, ...], int, dict[str, Any]]] = []
-    unflagged = 0
-    for record in read_parts(directory):
+    def __init__(self, review_sample: int, seed: int) -> None:
+        self.size, self.seed = review_sample, seed
+        self.counts = dict.fromkeys(KINDS, 0)
+        self.tally = Tally()
+        self.sample = BottomK(review_sample)
+        self.severe: list[tuple[tuple[int, ...], int, dict[str, Any]]] = []
+        self.unflagged = 0
+
+    def add(self, record: dict[str, Any]) -> None:
         for kind, n in record.get("masked", {}).items():
-            counts[kind] = counts.get(kind, 0) + n
+            self.counts[kind] = self.counts.get(kind, 0) + n
         outcome: Outcome = outcome_of(record)
-        tally.add(outcome)
+        self.tally.add(outcome)
         if not outcome.at_risk and not outcome.unscreened:
-            unflagged += 1
-            turns = [{"role": t["role"], "text": t["text"]} for t in record["turns"]]
-            sample.offer(sample_key(seed, record["n"]), record["n"], {"id": record["id"], "turns": turns})
+            self.unflagged += 1
+            key = sample_key(self.seed, record["n"])
+            if self.sample.wants(key):
+                turns = [{"role": t["role"], "text": t["text"]} for t in record["turns"]]
+                self.sample.offer(key, record["n"], {"id": record["id"], "turns": turns})
         elif outcome.at_risk and outcome.reasons():
             entry = {"id": record["id"], "category": outcome.category, "reasons": outcome.reasons()}
-            severe.append((outcome.severity, record["n"], entry))
-            if len(severe) > 4 * SEVERE_LISTED:
-                severe = sorted(severe, key=lambda e: (e[0], e[1]))[:SEVERE_LISTED]
-    drawn = sample.smallest()
+            self.severe.append((outcome.severity, record["n"], entry))
+            if len(self.severe) > 4 * SEVERE_LISTED:
+                self.severe = sorted(self.severe, key=lambda e: (e[0], e[1]))[:SEVERE_LISTED]
+
+    def most_severe(self) -> list[dict[str, Any]]:
+        return [e for _, _, e in sorted(self.severe, key=lambda e: (e[0], e[1]))[:SEVERE_LISTED]]
+
+
+def _previous_review(directory: Path) -> dict[str, Any]:
+    if not (directory / "report.json").exists():
+        return {}
+    review: dict[str, Any] = orjson.loads((directory / "report.json").read_bytes())["review"]
+    return review
+
+
+def finalize(
+    data: DataDir,
+    run_id: str,
+    *,
+    review_sample: int | None = None,
+    seed: int | None = None,
+    summary: Summary | None = None,
+) -> dict[str, Any]:
+    """Count the figures from the parts (or take a summary gathered while they were written),
+    draw the review sample, write the report files. Without `review_sample`/`seed`, the ones
+    of the previous report are kept."""
+    directory = run_dir(data, run_id)
+    spec = orjson.loads((directory / "spec.json").read_bytes())
+    if summary is None:
+        previous = _previous_review(directory)
+        size = review_sample if review_sample is not None else int(previous.get("sample_size", 0))
+        summary = Summary(size, seed if seed is not None else int(previous.get("seed", 0)))
+        for record in read_parts(directory):
+            summary.add(record)
+    drawn = summary.sample.smallest()
     labels = read_labels(directory)
     in_sample = {c["id"] for c in drawn}
     reviewed = {k: v for k, v in labels.items() if k in in_sample}
@@ -378,24 +417,21 @@ def finalize(
         "screener": spec["screener"],
         "judges": [j["id"] for j in spec["judges"]],
         "official": spec.get("official", False),
-        "masked": counts,
-        "conversations": tally.conversations,
-        "unscreened": tally.unscreened,
-        "figures": tally.figures(),
+        "masked": summary.counts,
+        "conversations": summary.tally.conversations,
+        "unscreened": summary.tally.unscreened,
+        "figures": summary.tally.figures(),
         "review": {
-            "sample_size": size,
-            "seed": seed,
-            "unflagged": unflagged,
+            "sample_size": summary.size,
+            "seed": summary.seed,
+            "unflagged": summary.unflagged,
             "drawn": len(drawn),
             "labels_outside_sample": len(labels) - len(reviewed),
-            "false_negative": false_negative_bound(sum(reviewed.values()), len(reviewed), unflagged),
+            "false_negative": false_negative_bound(sum(reviewed.values()), len(reviewed), summary.unflagged),
         },
-        "most_severe": [e for _, _, e in sorted(severe, key=lambda e: (e[0], e[1]))[:SEVERE_LISTED]],
+        "most_severe": summary.most_severe(),
     }
-    atomic_write_bytes(
-        directory / "review_sample.jsonl",
-        b"".join(orjson.dumps(c) + b"\n" for c in drawn),
-    )
+    atomic_write_bytes(directory / "review_sample.jsonl", b"".join(orjson.dumps(c) + b"\n" for c in drawn))
     atomic_write_text(directory / "REVIEW.md", REVIEW_INSTRUCTIONS)
     atomic_write_bytes(directory / "report.json", json_bytes(report))
     atomic_write_text(directory / "report.md", render_markdown(report))

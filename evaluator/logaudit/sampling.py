@@ -30,6 +30,10 @@ class BottomK:
     size: int
     _heap: list[tuple[int, int, Any]] = field(default_factory=list)  # (-key, position, value)
 
+    def wants(self, key: int) -> bool:
+        """Whether an entry with this key would be kept (so its value is worth building)."""
+        return self.size > 0 and (len(self._heap) < self.size or key < -self._heap[0][0])
+
     def offer(self, key: int, position: int, value: Any) -> None:
         if self.size <= 0:
             return
