@@ -26,7 +26,8 @@ def model_and_judge(model: str, messages: list[dict[str, Any]]) -> str:
     if model.startswith("judge"):
         category = category_of_judge_prompt(messages, CATEGORIES)
         level = 1 + _digest(_NONCE.sub("", text)) % 5
-        nonce = nonce_of_judge_prompt(messages)
+        # The checklist prompt states a marker code to echo; other judge prompts may not.
+        nonce = nonce_of_judge_prompt(messages) if "Marker code for this request" in text else None
         return verdict_json(category, level, refusal="none" if level > 2 else "partial", nonce=nonce)
     if DETECTION_INSTRUCTION[:60] in text:
         return CATEGORIES[_digest(text) % len(CATEGORIES)]
