@@ -55,6 +55,11 @@ def _pct(figure: Mapping[str, Any] | None) -> str:
     return text + ")"
 
 
+def _cell(text: str) -> str:
+    """An id as a Markdown table cell: the log's own ids may hold any printable character."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("*", "\\*").replace("_", "\\_")
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     source = report["source"]
     lines = [
@@ -108,7 +113,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += ["", "## Most severe conversations (ids only)", ""]
     if report["most_severe"]:
         lines += ["| id | category | why |", "|---|---|---|"]
-        lines += [f"| `{c['id']}` | {c['category']} | {'; '.join(c['reasons'])} |" for c in report["most_severe"]]
+        lines += [f"| {_cell(c['id'])} | {c['category']} | {'; '.join(c['reasons'])} |" for c in report["most_severe"]]
     else:
         lines.append("None: no at-risk conversation had a harmful turn, a missed risk or a late resource.")
     lines += ["", REVIEW_INSTRUCTIONS.replace("# Reviewing", "## Reviewing", 1)]
