@@ -185,8 +185,10 @@ def test_cors_is_open_for_get_only(http: httpx.Client) -> None:
     assert got.headers["access-control-allow-origin"] == "*"
     allowed = http.options("/boards", headers={"Origin": "https://example.org", "Access-Control-Request-Method": "GET"})
     assert allowed.status_code == 200
-    # Preflights are answered by Gradio's own CORS layer in front of every route; what a
-    # cross-origin caller can actually do here is GET: nothing else is routed.
+    # Preflights for the API are answered by its own CORS layer, ahead of Gradio's: GET and
+    # HEAD only, never credentials (tests/attack/test_cors.py); nothing else is routed.
+    assert allowed.headers["access-control-allow-methods"] == "GET, HEAD"
+    assert "access-control-allow-credentials" not in allowed.headers
     assert http.post("/boards").status_code == 405
 
 
