@@ -39,6 +39,8 @@ def test_every_column_is_documented_in_order_with_its_type_meaning_and_section()
         assert len(meaning) > 10 and section.startswith("§"), name
     version_2 = {"unscored_rate", "no_label_rate", "judge_prompt_hash", "ranked", "not_ranked_reason"}
     assert version_2 <= {r[0] for r in rows if "v2" in r[3]}
+    version_3 = {"track", "judge_temperature", "judge_max_tokens", "judged_replies", "unscored_replies"}
+    assert version_3 <= {r[0] for r in rows if "v3" in r[3]}
 
 
 @pytest.fixture
