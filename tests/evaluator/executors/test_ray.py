@@ -174,9 +174,8 @@ def test_a_node_spanning_model_runs_where_vllm_finds_its_placement_group(ray_clu
         remove_placement_group(group)
 
     spanning = RayExecutor(device="CPU", poll_s=0.1)
-    launched = spanning.launch(
-        Placement(gpus=2, tensor_parallel_size=1, pipeline_parallel_size=2), engine_placement_group
-    )
+    two_nodes = Placement(gpus=2, tensor_parallel_size=1, pipeline_parallel_size=2)
+    launched = spanning.launch(two_nodes, engine_placement_group)
     try:
         assert launched.group is not None and launched.host is not None
         assert ray_cluster.get(launched.ref, timeout=120) == launched.group.id.hex()
@@ -184,6 +183,16 @@ def test_a_node_spanning_model_runs_where_vllm_finds_its_placement_group(ray_clu
         launched.release()
     one_node = spanning.launch(Placement(gpus=0), engine_placement_group)
     assert one_node.host is None and ray_cluster.get(one_node.ref, timeout=60) is None
+
+    # The worker's stop reaches a host actor too (a running actor method cannot be cancelled: the
+    # actor goes), and its placement group is freed.
+    sleeping = spanning.launch(two_nodes, time.sleep, 120)
+    assert ray_cluster.wait([sleeping.ref], timeout=3)[0] == []
+    sleeping.cancel()
+    with pytest.raises(ray_cluster.exceptions.RayActorError):
+        ray_cluster.get(sleeping.ref, timeout=60)
+    assert sleeping.cancelled
+    sleeping.release()
 
 
 def test_a_task_that_cannot_start_fails_after_the_bound(ray_cluster: Any, tmp_path: Path, small_set: Path) -> None:
