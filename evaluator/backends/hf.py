@@ -563,7 +563,9 @@ class HFBackend:
         if self._static:
             # Few compiled shapes: the width padded up to its bucket, the rows to a power of two
             # within the batch size (the extra rows repeat the first prompt; their tokens are dropped).
-            width = bucket_width(width)
+            padded = bucket_width(width)
+            # Never past the model's context: the cache holds the padded width plus the budget.
+            width = padded if self._context is None else max(width, min(padded, self._context - budget))
             rows = min(1 << (rows - 1).bit_length(), max(rows, self._batch_size))
         input_ids = torch.full((rows, width), self._pad_id, dtype=torch.long)
         attention_mask = torch.zeros((rows, width), dtype=torch.long)
