@@ -35,6 +35,7 @@ chromium:
 lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: setup-dev
 	$(VENV)/bin/mypy
