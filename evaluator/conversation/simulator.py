@@ -28,7 +28,8 @@ from evaluator.protocol.taxonomy import NO_CRISIS
 SCRIPT: Final = "script"
 SIMULATOR_PROMPT_VERSION: Final = "simulator-1"
 END_MARKER: Final = "[[END_CONVERSATION]]"
-SIMULATOR_PARAMS: Final = GenerationParams(temperature=0.0, max_new_tokens=300)
+# A chat message of one to four sentences; longer output is role drift, not a message.
+SIMULATOR_PARAMS: Final = GenerationParams(temperature=0.0, max_new_tokens=160)
 MAX_PERSON_CHARS: Final = 2000
 
 SYSTEM_TEMPLATE: Final = """\
