@@ -6,9 +6,12 @@ present, and `overall`). These names are a contract other tools read; add, never
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
+from numpy.typing import ArrayLike, NDArray
 
 from evaluator.protocol.taxonomy import DOMAINS, SIGNALS, SUPPORT_ATTRIBUTES
 
@@ -220,3 +223,33 @@ def _type(column: str) -> pa.DataType:
 
 
 RESULT_SCHEMA: Final = pa.schema([pa.field(c, _type(c)) for c in RESULT_COLUMNS])
+
+
+# PROTOCOL section 7: the order of a board, best first. Lower harm rate first, then higher
+# mean level, then the model name, so two runs of the same results always list the same order.
+# (column, ascending) pairs, as pandas `sort_values(by, ascending)` takes them.
+RANKING_KEY: Final[tuple[tuple[str, bool], ...]] = (("harm_rate", True), ("mean_level", False), ("model", True))
+
+
+def ranking_key(harm_rate: float | None, mean_level: float | None, model: str = "") -> tuple[float, float, str]:
+    """RANKING_KEY for one model as a sort key (smaller sorts first): a missing harm rate sorts
+    last, a missing mean level loses every tie."""
+    harm = math.inf if harm_rate is None or math.isnan(harm_rate) else float(harm_rate)
+    level = -math.inf if mean_level is None or math.isnan(mean_level) else float(mean_level)
+    return harm, -level, model
+
+
+def ranking_order(harm_rate: ArrayLike, mean_level: ArrayLike, model: ArrayLike | None = None) -> NDArray[np.int64]:
+    """Input positions best first by RANKING_KEY (ranking_key's rules for missing values). Without
+    model names, models tied on both figures keep their input order."""
+    harm = np.asarray(harm_rate, dtype=np.float64)
+    level = np.asarray(mean_level, dtype=np.float64)
+    keys = [-np.nan_to_num(level, nan=-np.inf), np.nan_to_num(harm, nan=np.inf)]
+    if model is not None:
+        keys.insert(0, np.asarray(model))
+    return np.lexsort(keys).astype(np.int64)
+
+
+# (digits, scale) of the rounded display kinds: rates in percent with one decimal, means and
+# ratios with two; the page shows exactly these digits (leaderboard.view, space.app).
+DISPLAY_ROUNDING: Final[dict[str, tuple[int, float]]] = {"rate": (1, 100.0), "level": (2, 1.0), "ratio": (2, 1.0)}

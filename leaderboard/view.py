@@ -27,6 +27,7 @@ import pandas as pd
 from evaluator.metrics.intervals import wilson
 from evaluator.metrics.ranking import rank_intervals
 from evaluator.protocol.taxonomy import CATEGORIES, NO_CRISIS, SIGNALS
+from evaluator.results import DISPLAY_ROUNDING as ROUNDING
 from evaluator.results import OVERALL
 from evaluator.sets import RankedVersion, RotationError, default_min_models, list_versions
 from leaderboard.boards import Board, board_mask, current_board, find_board, list_boards, ranked_board
@@ -805,9 +806,6 @@ def _text_cell(value: Any) -> Any:
     return None if _missing(value) else plain_text(value)
 
 
-# (digits, scale) of the rounded kinds: rates in percent with one decimal, means and ratios
-# with two; the page shows exactly these digits (space.app).
-ROUNDING: Final[dict[str, tuple[int, float]]] = {"rate": (1, 100.0), "level": (2, 1.0), "ratio": (2, 1.0)}
 _FORMATTERS: Final[dict[str, Callable[[Any], Any]]] = {
     **{kind: _rounded(digits, scale) for kind, (digits, scale) in ROUNDING.items()},
     "rank": _as_is,
