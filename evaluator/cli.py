@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from evaluator.backends import BackendError, BackendOptions, GenerationParams, SpecError
-from evaluator.items import ItemSet, ItemSetError, load_set
+from evaluator.catalog import PUBLIC_SAMPLE, resolve_set  # re-exported until issue 19's phase 3
+from evaluator.items import ItemSetError, load_set
 from evaluator.protocol.taxonomy import CATEGORIES
-from evaluator.storage import DEFAULT_DATA_DIR, DataDir, add_store_arguments
+from evaluator.storage import DEFAULT_DATA_DIR, add_store_arguments
 from evaluator.wording import counted
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
-PUBLIC_SAMPLE = Path(__file__).parent / "sample_sets" / "public-sample.jsonl"
+__all__ = ["PUBLIC_SAMPLE", "build_parser", "main", "resolve_set"]
 
 
 class UsageError(Exception):
@@ -43,23 +44,6 @@ def _batch_size(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive number or auto, got {value}")
     return value
-
-
-def resolve_set(value: str, data: DataDir) -> ItemSet:
-    """A set from a path, the built-in `public-sample`, or NAME[@VERSION] under <data>/sets."""
-    if value == "public-sample":
-        return load_set(PUBLIC_SAMPLE)
-    path = Path(value)
-    if path.exists():
-        return load_set(path)
-    name, _, version = value.partition("@")
-    base = data.sets / name
-    if name and base.is_dir():
-        versions = sorted((p for p in base.iterdir() if (p / "items.jsonl").exists()), key=lambda p: p.name)
-        chosen = [p for p in versions if p.name == version] if version else versions[-1:]
-        if chosen:
-            return load_set(chosen[0] / "items.jsonl", name=name, version=chosen[0].name)
-    raise ItemSetError(f"{value}: no such set file, and no set of that name under {data.sets}")
 
 
 def _fmt_rate(row: dict[str, Any], key: str) -> str:
