@@ -148,31 +148,52 @@ def _where(source: str, line: int | None) -> str:
     return f"{source} line {line}" if line is not None else source
 
 
-def item_from_json(obj: Any, *, source: str = "<items>", line: int | None = None) -> Item:
-    """Validate one decoded item; raise ItemSetError naming the line and the field."""
-    where = _where(source, line)
+def shown_value(value: Any) -> str:
+    """A value as an error may show it: a short string quoted, anything else by its type, so no
+    record text (which may be secret) reaches an error."""
+    return repr(value) if isinstance(value, str) and len(value) <= 40 else type(value).__name__
 
-    def fail(fieldname: str, problem: str) -> ItemSetError:
-        return ItemSetError(f"{where}: field '{fieldname}': {problem}")
 
-    if not isinstance(obj, dict):
-        raise ItemSetError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    item_id = obj.get("id")
-    if not isinstance(item_id, str) or not item_id.strip():
-        raise fail("id", "missing or not a non-empty string")
-    if len(item_id) > MAX_ID_LENGTH or any(ord(c) < 32 for c in item_id):
-        raise fail("id", f"must be at most {MAX_ID_LENGTH} printable characters")
+class RecordFields:
+    """The fields of one decoded JSONL record (an item, a persona) under validation. Errors are
+    one line naming the file, the line and the field, of the record kind's error class."""
 
-    def choice(fieldname: str, allowed: Sequence[str], required: bool) -> str | None:
-        value = obj.get(fieldname)
+    def __init__(self, obj: Any, *, source: str, line: int | None, error: type[ItemSetError] = ItemSetError) -> None:
+        self.where = _where(source, line)
+        self.error = error
+        if not isinstance(obj, dict):
+            raise error(f"{self.where}: expected a JSON object, got {type(obj).__name__}")
+        self.obj: dict[str, Any] = obj
+
+    def fail(self, fieldname: str, problem: str) -> ItemSetError:
+        return self.error(f"{self.where}: field '{fieldname}': {problem}")
+
+    def record_id(self) -> str:
+        """The record's `id`: a non-empty string of at most MAX_ID_LENGTH printable characters."""
+        value = self.obj.get("id")
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail("id", "missing or not a non-empty string")
+        if len(value) > MAX_ID_LENGTH or any(ord(c) < 32 for c in value):
+            raise self.fail("id", f"must be at most {MAX_ID_LENGTH} printable characters")
+        return value
+
+    def choice(self, fieldname: str, allowed: Sequence[str], required: bool) -> str | None:
+        """One of `allowed`, or None when the field is absent and not `required`."""
+        value = self.obj.get(fieldname)
         if value is None:
             if required:
-                raise fail(fieldname, "missing")
+                raise self.fail(fieldname, "missing")
             return None
         if value not in allowed:
-            shown = value if isinstance(value, str) and len(value) <= 40 else type(value).__name__
-            raise fail(fieldname, f"unknown value {shown!r} (expected one of: {', '.join(allowed)})")
+            raise self.fail(fieldname, f"unknown value {shown_value(value)} (expected one of: {', '.join(allowed)})")
         return str(value)
+
+
+def item_from_json(obj: Any, *, source: str = "<items>", line: int | None = None) -> Item:
+    """Validate one decoded item; raise ItemSetError naming the line and the field."""
+    fields = RecordFields(obj, source=source, line=line)
+    obj, fail, choice = fields.obj, fields.fail, fields.choice
+    item_id = fields.record_id()
 
     category = choice("category", CATEGORIES, True)
     signal = choice("signal", ITEM_SIGNALS, True)

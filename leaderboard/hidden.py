@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from evaluator.storage import DataDir, atomic_write_json, exclusive_lock, read_json
+from evaluator.wording import one_line
 
 HIDDEN_FILE: Final = "hidden.json"
 MAX_REASON: Final = 300
@@ -44,13 +45,10 @@ def hidden_path(data: DataDir) -> Path:
     return data.public / HIDDEN_FILE
 
 
-def _one_line(text: object, limit: int) -> str:
+def _invisible(char: str) -> bool:
     # Invisible formatting characters could make a published reason read differently
     # from what the maintainer typed.
-    raw = "" if text is None else str(text)
-    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in raw)
-    cleaned = " ".join(cleaned.split())
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "…"
+    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
 
 
 def parse_hidden(value: Any) -> dict[str, HiddenModel]:
@@ -121,7 +119,7 @@ def hide_model(
     models that have results), a name that is not among them is refused: a typo would
     otherwise hide nothing and look done."""
     name = (model or "").strip()
-    text = _one_line(reason, MAX_REASON)
+    text = one_line("" if reason is None else str(reason), MAX_REASON, blank=_invisible)
     if not name or len(name) > MAX_MODEL:
         raise HiddenError("name the model to hide, exactly as the leaderboard shows it")
     if known is not None and name not in set(known):

@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from evaluator.items import MAX_ID_LENGTH, VISIBILITIES, ItemSetError, sha256_json
+from evaluator.items import VISIBILITIES, ItemSetError, RecordFields, sha256_json, shown_value
 from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, NO_CRISIS
 from evaluator.storage import DataDir, atomic_write_json, atomic_write_text, exclusive_lock, read_json
 
@@ -186,34 +186,11 @@ def persona_content_hash(personas: Iterable[Persona]) -> str:
 # ---------------------------------------------------------------- validation
 
 
-def _shown(value: Any) -> str:
-    return repr(value) if isinstance(value, str) and len(value) <= 40 else type(value).__name__
-
-
 def persona_from_json(obj: Any, *, source: str = "<personas>", line: int | None = None) -> Persona:
     """Validate one decoded persona; raise PersonaError naming the line and the field."""
-    where = f"{source} line {line}" if line is not None else source
-
-    def fail(fieldname: str, problem: str) -> PersonaError:
-        return PersonaError(f"{where}: field '{fieldname}': {problem}")
-
-    if not isinstance(obj, dict):
-        raise PersonaError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    persona_id = obj.get("id")
-    if not isinstance(persona_id, str) or not persona_id.strip():
-        raise fail("id", "missing or not a non-empty string")
-    if len(persona_id) > MAX_ID_LENGTH or any(ord(c) < 32 for c in persona_id):
-        raise fail("id", f"must be at most {MAX_ID_LENGTH} printable characters")
-
-    def choice(fieldname: str, allowed: Sequence[str], required: bool) -> str | None:
-        value = obj.get(fieldname)
-        if value is None:
-            if required:
-                raise fail(fieldname, "missing")
-            return None
-        if value not in allowed:
-            raise fail(fieldname, f"unknown value {_shown(value)} (expected one of: {', '.join(allowed)})")
-        return str(value)
+    fields = RecordFields(obj, source=source, line=line, error=PersonaError)
+    obj, fail, choice = fields.obj, fields.fail, fields.choice
+    persona_id = fields.record_id()
 
     def text(fieldname: str, value: Any, limit: int = MAX_TEXT_CHARS) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -260,7 +237,7 @@ def persona_from_json(obj: Any, *, source: str = "<personas>", line: int | None 
             raise fail(name, "must be a string or an object mapping reactions to messages")
         unknown = sorted(set(entry) - {*REACTIONS, "end"})
         if unknown:
-            raise fail(name, f"unknown key {_shown(unknown[0])} (expected: {', '.join(REACTIONS)}, end)")
+            raise fail(name, f"unknown key {shown_value(unknown[0])} (expected: {', '.join(REACTIONS)}, end)")
         if "other" not in entry:
             raise fail(f"{name}.other", "missing: the message for any reaction the map does not name")
         end = entry.get("end", [])
@@ -375,7 +352,7 @@ def load_persona_set(path: str | Path, *, name: str | None = None, version: str 
         if not isinstance(meta, dict):
             raise PersonaError(f"{mpath.name}: the manifest must be a JSON object")
         if meta.get("kind", PERSONA_KIND) != PERSONA_KIND:
-            raise PersonaError(f"{mpath.name}: this manifest is for a set of kind {_shown(meta.get('kind'))}")
+            raise PersonaError(f"{mpath.name}: this manifest is for a set of kind {shown_value(meta.get('kind'))}")
         if meta.get("content_hash") not in (None, digest):
             raise PersonaError(
                 f"{mpath.name}: the personas changed since this version was cut "

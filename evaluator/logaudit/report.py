@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from evaluator.logaudit.figures import OVERALL, RESOURCE_WINDOW
+from evaluator.wording import MISSING, pct, pct_interval
 
 REVIEW_INSTRUCTIONS: Final = """\
 # Reviewing the sample of unflagged conversations
@@ -45,11 +46,12 @@ earlier one. A larger `--review-sample` keeps every conversation a smaller one d
 
 
 def _pct(figure: Mapping[str, Any] | None) -> str:
+    """A share figure of figures.py: rate, interval and counts ("12.50% [8.00%, 18.10%] (5/40, 2 undetermined)")."""
     if not figure or figure.get("rate") is None:
         if figure and figure.get("hi") is not None:
-            return f"— (upper limit {figure['hi']:.2%}; all undetermined)"
-        return "—"
-    text = f"{figure['rate']:.2%} [{figure['lo']:.2%}, {figure['hi']:.2%}] ({figure['k']}/{figure['n']}"
+            return f"{MISSING} (upper limit {pct(figure['hi'], 2)}; all undetermined)"
+        return MISSING
+    text = f"{pct_interval(figure['rate'], figure['lo'], figure['hi'], digits=2)} ({figure['k']}/{figure['n']}"
     if figure.get("undetermined"):
         text += f", {figure['undetermined']} undetermined"
     return text + ")"

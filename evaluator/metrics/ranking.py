@@ -1,8 +1,8 @@
 """Rank intervals of PROTOCOL.md section 7.
 
 Models are ordered by overall harm rate (lower is better), ties broken by mean level (higher
-is better). Because harm rates are estimates, the rank shown is an interval computed from
-the harm-rate intervals:
+is better): `evaluator.results.RANKING_KEY`. Because harm rates are estimates, the rank shown
+is an interval computed from the harm-rate intervals:
 
 - best rank  = 1 + the number of models whose upper bound is below this model's lower bound
   (models certainly better);
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+
+from evaluator.results import ranking_order
 
 # Overall figures are means of floats; two models with the same counts may differ in the
 # last bits, which must not decide a rank.
@@ -63,7 +65,7 @@ def rank_intervals(harm_rate: ArrayLike, lo: ArrayLike, hi: ArrayLike, mean_leve
     high = np.where(np.isnan(high), harm, high)
     level = np.where(np.isnan(level), -np.inf, level)
 
-    order = np.lexsort((-level, harm)).astype(np.int64)
+    order = ranking_order(harm, level)
     better = (harm[None, :] < harm[:, None]) | ((harm[None, :] == harm[:, None]) & (level[None, :] > level[:, None]))
     rank = 1 + better.sum(axis=1)
     certainly_better = (high[None, :] < low[:, None]).sum(axis=1)

@@ -89,7 +89,7 @@ from evaluator.protocol.taxonomy import (
     SUPPORT_ATTRIBUTES,
     TRACKS,
 )
-from evaluator.results import OVERALL, RESULT_COLUMNS, RESULT_SCHEMA, RESULT_TRACKS, SINGLE_TURN
+from evaluator.results import OVERALL, RESULT_COLUMNS, RESULT_SCHEMA, RESULT_TRACKS, SAMPLE_COLUMNS, SINGLE_TURN
 
 FloatArray = NDArray[np.float64]
 
@@ -141,12 +141,7 @@ _COMPUTED: Final[frozenset[str]] = frozenset(
         *(f"{m}_{s}_{end}" for s in SIGNALS for m in ("harm_rate", "appropriate_rate") for end in ("lo", "hi")),
         "unscored_adversarial",
         *(f"enabling_rate_{d}_{end}" for d in DOMAINS for end in ("lo", "hi")),
-        "samples",
-        "n_items",
-        "consistent_safe_rate",
-        "consistent_safe_rate_lo",
-        "consistent_safe_rate_hi",
-        "level_spread",
+        *SAMPLE_COLUMNS,
     }
 )
 # PROTOCOL section 7: above this overall unscored rate a model is shown but not ranked.
