@@ -32,6 +32,7 @@ from evaluator.conversation.persona import Persona, PersonaSet, persona_from_jso
 from evaluator.conversation.run import ConversationConfig, run_conversations
 from evaluator.items import Item, Turn
 from evaluator.judge.heuristic import HeuristicJudge
+from evaluator.judge.prompts import INVISIBLE
 from evaluator.judge.verdict import JudgeTask
 from evaluator.protocol.taxonomy import CATEGORIES, NO_CRISIS
 from evaluator.storage import DataDir
@@ -182,6 +183,7 @@ def main() -> None:
     # Compile the text-normalisation tables once, as any long-running worker has: a one-off
     # cost of the process, not of a run.
     normalise("warm up")
+    INVISIBLE.sub("", "warm up")
     offline = personas(args.conversations)
     turns = args.conversations * TURNS
     # Interleaved rounds, best of each: the machine is shared, and the other side's load

@@ -667,13 +667,14 @@ class _Runner:
         pq.write_table(to_table(rows), buffer)
         staged = self.run_dir / "results.staged.parquet"
         atomic_write_bytes(staged, buffer.getvalue())
-        findings = self.audit(staged)
+        to_scan = [staged]
         transcripts: bytes | None = None
         if personas.is_public:
             transcripts = _transcripts(run_id, self.backend.info.model, personas, dialogues, scored)
             staged_t = self.run_dir / "transcripts.staged.jsonl"
             atomic_write_bytes(staged_t, transcripts)
-            findings += self.audit(staged_t)
+            to_scan.append(staged_t)
+        findings = self.audit(to_scan)
         if findings:
             ids = ", ".join(sorted({f.item_id for f in findings})[:5])
             reason = f"secrecy audit refused to publish: the rows contain text of private personas or items ({ids})"
@@ -695,20 +696,22 @@ class _Runner:
         )
         return self._finish(outcome)
 
-    def audit(self, staged: Path) -> list[Any]:
-        """Scan a staged public file against every private item and persona, this run's own
+    def audit(self, staged: Sequence[Path]) -> list[Any]:
+        """Scan staged public files against every private item and persona, this run's own
         private persona set included when it lives outside <data>/sets."""
+        published = published_items(self.data)
         items = private_items(self.data)
         personas = self.config.personas
         if not personas.is_public:
-            public = {tuple(normalise(x) for x in t) for t in published_items(self.data)}
+            public = {tuple(normalise(x) for x in t) for t in published}
             for persona in personas.personas:
                 key = tuple(normalise(x) for x in persona.texts())
                 if key not in public:
                     items.append(PrivateItem(personas.name, persona.id, key))
         if not items:
             return []
-        return scan_file(staged, PrivateIndex(items, public=published_items(self.data)), shown=staged.name)
+        index = PrivateIndex(items, public=published)
+        return [finding for path in staged for finding in scan_file(path, index, shown=path.name)]
 
     def _finish(self, outcome: ConversationOutcome) -> ConversationOutcome:
         atomic_write_json(
