@@ -17,14 +17,15 @@ import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
-from evaluator.backends.base import GenerationParams, ModelInfo, Reply
+from evaluator.backends.base import Backend, Conversation, GenerationParams, ModelInfo, OnReply, Reply
 from evaluator.items import Item, sha256_json
-from evaluator.judge.verdict import Judgement
+from evaluator.judge.verdict import Judge, Judgement, JudgeTask, OnJudgement
 
 
 def _digest(parts: Sequence[Any]) -> str:
@@ -159,3 +160,142 @@ class Cache:
         with self._lock:
             self._commit()
             self._db.close()
+
+
+class CachingBackend:
+    """A backend that answers from the cache what it answered before (PROTOCOL section 5).
+
+    Keys are generation_keys (model, revision, endpoint, settings, conversation content);
+    only reproducible (greedy) decoding is cached, and only replies that succeeded. Every
+    other attribute is the wrapped backend's (bind, has_detection...)."""
+
+    def __init__(self, backend: Backend, cache: Cache) -> None:
+        self.backend = backend
+        self.cache = cache
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("backend", "cache"):  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.backend, name)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.backend.info
+
+    def _keys(self, conversations: Sequence[Conversation], params: GenerationParams) -> list[str]:
+        return generation_keys(self.backend.info, params, conversations)
+
+    def recall(self, conversations: Sequence[Conversation], params: GenerationParams) -> dict[int, Reply]:
+        """Position -> the cached reply, for the conversations answered before (no call)."""
+        if not params.deterministic or not conversations:
+            return {}
+        keys = self._keys(conversations, params)
+        hits = self.cache.get_replies(keys)
+        return {n: hits[key] for n, key in enumerate(keys) if key in hits}
+
+    def generate(
+        self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
+    ) -> list[Reply]:
+        replies: list[Reply | None] = [None] * len(conversations)
+        keys = self._keys(conversations, params) if params.deterministic else []
+        hits = self.cache.get_replies(keys) if keys else {}
+        for n, key in enumerate(keys):
+            if key in hits:
+                replies[n] = hits[key]
+                if on_reply is not None:
+                    on_reply(n, hits[key])
+        pending = [n for n, reply in enumerate(replies) if reply is None]
+
+        def stored(position: int, reply: Reply) -> None:
+            n = pending[position]
+            replies[n] = reply
+            if keys:
+                self.cache.put_reply(keys[n], reply)
+            if on_reply is not None:
+                on_reply(n, reply)
+
+        try:
+            if pending:
+                got = self.backend.generate([conversations[n] for n in pending], params, stored)
+                for position, reply in enumerate(got):  # a backend that reports no on_reply
+                    if replies[pending[position]] is None:
+                        stored(position, reply)
+        finally:
+            self.cache.flush()
+        return [r if r is not None else Reply.failed("BackendError: no reply") for r in replies]
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+class CachingJudge:
+    """A judge that answers from the cache what it ruled before (PROTOCOL section 5).
+
+    Keys are judgement_keys (judge id, prompt hash with its settings, item content hash,
+    reply hash): never an item id, so an entry written under one set's id serves the same
+    content under another id, renamed. Only verdicts are stored; every other attribute is
+    the wrapped judge's (temperature, max_tokens, close...)."""
+
+    def __init__(self, judge: Judge, cache: Cache) -> None:
+        self.inner = judge
+        self.cache = cache
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("inner", "cache"):  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    @property
+    def id(self) -> str:
+        return self.inner.id
+
+    @property
+    def prompt_hash(self) -> str:
+        return self.inner.prompt_hash
+
+    @property
+    def family(self) -> str | None:
+        return self.inner.family
+
+    @property
+    def official(self) -> bool:
+        return self.inner.official
+
+    def _keys(self, tasks: Sequence[JudgeTask]) -> list[str]:
+        return judgement_keys(self.id, self.prompt_hash, [(item_content_hash(t.item), t.reply_hash) for t in tasks])
+
+    def recall(self, tasks: Sequence[JudgeTask]) -> dict[int, Judgement]:
+        """Position -> the cached verdict under this task's item id (no call)."""
+        if not tasks:
+            return {}
+        keys = self._keys(tasks)
+        hits = self.cache.get_judgements(keys)
+        # The entry may come from the same content under another id (another set).
+        return {n: replace(hits[key], item_id=tasks[n].item.id) for n, key in enumerate(keys) if key in hits}
+
+    def judge(self, tasks: Sequence[JudgeTask], on_result: OnJudgement | None = None) -> list[Judgement]:
+        keys = self._keys(tasks)
+        results: list[Judgement | None] = [None] * len(tasks)
+        for n, hit in self.recall(tasks).items():
+            results[n] = hit
+            if on_result is not None:
+                on_result(n, hit)
+        pending = [n for n, got in enumerate(results) if got is None]
+
+        def stored(position: int, judgement: Judgement) -> None:
+            n = pending[position]
+            results[n] = judgement
+            if judgement.final:
+                self.cache.put_judgement(keys[n], judgement)
+            if on_result is not None:
+                on_result(n, judgement)
+
+        try:
+            if pending:
+                got = self.inner.judge([tasks[n] for n in pending], stored)
+                for position, judgement in enumerate(got):
+                    if results[pending[position]] is None:
+                        stored(position, judgement)
+        finally:
+            self.cache.flush()
+        return [j for j in results if j is not None]

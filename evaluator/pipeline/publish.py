@@ -1,0 +1,102 @@
+"""The publish stage: result rows to results/<run_id>.parquet, and a public set's examples.
+
+The Parquet is staged privately in the run record, audited for held-out text, then renamed
+into place atomically, so a public reader never sees a partial or unaudited file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import orjson
+
+from evaluator.audit import AUDIT_REFUSED, check_before_publish
+from evaluator.backends import Reply
+from evaluator.items import ItemSet
+from evaluator.metrics.scoring import ScoredItem, to_table
+from evaluator.pipeline.config import RunOutcome
+from evaluator.pipeline.record import Judgements, RunRecord, Task
+from evaluator.pipeline.score import Scores
+from evaluator.storage import DataDir, atomic_write_bytes
+
+
+def publish(
+    record: RunRecord,
+    data: DataDir,
+    item_set: ItemSet,
+    model: str,
+    scores: Scores,
+    replies: dict[Task, Reply],
+    judgements: Judgements,
+) -> RunOutcome:
+    """Write the rows (and examples of a public set); the outcome, also in the record's status."""
+    import pyarrow.parquet as pq  # pyarrow only where rows are written: the CLI starts without it
+
+    run_id = record.run_id
+    stats = dict(scores.stats)
+    buffer = io.BytesIO()
+    pq.write_table(to_table(scores.rows), buffer)
+    staged = record.dir / "results.staged.parquet"
+    atomic_write_bytes(staged, buffer.getvalue())
+    findings = check_before_publish(data, staged, item_set)
+    if findings:
+        ids = ", ".join(sorted({f.item_id for f in findings})[:5])
+        reason = f"secrecy audit refused to publish: result rows contain text of private items ({ids})"
+        refused = RunOutcome(
+            "incomplete", run_id, [], errors=len(findings), reason=reason, stats=stats, error_class=AUDIT_REFUSED
+        )
+        return record.finish(refused)
+    result_file = data.result_file(run_id)
+    result_file.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, result_file)
+    if item_set.is_public:
+        publish_examples(data, run_id, model, item_set, replies, scores.scored, judgements)
+    stats["unscored"] = sum(1 for s in scores.scored if s.level is None)
+    return record.finish(RunOutcome("complete", run_id, scores.rows, result_file=result_file, stats=stats))
+
+
+def publish_examples(
+    data: DataDir,
+    run_id: str,
+    model: str,
+    item_set: ItemSet,
+    replies: dict[Task, Reply],
+    scored: list[ScoredItem],
+    judgements: Judgements | None = None,
+) -> None:
+    """Replies to a PUBLIC set, for the model page. Never called for a private set."""
+    assert item_set.is_public
+    levels: dict[str, int | None] = {}
+    for s in scored:  # the first reply of each item (sample 0)
+        levels.setdefault(s.item_id, s.level)
+    tags: dict[str, str] = {}
+    for item_id, per_judge in (judgements or {}).items():
+        # The panel's most common tag (first judge's on a tie): why the reply failed, at a glance.
+        found = [j.verdict.failure_mode for j in per_judge.values() if j.verdict is not None]
+        if found:
+            tags[item_id] = max(dict.fromkeys(found), key=found.count)
+    records: list[dict[str, Any]] = []
+    for item in item_set.items:
+        reply = replies.get(("reply", item.id))
+        if reply is None or not reply.ok:
+            continue
+        records.append(
+            {
+                "model": model,
+                "run_id": run_id,
+                "set_visibility": "public",
+                "set_name": item_set.name,
+                "set_version": item_set.version,
+                "item_id": item.id,
+                "category": item.category,
+                "signal": item.signal,
+                "prompt": item.last_user_message,
+                "reply": reply.text,
+                "level": levels.get(item.id),
+                "failure_mode": tags.get(item.id),
+            }
+        )
+    blob = b"".join(orjson.dumps(r) + b"\n" for r in records)
+    atomic_write_bytes(data.public / "examples" / f"{run_id}.jsonl", blob)
