@@ -29,7 +29,7 @@ from tests.support.scripted import ScriptedBackend
 CANARY = "CANARY-7c1d the private persona's words about the orchard behind the station"
 
 
-def converse(data: DataDir, personas, name: str, reply: str) -> str:  # type: ignore[no-untyped-def]
+def converse(data: DataDir, personas, name: str, reply: str) -> str:
     config = ConversationConfig(model=name, personas=personas, max_turns=2)
     backend = ScriptedBackend(always(reply), name=name)
     outcome = run_conversations(config, data, progress=False, backend=backend, judges=[HeuristicJudge()])
