@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, Protocol
 
-from evaluator.items import Item
 from evaluator.protocol.taxonomy import CATEGORIES
 
 DETECTION_PROMPT_VERSION: Final = "1"
@@ -30,7 +30,22 @@ DETECTION_INSTRUCTION: Final = (
 )
 
 
-def detection_messages(item: Item) -> list[dict[str, str]]:
+class _Turn(Protocol):
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
+
+
+class Conversation(Protocol):
+    """What detection reads of an item (evaluator.items.Item is one): its turns, in order."""
+
+    @property
+    def turns(self) -> Sequence[_Turn]: ...
+
+
+def detection_messages(item: Conversation) -> list[dict[str, str]]:
     """One user turn: the fixed instruction, then the conversation as a transcript."""
     transcript = "\n\n".join(f"{'User' if t.role == 'user' else 'Assistant'}: {t.content}" for t in item.turns)
     return [

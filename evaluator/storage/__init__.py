@@ -1,21 +1,27 @@
 """The one storage layer shared by submissions, evaluator and leaderboard (ARCHITECTURE.md).
 
 One layout (`layout`), two homes (`home`): a local data directory, or three Hub dataset
-repos read through a local mirror (`hub`, imported only when a Hub store is opened).
+repos read through a local mirror (`hub`; huggingface_hub is imported only when a Hub store is
+opened). Both implement the one `Store` interface (`base`).
 """
 
-from evaluator.storage.home import (
+from evaluator.storage.base import (
     STORE_HELP,
     CommitConflict,
-    LocalStore,
+    Delete,
+    Operation,
     PrivatePathRefused,
+    Put,
     Store,
     StoreError,
     StoreSpec,
     StoreUnavailable,
+    parse_store,
+)
+from evaluator.storage.home import (
+    LocalStore,
     add_store_arguments,
     open_store,
-    parse_store,
     resolve_spec,
     store_from_args,
     store_of,
@@ -45,9 +51,12 @@ __all__ = [
     "STORE_HELP",
     "CommitConflict",
     "DataDir",
+    "Delete",
     "LocalStore",
     "LockBusy",
+    "Operation",
     "PrivatePathRefused",
+    "Put",
     "Store",
     "StoreError",
     "StoreSpec",

@@ -2,8 +2,10 @@
 
 Every reader reads `store.data`, a DataDir: the directory itself locally, a mirror of the
 three Hub repos on the Hub. Writers write files there as they always have and then `push`
-the paths they wrote; locally that is a no-op, on the Hub it is one commit per repo. The
-request store (submissions.store) and the result store (leaderboard.store) sit on this.
+the paths they wrote; locally that is a no-op, on the Hub it is one commit per repo. Or they
+hand the bytes to `commit` (the `Store` interface of evaluator.storage.base, which both homes
+implement). The request store (submissions.store) and the result store (leaderboard.store)
+sit on this.
 
 Choosing the store: `--store SPEC`, else `--data DIR` (shorthand for local:DIR), else
 $CRISIS_STORE, else local:$CRISIS_DATA, else local:./var.
@@ -12,91 +14,26 @@ $CRISIS_STORE, else local:$CRISIS_DATA, else local:./var.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol
 
-from evaluator.storage.layout import DEFAULT_DATA_DIR, DataDir
-
-# A Hub name part: what the Hub accepts for an org and (with "-requests" added) a repo name.
-_HUB_NAME: Final = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?"
-_STORE_SPEC: Final = re.compile(
-    rf"(?:local:(?P<dir>[^\x00-\x1f]{{1,4096}})|hub:(?P<org>{_HUB_NAME})/(?P<prefix>{_HUB_NAME}))"
+from evaluator.storage.base import (
+    STORE_HELP,
+    Delete,
+    Operation,
+    Put,
+    Store,
+    StoreError,
+    StoreSpec,
+    check_path,
+    layout_path,
+    list_tree,
+    parse_store,
 )
-STORE_HELP: Final = "local:DIR | hub:ORG/PREFIX (default: $CRISIS_STORE, else local:./var)"
-
-
-class StoreError(RuntimeError):
-    """The store cannot be used as asked; the message is one actionable line."""
-
-
-class StoreUnavailable(StoreError, ConnectionError):
-    """The Hub cannot be reached (or refused us) right now; readers keep the last mirror."""
-
-
-class PrivatePathRefused(StoreError):
-    """A private-area path was about to be committed to a public repo."""
-
-
-class CommitConflict(StoreError):
-    """The branch moved since the parent commit we read at (HTTP 412): re-read and retry."""
-
-
-@dataclass(frozen=True)
-class StoreSpec:
-    kind: str  # "local" | "hub"
-    path: Path | None = None
-    org: str | None = None
-    prefix: str | None = None
-
-    def __str__(self) -> str:
-        return f"local:{self.path}" if self.kind == "local" else f"hub:{self.org}/{self.prefix}"
-
-
-def parse_store(text: str) -> StoreSpec:
-    match = _STORE_SPEC.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        raise StoreError(f"--store {text!r}: expected local:DIR or hub:ORG/PREFIX (letters, digits, '.', '_', '-')")
-    if match["dir"] is not None:
-        return StoreSpec("local", path=Path(match["dir"]))
-    org, prefix = match["org"], match["prefix"]
-    if ".." in org or ".." in prefix or "--" in prefix:
-        raise StoreError(f"--store {text!r}: '..' and '--' are not allowed in Hub names")
-    return StoreSpec("hub", org=org, prefix=prefix)
-
-
-class Store(Protocol):
-    """What every home offers. Reads are plain file reads under `data`."""
-
-    spec: StoreSpec
-    data: DataDir
-
-    @property
-    def read_only(self) -> bool:
-        """True when writes would fail (Hub unreachable or the token cannot write)."""
-        ...
-
-    @property
-    def status_line(self) -> str | None:
-        """One line for the page when something is degraded; None when all is well."""
-        ...
-
-    def refresh(self, *, force: bool = False) -> None:
-        """Bring `data` up to date with the home (a no-op locally)."""
-        ...
-
-    def pull(self, prefix: str) -> None:
-        """Fetch the files under `prefix` (a private area read on demand, e.g. runs/<id>/)."""
-        ...
-
-    def push(self, paths: Iterable[str], message: str) -> None:
-        """Publish files already written under `data` (relative paths); a no-op locally."""
-        ...
-
-    def close(self) -> None: ...
+from evaluator.storage.hub import HubStore
+from evaluator.storage.layout import DEFAULT_DATA_DIR, DataDir, atomic_write_bytes
 
 
 class LocalStore:
@@ -118,6 +55,30 @@ class LocalStore:
     def push(self, paths: Iterable[str], message: str) -> None:
         return None
 
+    def read_bytes(self, path: str) -> bytes | None:
+        try:
+            return (self.data.root / check_path(path)).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def list_files(self, prefix: str) -> list[str]:
+        return list_tree(self.data.root, prefix)
+
+    def commit(self, operations: Iterable[Operation], message: str) -> None:
+        # Check every path before writing any, as one Hub commit is refused as a whole.
+        checked = [(layout_path(op.path), op) for op in operations]
+        if not checked:
+            raise StoreError("nothing to commit")
+        for path, op in checked:
+            if isinstance(op, Delete) and not (self.data.root / path).is_file():
+                raise StoreError(f"cannot delete {path!r}: no such file in the store")
+        for path, op in checked:
+            if isinstance(op, Put):
+                atomic_write_bytes(self.data.root / path, op.content)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    (self.data.root / path).unlink()
+
     def close(self) -> None:
         return None
 
@@ -138,8 +99,6 @@ def open_store(
     if parsed.kind == "local":
         assert parsed.path is not None
         return LocalStore(parsed.path)
-    from evaluator.storage.hub import HubStore
-
     return HubStore.open(parsed, writable=writable, env=env, mirrored=mirrored)
 
 

@@ -1,4 +1,5 @@
 """The Hub home: the local layout kept in three dataset repos, read through a local mirror.
+`HubStore` implements the `Store` interface (evaluator.storage.base).
 
     ORG/PREFIX-requests  public   requests/
     ORG/PREFIX-results   public   results/, public/
@@ -31,14 +32,26 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from evaluator.storage.home import CommitConflict, PrivatePathRefused, StoreError, StoreSpec, StoreUnavailable
-from evaluator.storage.layout import PRIVATE_AREAS, DataDir, atomic_write_bytes, atomic_write_json, read_json
+from evaluator.storage.base import (
+    CommitConflict,
+    Operation,
+    PrivatePathRefused,
+    Put,
+    StoreError,
+    StoreSpec,
+    StoreUnavailable,
+    check_path,
+    list_tree,
+    local_only,
+)
+from evaluator.storage.layout import PRIVATE_AREAS, DataDir, atomic_write_bytes
+from evaluator.storage.mirror import Manifest
 
 log = logging.getLogger("evaluator.storage.hub")
 
@@ -69,14 +82,6 @@ def repos_for(org: str, prefix: str) -> dict[str, Repo]:
     }
 
 
-def check_path(path: str) -> str:
-    """A repo-relative POSIX path with no way out of the layout."""
-    pure = PurePosixPath(path)
-    if not path or path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in path.split("/")):
-        raise PrivatePathRefused(f"{path!r} is not a plain relative path in the data layout")
-    return str(pure)
-
-
 def git_blob_id(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
 
@@ -100,37 +105,6 @@ def file_bytes(path: Path) -> bytes:
                 src.close()
             return copy.read_bytes()
     return path.read_bytes()
-
-
-def _is_local_only(path: str) -> bool:
-    # SQLite side files, atomic-write temporaries and staging files never leave the machine.
-    name = path.rsplit("/", 1)[-1]
-    return name.startswith(".") or name.endswith(("-wal", "-shm", "-journal", ".tmp", ".lock")) or ".staged." in name
-
-
-class _Manifest:
-    """What the mirror holds of one repo: the commit it is at and each file's content keys."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sha: str | None = None
-        self.files: dict[str, list[str]] = {}
-        # The prefixes last brought up to `sha` (None: all the repo's, as manifests before
-        # narrow mirrors were): a mirror opened for more than that must list the tree again.
-        self.covers: frozenset[str] | None = None
-        with contextlib.suppress(FileNotFoundError, ValueError, TypeError, KeyError):
-            value = read_json(path)
-            self.sha = value["sha"]
-            self.files = {str(k): list(v) for k, v in value["files"].items()}
-            covers = value.get("covers")
-            self.covers = None if covers is None else frozenset(str(p) for p in covers)
-
-    def up_to(self, head: str, prefixes: tuple[str, ...]) -> bool:
-        return head == self.sha and (self.covers is None or set(prefixes) <= self.covers)
-
-    def save(self) -> None:
-        covers = None if self.covers is None else sorted(self.covers)
-        atomic_write_json(self.path, {"sha": self.sha, "files": self.files, "covers": covers})
 
 
 class HubStore:
@@ -160,7 +134,7 @@ class HubStore:
         self.token = token  # None: whatever huggingface_hub finds ($HF_TOKEN, the saved login)
         self.interval_s = interval_s
         self._locks = {role: threading.RLock() for role in self.repos}
-        self._manifests = {role: _Manifest(mirror / MANIFEST_DIR / f"{role}.json") for role in self.repos}
+        self._manifests = {role: Manifest(mirror / MANIFEST_DIR / f"{role}.json") for role in self.repos}
         self._read_only_reason: str | None = None
         self._last_error: str | None = None
         self._refreshed_at: float | None = None
@@ -519,7 +493,7 @@ class HubStore:
             return head
 
     def _sync(
-        self, repo: Repo, manifest: _Manifest, remote: dict[str, str], head: str, prefixes: tuple[str, ...]
+        self, repo: Repo, manifest: Manifest, remote: dict[str, str], head: str, prefixes: tuple[str, ...]
     ) -> int:
         """Download what changed, delete what went; how many files were fetched."""
         wanted = [
@@ -547,6 +521,22 @@ class HubStore:
         except FileNotFoundError:
             return None
 
+    read_bytes = read_file  # the Store interface's name for it
+
+    def commit(self, operations: Iterable[Operation], message: str) -> None:
+        """Store.commit: every path routed (and checked) first, then one `commit_files` per repo."""
+        by_role: dict[str, tuple[dict[str, bytes], list[str]]] = {}
+        for op in operations:
+            puts, deletes = by_role.setdefault(self.repo_for(op.path).role, ({}, []))
+            if isinstance(op, Put):
+                puts[check_path(op.path)] = op.content
+            else:
+                deletes.append(check_path(op.path))
+        if not by_role:
+            raise StoreError("nothing to commit")
+        for puts, deletes in by_role.values():
+            self.commit_files(puts, deletes, message=message)
+
     def pull(self, prefix: str) -> None:
         """Fetch everything under `prefix` (e.g. runs/<id>/, cache/) from its repo's head."""
         repo = self.repo_for(prefix.rstrip("/") + "/x")
@@ -563,7 +553,7 @@ class HubStore:
         by_role: dict[str, dict[str, bytes]] = {}
         for path in paths:
             clean = check_path(path)
-            if _is_local_only(clean):
+            if local_only(clean):
                 continue
             local = self.mirror / clean
             if not local.is_file():
@@ -576,15 +566,11 @@ class HubStore:
         for puts in by_role.values():
             self.commit_files(puts, message=message)
 
-    def files_under(self, prefix: str) -> Iterator[str]:
+    def list_files(self, prefix: str) -> list[str]:
         """Relative paths of the mirror's files under `prefix` (for pushing a directory)."""
-        base = self.mirror / check_path(prefix.rstrip("/"))
-        if base.is_dir():
-            for p in sorted(base.rglob("*")):
-                if p.is_file():
-                    rel = p.relative_to(self.mirror).as_posix()
-                    if not _is_local_only(rel):
-                        yield rel
+        return list_tree(self.mirror, prefix)
+
+    files_under = list_files  # its name before the Store interface
 
     def remote_files(self, role: str) -> dict[str, str]:
         """Path -> content key of every file in the repo at its head (migrate compares with it)."""
@@ -675,7 +661,7 @@ def migrate(source: Path, store: HubStore, *, say: Callable[[str], None] = print
                 continue
             for path in sorted(base.rglob("*")):
                 rel = path.relative_to(source).as_posix()
-                if not path.is_file() or _is_local_only(rel):
+                if not path.is_file() or local_only(rel):
                     continue
                 content = file_bytes(path)
                 if remote.get(rel) in content_keys(content):

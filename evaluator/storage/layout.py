@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from evaluator.storage.home import Store
+    from evaluator.storage.base import Store
 
 DEFAULT_DATA_DIR: Final = "./var"
 PUBLIC_AREAS: Final = ("requests", "results", "public")
