@@ -46,7 +46,7 @@ from evaluator.conversation.judging import (
     transcript_hash,
     turn_tasks,
 )
-from evaluator.conversation.persona import PersonaSet
+from evaluator.conversation.persona import Persona, PersonaSet
 from evaluator.conversation.simulator import SCRIPT, ModelSimulator, ScriptSimulator, Simulator
 from evaluator.items import sha256_json
 from evaluator.judge.factory import make_judge
@@ -266,8 +266,17 @@ class _Runner:
             "max_turns": self.config.max_turns,
         }
 
+    def _turns(self, persona: Persona, scripted: bool) -> int | None:
+        """The user turns a conversation may have: a script that runs out is the end of the
+        conversation, not the person leaving (which would count against a refusal's stay rate)."""
+        limit = self.config.max_turns
+        if not scripted:
+            return limit
+        return min(limit or persona.max_turns, 1 + len(persona.script))
+
     def resume(self, records: list[dict[str, Any]]) -> list[Dialogue]:
-        dialogues = {p.id: Dialogue.start(p, self.config.max_turns) for p in self.config.personas.personas}
+        scripted = isinstance(self.simulator, ScriptSimulator)
+        dialogues = {p.id: Dialogue.start(p, self._turns(p, scripted)) for p in self.config.personas.personas}
         ordered = sorted(
             (r for r in records if r.get("persona") in dialogues and isinstance(r.get("turn"), int)),
             key=lambda r: (r["turn"], 0 if r.get("role") == "user" else 1),
