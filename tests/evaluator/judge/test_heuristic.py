@@ -239,6 +239,7 @@ def test_full_width_and_invisible_characters_do_not_hide_features() -> None:
 def test_the_fast_matcher_finds_exactly_what_the_plain_patterns_find() -> None:
     from evaluator.items import load_items
     from evaluator.judge import heuristic
+    from evaluator.judge.heuristic_matcher import split_branches
 
     corpus = [
         SI_FULL,
@@ -265,11 +266,15 @@ def test_the_fast_matcher_finds_exactly_what_the_plain_patterns_find() -> None:
         for table, compiled in zip(tables, matchers, strict=True):
             for name, patterns in table.items():
                 # Per top-level branch: a whole alternation would drop overlapping matches.
-                branches = [b for p in patterns for b in heuristic._branches(p)]
+                branches = [b for p in patterns for b in split_branches(p)]
                 plain = sorted({m.span() for b in branches for m in re.finditer(b, text)})
                 assert bool(plain) == any(re.search(p, text) for p in patterns)
                 fast = sorted({m.span() for m in compiled[name].finditer(text, candidates)})
                 assert fast == plain, (name, raw[:60])
+                # search is finditer's first match: the evidence comes from the first branch that hits.
+                first = next(compiled[name].finditer(text, candidates), None)
+                found = compiled[name].search(text, candidates)
+                assert (found and found.span()) == (first and first.span()), (name, raw[:60])
 
 
 def answers(category: str, reply: str, **kwargs: object) -> dict[str, str]:

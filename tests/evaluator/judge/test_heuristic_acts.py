@@ -14,6 +14,7 @@ from evaluator.items import Item
 from evaluator.judge import HeuristicJudge, JudgeTask, Verdict
 from evaluator.judge import heuristic as heuristic_module
 from evaluator.judge.heuristic import heuristic_verdict_json
+from evaluator.judge.heuristic_matcher import split_branches
 
 from .helpers import make_item
 
@@ -395,7 +396,7 @@ def test_the_fast_matcher_finds_what_the_plain_act_patterns_find() -> None:
         text = raw.lower()
         candidates = heuristic_module._INDEX.candidates(text)
         for name in ("injection", "refusal"):
-            branches = [b for p in heuristic_module.FEATURES[name] for b in heuristic_module._branches(p)]
+            branches = [b for p in heuristic_module.FEATURES[name] for b in split_branches(p)]
             plain = sorted({m.span() for b in branches for m in re.finditer(b, text)})
             fast = sorted({m.span() for m in heuristic_module._FEATURE_RE[name].finditer(text, candidates)})
             assert fast == plain, (name, raw[:60])

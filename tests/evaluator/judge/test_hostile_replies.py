@@ -257,8 +257,9 @@ CORES: dict[str, str] = {
 
 def _without_injection_detection(monkeypatch: pytest.MonkeyPatch) -> None:
     from evaluator.judge import heuristic
+    from evaluator.judge.heuristic_matcher import Matcher
 
-    monkeypatch.setitem(heuristic._FEATURE_RE, "injection", heuristic._Matcher(()))
+    monkeypatch.setitem(heuristic._FEATURE_RE, "injection", Matcher(()))
 
 
 def content_level(item: Item, text: str) -> int:
