@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, DOMAINS, ITEM_SIGNALS, ROLES, TRACKS
 
@@ -237,7 +237,21 @@ def item_from_json(obj: Any, *, source: str = "<items>", line: int | None = None
     )
 
 
-def iter_jsonl_items(lines: Iterable[str], source: str) -> Iterator[Item]:
+class _Record(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Record)
+R_co = TypeVar("R_co", bound=_Record, covariant=True)
+
+
+class _Parse(Protocol[R_co]):
+    def __call__(self, obj: Any, *, source: str, line: int | None) -> R_co: ...
+
+
+def iter_jsonl_records(lines: Iterable[str], source: str, parse: _Parse[R], error: type[ItemSetError]) -> Iterator[R]:
+    """Records (items, personas) from JSONL lines by `parse`; blank lines skipped, an id twice refused."""
     seen: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -245,28 +259,42 @@ def iter_jsonl_items(lines: Iterable[str], source: str) -> Iterator[Item]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ItemSetError(f"{source} line {number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        item = item_from_json(obj, source=source, line=number)
-        if item.id in seen:
-            raise ItemSetError(
-                f"{source} line {number}: field 'id': duplicate id {item.id!r} (first on line {seen[item.id]})"
+            raise error(f"{source} line {number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        except RecursionError:
+            raise error(f"{source} line {number}: invalid JSON (nested too deeply)") from None
+        record = parse(obj, source=source, line=number)
+        if record.id in seen:
+            raise error(
+                f"{source} line {number}: field 'id': duplicate id {record.id!r} (first on line {seen[record.id]})"
             )
-        seen[item.id] = number
-        yield item
+        seen[record.id] = number
+        yield record
+
+
+def iter_jsonl_items(lines: Iterable[str], source: str) -> Iterator[Item]:
+    return iter_jsonl_records(lines, source, item_from_json, ItemSetError)
+
+
+def read_jsonl_text(path: Path, error: type[ItemSetError], *, max_bytes: int | None = None) -> str:
+    """The text of a JSONL file of records, or one line of `error` saying why it cannot be read."""
+    try:
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise error(f"{path.name}: larger than {max_bytes // (1024 * 1024)} MiB")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not UTF-8 text") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, not a JSONL file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def load_items(path: str | Path) -> list[Item]:
     """Load and validate a JSONL file of items; all or nothing."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ItemSetError(f"{p}: no such file") from None
-    except UnicodeDecodeError:
-        raise ItemSetError(f"{p}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ItemSetError(f"{p}: cannot read ({exc.strerror})") from None
-    items = list(iter_jsonl_items(text.splitlines(), p.name))
+    items = list(iter_jsonl_items(read_jsonl_text(p, ItemSetError).splitlines(), p.name))
     if not items:
         raise ItemSetError(f"{p}: holds no items")
     return items
@@ -277,6 +305,40 @@ def manifest_path_for(path: Path) -> Path:
     if path.name in ("items.jsonl", "personas.jsonl"):  # a version folder of an item or a persona set
         return path.with_name("manifest.json")
     return path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
+
+
+def read_set_manifest(
+    path: Path,
+    digest: str,
+    name: str,
+    version: str,
+    *,
+    records: str = "items",
+    kind: str | None = None,
+    error: type[ItemSetError] = ItemSetError,
+) -> tuple[str, str, str]:
+    """(name, version, visibility) of a set file whose records hash to `digest`: from its manifest
+    at `path` when there is one (a JSON object, of `kind` when given, cut from these very records),
+    else `name` and `version`, private."""
+    if not path.exists():
+        return name, version, "private"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path.name}: invalid manifest JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise error(f"{path.name}: the manifest must be a JSON object")
+    if kind is not None and meta.get("kind", kind) != kind:
+        raise error(f"{path.name}: this manifest is for a set of kind {shown_value(meta.get('kind'))}")
+    if meta.get("content_hash") not in (None, digest):
+        raise error(
+            f"{path.name}: the {records} changed since this version was cut "
+            "(content hash differs); cut a new version instead of editing one"
+        )
+    visibility = str(meta.get("visibility") or "private")
+    if visibility not in VISIBILITIES:
+        raise error(f"{path.name}: field 'visibility' must be public or private")
+    return str(meta.get("name") or name), str(meta.get("version") or version), visibility
 
 
 def _default_set_name(path: Path) -> str:
@@ -300,27 +362,7 @@ def load_set(path: str | Path, *, name: str | None = None, version: str | None =
         p = p / "items.jsonl"
     items = load_items(p)
     digest = content_hash(items)
-    mpath = manifest_path_for(p)
-    visibility = "private"
-    default_name = _default_set_name(p)
-    default_version = f"h{digest[:12]}"
-    if mpath.exists():
-        try:
-            meta = json.loads(mpath.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ItemSetError(f"{mpath.name}: invalid manifest JSON ({exc})") from None
-        if not isinstance(meta, dict):
-            raise ItemSetError(f"{mpath.name}: the manifest must be a JSON object")
-        if meta.get("content_hash") not in (None, digest):
-            raise ItemSetError(
-                f"{mpath.name}: the items changed since this version was cut "
-                "(content hash differs); cut a new version instead of editing one"
-            )
-        default_name = str(meta.get("name") or default_name)
-        default_version = str(meta.get("version") or default_version)
-        visibility = str(meta.get("visibility") or "private")
-        if visibility not in VISIBILITIES:
-            raise ItemSetError(f"{mpath.name}: field 'visibility' must be public or private")
-    return ItemSet(
-        name=name or default_name, version=version or default_version, items=tuple(items), visibility=visibility
+    set_name, set_version, visibility = read_set_manifest(
+        manifest_path_for(p), digest, _default_set_name(p), f"h{digest[:12]}"
     )
+    return ItemSet(name=name or set_name, version=version or set_version, items=tuple(items), visibility=visibility)

@@ -23,7 +23,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from evaluator.items import VISIBILITIES, ItemSetError, RecordFields, sha256_json, shown_value
+from evaluator.items import (
+    VISIBILITIES,
+    ItemSetError,
+    RecordFields,
+    iter_jsonl_records,
+    manifest_path_for,
+    read_jsonl_text,
+    read_set_manifest,
+    sha256_json,
+    shown_value,
+)
 from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, NO_CRISIS
 from evaluator.storage import DataDir, atomic_write_json, atomic_write_text, exclusive_lock, read_json
 
@@ -280,23 +290,7 @@ def _with_visible(persona: Persona, visible: int | None) -> Persona:
 
 
 def iter_jsonl_personas(lines: Iterable[str], source: str) -> Iterator[Persona]:
-    seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise PersonaError(f"{source} line {number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        except RecursionError:
-            raise PersonaError(f"{source} line {number}: invalid JSON (nested too deeply)") from None
-        persona = persona_from_json(obj, source=source, line=number)
-        if persona.id in seen:
-            raise PersonaError(
-                f"{source} line {number}: field 'id': duplicate id {persona.id!r} (first on line {seen[persona.id]})"
-            )
-        seen[persona.id] = number
-        yield persona
+    return iter_jsonl_records(lines, source, persona_from_json, PersonaError)
 
 
 MAX_FILE_BYTES: Final = 64 * 1024 * 1024
@@ -305,28 +299,11 @@ MAX_FILE_BYTES: Final = 64 * 1024 * 1024
 def load_personas(path: str | Path) -> list[Persona]:
     """Load and validate a JSONL file of personas; all or nothing."""
     p = Path(path)
-    try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise PersonaError(f"{p.name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PersonaError(f"{p}: no such file") from None
-    except UnicodeDecodeError:
-        raise PersonaError(f"{p}: not UTF-8 text") from None
-    except IsADirectoryError:
-        raise PersonaError(f"{p}: is a folder, not a JSONL file") from None
-    except OSError as exc:
-        raise PersonaError(f"{p}: cannot read ({exc.strerror})") from None
+    text = read_jsonl_text(p, PersonaError, max_bytes=MAX_FILE_BYTES)
     personas = list(iter_jsonl_personas(text.splitlines(), p.name))
     if not personas:
         raise PersonaError(f"{p}: holds no personas")
     return personas
-
-
-def _manifest_for(path: Path) -> Path:
-    if path.name == PERSONAS_FILE:
-        return path.with_name("manifest.json")
-    return path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
 
 
 def load_persona_set(path: str | Path, *, name: str | None = None, version: str | None = None) -> PersonaSet:
@@ -341,28 +318,15 @@ def load_persona_set(path: str | Path, *, name: str | None = None, version: str 
     personas = load_personas(p)
     digest = persona_content_hash(personas)
     default_name = p.parent.parent.name if p.name == PERSONAS_FILE else p.name.removesuffix(".jsonl")
-    default_version = f"h{digest[:12]}"
-    visibility = "private"
-    mpath = _manifest_for(p)
-    if mpath.exists():
-        try:
-            meta = json.loads(mpath.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise PersonaError(f"{mpath.name}: invalid manifest JSON") from None
-        if not isinstance(meta, dict):
-            raise PersonaError(f"{mpath.name}: the manifest must be a JSON object")
-        if meta.get("kind", PERSONA_KIND) != PERSONA_KIND:
-            raise PersonaError(f"{mpath.name}: this manifest is for a set of kind {shown_value(meta.get('kind'))}")
-        if meta.get("content_hash") not in (None, digest):
-            raise PersonaError(
-                f"{mpath.name}: the personas changed since this version was cut "
-                "(content hash differs); cut a new version instead of editing one"
-            )
-        default_name = str(meta.get("name") or default_name)
-        default_version = str(meta.get("version") or default_version)
-        visibility = str(meta.get("visibility") or "private")
-        if visibility not in VISIBILITIES:
-            raise PersonaError(f"{mpath.name}: field 'visibility' must be public or private")
+    default_name, default_version, visibility = read_set_manifest(
+        manifest_path_for(p),
+        digest,
+        default_name,
+        f"h{digest[:12]}",
+        records="personas",
+        kind=PERSONA_KIND,
+        error=PersonaError,
+    )
     return PersonaSet(name or default_name, version or default_version, tuple(personas), visibility)
 
 

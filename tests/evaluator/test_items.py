@@ -95,3 +95,21 @@ def test_signal_unknown_is_accepted_for_imported_data(tmp_path: Path) -> None:
     items = load_items(write_lines(tmp_path / "s.jsonl", [GOOD | {"signal": "unknown"}]))
     assert items[0].signal == "unknown"
     assert load_set(tmp_path / "s.jsonl").counts()["signal"]["unknown"] == 1
+
+
+def test_a_line_nested_too_deeply_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n" + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    with pytest.raises(ItemSetError, match=r"^deep\.jsonl line 2: invalid JSON \(nested too deeply\)$"):
+        load_items(path)
+
+
+def test_a_folder_given_as_the_items_file_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ItemSetError, match="is a folder, not a JSONL file"):
+        load_items(tmp_path)
+
+
+def test_a_non_string_choice_is_named_by_its_type(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "s.jsonl", [GOOD | {"category": 7}])
+    with pytest.raises(ItemSetError, match=r"field 'category': unknown value int \(expected one of"):
+        load_items(path)
