@@ -29,7 +29,7 @@ from evaluator.pipeline.judging import judge
 from evaluator.pipeline.progress import OnProgress, OnStage
 from evaluator.pipeline.publish import publish
 from evaluator.pipeline.record import SINK_BATCH, SINK_SECONDS, RunRecord, Task, build_spec, run_id_for
-from evaluator.pipeline.recorded import RecordedBackend, RecordedJudge
+from evaluator.pipeline.recorded import RecordedBackend, RecordedJudge, check_run_id, finished_run
 from evaluator.pipeline.run import rejudge, rescore, run_evaluation
 from evaluator.pipeline.score import Scores, failure_class, judge_settings, score
 
@@ -50,7 +50,9 @@ __all__ = [
     "Scores",
     "Task",
     "build_spec",
+    "check_run_id",
     "failure_class",
+    "finished_run",
     "generate",
     "judge",
     "judge_settings",

@@ -14,13 +14,13 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from evaluator.backends import ModelInfo, Reply
+from evaluator.clock import now_iso
 from evaluator.items import sha256_json
 from evaluator.judge.verdict import Judge, Judgement
 from evaluator.pipeline.config import RunConfig, RunOutcome
@@ -34,10 +34,6 @@ SINK_SECONDS = 1.0
 
 Task = tuple[str, str]  # (kind, item id): kind is "reply" or "detect"
 Judgements = dict[str, dict[str, Judgement]]  # per item id, per judge id
-
-
-def now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def run_id_for(spec: dict[str, Any]) -> str:
@@ -154,7 +150,7 @@ class RunRecord:
         """Write spec.json unless an earlier attempt did; the run's created_at either way."""
         if self.spec_path.exists():
             return str(read_json(self.spec_path)["created_at"])
-        created_at = now()
+        created_at = now_iso()
         extra = {
             "run_id": self.run_id,
             "created_at": created_at,
@@ -199,7 +195,7 @@ class RunRecord:
                 "errors": outcome.errors,
                 "reason": outcome.reason,
                 "stats": outcome.stats,
-                "updated_at": now(),
+                "updated_at": now_iso(),
             },
         )
         return outcome

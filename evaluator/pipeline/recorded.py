@@ -28,11 +28,16 @@ from evaluator.storage import DataDir
 RUN_ID = re.compile(r"[0-9a-f]{16}")
 
 
-def finished_run(data: DataDir, run_id: str) -> tuple[RunRecord, dict[str, Any]]:
-    """The record and spec of run `run_id`; RunError (one line) if there is none to reuse."""
+def check_run_id(run_id: str) -> str:
+    """`run_id` if it is one (it names a directory: nothing else may reach the file system)."""
     if not RUN_ID.fullmatch(run_id):
         raise RunError(f"{run_id[:40]!r} is not a run id (16 hex digits, as `evaluator run` prints)")
-    record = RunRecord(data.run_dir(run_id))
+    return run_id
+
+
+def finished_run(data: DataDir, run_id: str) -> tuple[RunRecord, dict[str, Any]]:
+    """The record and spec of run `run_id`; RunError (one line) if there is none to reuse."""
+    record = RunRecord(data.run_dir(check_run_id(run_id)))
     if not record.exists():
         raise RunError(f"no run {run_id} under {data.runs}")
     spec = record.spec()
