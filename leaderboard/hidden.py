@@ -13,10 +13,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from evaluator.clock import iso_utc, now_iso
 from evaluator.storage import DataDir, atomic_write_json, exclusive_lock, read_json
 from evaluator.wording import one_line
 
@@ -126,7 +127,7 @@ def hide_model(
         raise HiddenError(f"no model named {name} has results; name it exactly as the leaderboard shows it")
     if not text:
         raise HiddenError("hiding a model needs a public reason")
-    stamp = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0).isoformat()
+    stamp = iso_utc(now) if now else now_iso()
     entry = HiddenModel(name, text, stamp)
 
     def add(entries: dict[str, HiddenModel]) -> HiddenModel:

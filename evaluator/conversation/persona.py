@@ -19,10 +19,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from evaluator.clock import now_iso
 from evaluator.items import (
     VISIBILITIES,
     ItemSetError,
@@ -407,7 +407,7 @@ def freeze_personas(data: DataDir, name: str, source: str | Path, *, visibility:
         atomic_write_text(
             folder / PERSONAS_FILE, "".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in personas)
         )
-        created = datetime.now(UTC).replace(microsecond=0).isoformat()
+        created = now_iso()
         atomic_write_json(folder / "manifest.json", cut.manifest(created) | {"previous": versions[-1:] or None})
     return cut
 

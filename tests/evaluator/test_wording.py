@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pytest
 
-from evaluator.clock import now_iso
 from evaluator.wording import MISSING, num, one_line, pct, pct_interval
 
 
@@ -59,7 +57,3 @@ def test_one_line_cuts_long_text_at_the_limit_with_an_ellipsis() -> None:
 def test_one_line_blank_picks_the_characters_to_blank() -> None:
     assert one_line("a\ue000b\u200bc", 10, blank=lambda c: c == "\u200b") == "a\ue000b c"
     assert one_line("a\ue000b", 10) == "a b"  # private use is not printable
-
-
-def test_now_iso_is_utc_to_the_second() -> None:
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", now_iso())
