@@ -87,7 +87,7 @@ def seed_demo(data: DataDir) -> int:
     if not demo_enabled():
         return 0
     from evaluator.backends.demo import DEMO_SPECS
-    from evaluator.cli import resolve_set
+    from evaluator.catalog import resolve_set
     from evaluator.conversation import ConversationConfig, resolve_personas, run_conversations
     from evaluator.pipeline import RunConfig, run_evaluation
 

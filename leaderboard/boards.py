@@ -9,22 +9,22 @@ official judge under the current protocol version; everything else stays browsab
 labelled for what it is (an older set version or protocol, an unofficial heuristic judge).
 
 After a rotation the newest version starts with few models, and a ranking of two models says
-little. Until it has the configured minimum (evaluator.sets: $CRISIS_RANK_MIN_MODELS), the
-previous version's board stays current, labelled as such (`ranked_board`).
+little. Until it has the configured minimum ($CRISIS_RANK_MIN_MODELS), the previous version's
+board stays current, labelled as such (`ranked_board`, by the rule of leaderboard.versions).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
+from evaluator.catalog import version_key
 from evaluator.protocol.taxonomy import PROTOCOL_VERSION
 from evaluator.results import LOG_AUDIT, SINGLE_TURN
-from evaluator.sets import RankedVersion
 from evaluator.wording import counted
+from leaderboard.versions import RankedVersion, choose_ranked_version
 
 HEURISTIC_MARK = "heuristic"
 DEMO_TYPE = "demo"  # evaluator.backends.demo: scripted models on a board of their own
@@ -87,11 +87,6 @@ class Board:
         return text
 
 
-def _natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """'v10' sorts after 'v9'; dates and zero-padded versions sort as plain strings do."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
-
-
 def _official(frame: pd.DataFrame) -> pd.Series:
     """Rows judged by an official (model) judge.
 
@@ -136,7 +131,7 @@ def list_boards(rows: pd.DataFrame) -> list[Board]:
     stats["twin"] = twins
     newest: dict[str, str] = {}
     for name, versions in stats.groupby("set_name")["set_version"]:
-        newest[str(name)] = max((str(v) for v in versions), key=_natural_key)
+        newest[str(name)] = max((str(v) for v in versions), key=version_key)
     boards = [
         Board(
             set_name=str(r["set_name"]),
@@ -190,12 +185,12 @@ def ranked_board(
     """The board to rank on instead of `candidate` while its set's newest version is short
     of models, and why (None when the candidate stands as it is).
 
-    The rule is evaluator.sets.choose_ranked_version's: the newest version with at least
-    `min_models` models, else the one with the most. Versions are ordered as boards are
-    (naturally, so v10 follows v9 whatever the naming). Only boards of the candidate's set
-    and kind (official or not) compete, so a fallback never swaps an official ranking for a
-    heuristic one. `versions` are the set's frozen versions: one cut but not evaluated yet
-    counts as the newest, with no models.
+    The rule is leaderboard.versions.choose_ranked_version: the newest version with at least
+    `min_models` models, else the one with the most. Versions are ordered as everywhere
+    (evaluator.catalog.version_key: naturally, so v10 follows v9 whatever the naming). Only
+    boards of the candidate's set and kind (official or not) compete, so a fallback never
+    swaps an official ranking for a heuristic one. `versions` are the set's frozen versions:
+    one cut but not evaluated yet counts as the newest, with no models.
     """
     if candidate is None:
         return None, None
@@ -210,15 +205,11 @@ def ranked_board(
         )
         if board.set_name == candidate.set_name and same_kind:
             best.setdefault(board.set_version, board)
-    order = sorted({*best, *versions}, key=_natural_key)
-    counts = {version: best[version].models if version in best else 0 for version in order}
-    latest = order[-1]
-    enough = [v for v in order if counts[v] >= min_models]
-    chosen = enough[-1] if enough else max(reversed(order), key=lambda v: counts[v])
-    if chosen == latest or chosen not in best:
+    counts = {version: board.models for version, board in best.items()}
+    ranked = choose_ranked_version(candidate.set_name, counts, min_models, versions)
+    if ranked is None or not ranked.fallback or ranked.version not in best:
         return candidate, None
-    ranked = RankedVersion(candidate.set_name, chosen, counts[chosen], latest, counts[latest], min_models)
-    return best[chosen], ranked
+    return best[ranked.version], ranked
 
 
 def find_board(boards: list[Board], key: str | None, preferred_set: str | None = None) -> Board | None:

@@ -24,16 +24,17 @@ from typing import Any, Final, Literal, TypeVar
 import numpy as np
 import pandas as pd
 
+from evaluator.catalog import RotationError, list_versions
 from evaluator.metrics.intervals import wilson
 from evaluator.metrics.ranking import rank_intervals
 from evaluator.protocol.taxonomy import CATEGORIES, NO_CRISIS, SIGNALS
 from evaluator.results import DISPLAY_ROUNDING as ROUNDING
 from evaluator.results import OVERALL
-from evaluator.sets import RankedVersion, RotationError, default_min_models, list_versions
 from leaderboard.boards import Board, board_mask, current_board, find_board, list_boards, ranked_board
 from leaderboard.limits import MAX_CHOICES, MAX_NAME_CHARS, MAX_SEARCH_ALTERNATIVES, MAX_SEARCH_CHARS, MAX_SEARCH_WORDS
 from leaderboard.links import hub_url, model_markdown, plain_text
 from leaderboard.store import ResultStore, StoreSnapshot
+from leaderboard.versions import RankedVersion, default_min_models
 
 ALL_SIGNALS: Final = "all"
 CATEGORY_CHOICES: Final[tuple[str, ...]] = (OVERALL, *CATEGORIES)

@@ -38,8 +38,8 @@ import pandas as pd
 
 from evaluator.audit import audit, latest_audit_report, log_admin_action, read_admin_log, save_audit_report
 from evaluator.calibration import calibration_reports
+from evaluator.catalog import list_versions, set_names, set_root
 from evaluator.items import ItemSetError
-from evaluator.sets import cut_version, list_versions, set_names, set_root
 from evaluator.storage import DataDir, StoreError, store_of
 from leaderboard.hidden import HiddenError, hide_model, read_hidden, unhide_model
 from leaderboard.links import markdown_text, plain_text
@@ -47,6 +47,7 @@ from leaderboard.store import ResultStore
 from submissions import Queue, RequestRecord, Settings, Status, SubmissionError
 from submissions.config import admin_token_matches
 from submissions.records import one_line
+from submissions.requeue import cut_and_requeue
 
 ADMIN_TAB: Final = "admin"
 ORG_ENV: Final = "CRISIS_ADMIN_ORG"
@@ -753,8 +754,7 @@ class AdminActions:
         if not target:
             return "❌ Choose a set first.", None
         try:
-            # cut_version writes its own admin log entry (sets.freeze) with this `who`.
-            result = cut_version(self.data, target, who=who.who)
+            result = cut_and_requeue(self.data, target, who=who.who)  # the cut logs sets.freeze as `who`
         except (ItemSetError, OSError) as exc:
             return f"❌ **Not cut:** {markdown_text(exc)}", None
         lines = [

@@ -26,7 +26,6 @@ import pandas as pd
 from starlette.middleware import Middleware
 
 from evaluator.results import OVERALL
-from evaluator.sets import RankedVersion
 from evaluator.storage import DataDir
 from leaderboard.boards import Board
 from leaderboard.hidden import HiddenModel
@@ -35,6 +34,7 @@ from leaderboard.links import markdown_text, plain_text
 from leaderboard.model_page import failure_mode_counts, model_detail, public_examples
 from leaderboard.plots import category_figure, category_name, safety_helpfulness_figure
 from leaderboard.store import ResultStore
+from leaderboard.versions import RankedVersion
 from leaderboard.view import (
     ALL_SIGNALS,
     CATEGORY_CHOICES,

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Final
 
+from evaluator.catalog import resolve_set
 from evaluator.items import ItemSet, ItemSetError
 from evaluator.storage import DataDir
 from submissions.errors import SubmissionError
@@ -35,10 +36,6 @@ def configured_set_name(explicit: str | None = None) -> str:
 
 
 def load_current_set(data: DataDir, explicit: str | None = None) -> ItemSet:
-    # Imported here: evaluator.cli is the one place that resolves set names, and this keeps
-    # `import submissions` free of it.
-    from evaluator.cli import resolve_set
-
     try:
         return resolve_set(configured_set_name(explicit), data)
     except ItemSetError as exc:

@@ -20,7 +20,6 @@ PACKAGES = ("evaluator", "submissions", "leaderboard", "space")
 MAX_LINES = 700
 # Modules still over MAX_LINES, with the most lines each may have until it is split.
 ALLOWED_OVERSIZE: dict[str, int] = {
-    "evaluator/sets.py": 1228,
     "space/app.py": 1089,
     "evaluator/calibration.py": 1051,
     "leaderboard/view.py": 853,

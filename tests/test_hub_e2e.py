@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.cli import PUBLIC_SAMPLE
+from evaluator.catalog import PUBLIC_SAMPLE
 from evaluator.items import load_set
 from leaderboard.store import ResultStore
 from submissions import Queue, Settings, Status, current_set, enqueue

@@ -81,7 +81,7 @@ def test_a_configured_host_gets_its_own_key(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_an_unknown_host_that_wants_a_key_says_so_in_the_reason(tmp_path: Path) -> None:
-    from evaluator.cli import PUBLIC_SAMPLE
+    from evaluator.catalog import PUBLIC_SAMPLE
     from evaluator.items import load_set
 
     data = DataDir(tmp_path / "var")

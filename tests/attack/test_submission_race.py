@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.cli import PUBLIC_SAMPLE
+from evaluator.catalog import PUBLIC_SAMPLE
 from evaluator.items import load_set
 from evaluator.storage import parse_store
 from evaluator.storage.hub import HubStore
@@ -35,7 +35,7 @@ LIMIT = 3
 RACER = """
 import json, os, sys, time
 from pathlib import Path
-from evaluator.cli import PUBLIC_SAMPLE
+from evaluator.catalog import PUBLIC_SAMPLE
 from evaluator.items import load_set
 from evaluator.storage import parse_store
 from evaluator.storage.hub import HubStore

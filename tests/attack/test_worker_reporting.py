@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.cli import PUBLIC_SAMPLE
+from evaluator.catalog import PUBLIC_SAMPLE
 from evaluator.items import load_set
 from evaluator.pipeline import RunConfig, RunOutcome
 from evaluator.storage import DataDir, StoreUnavailable

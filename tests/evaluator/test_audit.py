@@ -47,7 +47,7 @@ def data(tmp_path: Path) -> DataDir:
     ]
     source.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
     add_items(d, "held", source, who="test")
-    cut_version(d, "held", min_per_category=0, tolerance=None, requeue=False, who="test")
+    cut_version(d, "held", min_per_category=0, tolerance=None, who="test")
     write_run(d, RunSpec(model="org/model", set_name="held", set_version="v0001"))
     atomic_write_json(d.requests / "req-1.json", {"id": "req-1", "model": "org/model", "status": "FINISHED"})
     atomic_write_json(d.public / "calibration" / "judge.json", {"kappa": 0.7, "note": "figures only"})
@@ -148,7 +148,7 @@ def test_text_public_by_design_is_not_flagged(data: DataDir) -> None:
     assert run_audit(data) == []
     # A retired item is published on purpose once the version that drops it is cut.
     retire_items(data, "held", ids=["leaked-1"], reason="leaked", who="test")
-    cut_version(data, "held", min_per_category=0, tolerance=None, requeue=False, who="test")
+    cut_version(data, "held", min_per_category=0, tolerance=None, who="test")
     assert (data.public / "retired" / "held.jsonl").is_file()
     assert run_audit(data) == []
 

@@ -12,25 +12,21 @@ from typing import Any
 import pytest
 
 from evaluator.audit import read_admin_log, run_audit
-from evaluator.cli import main, resolve_set
+from evaluator.catalog import resolve_set
+from evaluator.cli import main
 from evaluator.items import load_set
 from evaluator.protocol.taxonomy import CATEGORIES
 from evaluator.sets import (
-    Reevaluation,
-    choose_ranked_version,
-    current_ranked_version,
-    cut_version,
     latest_version,
     list_versions,
     load_draft,
-    requeue_after_cut,
     retire_items,
     retired_path,
 )
-from evaluator.storage import DataDir, atomic_write_json
+from evaluator.storage import DataDir
 from submissions.records import RequestRecord, Status
+from submissions.requeue import Reevaluation, cut_and_requeue, requeue_after_cut
 from submissions.store import LocalRequestStore
-from tests.support.results_factory import RunSpec, write_run
 
 # Neutral filler: synthetic items only need distinct, harmless text.
 _WORDS = (
@@ -351,7 +347,7 @@ def test_requeue_with_an_injected_enqueue(frozen: DataDir) -> None:
         return "new-id"
 
     retire_items(frozen, "held", category="no_crisis", count=1, seed=0)
-    result = cut_version(frozen, "held", enqueue=enqueue)
+    result = cut_and_requeue(frozen, "held", enqueue=enqueue)
     assert result.version == "v0002"
     assert result.requeue is not None
     assert result.requeue.queued == [("org/model-1", "new-id")]
@@ -360,29 +356,3 @@ def test_requeue_with_an_injected_enqueue(frozen: DataDir) -> None:
         (f"hf:org/model-1@{'a' * 40}", "v0002", 10),
         ("baseline:refusal", "v0002", 10),
     ]
-
-
-# ---------------------------------------------------------------- which version the board ranks
-
-
-def test_ranked_version_waits_for_enough_models(frozen: DataDir) -> None:
-    for n in range(3):
-        write_run(frozen, RunSpec(model=f"org/m{n}", set_name="held", set_version="v0001"))
-    write_run(frozen, RunSpec(model="org/m0", set_name="held", set_version="v0002"))
-    write_run(frozen, RunSpec(model="org/other", set_name="elsewhere", set_version="v0009"))
-    atomic_write_json(frozen.root / "unrelated.json", {})
-    ranked = current_ranked_version(frozen, "held", min_models=2)
-    assert ranked is not None
-    assert (ranked.version, ranked.models, ranked.latest, ranked.latest_models) == ("v0001", 3, "v0002", 1)
-    assert ranked.fallback and "v0002, has 1 of the 2 models needed" in ranked.label
-    write_run(frozen, RunSpec(model="org/m1", set_name="held", set_version="v0002"))
-    ranked = current_ranked_version(frozen, "held", min_models=2)
-    assert ranked is not None and ranked.version == "v0002" and not ranked.fallback
-    assert current_ranked_version(frozen, "nothing", min_models=2) is None
-
-
-def test_choose_ranked_version_orders_versions_numerically() -> None:
-    chosen = choose_ranked_version("s", {"v0009": 5, "v0010": 5}, 5)
-    assert chosen is not None and chosen.version == "v0010"
-    chosen = choose_ranked_version("s", {"v0001": 2, "v0002": 1}, 5, ["v0001", "v0002", "v0003"])
-    assert chosen is not None and (chosen.version, chosen.latest, chosen.latest_models) == ("v0001", "v0003", 0)

@@ -1,0 +1,212 @@
+"""Re-evaluation after a set version is cut: every model finished on the previous version is
+queued again, at maintainer priority, for the new one (PROTOCOL.md section 3).
+
+`cut_and_requeue` is the whole maintainer action (what `sets freeze` and the Space's admin
+panel do): evaluator.sets cuts the version, then the queue takes the models. The version is cut
+either way; what could not be queued is reported, never raised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from evaluator.sets import DEFAULT_MIN_PER_CATEGORY, DEFAULT_TOLERANCE, MAX_REASON_CHARS, CutResult, cut_version
+from evaluator.storage import DataDir
+from evaluator.wording import one_line
+from submissions.errors import SubmissionRejected
+from submissions.intake import MAINTAINER_PRIORITY
+from submissions.intake import enqueue as intake_enqueue
+from submissions.queue import Queue
+from submissions.records import RequestRecord, Status, new_request_id
+from submissions.store import LocalRequestStore
+from submissions.target import SetRef
+from submissions.validation import duplicate_reason
+
+
+@dataclass(frozen=True)
+class Reevaluation:
+    """A model finished on the previous version, to be evaluated on the new one."""
+
+    request_id: str  # the finished request on the previous version
+    model: str
+    model_type: str
+    spec: str
+    submitter: str
+    set_name: str
+    set_version: str  # the new version
+    revision: str | None = None
+    sha: str | None = None
+    base_url: str | None = None
+
+
+# Queues one re-evaluation at `priority`; returns the new request id, or None when the model
+# is already queued or evaluated on the new version.
+Enqueue = Callable[[Reevaluation, int], "str | None"]
+
+
+@dataclass
+class RequeueReport:
+    queued: list[tuple[str, str]] = field(default_factory=list)  # (model, new request id)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (model, why)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (model, error)
+
+
+def _why(exc: Exception) -> str:
+    return one_line(str(exc) or type(exc).__name__, MAX_REASON_CHARS)
+
+
+def finished_on(data: DataDir, name: str, version: str, new_version: str) -> list[Reevaluation]:
+    """One re-evaluation on `new_version` per model finished on NAME@version, oldest submission first."""
+    latest: dict[str, RequestRecord] = {}
+    for record in LocalRequestStore(data).all():
+        if record.status != Status.FINISHED or record.set_name != name or record.set_version != version:
+            continue
+        kept = latest.get(record.identity)
+        if kept is None or (record.finished_at or record.updated_at) > (kept.finished_at or kept.updated_at):
+            latest[record.identity] = record
+    ordered = sorted(latest.values(), key=lambda r: (r.submitted_at, r.id))
+    return [
+        Reevaluation(
+            request_id=r.id,
+            model=r.model,
+            model_type=r.model_type,
+            spec=r.spec,
+            submitter=r.submitter,
+            set_name=name,
+            set_version=new_version,
+            revision=r.revision,
+            sha=r.sha,
+            base_url=r.base_url,
+        )
+        for r in ordered
+    ]
+
+
+def submissions_enqueue(data: DataDir) -> Enqueue:
+    """The queue of `submissions`, as an Enqueue.
+
+    Baselines and API models go through `submissions.intake.enqueue` (as a maintainer).
+    Open-weight models have no maintainer enqueue there (`submit` re-validates against the Hub,
+    which a re-evaluation of an already pinned commit does not need), so their finished record
+    is copied into a fresh PENDING one through the store, under the same intake lock and
+    duplicate check as `submissions.intake` uses.
+    """
+    queue = Queue.local(data)
+
+    def enqueue(job: Reevaluation, priority: int) -> str | None:
+        target = SetRef(job.set_name, job.set_version)
+        note = f"re-evaluation on {target} after the set was rotated"
+        if job.model_type in ("baseline", "api"):
+            try:
+                record = intake_enqueue(
+                    queue,
+                    spec=job.spec,
+                    submitter=job.submitter,
+                    target=target,
+                    maintainer=True,
+                    base_url=job.base_url,
+                    priority=priority,
+                )
+            except SubmissionRejected as exc:
+                if exc.check == "duplicate":
+                    return None
+                raise
+            return record.id
+        old = queue.store.get(job.request_id)
+        now = queue.clock()
+        # The model's own fields (spec, pinned sha, submitter, ...) carry over; everything the
+        # previous run set on the record starts again. Copied rather than rebuilt field by field
+        # so that a field added to RequestRecord later is carried over too.
+        reset: dict[str, Any] = {
+            "id": new_request_id(now),
+            "priority": priority,
+            "set_name": target.name,
+            "set_version": target.version,
+            "reason": None,
+            "error_class": None,
+            "submitted_at": now,
+            "started_at": None,
+            "finished_at": None,
+            "attempts": 0,
+            "worker": None,
+            "lease_expires_at": None,
+            "run_id": None,
+            "history": (),
+        }
+        fresh = old.model_copy(update=reset).moved(Status.PENDING, now, note=note)
+        with queue.store.intake_lock():
+            if duplicate_reason(queue.store.all(), fresh.identity, target, shown=job.model):
+                return None
+            queue.store.create(fresh)
+        return fresh.id
+
+    return enqueue
+
+
+def requeue_after_cut(
+    data: DataDir,
+    name: str,
+    previous: str,
+    version: str,
+    *,
+    enqueue: Enqueue | None = None,
+    priority: int | None = None,
+) -> RequeueReport:
+    """Queue every model finished on NAME@previous for NAME@version, at maintainer priority."""
+    if priority is None:
+        priority = MAINTAINER_PRIORITY
+    jobs = finished_on(data, name, previous, version)
+    report = RequeueReport()
+    if not jobs:
+        return report
+    run = enqueue or submissions_enqueue(data)
+    for job in jobs:
+        try:
+            new_id = run(job, priority)
+        except Exception as exc:  # one model's refusal must not stop the others being queued
+            report.failed.append((job.model, _why(exc)))
+            continue
+        if new_id is None:
+            report.skipped.append((job.model, f"already queued or evaluated on {name}@{version}"))
+        else:
+            report.queued.append((job.model, new_id))
+    return report
+
+
+def cut_and_requeue(
+    data: DataDir,
+    name: str,
+    *,
+    min_per_category: int = DEFAULT_MIN_PER_CATEGORY,
+    tolerance: float | None = DEFAULT_TOLERANCE,
+    who: str | None = None,
+    enqueue: Enqueue | None = None,
+) -> CutResult:
+    """Cut NAME's draft as the next version (`evaluator.sets.cut_version`), then queue every
+    model finished on the previous version for it (through `enqueue`, the queue by default).
+
+    The version is cut either way: a queue that cannot be reached is reported in
+    `CutResult.requeue.failed`, never raised.
+    """
+    result = cut_version(data, name, min_per_category=min_per_category, tolerance=tolerance, who=who)
+    if result.previous is None:
+        return result
+    try:
+        report = requeue_after_cut(data, name, result.previous, result.version, enqueue=enqueue)
+    except Exception as exc:  # the version is cut either way; say what was not queued
+        report = RequeueReport(failed=[("every model", _why(exc))])
+    return dataclasses.replace(result, requeue=report)
+
+
+__all__ = [
+    "Enqueue",
+    "Reevaluation",
+    "RequeueReport",
+    "cut_and_requeue",
+    "finished_on",
+    "requeue_after_cut",
+    "submissions_enqueue",
+]
