@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from evaluator.catalog import is_version, version_key, version_name, version_number
 from evaluator.clock import now_iso
 from evaluator.items import (
     VISIBILITIES,
@@ -52,7 +53,6 @@ PERSONAS_FILE: Final = "personas.jsonl"
 PUBLIC_PERSONAS: Final = "public-personas"
 PUBLIC_PERSONAS_PATH: Final = Path(__file__).resolve().parent.parent / "sample_sets" / f"{PUBLIC_PERSONAS}.jsonl"
 
-_VERSION: Final = re.compile(r"v(\d{4,})")
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -343,8 +343,8 @@ def persona_versions(data: DataDir, name: str) -> list[str]:
     root = data.sets / _check_name(name)
     if not root.is_dir():
         return []
-    found = [p.name for p in root.iterdir() if _VERSION.fullmatch(p.name) and (p / PERSONAS_FILE).is_file()]
-    return sorted(found, key=lambda v: int(v[1:]))
+    found = [p.name for p in root.iterdir() if is_version(p.name) and (p / PERSONAS_FILE).is_file()]
+    return sorted(found, key=version_key)
 
 
 def persona_set_names(data: DataDir) -> list[str]:
@@ -354,7 +354,7 @@ def persona_set_names(data: DataDir) -> list[str]:
 
 
 def _has_personas(root: Path) -> bool:
-    return any(_VERSION.fullmatch(v.parent.name) for v in root.glob(f"v*/{PERSONAS_FILE}"))
+    return any(is_version(v.parent.name) for v in root.glob(f"v*/{PERSONAS_FILE}"))
 
 
 def load_persona_version(data: DataDir, name: str, version: str | None = None) -> PersonaSet:
@@ -400,7 +400,7 @@ def freeze_personas(data: DataDir, name: str, source: str | Path, *, visibility:
             latest = load_persona_version(data, name, versions[-1])
             if latest.content_hash == persona_content_hash(personas):
                 return latest
-        version = f"v{(int(versions[-1][1:]) + 1 if versions else 1):04d}"
+        version = version_name(version_number(versions[-1]) + 1 if versions else 1)
         cut = PersonaSet(name, version, tuple(personas), visibility)
         folder = root / version
         folder.mkdir(parents=True, exist_ok=False)
@@ -422,7 +422,7 @@ def resolve_personas(value: str, data: DataDir) -> PersonaSet:
     if path.suffix == ".jsonl" or path.exists():
         return load_persona_set(path)
     name, _, version = value.partition("@")
-    if not _NAME.fullmatch(name) or (version and not _VERSION.fullmatch(version)):
+    if not _NAME.fullmatch(name) or (version and not is_version(version)):
         raise PersonaError(f"{value[:80]}: no such persona file, and not a NAME[@vNNNN] persona set reference")
     return load_persona_version(data, name, version or None)
 
