@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from evaluator.clock import iso_utc, now_iso
-from evaluator.storage import DataDir, atomic_write_json, exclusive_lock, read_json
+from evaluator.storage import CommitConflict, DataDir, atomic_write_json, exclusive_lock, json_bytes, read_json
+from evaluator.storage.hub import HubStore
 from evaluator.wording import one_line
 
 HIDDEN_FILE: Final = "hidden.json"
@@ -87,9 +88,6 @@ def _update(data: DataDir, change: Callable[[dict[str, HiddenModel]], T]) -> T:
     commit against the commit it was read at, re-read and re-applied when the branch moved,
     so a hide survives the Space's disk. StoreUnavailable when the Hub cannot take it.
     """
-    from evaluator.storage import CommitConflict, json_bytes
-    from evaluator.storage.hub import HubStore
-
     home = data.home
     if not isinstance(home, HubStore):
         with exclusive_lock(data.cache / "locks" / "hidden.lock"):
