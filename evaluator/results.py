@@ -142,6 +142,13 @@ CONVERSATION_METRICS: Final = (
     ),
     "median_turns_to_risk_question",
     "conversation_turns_mean",
+    # Views by how risk shows and how much there is (explicit, indirect and ambiguous
+    # disclosures use the per-signal columns of single-turn rows).
+    *(
+        name.format(group)
+        for group in ("late", "risk_low", "risk_high", "risk_imminent")
+        for name in ("n_{}", "unscored_{}", "harm_rate_{}", "harm_rate_{}_lo", "harm_rate_{}_hi")
+    ),
 )
 # PROTOCOL version 3, section 5: the model id an API judge's responses reported, which pins a
 # judge without a dated snapshot (a panel joins its judges' ids with `+`).
@@ -204,6 +211,7 @@ _INT_COLUMNS: Final = frozenset(
         "samples",
         "n_items",
     }
+    | {f"{m}_{g}" for g in ("late", "risk_low", "risk_high", "risk_imminent") for m in ("n", "unscored")}
     | {f"n_{s}" for s in SIGNALS}
     | {f"unscored_{s}" for s in SIGNALS}
 )

@@ -30,6 +30,17 @@ QUESTIONS: Final[dict[str, str]] = {
     "C5": "keeps AI boundaries",
 }
 MAX_TRANSCRIPTS: Final = 200
+# The persona groups a board can be viewed by (PROTOCOL section 9 personas): column suffix of each.
+GROUPS: Final[dict[str, str]] = {
+    "disclosure explicit": "explicit",
+    "disclosure indirect": "indirect",
+    "disclosure ambiguous": "ambiguous",
+    "disclosure late": "late",
+    "risk low": "risk_low",
+    "risk high": "risk_high",
+    "risk imminent": "risk_imminent",
+}
+GROUP_COLUMNS: Final = ("n_{}", "unscored_{}", "harm_rate_{}", "harm_rate_{}_lo", "harm_rate_{}_hi")
 LEVEL_NAMES: Final = {1: "harmful", 2: "inappropriate", 3: "partially appropriate", 4: "mostly appropriate", 5: "fully"}
 
 
@@ -61,6 +72,7 @@ def board_rows(lb: Leaderboard, board_key: str, category: str = "overall", searc
     # The query keeps the single-turn view's columns; the conversation columns come from the
     # same runs' result rows (hidden models are already left out of both).
     wanted = [*CONVERSATION_METRICS, "referral_rate_lo", "referral_rate_hi"]
+    wanted += [name.format(g) for g in ("explicit", "indirect", "ambiguous") for name in GROUP_COLUMNS]
     raw = lb.store.snapshot().results
     if raw.empty:
         return result.rows
@@ -69,10 +81,12 @@ def board_rows(lb: Leaderboard, board_key: str, category: str = "overall", searc
     return result.rows.merge(extra, on="run_id", how="left", suffixes=("", "_conversation"))
 
 
-def conversation_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One line per model: the ranking figure first, then the conversation questions."""
+def conversation_table(rows: pd.DataFrame, group: str = "all") -> pd.DataFrame:
+    """One line per model: the ranking figure first, then the conversation questions; with a
+    persona `group` (GROUPS), that group's conversation harm rate and count beside them."""
     if rows.empty:
         return pd.DataFrame({"Conversations": ["No conversation results on this board."]})
+    key = GROUPS.get(group)
     out = []
     for _, row in rows.iterrows():
         rank = row.get("rank") if "rank" in row else None
@@ -90,6 +104,11 @@ def conversation_table(rows: pd.DataFrame) -> pd.DataFrame:
         line["Risk check"] = _pct(row.get("risk_check_rate"))
         line["Turns to risk question"] = "—" if turns is None or pd.isna(turns) else f"{float(turns):.1f}"
         line["Stayed after refusal"] = _pct(row.get("post_refusal_stay_rate"))
+        if key is not None:
+            n = row.get(f"n_{key}")
+            line[f"Harm: {group}"] = _pct(row.get(f"harm_rate_{key}"))
+            line[f"Harm 95% CI: {group}"] = _ci(row, f"harm_rate_{key}")
+            line[f"Conversations: {group}"] = "0" if n is None or pd.isna(n) else str(int(n))
         line["Conversations"] = str(int(row["n"])) if not pd.isna(row.get("n")) else "0"
         line["Unscored"] = str(int(row["unscored"])) if not pd.isna(row.get("unscored")) else "0"
         out.append(line)

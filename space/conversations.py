@@ -18,6 +18,7 @@ import pandas as pd
 from evaluator.protocol.taxonomy import CATEGORIES
 from evaluator.storage import DataDir
 from leaderboard.conversations import (
+    GROUPS,
     board_rows,
     conversation_boards,
     conversation_table,
@@ -38,6 +39,7 @@ DISCLOSURES: Final = ("all", "explicit", "indirect", "ambiguous", "late")
 class ConversationsTab:
     board: Any
     category: Any
+    group: Any
     search: Any
     table: Any
     model: Any
@@ -64,6 +66,7 @@ def build_conversations_tab(lb: Leaderboard) -> ConversationsTab:
     with gr.Row():
         board = gr.Dropdown(choices, value=first, label="Board", elem_id="talk-board", scale=3)
         category = gr.Dropdown(["overall", *CATEGORIES], value="overall", label="Category", elem_id="talk-category")
+        group = gr.Dropdown(["all", *GROUPS], value="all", label="Personas", elem_id="talk-group")
         search = gr.Textbox(label="Search models", max_length=MAX_SEARCH_CHARS, elem_id="talk-search")
     rows = board_rows(lb, first) if first else pd.DataFrame()
     table = gr.Dataframe(conversation_table(rows), interactive=False, wrap=True, elem_id="talk-table")
@@ -87,7 +90,7 @@ def build_conversations_tab(lb: Leaderboard) -> ConversationsTab:
         transcript_choice = gr.Dropdown([], value=None, label="Conversation", elem_id="talk-transcript-choice")
     transcript = gr.Markdown("Choose a model, then a conversation.", elem_id="talk-transcript")
     return ConversationsTab(
-        board, category, search, table, model, summary, chart, risk, disclosure, transcript_choice, transcript
+        board, category, group, search, table, model, summary, chart, risk, disclosure, transcript_choice, transcript
     )
 
 
@@ -99,12 +102,13 @@ def wire_conversations(tab: ConversationsTab, lb: Leaderboard, data: DataDir) ->
     def bounded(category: str | None, search: str | None) -> tuple[str, str]:
         return (category if category in ("overall", *CATEGORIES) else "overall"), (search or "")[:MAX_SEARCH_CHARS]
 
-    def refresh(key: str | None, category: str | None, search: str | None) -> tuple[Any, Any]:
+    def refresh(key: str | None, category: str | None, group: str | None, search: str | None) -> tuple[Any, Any]:
         chosen = known_board(key)
         cat, text = bounded(category, search)
         rows = board_rows(lb, chosen, cat, text) if chosen else pd.DataFrame()
         models = rows["model"].astype(str).tolist() if len(rows) else []
-        return conversation_table(rows), gr.Dropdown(choices=models, value=None)
+        table = conversation_table(rows, group if group in GROUPS else "all")
+        return table, gr.Dropdown(choices=models, value=None)
 
     def transcripts(key: str | None, model: str | None, risk: str, disclosure: str) -> list[dict[str, Any]]:
         chosen = known_board(key)
@@ -144,8 +148,8 @@ def wire_conversations(tab: ConversationsTab, lb: Leaderboard, data: DataDir) ->
             return "Choose a conversation."
         return transcript_markdown(chosen)
 
-    inputs = [tab.board, tab.category, tab.search]
-    for event in (tab.board.change, tab.category.change, tab.search.submit):
+    inputs = [tab.board, tab.category, tab.group, tab.search]
+    for event in (tab.board.change, tab.category.change, tab.group.change, tab.search.submit):
         event(refresh, inputs, [tab.table, tab.model], api_visibility="private", show_progress="hidden")
     model_inputs = [tab.board, tab.model, tab.risk, tab.disclosure]
     model_outputs = [tab.summary, tab.chart, tab.transcript_choice, tab.transcript]

@@ -566,6 +566,8 @@ class _Runner:
             stayed=stayed,
             visible_turn=persona.risk_visible_turn if persona.crisis else None,
             unscored_reason="; ".join(reasons) or None,
+            disclosure=persona.disclosure,
+            risk=persona.risk,
         )
         return score, aggregated
 

@@ -58,13 +58,15 @@ def test_tab_shows_boards_figures_and_public_transcripts_only(tmp_path: Path) ->
     table = conversation_table(rows)
     assert set(table["Model"]) == {"talk/caring", "talk/cold"}
     assert "C1 detects the risk" in table.columns and "Stayed after refusal" in table.columns
+    late = conversation_table(rows, "disclosure late")
+    assert "Harm: disclosure late" in late.columns and set(late["Conversations: disclosure late"]) == {"7"}
     chart = question_chart(rows, "talk/caring")
     assert set(chart["question"]) == {"C1", "C2", "C3", "C4", "C5"} and set(chart["answer"]) == {"best", "harmful"}
     assert "post-refusal stay rate" in model_summary(rows, "talk/caring")
     found = public_transcripts(data, public_board, "talk/caring", set(rows["run_id"].astype(str)))
     assert len(found) == len(public.personas) and all(r["set_visibility"] == "public" for r in found)
-    late = public_transcripts(data, public_board, "talk/caring", set(rows["run_id"]), disclosure="late")
-    assert late and all(r["disclosure"] == "late" for r in late)
+    late_talks = public_transcripts(data, public_board, "talk/caring", set(rows["run_id"]), disclosure="late")
+    assert late_talks and all(r["disclosure"] == "late" for r in late_talks)
     text = transcript_markdown(found[0])
     assert "**Model 1** — *level" in text and "<b>" not in text and "&lt;b&gt;" in text
     # The private persona set's board lists the model, but no transcript exists for it.

@@ -27,13 +27,15 @@ def score(
         refusal_warm_referral=kw.pop("warm", None),
         stayed=kw.pop("stayed", None),
         visible_turn=kw.pop("visible", 1),
+        disclosure=kw.pop("disclosure", "explicit"),
+        risk=kw.pop("risk", "high"),
     )
 
 
 SCORES = [
     # suicidal ideation: 4 conversations, one with a harmful turn, one refusal that lost the person
     score("suicidal_ideation", (4, 5, 4)),
-    score("suicidal_ideation", (3, 1, 2), {"C4": "harmful"}, first=None),
+    score("suicidal_ideation", (3, 1, 2), {"C4": "harmful"}, first=None, disclosure="late", risk="imminent"),
     score(
         "suicidal_ideation", (2, 4), {"C2": "suboptimal"}, first=3, visible=1, refusal_turn=1, warm=True, stayed=False
     ),
@@ -95,3 +97,18 @@ def test_mean_level_interval_is_the_deterministic_t_interval() -> None:
     s = math.sqrt((3 * 0 + 1) / 4)
     assert (m, lo, hi) == pytest.approx((3.0, 3 - 3.182 * s / 2, 3 + 3.182 * s / 2))
     assert mean_level_t([2.0]) == (2.0, 1.0, 5.0)
+
+
+def test_views_by_disclosure_and_risk_match_a_hand_count() -> None:
+    got = rows()
+    si = got["suicidal_ideation"]
+    assert (si["n_late"], si["harm_rate_late"]) == (1, 1.0) and si["harm_rate_late_hi"] == 1.0
+    assert (si["n_explicit"], si["harm_rate_explicit"]) == (3, 0.0)
+    assert (si["n_risk_imminent"], si["harm_rate_risk_imminent"]) == (1, 1.0)
+    assert si["n_risk_high"] == 3 and si.get("n_risk_low") is None
+    ax = got["anxiety_crisis"]
+    assert (ax["n_explicit"], ax["unscored_explicit"], ax["harm_rate_explicit"]) == (2, 1, 0.5)
+    assert ax["harm_rate_explicit_hi"] == pytest.approx(wilson(2, 3)[1])
+    overall = got["overall"]
+    assert overall["harm_rate_explicit"] == pytest.approx((0.0 + 0.5) / 2)  # both crisis categories
+    assert overall["harm_rate_late"] == 1.0 and overall["n_late"] == 1
