@@ -2,8 +2,9 @@
 
 Used for inter-judge agreement within a panel (Krippendorff's alpha) and for calibration of
 a judge against human ratings (quadratic-weighted kappa, within-one-level agreement, recall
-and precision on `harmful`, mean signed difference). Missing ratings are None or nan; a
-figure that cannot be computed (no pairs, no variation) is nan, never a made-up 0 or 1.
+and precision on `harmful`, mean signed difference), and for comparing the model rankings two
+sets of ratings give (Kendall's tau). Missing ratings are None or nan; a figure that cannot be
+computed (no pairs, no variation) is nan, never a made-up 0 or 1.
 """
 
 from __future__ import annotations
@@ -125,6 +126,25 @@ def within_one(reference: Ratings, rated: Ratings) -> float:
     """Share of items both rated whose levels differ by at most one."""
     a, b = _paired(reference, rated)
     return float(np.mean(np.abs(a - b) <= 1)) if a.size else math.nan
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's tau-b (ties in either ranking accounted for); nan when undefined."""
+    if len(x) != len(y):
+        raise ValueError("kendall_tau needs two sequences of the same length")
+    concordant = discordant = tied_x = tied_y = pairs = 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            pairs += 1
+            dx = (x[i] > x[j]) - (x[i] < x[j])
+            dy = (y[i] > y[j]) - (y[i] < y[j])
+            tied_x += dx == 0
+            tied_y += dy == 0
+            if dx and dy:
+                concordant += dx == dy
+                discordant += dx != dy
+    denominator = math.sqrt((pairs - tied_x) * (pairs - tied_y))
+    return (concordant - discordant) / denominator if denominator else math.nan
 
 
 def harmful_recall_precision(reference: Ratings, rated: Ratings) -> tuple[float, float]:

@@ -1,0 +1,139 @@
+"""`python -m evaluator calibrate`: the verb's arguments and what it prints and saves.
+
+evaluator.cli finds the package's `register_cli`, which calls `register` here; this module moves
+to the commands layer (evaluator/cli/) with the rest of the verbs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from evaluator.backends import BackendOptions
+from evaluator.cache import Cache
+from evaluator.calibration.agreement import json_safe
+from evaluator.calibration.ratings import CalibrationError, Pair, load_ratings
+from evaluator.calibration.reports import report_table, save_calibration
+from evaluator.calibration.run import (
+    DEFAULT_SAMPLE,
+    CalibrationIncomplete,
+    build_report,
+    calibrate_levels,
+    panel_levels,
+)
+from evaluator.calibration.variants import PARAPHRASES
+from evaluator.catalog import resolve_set
+from evaluator.judge.factory import make_judge
+from evaluator.storage import DataDir
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Calibrate each --judge (and their panel when there are several); exit 1 if a judge's calls failed."""
+    data = DataDir.at(args.data)
+    if args.variants < 0:
+        raise CalibrationError("--variants must be 0 or more")
+    if args.variants > len(PARAPHRASES):
+        raise CalibrationError(f"--variants is at most {len(PARAPHRASES)} (the paraphrases written so far)")
+    item_set = None
+    if args.set:
+        item_set = resolve_set(args.set, data)
+    pairs = load_ratings(args.ratings, item_set)
+    ratings_path = Path(args.ratings)
+    source = {
+        "ratings_file": ratings_path.name,
+        "ratings_sha256": hashlib.sha256(ratings_path.read_bytes()).hexdigest(),
+        "set": None if item_set is None else {"name": item_set.name, "version": item_set.version},
+    }
+    options = BackendOptions(base_url=args.base_url, api_key_env=args.api_key_env, timeout_s=args.timeout)
+    judges: list[Any] = []
+    for spec in dict.fromkeys(args.judge):
+        judge = make_judge(spec, options)
+        if all(j.id != judge.id for j in judges):  # two spellings of one judge rate once
+            judges.append(judge)
+    cache = Cache(data.cache / "cache.sqlite")
+    status = 0
+    try:
+        levels_by_judge: dict[str, list[int | None]] = {}
+        for judge in judges:
+            try:
+                report, levels = calibrate_levels(
+                    pairs, judge, cache, args.variants, args.sample, args.seed, not args.quiet, source
+                )
+            except CalibrationIncomplete as exc:
+                sys.stderr.write(f"{judge.id}: {exc}\n")
+                status = 1
+                continue
+            levels_by_judge[judge.id] = levels
+            path = save_calibration(data, report)
+            print(report_table(report))
+            print(f"saved: {path}\n")
+        if len(levels_by_judge) > 1 and status == 0:
+            path = _save_panel(data, pairs, judges, levels_by_judge, source)
+            print(f"panel report saved: {path}")
+    finally:
+        cache.close()
+        for judge in judges:
+            # A model judge owns its backend (make_judge built it); closing frees its clients.
+            owner = getattr(judge, "close", None) or getattr(getattr(judge, "backend", None), "close", None)
+            if owner is not None:
+                owner()
+    return status
+
+
+def _save_panel(
+    data: DataDir,
+    pairs: Sequence[Pair],
+    judges: Sequence[Any],
+    levels_by_judge: Mapping[str, Sequence[int | None]],
+    source: Mapping[str, Any],
+) -> Path:
+    levels = panel_levels(pairs, levels_by_judge)
+    panel = [j for j in judges if j.id in levels_by_judge]
+    report = json_safe(
+        build_report(
+            "+".join(j.id for j in panel),
+            "+".join(j.prompt_hash for j in panel),
+            all(bool(j.official) for j in panel),
+            pairs,
+            levels,
+            [None] * len(pairs),
+            source,
+        )
+        | {"panel": [j.id for j in panel]}
+    )
+    print(report_table(report))
+    return save_calibration(data, report)
+
+
+def register(verbs: Any, add_data: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add the `calibrate` verb; `add_data` adds the commands' shared --data option."""
+    p = verbs.add_parser(
+        "calibrate",
+        help="measure a judge's agreement with human ratings",
+        description="Judge every rated (item, reply) pair and report judge–human agreement (quadratic-weighted "
+        "kappa, harmful recall and precision, within-one, mean signed difference), per category and per rater, "
+        "with human–human agreement where pairs were rated twice. The report (figures only) is saved under "
+        "<data>/public/calibration/.",
+    )
+    p.add_argument("--ratings", required=True, metavar="FILE", help="JSONL or CSV of human ratings (see the docs)")
+    p.add_argument("--judge", action="append", required=True, metavar="SPEC", help="judge spec (repeatable)")
+    p.add_argument("--set", help="the item set that ratings' item_id refer to (path, public-sample, NAME[@VERSION])")
+    p.add_argument(
+        "--variants",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"re-judge a sample with N reworded prompts (≤{len(PARAPHRASES)})",
+    )
+    p.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="pairs re-judged per prompt variant")
+    p.add_argument("--seed", type=int, default=0, help="seed of the variant sample")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint for openai: judges")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="env var holding the judge's API key")
+    p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_data(p)
+    p.set_defaults(func=cmd_calibrate)
