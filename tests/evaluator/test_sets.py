@@ -334,6 +334,16 @@ def test_cut_queues_every_model_finished_on_the_previous_version(
     assert again.queued == [] and len(again.skipped) == 3
 
 
+def test_freeze_no_requeue_cuts_and_queues_nothing(frozen: DataDir, capsys: pytest.CaptureFixture[str]) -> None:
+    store = LocalRequestStore(frozen)
+    store.create(finished_record(1, "open-weight"))
+    retire_items(frozen, "held", category="no_crisis", count=1, seed=0)
+    code, out, err = cli(capsys, "sets", "freeze", "held", "--no-requeue", "--data", str(frozen.root))
+    assert code == 0, err
+    assert "cut held v0002" in out and "re-evaluation" not in out
+    assert [r.status for r in store.all()] == [Status.FINISHED]
+
+
 def test_requeue_with_an_injected_enqueue(frozen: DataDir) -> None:
     store = LocalRequestStore(frozen)
     store.create(finished_record(1, "open-weight"))

@@ -23,7 +23,7 @@ from gradio_client import Client
 
 from evaluator.audit import read_admin_log
 from evaluator.protocol.taxonomy import CATEGORIES
-from evaluator.sets import add_items, list_versions
+from evaluator.sets import add_items, list_versions, retire_items
 from evaluator.storage import DataDir, atomic_write_json
 from leaderboard.hidden import hidden_path, read_hidden
 from leaderboard.store import ResultStore
@@ -32,6 +32,7 @@ from space.admin import DENIED, TOKEN_ENV, AdminAccess, AdminActions, HubMembers
 from space.app import build_app, hidden_note
 from submissions import Queue, RequestRecord, Status, current_set, request_api_model
 from submissions.ratelimit import RateLimit
+from submissions.records import new_request_id
 from tests.space.conftest import SETTINGS, raw_call, seed_queue, serving
 from tests.support.browser import CHROMIUM, loopback_context
 from tests.support.results_factory import write_demo_board
@@ -317,6 +318,36 @@ def test_maintainer_actions_work_and_are_logged_with_who_and_when(data: DataDir,
     # The panel lists the log, newest first, as plain text.
     log_view = run["refresh"]("", "", TOKEN, "alice", None, None)[11]
     assert log_view.iloc[0]["Action"] == "audit.run" and "alice (admin token)" in set(log_view["Who"])
+
+
+def test_a_cut_queues_again_the_models_finished_on_the_version_before(data: DataDir, tmp_path: Path) -> None:
+    run = AdminActions(data, AdminAccess(env=ENV), SETTINGS).handlers()
+
+    def cut() -> str:
+        return message_of(run["cut"]("held", "", TOKEN, "alice", None, None))
+
+    add_items(data, "held", balanced_items(tmp_path / "held.jsonl"), who="setup")
+    assert "Re-evaluation" not in cut()  # the first version: nothing was evaluated before it
+    at = datetime.now(UTC)
+    finished = RequestRecord(
+        id=new_request_id(at),
+        model="baseline:refusal",
+        model_type="baseline",
+        spec="baseline:refusal",
+        submitter="someone",
+        set_name="held",
+        set_version="v0001",
+        status=Status.FINISHED,
+        submitted_at=at,
+        updated_at=at,
+        finished_at=at,
+    )
+    Queue.local(data, SETTINGS).store.create(finished)
+    retire_items(data, "held", category="no_crisis", count=1, seed=0, who="setup")
+    message = cut()
+    assert message.startswith("✅ Cut held v0002") and "Re-evaluation queued for 1 models" in message
+    runs = [r for r in Queue.local(data, SETTINGS).records() if r.set_name == "held"]
+    assert sorted((r.set_version, r.status) for r in runs) == [("v0001", Status.FINISHED), ("v0002", Status.PENDING)]
 
 
 # ---------------------------------------------------------------------------------------
