@@ -66,42 +66,28 @@ class PromptVariantBackend:
 
 
 class VariantJudge:
-    """A checklist judge asked with a reworded role paragraph; pinned apart from the original."""
+    """A checklist judge asked with a reworded role paragraph; pinned apart from the original.
+
+    Its identity is plain data, fixed here; only `judge` does any work.
+    """
 
     def __init__(self, judge: Any, number: int, paraphrase: str) -> None:
-        self._number = number
-        self._id = f"{judge.id}~prompt-variant-{number}"
-        digest = hashlib.sha256(f"{judge.prompt_hash}|{paraphrase}".encode()).hexdigest()[:16]
-        self._prompt_hash = digest
-        self._family = judge.family
+        self.id: str = f"{judge.id}~prompt-variant-{number}"
+        self.prompt_hash: str = hashlib.sha256(f"{judge.prompt_hash}|{paraphrase}".encode()).hexdigest()[:16]
+        self.family: str | None = judge.family
+        self.official = False
         self._inner = ChecklistJudge(
             PromptVariantBackend(judge.backend, variant_system_prompt(paraphrase)),
-            judge_id=self._id,
+            judge_id=self.id,
             family=judge.family,
         )
-
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def prompt_hash(self) -> str:
-        return self._prompt_hash
-
-    @property
-    def family(self) -> str | None:
-        return self._family
-
-    @property
-    def official(self) -> bool:
-        return False
 
     def judge(self, tasks: Sequence[Any], on_result: Any = None) -> list[Any]:
         def relay(index: int, judgement: Any) -> None:
             if on_result is not None:
-                on_result(index, replace(judgement, prompt_hash=self._prompt_hash))
+                on_result(index, replace(judgement, prompt_hash=self.prompt_hash))
 
-        return [replace(j, prompt_hash=self._prompt_hash) for j in self._inner.judge(tasks, relay)]
+        return [replace(j, prompt_hash=self.prompt_hash) for j in self._inner.judge(tasks, relay)]
 
 
 def supports_variants(judge: Any) -> bool:
