@@ -32,7 +32,7 @@ def test_a_conversation_run_travels_through_the_hub_and_resumes_elsewhere(site: 
     personas = write_personas(tmp_path / "p.jsonl", public=True)
     config = ConversationConfig(model="talk/caring", personas=personas)
 
-    def run(store):  # type: ignore[no-untyped-def]
+    def run(store):
         backend = ScriptedBackend(always(CARING), name="talk/caring")
         sync = ConversationSync(store)
         outcome = run_conversations(
