@@ -268,7 +268,7 @@ class Worker:
         self._unreadable_seen: set[str] = set()
 
     def load_set(self) -> ItemSet:
-        from evaluator.cli import resolve_set
+        from evaluator.catalog import resolve_set
 
         return resolve_set(self.config.item_set or os.environ.get("CRISIS_SET") or "public-sample", self.data)
 
@@ -279,7 +279,7 @@ class Worker:
         request whose version is not here runs on the current set, and its record says so
         when it finishes.
         """
-        from evaluator.cli import resolve_set
+        from evaluator.catalog import resolve_set
         from evaluator.items import ItemSetError
 
         if not record.set_name or not record.set_version:
