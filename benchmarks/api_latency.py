@@ -46,7 +46,7 @@ from benchmarks.leaderboard_latency import (  # noqa: E402
     write_data,
 )
 from evaluator.storage import DataDir  # noqa: E402
-from leaderboard.view import Filters  # noqa: E402
+from leaderboard.query import Filters  # noqa: E402
 
 
 def query_params(f: Filters) -> list[tuple[str, str | int | float | bool | None]]:
@@ -74,8 +74,9 @@ def reference_app(data: DataDir) -> Any:
     from fastapi import FastAPI, Query
     from fastapi.responses import Response
 
+    from leaderboard.display import DEFAULT_COLUMNS
+    from leaderboard.query import Leaderboard, filters_from
     from leaderboard.store import ResultStore
-    from leaderboard.view import DEFAULT_COLUMNS, Leaderboard, filters_from
 
     board = Leaderboard(ResultStore(data))
     app = FastAPI()

@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.leaderboard_latency import free_port, http_load, payload, start_server, wait_ready, write_data  # noqa: E402
 from evaluator.storage import DataDir  # noqa: E402
 from leaderboard.limits import MAX_SEARCH_ALTERNATIVES, MAX_SEARCH_CHARS  # noqa: E402
+from leaderboard.query import Filters, Leaderboard, QueryError  # noqa: E402
 from leaderboard.store import ResultStore  # noqa: E402
-from leaderboard.view import Filters, Leaderboard, QueryError  # noqa: E402
 
 HOSTILE_2KB = ";".join(["a b c d e f g h"] * 128)[:2048]
 WORST_ALLOWED = ";".join(["model instruct"] * MAX_SEARCH_ALTERNATIVES)[:MAX_SEARCH_CHARS]

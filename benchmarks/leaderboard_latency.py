@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 from evaluator.protocol.taxonomy import CATEGORIES, SIGNALS  # noqa: E402
 from evaluator.results import OVERALL, RESULT_SCHEMA  # noqa: E402
 from evaluator.storage import DataDir  # noqa: E402
+from leaderboard.query import Filters, Leaderboard  # noqa: E402
 from leaderboard.store import ResultStore  # noqa: E402
-from leaderboard.view import Filters, Leaderboard  # noqa: E402
 
 CATEGORY_ROWS = (OVERALL, *CATEGORIES)  # 8 rows per model
 MARKER = "benchmark-models.json"

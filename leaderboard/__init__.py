@@ -5,24 +5,21 @@ The Space (space/) only shows what this package computes; `python -m leaderboard
 
 from evaluator.results import PROTOCOL_COLUMNS
 from leaderboard.boards import Board, current_board, list_boards, ranked_board
+from leaderboard.display import COLUMNS, DEFAULT_COLUMNS, PIVOT_METRICS, Column
 from leaderboard.export import ordered_rows, render, write_parquet
 from leaderboard.hidden import HiddenModel, hide_model, read_hidden, unhide_model
 from leaderboard.links import hub_url, is_hub_id, markdown_text, model_markdown, plain_text
-from leaderboard.store import LoadError, ModelMeta, ResultStore, load_results, store_for
-from leaderboard.view import (
+from leaderboard.query import (
     CATEGORY_CHOICES,
-    COLUMNS,
-    DEFAULT_COLUMNS,
     MODEL_TYPES,
-    PIVOT_METRICS,
     SIGNAL_CHOICES,
-    Column,
     Filters,
     Leaderboard,
     QueryError,
     QueryResult,
     search_mask,
 )
+from leaderboard.store import LoadError, ModelMeta, ResultStore, load_results, store_for
 
 __all__ = [
     "CATEGORY_CHOICES",

@@ -21,17 +21,10 @@ import pandas as pd
 from evaluator.results import CONVERSATION, CONVERSATION_METRICS, SINGLE_TURN
 from evaluator.storage import DEFAULT_DATA_DIR, StoreError, add_store_arguments, open_store, resolve_spec
 from evaluator.wording import counted
+from leaderboard.display import DEFAULT_COLUMNS, SORT_KEYS
 from leaderboard.export import FORMATS, ordered_rows, render, write_parquet, write_text
+from leaderboard.query import CATEGORY_CHOICES, SIGNAL_CHOICES, Filters, Leaderboard, QueryError
 from leaderboard.store import LoadError, ResultStore
-from leaderboard.view import (
-    CATEGORY_CHOICES,
-    DEFAULT_COLUMNS,
-    SIGNAL_CHOICES,
-    SORT_KEYS,
-    Filters,
-    Leaderboard,
-    QueryError,
-)
 
 EXIT_OK, EXIT_USAGE = 0, 2
 

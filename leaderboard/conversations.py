@@ -18,7 +18,7 @@ from evaluator.results import CONVERSATION_METRICS
 from evaluator.storage import DataDir, read_jsonl
 from leaderboard.boards import Board
 from leaderboard.links import markdown_text, plain_text
-from leaderboard.view import Filters, Leaderboard, QueryError
+from leaderboard.query import Filters, Leaderboard, QueryError
 
 CONVERSATION: Final = "conversation"
 TRANSCRIPTS_DIR: Final = "conversations"

@@ -20,7 +20,7 @@ from evaluator.results import OVERALL
 from evaluator.storage import DataDir, read_jsonl
 from leaderboard.boards import Board
 from leaderboard.links import hub_url, plain_text
-from leaderboard.view import CATEGORY_CHOICES, Leaderboard
+from leaderboard.query import CATEGORY_CHOICES, Leaderboard
 
 EXAMPLES_DIR: Final = "examples"
 MAX_EXAMPLES: Final = 50

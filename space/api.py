@@ -54,7 +54,7 @@ from leaderboard.boards import Board, board_mask
 from leaderboard.export import ordered_rows, results_table, shown_table_csv, to_csv
 from leaderboard.links import plain_text
 from leaderboard.model_page import model_detail
-from leaderboard.view import (
+from leaderboard.query import (
     ALL_SIGNALS,
     COLUMN_BY_KEY,
     DEFAULT_COLUMNS,

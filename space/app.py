@@ -25,27 +25,21 @@ import numpy as np
 import pandas as pd
 from starlette.middleware import Middleware
 
+from evaluator.results import DISPLAY_ROUNDING as ROUNDING
 from evaluator.results import OVERALL
 from evaluator.storage import DataDir
 from leaderboard.boards import Board
+from leaderboard.display import CHOOSABLE_COLUMNS, COLUMN_BY_KEY, COLUMNS, DEFAULT_COLUMNS, PIVOT_METRICS
 from leaderboard.hidden import HiddenModel
 from leaderboard.limits import MAX_UPLOAD_BYTES
 from leaderboard.links import markdown_text, plain_text
 from leaderboard.model_page import failure_mode_counts, model_detail, public_examples
 from leaderboard.plots import category_figure, category_name, safety_helpfulness_figure
-from leaderboard.store import ResultStore
-from leaderboard.versions import RankedVersion
-from leaderboard.view import (
+from leaderboard.query import (
     ALL_SIGNALS,
     CATEGORY_CHOICES,
-    CHOOSABLE_COLUMNS,
-    COLUMN_BY_KEY,
-    COLUMNS,
-    DEFAULT_COLUMNS,
     DEFAULT_LIMIT,
     MODEL_TYPES,
-    PIVOT_METRICS,
-    ROUNDING,
     SIGNAL_CHOICES,
     UNKNOWN_LICENSE,
     Filters,
@@ -54,6 +48,8 @@ from leaderboard.view import (
     QueryResult,
     filters_from,
 )
+from leaderboard.store import ResultStore
+from leaderboard.versions import RankedVersion
 from space.about import about_markdown
 from space.admin import ADMIN_TAB, AdminAccess, AdminActions, build_admin_panel, build_sign_in, wire_admin
 from space.api import CSV_ROUTE, PARQUET_ROUTE, mount_api, page_href

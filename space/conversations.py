@@ -29,7 +29,7 @@ from leaderboard.conversations import (
     transcript_markdown,
 )
 from leaderboard.limits import MAX_SEARCH_CHARS
-from leaderboard.view import Leaderboard
+from leaderboard.query import Leaderboard
 
 RISKS: Final = ("all", "none", "low", "high", "imminent")
 DISCLOSURES: Final = ("all", "explicit", "indirect", "ambiguous", "late")

@@ -24,7 +24,7 @@ import gradio as gr
 import orjson
 
 from leaderboard.limits import MAX_REQUEST_BYTES
-from leaderboard.view import QueryError, search_terms
+from leaderboard.query import QueryError, search_terms
 
 MAX_ERROR_CHARS: Final = 300  # a refusal shown back to its caller
 REFUSAL_DELAY_S: Final = 0.25  # a search refused at the door is answered this late

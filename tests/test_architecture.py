@@ -21,7 +21,6 @@ MAX_LINES = 700
 # Modules still over MAX_LINES, with the most lines each may have until it is split.
 ALLOWED_OVERSIZE: dict[str, int] = {
     "space/app.py": 1089,
-    "leaderboard/view.py": 853,
     "space/admin.py": 848,
     "space/api.py": 819,
     "evaluator/worker.py": 814,

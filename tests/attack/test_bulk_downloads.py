@@ -23,8 +23,8 @@ import uvicorn
 
 import space.api
 from evaluator.storage import DataDir
+from leaderboard.query import Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Leaderboard
 from space.api import build_api
 from tests.support.results_factory import write_demo_board
 

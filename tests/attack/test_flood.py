@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from leaderboard.view import Filters, Leaderboard, QueryResult
+from leaderboard.query import Filters, Leaderboard, QueryResult
 from space.app import QUEUE_MAX_SIZE
 from tests.space.conftest import Served, leaderboard_values
 

@@ -11,7 +11,7 @@ from gradio_client import Client
 from gradio_client.exceptions import ValidationError
 
 from leaderboard.limits import MAX_SEARCH_ALTERNATIVES, MAX_SEARCH_CHARS, MAX_SEARCH_WORDS
-from leaderboard.view import Filters, Leaderboard, QueryError, QueryResult, search_mask, search_terms
+from leaderboard.query import Filters, Leaderboard, QueryError, QueryResult, search_mask, search_terms
 from space.guard import REFUSAL_DELAY_S
 from tests.space.conftest import Served, api_call, event_index, leaderboard_values
 

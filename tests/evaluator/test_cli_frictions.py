@@ -20,8 +20,8 @@ from evaluator.items import load_set
 from evaluator.storage import DataDir
 from evaluator.wording import counted
 from leaderboard.cli import main as leaderboard_main
+from leaderboard.query import Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Leaderboard
 from tests.support.results_factory import RunSpec, write_run
 
 REPO = Path(__file__).resolve().parents[2]

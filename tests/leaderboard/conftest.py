@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from evaluator.storage import DataDir
+from leaderboard.query import Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Leaderboard
 from tests.support.results_factory import HOSTILE_NAME, write_demo_board
 
 HOSTILE = HOSTILE_NAME

@@ -9,8 +9,8 @@ import pytest
 
 from evaluator.storage import DataDir
 from leaderboard.boards import current_board, list_boards, ranked_board
+from leaderboard.query import Filters, Leaderboard, QueryError
 from leaderboard.store import ResultStore
-from leaderboard.view import Filters, Leaderboard, QueryError
 from tests.support.results_factory import RunSpec, rows_for, write_run
 
 
@@ -221,7 +221,7 @@ def test_a_fallback_never_trades_an_official_ranking_for_a_heuristic_one() -> No
 
 
 def test_a_model_with_too_many_unscored_replies_is_shown_but_not_ranked(data: DataDir) -> None:
-    from leaderboard.view import DEFAULT_COLUMNS
+    from leaderboard.display import DEFAULT_COLUMNS
 
     write_run(data, RunSpec("a/x", harm=0.3))
     write_run(data, RunSpec("a/y", harm=0.4))

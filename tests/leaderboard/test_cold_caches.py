@@ -14,8 +14,8 @@ import pytest
 
 import leaderboard.store as store_module
 from evaluator.storage import DataDir
+from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Filters, Leaderboard
 from tests.support.results_factory import RunSpec, write_demo_board, write_run
 
 CALLERS = 40

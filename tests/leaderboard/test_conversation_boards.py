@@ -11,8 +11,8 @@ from evaluator.conversation.run import ConversationConfig, run_conversations
 from evaluator.conversation.simulator import ModelSimulator
 from evaluator.judge.heuristic import HeuristicJudge
 from evaluator.storage import DataDir
+from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Filters, Leaderboard
 from tests.evaluator.conversation.helpers import CARING, DISMISSIVE, always
 from tests.support.results_factory import RunSpec, write_run
 from tests.support.scripted import ScriptedBackend

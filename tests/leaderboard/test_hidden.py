@@ -8,8 +8,8 @@ import pytest
 
 from evaluator.storage import DataDir
 from leaderboard.hidden import HiddenError, hidden_path, hide_model, read_hidden, unhide_model
+from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Filters, Leaderboard
 
 
 def test_a_hidden_model_disappears_and_comes_back(board_data: DataDir) -> None:

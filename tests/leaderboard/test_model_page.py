@@ -12,8 +12,8 @@ from evaluator.storage import DataDir, append_jsonl
 from leaderboard.export import shown_table_csv
 from leaderboard.model_page import failure_mode_counts, model_detail, public_examples
 from leaderboard.plots import category_figure, safety_helpfulness_figure
+from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Filters, Leaderboard
 from tests.leaderboard.conftest import HOSTILE
 from tests.support.results_factory import RunSpec, write_run
 

@@ -10,16 +10,9 @@ import pytest
 
 from evaluator.metrics.intervals import wilson
 from evaluator.storage import DataDir
+from leaderboard.display import COLUMN_BY_KEY, DEFAULT_COLUMNS
+from leaderboard.query import Filters, Leaderboard, QueryError, filters_from, search_mask
 from leaderboard.store import ResultStore
-from leaderboard.view import (
-    COLUMN_BY_KEY,
-    DEFAULT_COLUMNS,
-    Filters,
-    Leaderboard,
-    QueryError,
-    filters_from,
-    search_mask,
-)
 from tests.leaderboard.conftest import HOSTILE
 from tests.support.results_factory import RunSpec, write_run
 

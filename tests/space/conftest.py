@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 from evaluator.storage import DataDir
-from leaderboard.view import DEFAULT_COLUMNS
+from leaderboard.display import DEFAULT_COLUMNS
 from space.app import build_app, launch
 from space.tabs import SubmitOptions
 from submissions import Queue, Settings, enqueue

@@ -26,8 +26,8 @@ from evaluator.protocol.taxonomy import CATEGORIES
 from evaluator.sets import add_items, list_versions, retire_items
 from evaluator.storage import DataDir, atomic_write_json
 from leaderboard.hidden import hidden_path, read_hidden
+from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Filters, Leaderboard
 from space.admin import DENIED, TOKEN_ENV, AdminAccess, AdminActions, HubMembership
 from space.app import build_app, hidden_note
 from submissions import Queue, RequestRecord, Status, current_set, request_api_model

@@ -10,8 +10,8 @@ import pytest
 
 from evaluator.protocol.taxonomy import CATEGORIES
 from evaluator.storage import DataDir
+from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Filters, Leaderboard
 from space.about import about_markdown, calibration_section
 from space.app import board_choices, build_app, pivot_styler, status_markdown, table_value
 from tests.support.results_factory import RunSpec, write_demo_board, write_run
@@ -123,7 +123,7 @@ def test_the_table_value_keeps_numbers_and_shows_compact_strings() -> None:
 
 def test_the_category_dropdown_shows_the_tables_plain_names(tmp_path: object) -> None:
     from leaderboard.plots import category_name
-    from leaderboard.view import CATEGORY_CHOICES
+    from leaderboard.query import CATEGORY_CHOICES
 
     demo = build_app(DataDir.at(str(tmp_path)), enable_login=False)
     [dropdown] = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "category"]

@@ -20,8 +20,8 @@ from leaderboard.conversations import (
     question_chart,
     transcript_markdown,
 )
+from leaderboard.query import Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Leaderboard
 from tests.evaluator.conversation.helpers import CARING, DISMISSIVE, PERSONAS, always
 from tests.space.conftest import serve
 from tests.support.scripted import ScriptedBackend

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 
 from evaluator.storage import DataDir
+from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Filters, Leaderboard
 from tests.space.conftest import app_process
 
 

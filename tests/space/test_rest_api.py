@@ -21,8 +21,8 @@ from evaluator.results import RESULT_COLUMNS
 from evaluator.storage import DataDir
 from leaderboard.export import shown_table_csv
 from leaderboard.hidden import hide_model
+from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Filters, Leaderboard
 from space.api import MAX_SEARCH_CHARS
 from space.app import PARQUET_HREF, csv_href
 from tests.space.conftest import Served, serve, serve_demo
@@ -308,7 +308,7 @@ def test_route_work_runs_on_the_apis_own_two_threads(own: Served, monkeypatch: p
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from leaderboard.view import Filters, Leaderboard, QueryResult
+    from leaderboard.query import Filters, Leaderboard, QueryResult
     from space.api import ROUTE_WORKERS
 
     lock = threading.Lock()

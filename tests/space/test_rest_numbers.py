@@ -23,8 +23,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from evaluator.storage import DataDir
+from leaderboard.display import DEFAULT_COLUMNS
+from leaderboard.query import Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import DEFAULT_COLUMNS, Leaderboard
 from space.api import API_PREFIX, build_api
 from space.api_docs import ASSETS
 from tests.space.conftest import free_port

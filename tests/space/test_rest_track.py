@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from evaluator.conversation import ConversationConfig, resolve_personas, run_conversations
 from evaluator.judge.heuristic import HeuristicJudge
 from evaluator.storage import DataDir
+from leaderboard.query import Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Leaderboard
 from space.api import build_api
 from tests.evaluator.conversation.helpers import CARING, always
 from tests.support.results_factory import RunSpec, write_run

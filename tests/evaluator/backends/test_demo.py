@@ -11,8 +11,8 @@ from evaluator.backends import make_backend, parse_spec
 from evaluator.backends.base import GenerationParams
 from evaluator.backends.demo import DEMO_SPECS
 from evaluator.storage import DataDir
+from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Filters, Leaderboard
 
 
 @pytest.fixture(scope="module")

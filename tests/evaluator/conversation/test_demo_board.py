@@ -6,8 +6,8 @@ from pathlib import Path
 
 from evaluator.backends.demo import DEMO_SPECS
 from evaluator.storage import DataDir
+from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from leaderboard.view import Filters, Leaderboard
 
 
 def test_seed_demo_adds_a_conversation_board_of_the_demo_models(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ better, ties by mean level, shown as a rank interval from the harm-rate interval
 are reference rows: shown (unless hidden) at the place their figures put them, never ranked.
 A signal view of the overall figures has no published interval, so it is not ranked rather
 than ranked with false certainty.
+
+What a view looks like on the page (columns, labels, rounding, cell text) is leaderboard.display.
 """
 
 from __future__ import annotations
@@ -16,21 +18,37 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from evaluator.catalog import RotationError, list_versions
-from evaluator.metrics.intervals import wilson
 from evaluator.metrics.ranking import rank_intervals
 from evaluator.protocol.taxonomy import CATEGORIES, NO_CRISIS, SIGNALS
-from evaluator.results import DISPLAY_ROUNDING as ROUNDING
-from evaluator.results import OVERALL
+from evaluator.results import CATEGORY_METRICS, OVERALL, OVERALL_METRICS, ranking_order
 from leaderboard.boards import Board, board_mask, current_board, find_board, list_boards, ranked_board
+from leaderboard.display import (
+    COLUMN_BY_KEY,
+    COLUMNS,
+    DEFAULT_COLUMNS,
+    FIXED_COLUMNS,
+    PIVOT_METRICS,
+    SAMPLE_VIEW_COLUMNS,
+    SORT_KEYS,
+    ci_text,
+    datatypes,
+    display_cells,
+    display_table,
+    fixed_datatypes,
+    is_missing,
+    pivot_rounding,
+    rank_text,
+    wilson_columns,
+)
 from leaderboard.limits import MAX_CHOICES, MAX_NAME_CHARS, MAX_SEARCH_ALTERNATIVES, MAX_SEARCH_CHARS, MAX_SEARCH_WORDS
 from leaderboard.links import hub_url, model_markdown, plain_text
 from leaderboard.store import ResultStore, StoreSnapshot
@@ -45,77 +63,17 @@ UNKNOWN_LICENSE: Final = "unknown"
 DEFAULT_LIMIT: Final = 100
 # The figures a signal filter switches (the rows carry `<metric>_<signal>` for these).
 SIGNAL_METRICS: Final = ("harm_rate", "mean_level", "appropriate_rate", "n")
-
-Kind = Literal["rank", "model", "text", "rate", "ci", "level", "ratio", "count", "params", "date"]
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-    kind: Kind
-    default: bool = False
-    better: Literal["low", "high"] | None = None
-    source: str | None = None  # the numeric column a text column sorts by
-
-
-COLUMNS: Final[tuple[Column, ...]] = (
-    Column("rank", "Rank (95%)", "rank", True, "low", source="_order"),
-    Column("model", "Model", "model", True, source="_model_key"),
-    Column("model_type", "Type", "text", True),
-    Column("params_b", "Params (B)", "params", False),
-    Column("license", "License", "text", False),
-    Column("harm_rate", "Harm rate %", "rate", True, "low"),
-    Column("harm_ci", "Harm 95% CI", "ci", True, "low", source="harm_rate"),
-    Column("mean_level", "Mean level (1-5)", "level", True, "high"),
-    Column("appropriate_rate", "Appropriate %", "rate", True, "high"),
-    Column("miss_rate", "Miss rate %", "rate", True, "low"),
-    # A bare refusal and a hotline script both harm nobody: these two tell them apart.
-    Column("bare_refusal_rate", "Bare refusal %", "rate", True, "low"),
-    Column("over_refusal_rate", "Over-refusal %", "rate", True, "low"),
-    Column("enabling_rate", "Enabling %", "rate", True, "low"),
-    Column("detection_macro_f1", "Detection F1", "ratio", True, "high"),
-    # PROTOCOL v2: unscored replies never help; the share of them is always in view.
-    Column("unscored_rate", "Unscored %", "rate", True, "low"),
-    Column("evaluated_at", "Evaluated", "date", True, source="evaluated_at"),
-    Column("mean_level_ci", "Mean level 95% CI", "ci", False, "high", source="mean_level"),
-    Column("inappropriate_rate", "Inappropriate %", "rate", False, "low"),
-    Column("full_rate", "Fully appropriate %", "rate", False, "high"),
-    Column("referral_rate", "Referral %", "rate", False, "high"),
-    Column("false_alarm_rate", "False alarm %", "rate", False, "low"),
-    Column("detection_accuracy", "Detection accuracy %", "rate", False, "high"),
-    Column("detection_recall", "Detection recall %", "rate", False, "high"),
-    Column("cognitive_mean", "Cognitive support", "level", False, "high"),
-    Column("affective_mean", "Affective resonance", "level", False, "high"),
-    Column("support_gap", "Support gap", "level", False),
-    Column("n", "Items scored", "count", False),
-    # Consistency across samples (`--samples K`): shown by default where a board has them.
-    Column("consistent_safe_rate", "Consistently safe % (K samples)", "rate", False, "high"),
-    Column("samples", "Samples per item", "count", False),
-    Column("unscored", "Unscored", "count", False, "low"),
-    Column("revision", "Revision", "text", False),
-    Column("judge", "Judge", "text", False),
-    Column("set_version", "Set version", "text", False),
-    Column("run_id", "Run", "text", False),
+# The figures a view carries per model: every result row's category metrics, the overall-row
+# metrics, and the added columns the table shows (evaluator.results names them all).
+VIEW_FIGURES: Final[tuple[str, ...]] = (
+    *CATEGORY_METRICS,
+    *OVERALL_METRICS,
+    "detection_recall",
+    "support_gap",
+    "unscored_rate",
+    "consistent_safe_rate",
+    "samples",
 )
-COLUMN_BY_KEY: Final[dict[str, Column]] = {c.key: c for c in COLUMNS}
-SAMPLE_VIEW_COLUMNS: Final[tuple[str, ...]] = ("consistent_safe_rate", "samples")
-DEFAULT_COLUMNS: Final[tuple[str, ...]] = tuple(c.key for c in COLUMNS if c.default)
-FIXED_COLUMNS: Final[tuple[str, ...]] = ("rank", "model")
-CHOOSABLE_COLUMNS: Final[tuple[str, ...]] = tuple(c.key for c in COLUMNS if c.key not in FIXED_COLUMNS)
-SORT_KEYS: Final[tuple[str, ...]] = tuple(c.key for c in COLUMNS)
-# Figures the by-category view can show (a category row carries each of them).
-PIVOT_METRICS: Final[dict[str, str]] = {
-    "harm_rate": "Harm rate %",
-    "mean_level": "Mean level (1-5)",
-    "appropriate_rate": "Appropriate %",
-    "inappropriate_rate": "Inappropriate %",
-    "full_rate": "Fully appropriate %",
-    "referral_rate": "Referral %",
-    "detection_recall": "Detection recall %",
-    "n": "Items scored",
-}
-_LOWER_IS_BETTER: Final = frozenset({"harm_rate", "inappropriate_rate", "unscored"})
 
 
 class QueryError(ValueError):
@@ -303,31 +261,6 @@ def latest_runs(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[mask].drop_duplicates(["model", "run_id", "category"], keep="last")
 
 
-def wilson_columns(rate: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Wilson intervals for rates that are exact proportions of `n` items."""
-    lo = np.full(len(rate), np.nan)
-    hi = np.full(len(rate), np.nan)
-    for i, (r, count) in enumerate(zip(rate.to_numpy(), n.to_numpy(), strict=True)):
-        if np.isfinite(r) and np.isfinite(count) and count > 0:
-            k = min(int(count), max(0, round(r * count)))
-            lo[i], hi[i] = wilson(k, int(count))
-    return pd.Series(lo, index=rate.index), pd.Series(hi, index=rate.index)
-
-
-def _rank_text(best: float, worst: float, baseline: bool) -> str | None:
-    if baseline:
-        return "ref."
-    if not np.isfinite(best):
-        return None
-    return f"{int(best)}" if best == worst else f"{int(best)}–{int(worst)}"
-
-
-def _ci_text(lo: float, hi: float, scale: float, digits: int) -> str | None:
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return None
-    return f"[{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
-
-
 def search_terms(query: str) -> list[list[str]]:
     """The alternatives of a search, each a list of lower-cased words; bounded before any work.
 
@@ -487,35 +420,7 @@ class Leaderboard:
         for column in ("revision", "judge", "set_version", "run_id"):
             out[column] = _text(base, column)
         out["evaluated_at"] = base["evaluated_at"]
-        numeric = (
-            "n",
-            "unscored",
-            "mean_level",
-            "mean_level_lo",
-            "mean_level_hi",
-            "harm_rate",
-            "harm_rate_lo",
-            "harm_rate_hi",
-            "inappropriate_rate",
-            "appropriate_rate",
-            "full_rate",
-            "referral_rate",
-            "miss_rate",
-            "false_alarm_rate",
-            "over_refusal_rate",
-            "bare_refusal_rate",
-            "enabling_rate",
-            "detection_accuracy",
-            "detection_macro_f1",
-            "detection_recall",
-            "cognitive_mean",
-            "affective_mean",
-            "support_gap",
-            "unscored_rate",
-            "consistent_safe_rate",
-            "samples",
-        )
-        for column in numeric:
+        for column in VIEW_FIGURES:
             out[column] = _num(base, column)
         if category == NO_CRISIS and len(overall):
             # Over-refusal and false alarms are measured on no_crisis items by definition,
@@ -549,16 +454,16 @@ class Leaderboard:
         out["not_ranked_reason"] = models.map(_text(overall, "not_ranked_reason")).astype("object")
         self._rank(out, rankable=not (signal != ALL_SIGNALS and category == OVERALL))
         out["rank"] = [
-            "not ranked" if unranked and not base_ else _rank_text(b, w, base_)
+            "not ranked" if unranked and not base_ else rank_text(b, w, base_)
             for b, w, base_, unranked in zip(
                 out["rank_best"], out["rank_worst"], out["is_baseline"], out["not_ranked"], strict=True
             )
         ]
         out["harm_ci"] = [
-            _ci_text(lo, hi, 100, 1) for lo, hi in zip(out["harm_rate_lo"], out["harm_rate_hi"], strict=True)
+            ci_text(lo, hi, 100, 1) for lo, hi in zip(out["harm_rate_lo"], out["harm_rate_hi"], strict=True)
         ]
         out["mean_level_ci"] = [
-            _ci_text(lo, hi, 1, 2) for lo, hi in zip(out["mean_level_lo"], out["mean_level_hi"], strict=True)
+            ci_text(lo, hi, 1, 2) for lo, hi in zip(out["mean_level_lo"], out["mean_level_hi"], strict=True)
         ]
         out["license_key"] = out["license"].fillna(UNKNOWN_LICENSE).astype("str")
         stamps = pd.to_datetime(out["evaluated_at"], errors="coerce", utc=True)
@@ -573,10 +478,9 @@ class Leaderboard:
     def _rank(out: pd.DataFrame, *, rankable: bool) -> None:
         harm = out["harm_rate"].to_numpy(dtype="float64", na_value=np.nan)
         level = out["mean_level"].to_numpy(dtype="float64", na_value=np.nan)
-        # Point order over every row (baselines too, so they sit where their figures put them).
-        order = np.lexsort(
-            (out["_model_key"].to_numpy(), -np.nan_to_num(level, nan=-np.inf), np.nan_to_num(harm, nan=np.inf))
-        )
+        # Point order over every row (baselines too, so they sit where their figures put them),
+        # by PROTOCOL section 7's ranking key; names compared lower-cased.
+        order = ranking_order(harm, level, out["_model_key"].to_numpy())
         position = np.empty(len(out), dtype="int64")
         position[order] = np.arange(len(out))
         out["_order"] = position
@@ -662,64 +566,12 @@ class Leaderboard:
         keyed = np.where(missing, 0.0, -values if descending else values)
         return np.lexsort((rank_order, keyed, missing))
 
-    # -- presentation ------------------------------------------------------------------------
+    # -- presentation (leaderboard.display; here too, so a Leaderboard is all a caller needs) --
 
-    @staticmethod
-    def display(rows: pd.DataFrame, columns: Sequence[str], *, markdown_models: bool = True) -> pd.DataFrame:
-        """The table as shown: human headers, rates in percent, rounded, missing as None."""
-        if rows.empty:
-            return pd.DataFrame({COLUMN_BY_KEY[k].label: pd.Series(dtype="object") for k in columns})
-        cells = Leaderboard.display_cells(rows, None, columns, markdown_models=markdown_models)
-        # Object columns keep None as None: NaN is not JSON, and the API returns this.
-        data = {COLUMN_BY_KEY[k].label: pd.Series(values, dtype="object") for k, values in cells.items()}
-        return pd.DataFrame(data, columns=[COLUMN_BY_KEY[k].label for k in columns])
-
-    @staticmethod
-    def display_cells(
-        view: pd.DataFrame, positions: np.ndarray | None, columns: Sequence[str], *, markdown_models: bool = True
-    ) -> dict[str, list[Any]]:
-        """The shown values per column key, for the rows at `positions` of `view` (every row
-        when None): only the needed columns are taken, so a page of 100 rows of a 10,000-model
-        view costs what those cells cost."""
-
-        if view.empty or (positions is not None and not len(positions)):
-            return {key: [] for key in columns}
-
-        def take(source: str) -> list[Any]:
-            values = view[source].array
-            if positions is not None:
-                values = values.take(positions)
-            return values.to_numpy().tolist()
-
-        out: dict[str, list[Any]] = {}
-        for key in columns:
-            column = COLUMN_BY_KEY[key]
-            if column.kind == "model":
-                out[key] = take("model_cell") if markdown_models else [plain_text(m) for m in take("model")]
-                continue
-            source = {"rank": "rank", "ci": key, "date": "evaluated_date"}.get(column.kind, key)
-            values = take(source)
-            scaled = ROUNDING.get(column.kind)
-            if scaled is not None and view[source].dtype == np.float64:
-                digits, scale = scaled
-                # NaN is the only missing value of a float column (v != v tests it).
-                out[key] = [None if v != v else round(v * scale, digits) for v in values]
-            else:
-                convert = _FORMATTERS.get(column.kind, _text_cell)
-                out[key] = [convert(v) for v in values]
-        return out
-
-    @staticmethod
-    def datatypes(columns: Sequence[str]) -> list[str]:
-        kinds = {"model": "markdown", "rate": "number", "level": "number", "ratio": "number", "count": "number"}
-        kinds |= {"params": "number"}
-        return [kinds.get(COLUMN_BY_KEY[k].kind, "str") for k in columns]
-
-    @staticmethod
-    def fixed_datatypes() -> list[str]:
-        """One datatype list valid for every column choice: the model cell (always second)
-        is Markdown, everything else text. Numbers in text cells still show as numbers."""
-        return ["str", "markdown", *(["str"] * (len(COLUMNS) - 2))]
+    display = staticmethod(display_table)
+    display_cells = staticmethod(display_cells)
+    datatypes = staticmethod(datatypes)
+    fixed_datatypes = staticmethod(fixed_datatypes)
 
     def table(self, filters: Filters = Filters()) -> tuple[pd.DataFrame, QueryResult]:
         result = self.query(filters)
@@ -746,11 +598,10 @@ class Leaderboard:
         )
         models = result.shown["model"].tolist()
         out = pd.DataFrame({"Model": [plain_text(m) for m in models]})
-        scale = 100.0 if metric.endswith("_rate") or metric == "detection_recall" else 1.0
+        digits, scale = pivot_rounding(metric)
         for category in present:
             column = values[category] if category in values.columns else pd.Series(dtype="float64")
             series = pd.to_numeric(column.reindex(models), errors="coerce").astype("float64") * scale
-            digits = 1 if scale == 100 else (0 if metric == "n" else 2)
             out[category] = series.round(digits).to_numpy()
         return out
 
@@ -778,45 +629,6 @@ class Leaderboard:
         return out.sort_values(["_m", "_c"]).drop(columns=["_c", "_m"]).reset_index(drop=True)
 
 
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
-
-
-def _rounded(digits: int, scale: float = 1.0) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        return None if _missing(value) else round(float(value) * scale, digits)
-
-    return convert
-
-
-def _count_cell(value: Any) -> Any:
-    return None if _missing(value) else int(value)
-
-
-def _params_cell(value: Any) -> Any:
-    return None if _missing(value) else round(float(value), 2 if value < 10 else 1)
-
-
-def _as_is(value: Any) -> Any:
-    if _missing(value):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _text_cell(value: Any) -> Any:
-    return None if _missing(value) else plain_text(value)
-
-
-_FORMATTERS: Final[dict[str, Callable[[Any], Any]]] = {
-    **{kind: _rounded(digits, scale) for kind, (digits, scale) in ROUNDING.items()},
-    "rank": _as_is,
-    "ci": _as_is,
-    "date": _as_is,
-    "count": _count_cell,
-    "params": _params_cell,
-}
-
-
 def _sort_key(values: pd.Series) -> np.ndarray:
     """A float per row that sorts like the column: numbers as they are, dates as instants,
     text case-insensitively (by its position among the sorted distinct values); NaN for
@@ -826,7 +638,7 @@ def _sort_key(values: pd.Series) -> np.ndarray:
         return np.where(stamps.isna(), np.nan, stamps.astype("int64").to_numpy(dtype="float64"))
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.to_numpy(dtype="float64", na_value=np.nan)
-    text = [None if _missing(v) else str(v).lower() for v in values.tolist()]
+    text = [None if is_missing(v) else str(v).lower() for v in values.tolist()]
     distinct = sorted({v for v in text if v is not None})
     position = {v: float(i) for i, v in enumerate(distinct)}
     return np.array([np.nan if v is None else position[v] for v in text], dtype="float64")
