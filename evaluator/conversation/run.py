@@ -15,29 +15,22 @@ A run killed at any moment continues from the last finished turn of each convers
 run id is a hash of the spec) and ends with the same rows; generations and judgements are
 also cached across runs. Result rows (track `conversation`) are published only when every
 conversation is finished and judged, after the secrecy audit; transcripts are published only
-for a public persona set.
+for a public persona set. The record's files are written and read in records.py, the rows,
+audit and transcripts in publish.py; this module drives the turns, judging and scoring.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
-import pyarrow.parquet as pq
-
-from evaluator.audit import PrivateIndex, PrivateItem, normalise, private_items, published_items, scan_file
 from evaluator.backends import Backend, BackendOptions, GenerationParams, Reply, make_backend
 from evaluator.cache import Cache, generation_keys, judgement_keys
 from evaluator.conversation.dialogue import Dialogue
-from evaluator.conversation.figures import ConversationScore, compute_conversation_rows
+from evaluator.conversation.figures import ConversationScore
 from evaluator.conversation.judging import (
     ConversationJudge,
     ConversationJudgement,
@@ -47,16 +40,16 @@ from evaluator.conversation.judging import (
     turn_tasks,
 )
 from evaluator.conversation.persona import Persona, PersonaSet
+from evaluator.conversation.publish import publish, result_rows, transcripts_path
+from evaluator.conversation.records import ConversationOutcome, Records, created_at, finish, read_records
 from evaluator.conversation.simulator import SCRIPT, ModelSimulator, ScriptSimulator, Simulator
 from evaluator.items import sha256_json
 from evaluator.judge.factory import make_judge
-from evaluator.judge.llm import JUDGE_PARAMS
-from evaluator.judge.panel import AggregatedJudgement, aggregate, panel_alpha, same_family
+from evaluator.judge.panel import AggregatedJudgement, aggregate
 from evaluator.judge.verdict import Judge, Judgement, JudgeTask
-from evaluator.metrics.scoring import to_table
 from evaluator.protocol.taxonomy import PROTOCOL_VERSION
-from evaluator.results import CONVERSATION, RESULT_COLUMNS
-from evaluator.storage import DataDir, atomic_write_bytes, atomic_write_json, read_json
+from evaluator.results import CONVERSATION
+from evaluator.storage import DataDir
 
 OnStage = Callable[[str, Path], None]
 OnProgress = Callable[[str, int, int], None]
@@ -92,25 +85,6 @@ class ConversationConfig:
     judge_options: BackendOptions = field(default_factory=BackendOptions)
 
 
-@dataclass(frozen=True)
-class ConversationOutcome:
-    status: str  # "complete" | "incomplete" | "stopped" | "unscored"
-    run_id: str
-    rows: list[dict[str, Any]]
-    reason: str | None = None
-    result_file: Path | None = None
-    transcripts_file: Path | None = None
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def complete(self) -> bool:
-        return self.status == "complete"
-
-
-def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
 def make_simulator(spec: str, options: BackendOptions | None = None) -> Simulator:
     """`script` (offline) or any backend spec except a baseline, playing the person."""
     if spec == SCRIPT:
@@ -118,53 +92,6 @@ def make_simulator(spec: str, options: BackendOptions | None = None) -> Simulato
     if spec.startswith("baseline:"):
         raise ConversationRunError("a baseline cannot play the simulated person; use script or a model spec")
     return ModelSimulator(make_backend(spec, options))
-
-
-class _Records:
-    """Append-only JSONL of finished records. Records are handed to the kernel at the end of
-    each batch (`flush`), in whole lines: a run killed mid-turn loses at most that turn's
-    records, which the resumed run redoes; fsync at the end."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-            with open(path, "ab") as fh:  # close off a line torn by a kill
-                fh.write(b"\n")
-        self._fh = open(path, "ab")  # noqa: SIM115 - closed in close()
-        self._lock = threading.Lock()
-        self._buffer: list[bytes] = []
-
-    def write(self, record: dict[str, Any]) -> None:
-        line = orjson.dumps(record) + b"\n"
-        with self._lock:
-            self._buffer.append(line)
-
-    def flush(self) -> None:
-        with self._lock:
-            if self._buffer:
-                self._fh.write(b"".join(self._buffer))
-                self._buffer = []
-                self._fh.flush()
-
-    def close(self) -> None:
-        self.flush()
-        with self._lock:
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-
-
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_bytes().splitlines():
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue  # a torn last line: that turn is redone
-        if isinstance(value, dict):
-            out.append(value)
-    return out
 
 
 def run_conversations(
@@ -298,7 +225,7 @@ class _Runner:
 
         return tqdm(total=total, desc=desc, unit="turn", leave=False, dynamic_ncols=True)
 
-    def converse(self, dialogues: list[Dialogue], sink: _Records) -> None:
+    def converse(self, dialogues: list[Dialogue], sink: Records) -> None:
         total = sum(d.max_turns for d in dialogues)
         bar = self._bar(total, "conversations")
         done = sum(d.model_turns for d in dialogues)
@@ -360,7 +287,7 @@ class _Runner:
             on_reply(position, Reply.failed("BackendError: the backend returned no reply for this conversation"))
         self.cache.flush()
 
-    def _model_turns(self, open_model: list[Dialogue], sink: _Records) -> None:
+    def _model_turns(self, open_model: list[Dialogue], sink: Records) -> None:
         lock = threading.Lock()
         prepare = getattr(self.simulator, "prepare", None)
 
@@ -379,7 +306,7 @@ class _Runner:
 
         self._generate(self.backend, self.config.params, [list(d.turns) for d in open_model], on_done)
 
-    def _person_turns(self, open_person: list[Dialogue], sink: _Records) -> None:
+    def _person_turns(self, open_person: list[Dialogue], sink: Records) -> None:
         simulator = self.simulator
         if isinstance(simulator, ModelSimulator):
             messages = simulator.messages(open_person)
@@ -416,12 +343,12 @@ class _Runner:
         """Per judge, every model turn's checklist judgement, keyed by turn item id."""
         path = self.run_dir / "judgements.jsonl"
         found: dict[str, dict[str, Judgement]] = {j.id: {} for j in self.judges}
-        for record in _read_records(path):
+        for record in read_records(path):
             judgement = Judgement.from_json(record["judgement"])
             if judgement.judge in found and judgement.final:
                 found[judgement.judge][judgement.item_id] = judgement
         tasks = [t for d in dialogues for t in turn_tasks(d)]
-        sink = _Records(path)
+        sink = Records(path)
         try:
             for judge in self.judges:
                 have = found[judge.id]
@@ -431,9 +358,7 @@ class _Runner:
             sink.close()
         return found
 
-    def _judge_turn_tasks(
-        self, judge: Judge, todo: list[JudgeTask], have: dict[str, Judgement], sink: _Records
-    ) -> None:
+    def _judge_turn_tasks(self, judge: Judge, todo: list[JudgeTask], have: dict[str, Judgement], sink: Records) -> None:
         pairs = [(t.item.content_hash(), t.reply_hash) for t in todo]
         keys = judgement_keys(judge.id, judge.prompt_hash, pairs)
         hits = self.cache.get_judgements(keys)
@@ -467,11 +392,11 @@ class _Runner:
         path = self.run_dir / "verdicts.jsonl"
         found: dict[str, dict[str, ConversationJudgement]] = {c.id: {} for c in self.conversation_judges}
         hashes = {d.persona.id: transcript_hash(d) for d in dialogues}
-        for record in _read_records(path):
+        for record in read_records(path):
             verdict = ConversationJudgement.from_json(record)
             if verdict.judge in found and verdict.final and hashes.get(verdict.persona_id) == verdict.transcript_hash:
                 found[verdict.judge][verdict.persona_id] = verdict
-        sink = _Records(path)
+        sink = Records(path)
         try:
             for judge in self.conversation_judges:
                 have = found[judge.id]
@@ -578,15 +503,10 @@ class _Runner:
         run_id = sha256_json(spec)[:16]
         self.run_dir = self.data.run_dir(run_id)
         self.stage("start", self.run_dir)
-        spec_path = self.run_dir / "spec.json"
-        if spec_path.exists():
-            created_at = read_json(spec_path)["created_at"]
-        else:
-            created_at = _now()
-            atomic_write_json(spec_path, spec | {"run_id": run_id, "created_at": created_at})
+        created = created_at(self.run_dir, spec, run_id)
         turns_path = self.run_dir / "turns.jsonl"
-        dialogues = self.resume(_read_records(turns_path))
-        sink = _Records(turns_path)
+        dialogues = self.resume(read_records(turns_path))
+        sink = Records(turns_path)
         try:
             self.converse(dialogues, sink)
         finally:
@@ -621,164 +541,35 @@ class _Runner:
         if not any(s.scored for s in scores):
             reason = f"nothing was scored: none of the {len(scores)} conversations has every verdict; nothing published"
             return self._finish(ConversationOutcome("unscored", run_id, [], reason=reason))
-        rows = self.rows(scores, turn_judgements, run_id, created_at)
-        return self.publish(run_id, rows, dialogues, scored)
-
-    def rows(
-        self,
-        scores: list[ConversationScore],
-        turn_judgements: dict[str, dict[str, Judgement]],
-        run_id: str,
-        created_at: str,
-    ) -> list[dict[str, Any]]:
-        info = self.backend.info
-        personas = self.config.personas
-        model_judges = [j for j in self.judges if getattr(j, "backend", None) is not None]
-        identity: dict[str, Any] = {
-            "model": info.model,
-            "revision": info.revision,
-            "model_type": info.model_type,
-            "set_name": personas.name,
-            "set_version": personas.version,
-            "judge": "+".join(j.id for j in self.judges),
-            "protocol_version": PROTOCOL_VERSION,
-            "run_id": run_id,
-            "evaluated_at": datetime.fromisoformat(created_at),
-            "track": CONVERSATION,
-            "judge_prompt_hash": "+".join(
-                f"{j.prompt_hash}/{c.prompt_hash}" for j, c in zip(self.judges, self.conversation_judges, strict=True)
-            ),
-            "judge_official": all(j.official for j in self.judges),
-            "judge_alpha": panel_alpha(turn_judgements) if len(self.judges) > 1 else None,
-            "judge_same_family": any(same_family(j.family, info.model) for j in self.judges),
-            "judge_temperature": JUDGE_PARAMS.temperature if model_judges else None,
-            "judge_max_tokens": JUDGE_PARAMS.max_new_tokens if model_judges else None,
-            "model_spec": info.spec,
-            "generation_params": json.dumps(self.config.params.to_json(), sort_keys=True),
-            "simulator": self.simulator.id,
-            "simulator_prompt_hash": self.simulator.prompt_hash,
-        }
-        rows = compute_conversation_rows(scores, identity)
-        columns = set(RESULT_COLUMNS)
-        for row in rows:
-            unknown = sorted(set(row) - columns)
-            if unknown:
-                raise ValueError(f"conversation row keys that are not result columns: {', '.join(unknown)}")
-        return [{c: row.get(c) for c in RESULT_COLUMNS} for row in rows]
-
-    def publish(
-        self,
-        run_id: str,
-        rows: list[dict[str, Any]],
-        dialogues: list[Dialogue],
-        scored: list[tuple[ConversationScore, list[AggregatedJudgement | None]]],
-    ) -> ConversationOutcome:
-        personas = self.config.personas
-        buffer = io.BytesIO()
-        pq.write_table(to_table(rows), buffer)
-        staged = self.run_dir / "results.staged.parquet"
-        atomic_write_bytes(staged, buffer.getvalue())
-        to_scan = [staged]
-        transcripts: bytes | None = None
-        if personas.is_public:
-            transcripts = _transcripts(run_id, self.backend.info.model, personas, dialogues, scored)
-            staged_t = self.run_dir / "transcripts.staged.jsonl"
-            atomic_write_bytes(staged_t, transcripts)
-            to_scan.append(staged_t)
-        findings = self.audit(to_scan)
-        if findings:
-            ids = ", ".join(sorted({f.item_id for f in findings})[:5])
-            reason = f"secrecy audit refused to publish: the rows contain text of private personas or items ({ids})"
-            return self._finish(ConversationOutcome("incomplete", run_id, [], reason=reason))
-        result_file = self.data.result_file(run_id)
-        result_file.parent.mkdir(parents=True, exist_ok=True)
-        transcripts_file = None
-        if transcripts is not None:
-            transcripts_file = transcripts_path(self.data, run_id)
-            atomic_write_bytes(transcripts_file, transcripts)
-        os.replace(staged, result_file)
-        stats = {
-            "conversations": len(dialogues),
-            "unscored": sum(1 for s, _ in scored if not s.scored),
-            "model_turns": sum(d.model_turns for d in dialogues),
-        }
-        outcome = ConversationOutcome(
-            "complete", run_id, rows, result_file=result_file, transcripts_file=transcripts_file, stats=stats
+        rows = result_rows(
+            scores,
+            turn_judgements,
+            run_id,
+            created,
+            info=self.backend.info,
+            personas=self.config.personas,
+            params=self.config.params,
+            judges=self.judges,
+            conversation_judges=self.conversation_judges,
+            simulator=self.simulator,
         )
-        return self._finish(outcome)
-
-    def audit(self, staged: Sequence[Path]) -> list[Any]:
-        """Scan staged public files against every private item and persona, this run's own
-        private persona set included when it lives outside <data>/sets."""
-        published = published_items(self.data)
-        items = private_items(self.data)
-        personas = self.config.personas
-        if not personas.is_public:
-            public = {tuple(normalise(x) for x in t) for t in published}
-            for persona in personas.personas:
-                key = tuple(normalise(x) for x in persona.texts())
-                if key not in public:
-                    items.append(PrivateItem(personas.name, persona.id, key))
-        if not items:
-            return []
-        index = PrivateIndex(items, public=published)
-        return [finding for path in staged for finding in scan_file(path, index, shown=path.name)]
+        return publish(
+            self.data, self.run_dir, run_id, self.backend.info.model, self.config.personas, rows, dialogues, scored
+        )
 
     def _finish(self, outcome: ConversationOutcome) -> ConversationOutcome:
-        atomic_write_json(
-            self.run_dir / "status.json",
-            {"status": outcome.status, "reason": outcome.reason, "stats": outcome.stats, "updated_at": _now()},
-        )
-        return outcome
+        return finish(self.run_dir, outcome)
 
 
-def transcripts_path(data: DataDir, run_id: str) -> Path:
-    return data.public / "conversations" / f"{run_id}.jsonl"
-
-
-def _transcripts(
-    run_id: str,
-    model: str,
-    personas: PersonaSet,
-    dialogues: list[Dialogue],
-    scored: list[tuple[ConversationScore, list[AggregatedJudgement | None]]],
-) -> bytes:
-    """Transcripts of a PUBLIC persona set, with each model turn's level and the verdicts."""
-    assert personas.is_public
-    lines = []
-    for dialogue, (score, aggregated) in zip(dialogues, scored, strict=True):
-        persona = dialogue.persona
-        turns = []
-        model_turn = 0
-        for turn in dialogue.turns:
-            entry: dict[str, Any] = {"role": turn["role"], "content": turn["content"]}
-            if turn["role"] == "assistant":
-                model_turn += 1
-                agg = aggregated[model_turn - 1]
-                entry["level"] = None if agg is None else agg.level
-                entry["refusal"] = None if agg is None else agg.refusal
-            turns.append(entry)
-        lines.append(
-            {
-                "model": model,
-                "run_id": run_id,
-                "set_visibility": "public",
-                "set_name": personas.name,
-                "set_version": personas.version,
-                "persona_id": persona.id,
-                "category": persona.category,
-                "risk": persona.risk,
-                "disclosure": persona.disclosure,
-                "age_group": persona.age_group,
-                "risk_visible_turn": persona.risk_visible_turn,
-                "left_at": dialogue.left_at,
-                "turns": turns,
-                "worst_level": score.worst_level,
-                "answers": None if score.answers is None else dict(score.answers.answers),
-                "first_question_turn": None if score.answers is None else score.answers.first_question_turn,
-                "refusal_turn": score.refusal_turn,
-                "stayed": score.stayed,
-                "scored": score.scored,
-            }
-        )
-    return b"".join(orjson.dumps(line) + b"\n" for line in lines)
+# ConversationOutcome and transcripts_path live in records.py and publish.py; importers of this
+# module keep finding them here.
+__all__ = [
+    "HELP_QUESTIONS",
+    "STAY_WINDOW",
+    "ConversationConfig",
+    "ConversationOutcome",
+    "ConversationRunError",
+    "make_simulator",
+    "run_conversations",
+    "transcripts_path",
+]

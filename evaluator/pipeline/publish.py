@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -32,14 +33,9 @@ def publish(
     judgements: Judgements,
 ) -> RunOutcome:
     """Write the rows (and examples of a public set); the outcome, also in the record's status."""
-    import pyarrow.parquet as pq  # pyarrow only where rows are written: the CLI starts without it
-
     run_id = record.run_id
     stats = dict(scores.stats)
-    buffer = io.BytesIO()
-    pq.write_table(to_table(scores.rows), buffer)
-    staged = record.dir / "results.staged.parquet"
-    atomic_write_bytes(staged, buffer.getvalue())
+    staged = stage_rows(record.dir, scores.rows)
     findings = check_before_publish(data, staged, item_set)
     if findings:
         ids = ", ".join(sorted({f.item_id for f in findings})[:5])
@@ -48,13 +44,30 @@ def publish(
             "incomplete", run_id, [], errors=len(findings), reason=reason, stats=stats, error_class=AUDIT_REFUSED
         )
         return record.finish(refused)
-    result_file = data.result_file(run_id)
-    result_file.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staged, result_file)
+    result_file = place_rows(data, run_id, staged)
     if item_set.is_public:
         publish_examples(data, run_id, model, item_set, replies, scores.scored, judgements)
     stats["unscored"] = sum(1 for s in scores.scored if s.level is None)
     return record.finish(RunOutcome("complete", run_id, scores.rows, result_file=result_file, stats=stats))
+
+
+def stage_rows(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
+    """The rows as Parquet in the private run directory, for the audit to read first."""
+    import pyarrow.parquet as pq  # pyarrow only where rows are written: the CLI starts without it
+
+    buffer = io.BytesIO()
+    pq.write_table(to_table(rows), buffer)
+    staged = run_dir / "results.staged.parquet"
+    atomic_write_bytes(staged, buffer.getvalue())
+    return staged
+
+
+def place_rows(data: DataDir, run_id: str, staged: Path) -> Path:
+    """Rename audited staged rows into results/ in one step: readers see all or nothing."""
+    result_file = data.result_file(run_id)
+    result_file.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, result_file)
+    return result_file
 
 
 def publish_examples(
