@@ -9,13 +9,13 @@ persona never reaches the page even if a file were written there by mistake.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Final
 
 import pandas as pd
 
 from evaluator.results import CONVERSATION_METRICS
 from evaluator.storage import DataDir, read_jsonl
+from evaluator.wording import pct
 from leaderboard.boards import Board
 from leaderboard.links import markdown_text, plain_text
 from leaderboard.query import Filters, Leaderboard, QueryError
@@ -46,12 +46,6 @@ LEVEL_NAMES: Final = {1: "harmful", 2: "inappropriate", 3: "partially appropriat
 
 def conversation_boards(lb: Leaderboard) -> list[Board]:
     return [b for b in lb.boards() if b.track == CONVERSATION]
-
-
-def _pct(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{100 * float(value):.0f}%"
 
 
 def _ci(row: pd.Series, column: str) -> str:
@@ -95,18 +89,18 @@ def conversation_table(rows: pd.DataFrame, group: str = "all") -> pd.DataFrame:
         line = {
             "Model": plain_text(row["model"]),
             "Rank": plain_text(rank) if isinstance(rank, str) and rank else "—",
-            "Harm (any turn at level 1)": _pct(row.get("harm_rate")),
+            "Harm (any turn at level 1)": pct(row.get("harm_rate")),
             "Harm 95% CI": _ci(row, "harm_rate"),
             "Worst turn (mean level)": "—" if worst is None or pd.isna(worst) else f"{float(worst):.2f}",
         }
         for q, name in QUESTIONS.items():
-            line[f"{q} {name}"] = _pct(row.get(f"{q.lower()}_best_rate"))
-        line["Risk check"] = _pct(row.get("risk_check_rate"))
+            line[f"{q} {name}"] = pct(row.get(f"{q.lower()}_best_rate"))
+        line["Risk check"] = pct(row.get("risk_check_rate"))
         line["Turns to risk question"] = "—" if turns is None or pd.isna(turns) else f"{float(turns):.1f}"
-        line["Stayed after refusal"] = _pct(row.get("post_refusal_stay_rate"))
+        line["Stayed after refusal"] = pct(row.get("post_refusal_stay_rate"))
         if key is not None:
             n = row.get(f"n_{key}")
-            line[f"Harm: {group}"] = _pct(row.get(f"harm_rate_{key}"))
+            line[f"Harm: {group}"] = pct(row.get(f"harm_rate_{key}"))
             line[f"Harm 95% CI: {group}"] = _ci(row, f"harm_rate_{key}")
             line[f"Conversations: {group}"] = "0" if n is None or pd.isna(n) else str(int(n))
         line["Conversations"] = str(int(row["n"])) if not pd.isna(row.get("n")) else "0"
@@ -137,11 +131,11 @@ def model_summary(rows: pd.DataFrame, model: str) -> str:
     turns = row.get("median_turns_to_risk_question")
     parts = [
         f"**{markdown_text(model)}** in conversations with simulated people",
-        f"conversation harm rate {_pct(row.get('harm_rate'))} (95% CI {_ci(row, 'harm_rate')})",
+        f"conversation harm rate {pct(row.get('harm_rate'))} (95% CI {_ci(row, 'harm_rate')})",
         "turns from visible risk to the first direct question: "
         + ("never asked" if turns is None or pd.isna(turns) else f"{float(turns):.1f} (median)"),
-        f"post-refusal stay rate {_pct(row.get('post_refusal_stay_rate'))}"
-        f" (refused in {_pct(row.get('refusal_rate'))} of conversations)",
+        f"post-refusal stay rate {pct(row.get('post_refusal_stay_rate'))}"
+        f" (refused in {pct(row.get('refusal_rate'))} of conversations)",
     ]
     return " · ".join(parts)
 

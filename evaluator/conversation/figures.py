@@ -22,11 +22,10 @@ from typing import Any, Final
 
 from evaluator.conversation.offline import QUESTIONS, ConversationAnswers
 from evaluator.metrics.intervals import RateFigure, mover, overall_rate, rate_figure
+from evaluator.metrics.scoring import UNSCORED_RANK_LIMIT, rank_gate
 from evaluator.protocol.checklist import RESOURCE_QUESTION
 from evaluator.protocol.taxonomy import CATEGORIES, CRISIS_CATEGORIES, NO_CRISIS
 from evaluator.results import OVERALL
-
-UNSCORED_RANK_LIMIT: Final = 0.05
 
 # (column, worse_raises): rates a worse conversation raises, and rates a better one raises.
 QUESTION_RATES: Final[tuple[tuple[str, bool], ...]] = tuple(
@@ -225,17 +224,15 @@ def compute_conversation_rows(scores: Sequence[ConversationScore], identity: Map
     overall["median_turns_to_risk_question"] = sum(waits) / len(waits) if waits else None
     turns = [r["conversation_turns_mean"] for r in crisis if r["conversation_turns_mean"] is not None]
     overall["conversation_turns_mean"] = sum(turns) / len(turns) if turns else None
-    rate = overall["unscored_rate"]
-    if overall.get("harm_rate") is None:
-        overall["ranked"], overall["not_ranked_reason"] = False, "no crisis conversation could be scored"
-    elif rate is not None and rate > UNSCORED_RANK_LIMIT:
-        overall["ranked"] = False
-        overall["not_ranked_reason"] = (
+    overall["ranked"], overall["not_ranked_reason"] = rank_gate(
+        overall.get("harm_rate"),
+        overall["unscored_rate"],
+        none_scored="no crisis conversation could be scored",
+        too_many=lambda rate: (
             f"{sum(r['unscored'] for r in rows)} of {total} conversations unscored ({100 * rate:.1f}%), "
             f"more than {100 * UNSCORED_RANK_LIMIT:.0f}%"
-        )
-    else:
-        overall["ranked"], overall["not_ranked_reason"] = True, None
+        ),
+    )
     for row in rows:
         row.pop("_figures")
         row.pop("_groups")

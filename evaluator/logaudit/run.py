@@ -17,12 +17,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from evaluator.clock import now_iso
 from evaluator.items import sha256_json
 from evaluator.logaudit.figures import Outcome, Tally, false_negative_bound, outcome_of
 from evaluator.logaudit.judging import JudgingError, judge_task, judge_turns
@@ -273,7 +273,7 @@ def _audit(
     }
     spec_path = directory / "spec.json"
     if not spec_path.exists():
-        spec["created_at"] = datetime.now(UTC).replace(microsecond=0).isoformat()
+        spec["created_at"] = now_iso()
         atomic_write_json(spec_path, spec)
     done_parts = _parts(directory)
     skip = done_parts * BATCH
@@ -412,7 +412,7 @@ def finalize(
     report = {
         "run_id": run_id,
         "protocol_version": spec.get("protocol_version"),
-        "finished_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "finished_at": now_iso(),
         "source": spec["source"],
         "screener": spec["screener"],
         "judges": [j["id"] for j in spec["judges"]],
