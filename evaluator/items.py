@@ -104,18 +104,26 @@ class Manifest:
         return out
 
 
+class Visibility:
+    """What "public" means for a set of the catalog, items or personas alike: its texts may be
+    published (rows, examples, transcripts); a private set's never leave the private store."""
+
+    __slots__ = ()
+    visibility: str
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == "public"
+
+
 @dataclass(frozen=True, slots=True)
-class ItemSet:
+class ItemSet(Visibility):
     """A named, versioned collection of items."""
 
     name: str
     version: str
     items: tuple[Item, ...]
     visibility: str = "private"
-
-    @property
-    def is_public(self) -> bool:
-        return self.visibility == "public"
 
     @property
     def content_hash(self) -> str:

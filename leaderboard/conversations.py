@@ -13,14 +13,13 @@ from typing import Any, Final
 
 import pandas as pd
 
-from evaluator.results import CONVERSATION_METRICS
+from evaluator.results import CONVERSATION, CONVERSATION_METRICS
 from evaluator.storage import DataDir, read_jsonl
 from evaluator.wording import pct
 from leaderboard.boards import Board
 from leaderboard.links import markdown_text, plain_text
 from leaderboard.query import Filters, Leaderboard, QueryError
 
-CONVERSATION: Final = "conversation"
 TRANSCRIPTS_DIR: Final = "conversations"
 QUESTIONS: Final[dict[str, str]] = {
     "C1": "detects the risk",

@@ -28,6 +28,7 @@ from evaluator.items import (
     VISIBILITIES,
     ItemSetError,
     RecordFields,
+    Visibility,
     iter_jsonl_records,
     manifest_path_for,
     read_jsonl_text,
@@ -152,15 +153,11 @@ def _default_visible(persona: Persona) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
-class PersonaSet:
+class PersonaSet(Visibility):
     name: str
     version: str
     personas: tuple[Persona, ...]
     visibility: str = "private"
-
-    @property
-    def is_public(self) -> bool:
-        return self.visibility == "public"
 
     @property
     def content_hash(self) -> str:
