@@ -14,14 +14,12 @@ panel and the CLI write to, and the full reasons of runs the audit refused to pu
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import html
 import json
 import os
 import re
 import secrets
-import sys
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,8 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from evaluator.items import ItemSet
-from evaluator.storage import DataDir, append_jsonl, atomic_write_json, read_json, read_jsonl
+from evaluator.items import ItemSet, manifest_path_for
+from evaluator.judge.prompts import INVISIBLE, fold
+from evaluator.storage import DataDir, append_jsonl, atomic_write_json, read_json, read_jsonl, store_of
 
 NGRAM: Final = 8
 # A turn shorter than NGRAM words is looked for whole; below this many words it is too
@@ -53,8 +52,6 @@ _TEXT_SUFFIXES_WITH_TAGS: Final = (".html", ".htm", ".xml", ".svg", ".xhtml")
 
 def normalise(text: str) -> str:
     """Lower-cased words separated by single spaces: what two copies of a text share."""
-    from evaluator.judge.prompts import INVISIBLE, fold
-
     text = INVISIBLE.sub("", text)
     text = unicodedata.normalize("NFKC", fold(text)).casefold()
     # "don't" and "dont" must meet: an apostrophe joins, other punctuation separates.
@@ -131,8 +128,6 @@ def _read_item_lines(path: Path) -> Iterator[tuple[int, dict[str, Any], tuple[st
 
 
 def _is_public_set_file(path: Path) -> bool:
-    from evaluator.items import manifest_path_for
-
     manifest = manifest_path_for(path)
     if not manifest.exists():
         return False
@@ -452,8 +447,6 @@ def audit_report_dir(data: DataDir) -> Path:
 
 def save_audit_report(data: DataDir, report: AuditReport) -> Path:
     """Saved under logs/audit/ and, on a Hub store, committed to the private repo."""
-    from evaluator.storage import store_of
-
     stamp = report.created_at.replace("-", "").replace(":", "").replace("+0000", "Z")
     path = audit_report_dir(data) / f"audit-{stamp}.json"
     atomic_write_json(path, report.to_json())
@@ -491,8 +484,6 @@ def write_private_log(data: DataDir, folder: str, record: Mapping[str, Any], *, 
     the same path, so their commits never conflict and none overwrites another's lines.
     Raises StoreUnavailable when the store cannot take the commit (the file stays local).
     """
-    from evaluator.storage import store_of
-
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = data.logs / folder / f"{stamp}-{secrets.token_hex(4)}.json"
     atomic_write_json(path, dict(record))
@@ -581,57 +572,6 @@ def cli_user() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli:unknown"
-
-
-# ---------------------------------------------------------------- CLI
-
-
-def cmd_audit(args: argparse.Namespace) -> int:
-    from evaluator.storage import DEFAULT_DATA_DIR, StoreError, store_from_args
-
-    # On a Hub store this is the mirror: the public repos as published, and the private sets.
-    store = store_from_args(args, writable=False)
-    data = store.data
-    if not data.root.is_dir():
-        # Saving the report would create a mistyped --data directory and call it clean.
-        raise StoreError(f"no data directory at {data.root} (pass --data DIR, default {DEFAULT_DATA_DIR})")
-    report = audit(data, args.extra or ())
-    if not args.no_save:
-        saved = save_audit_report(data, report)
-        if not store.read_only:
-            store.push([saved.relative_to(data.root).as_posix()], "Secrecy audit report")
-    if report.private_items == 0:
-        sys.stderr.write(f"note: no private item text under {data.sets}; nothing to look for\n")
-    if report.clean:
-        print(f"audit clean: {report.files} public files checked against {report.private_items} private items")
-        return 0
-    for finding in report.findings:
-        print(f"LEAK {finding.line()}")
-    leaking = len({f.path for f in report.findings})
-    sys.stderr.write(
-        f"audit failed: {len(report.findings)} private items found in {leaking} public files "
-        "(retire leaked items with `python -m evaluator sets retire NAME --ids ... --reason leaked`)\n"
-    )
-    return 1
-
-
-def register_cli(verbs: Any) -> None:
-    from evaluator.storage import add_store_arguments
-
-    p = verbs.add_parser(
-        "audit",
-        help="check that no public artefact holds private item text",
-        description="Scan every public file of the data directory (requests, results, public/) and any --extra "
-        "files (exported tables, saved page HTML, API responses, public logs) for the text of any private item, "
-        "or a long overlap with it (runs of 8 words after normalising case, punctuation and spacing). "
-        "Exit 1 naming the file and item id on a finding; exit 0 when clean.",
-    )
-    p.add_argument(
-        "--extra", action="extend", nargs="+", metavar="PATH", help="more files or folders to scan (repeatable)"
-    )
-    p.add_argument("--no-save", action="store_true", help="do not save the report under <data>/logs/audit/")
-    add_store_arguments(p)
-    p.set_defaults(func=cmd_audit)
 
 
 def check_before_publish(data: DataDir, staged: Path, item_set: ItemSet) -> list[Finding]:

@@ -9,7 +9,6 @@ keys travel as job *secrets* (encrypted on the Hub, never shown back), never as 
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from evaluator.placement import GIB, Cluster, PlacementError, gpus_for
+from evaluator.storage import StoreError, resolve_spec
+from submissions.config import Settings
 
 DEFAULT_SCHEDULE: Final = "@hourly"
 DEFAULT_TIMEOUT: Final = "6h"  # a job that outlives this is stuck; its lease returns the request to the queue
@@ -99,8 +100,6 @@ class HubTarget:
 
 
 def hub_target(store: str | None, env: Mapping[str, str] | None = None) -> HubTarget:
-    from evaluator.storage import StoreError, resolve_spec
-
     try:
         spec = resolve_spec(store, None, os.environ if env is None else env)
     except StoreError as exc:
@@ -190,8 +189,6 @@ def plan(
         raise JobsError(f"--image {image!r}: not a container image reference")
     if flavor is None:
         if params is None:
-            from submissions.config import Settings
-
             params = Settings.from_env(env).max_params
         flavor = flavor_for(params, precision).name
     elif flavor not in FLAVOR_NAMES:
@@ -244,45 +241,35 @@ def _ask(call: Callable[[], Any], target: HubTarget) -> Any:
         raise
 
 
+def _job_arguments(job: JobPlan) -> dict[str, Any]:
+    """What a scheduled job and a job run now are both made of: the worker image and command, its
+    env and secrets, the hardware, the time limit, and the name and labels `jobs list` finds it by."""
+    return {
+        "image": job.image,
+        "command": job.command,
+        "env": job.env,
+        "secrets": job.secrets,
+        "flavor": job.flavor,
+        "timeout": job.timeout,
+        "name": f"crisis-worker-{job.target.prefix}",
+        "labels": {**job.labels},
+        "namespace": job.target.org,
+    }
+
+
 def schedule(job: JobPlan, when: str = DEFAULT_SCHEDULE, *, api: Any = None) -> Any:
     if not _SCHEDULE.fullmatch(when.strip()):
         raise JobsError(f"--schedule {when!r}: expected @hourly, @daily... or five cron fields like '*/30 * * * *'")
     api = api or _api()
+    # One worker at a time per schedule: the next tick finds the queue empty or the last one still going.
     return _ask(
-        lambda: api.create_scheduled_job(
-            image=job.image,
-            command=job.command,
-            schedule=when.strip(),
-            # One worker at a time per schedule: the next tick finds the queue empty or the last one still going.
-            concurrency=False,
-            env=job.env,
-            secrets=job.secrets,
-            flavor=job.flavor,
-            timeout=job.timeout,
-            name=f"crisis-worker-{job.target.prefix}",
-            labels={**job.labels},
-            namespace=job.target.org,
-        ),
-        job.target,
+        lambda: api.create_scheduled_job(**_job_arguments(job), schedule=when.strip(), concurrency=False), job.target
     )
 
 
 def run_once(job: JobPlan, *, api: Any = None) -> Any:
     api = api or _api()
-    return _ask(
-        lambda: api.run_job(
-            image=job.image,
-            command=job.command,
-            env=job.env,
-            secrets=job.secrets,
-            flavor=job.flavor,
-            timeout=job.timeout,
-            name=f"crisis-worker-{job.target.prefix}",
-            labels={**job.labels},
-            namespace=job.target.org,
-        ),
-        job.target,
-    )
+    return _ask(lambda: api.run_job(**_job_arguments(job)), job.target)
 
 
 def listing(target: HubTarget, *, api: Any = None) -> list[str]:
@@ -316,96 +303,3 @@ def cancel(target: HubTarget, job_id: str, *, api: Any = None) -> str:
         raise JobsError(f"no job or schedule {job_id} of {target.store} in {target.org} (see `jobs list`)")
     _ask(lambda: api.cancel_job(job_id=job_id, namespace=target.org), target)
     return f"cancelled job {job_id}"
-
-
-# ------------------------------------------------------------------------------ CLI
-
-
-def _params(text: str) -> int:
-    match = re.fullmatch(r"([0-9]{1,4}(?:\.[0-9]{1,3})?)\s*([bBmM]?)", text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a size like 7B, 500M or 1.5B")
-    scale = 1e6 if match[2] in ("m", "M") else 1e9
-    return int(float(match[1]) * scale)
-
-
-def _common(p: argparse.ArgumentParser, *, launch: bool) -> None:
-    p.add_argument("--store", help="the Hub store the workers serve: hub:ORG/PREFIX (default: $CRISIS_STORE)")
-    if not launch:
-        return
-    p.add_argument("--image", help=f"the worker image built from the Dockerfile (default: ${IMAGE_ENV})")
-    p.add_argument("--flavor", help="Hub Jobs hardware (default: the cheapest that holds --params)")
-    p.add_argument(
-        "--params", type=_params, help="largest model the worker must hold, e.g. 7B (default: $CRISIS_MAX_PARAMS)"
-    )
-    p.add_argument("--precision", default="auto", help="weights' precision for the size rule (default auto: 16-bit)")
-    p.add_argument(
-        "--secret",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="another environment variable to pass as a job secret (API model keys); repeatable",
-    )
-    p.add_argument("--timeout", default=DEFAULT_TIMEOUT, help=f"longest a job may run (default {DEFAULT_TIMEOUT})")
-
-
-def _plan_from(args: argparse.Namespace) -> JobPlan:
-    return plan(
-        args.store,
-        image=args.image,
-        flavor=args.flavor,
-        params=args.params,
-        precision=args.precision,
-        secrets=args.secret,
-        timeout=args.timeout,
-    )
-
-
-def cmd_schedule(args: argparse.Namespace) -> int:
-    job = _plan_from(args)
-    made = schedule(job, args.schedule)
-    print(f"scheduled {made.id}: {job.flavor} {args.schedule} running `{' '.join(job.command)}` in {job.target.org}")
-    return 0
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    job = _plan_from(args)
-    made = run_once(job)
-    print(f"started job {made.id} on {job.flavor}: {getattr(made, 'url', '')}".rstrip(": "))
-    return 0
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    target = hub_target(args.store)
-    lines = listing(target)
-    print("\n".join(lines) if lines else f"no jobs or schedules for {target.store}")
-    return 0
-
-
-def cmd_cancel(args: argparse.Namespace) -> int:
-    print(cancel(hub_target(args.store), args.id))
-    return 0
-
-
-def register_cli(verbs: Any) -> None:
-    jobs = verbs.add_parser(
-        "jobs",
-        help="GPU workers as Hugging Face Jobs (schedule, run, list, cancel)",
-        description="Run `worker --until-idle` on Hugging Face's GPUs against a Hub store. Secrets (HF_TOKEN, the "
-        "judge's key named by $CRISIS_JUDGE_API_KEY_ENV, any --secret) are sent as job secrets.",
-    )
-    sub = jobs.add_subparsers(dest="jobs_verb", required=True)
-    sched = sub.add_parser("schedule", help="create a scheduled job that drains the queue")
-    _common(sched, launch=True)
-    sched.add_argument("--schedule", default=DEFAULT_SCHEDULE, help=f"cron or @alias (default {DEFAULT_SCHEDULE})")
-    sched.set_defaults(func=cmd_schedule)
-    run = sub.add_parser("run", help="run one worker job now (until the queue is empty)")
-    _common(run, launch=True)
-    run.set_defaults(func=cmd_run)
-    lst = sub.add_parser("list", help="this store's schedules and jobs")
-    _common(lst, launch=False)
-    lst.set_defaults(func=cmd_list)
-    can = sub.add_parser("cancel", help="delete a schedule or cancel a job, by id")
-    _common(can, launch=False)
-    can.add_argument("id", help="the id `jobs list` shows")
-    can.set_defaults(func=cmd_cancel)

@@ -32,7 +32,7 @@ from evaluator.storage import (
     store_from_args,
 )
 from evaluator.wording import counted
-from submissions.config import ARGV_TOKEN_REFUSED, Settings, admin_token_matches, given_admin_token
+from submissions.config import ARGV_TOKEN_REFUSED, Settings, check_admin_token
 from submissions.errors import HubUnavailable, NotAllowed, SubmissionError
 from submissions.intake import MAINTAINER_PRIORITY, enqueue, request_api_model, submit
 from submissions.queue import Queue
@@ -59,12 +59,7 @@ def _identity(args: argparse.Namespace) -> tuple[str | None, bool]:
         raise NotAllowed(ARGV_TOKEN_REFUSED)
     if not args.maintainer:
         return user, False
-    try:
-        given = given_admin_token(args.admin_token_file)
-    except OSError as exc:
-        raise NotAllowed(f"cannot read --admin-token-file: {exc.strerror or exc}") from None
-    if not admin_token_matches(given):
-        raise NotAllowed("--maintainer needs the admin token: $CRISIS_ADMIN_TOKEN, or --admin-token-file FILE")
+    check_admin_token(None, args.admin_token_file, "--maintainer needs the admin token")
     return user, True
 
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
-from submissions.errors import SubmissionError
+from submissions.errors import NotAllowed, SubmissionError
 
 DEFAULT_MAX_PARAMS: Final = 100_000_000_000
 _SUFFIXES: Final = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
@@ -78,6 +78,20 @@ def given_admin_token(token_file: str | None) -> str | None:
     if token_file:
         return Path(token_file).read_text(encoding="utf-8").strip()
     return os.environ.get("CRISIS_ADMIN_TOKEN")
+
+
+def check_admin_token(argv_token: str | None, token_file: str | None, needs: str) -> None:
+    """Refuse, with one line, a maintainer CLI call without the admin token: one given in argv
+    (`argv_token`, refused whatever it is), a --admin-token-file that cannot be read, or a token
+    that does not match. `needs` opens the last message ("--maintainer needs the admin token")."""
+    if argv_token is not None:
+        raise NotAllowed(ARGV_TOKEN_REFUSED)
+    try:
+        given = given_admin_token(token_file)
+    except OSError as exc:
+        raise NotAllowed(f"cannot read --admin-token-file: {exc.strerror or exc}") from None
+    if not admin_token_matches(given):
+        raise NotAllowed(f"{needs}: $CRISIS_ADMIN_TOKEN, or --admin-token-file FILE")
 
 
 def parse_count(text: str | None, default: int, name: str) -> int:

@@ -33,15 +33,12 @@ Ratings file: JSONL (one object per line) or CSV (header row), one rating per li
 
 Modules: `ratings` (the file read into pairs), `agreement` (the figures), `variants` (reworded
 judge prompts), `run` (one judge's report), `reports` (saved reports, the offline judge's
-shipped figures, the table printed), `command` (the `calibrate` verb).
+shipped figures, the table printed). The `calibrate` verb: evaluator/cli/calibrate.py.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from evaluator.calibration.agreement import checklist_agreement, human_agreement, level_figures, ranking_tau
-from evaluator.calibration.command import cmd_calibrate, register
 from evaluator.calibration.ratings import QUESTION_IDS, CalibrationError, Pair, load_ratings
 from evaluator.calibration.reports import (
     CALIBRATION_DIR,
@@ -84,7 +81,6 @@ __all__ = [
     "calibration_dir",
     "calibration_reports",
     "checklist_agreement",
-    "cmd_calibrate",
     "heuristic_calibration_summary",
     "human_agreement",
     "kendall_tau",
@@ -93,7 +89,6 @@ __all__ = [
     "load_ratings",
     "panel_levels",
     "ranking_tau",
-    "register_cli",
     "report_table",
     "save_calibration",
     "shipped_heuristic_calibration",
@@ -101,12 +96,3 @@ __all__ = [
     "variant_system_prompt",
     "write_heuristic_calibration",
 ]
-
-
-def register_cli(verbs: Any) -> None:
-    """The `calibrate` verb, for evaluator.cli's discovery of verbs."""
-    # Transitional: the calibration -> cli edge the import contracts list, until the commands
-    # layer (evaluator/cli/) registers command.register itself with its own --data helper.
-    from evaluator.cli import _add_data
-
-    register(verbs, _add_data)

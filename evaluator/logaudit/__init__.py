@@ -4,8 +4,8 @@ Not to be confused with `evaluator.audit`, the secrecy audit of public files. On
 module: `reading` (streaming JSONL/CSV), `masking` (personal data), `screening` (crisis
 signals per user turn), `judging` (the checklist on assistant turns after the first flag),
 `figures` (section 10's rates and intervals), `sampling` (the seeded review sample),
-`report` (the private report), `run` (batches, resume, the run directory), `publish` (the
-public aggregate rows) and `cli` (the `audit-logs` verb).
+`report` (the private report), `run` (batches, resume, the run directory) and `publish` (the
+public aggregate rows). The `audit-logs` verb: evaluator/cli/audit_logs.py.
 """
 
 from evaluator.logaudit.masking import mask

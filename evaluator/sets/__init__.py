@@ -15,29 +15,18 @@ finished on the previous version after a cut is the queue's: submissions.requeue
 the leaderboard ranks on: leaderboard.versions.
 
 Nothing here prints or logs item text, except `sets show --reveal` on a machine that says it
-is a maintainer's (CRISIS_MAINTAINER_MACHINE=1).
-
-The `sets` verbs (`register_cli`, `cmd_*`, below) live here only until issue 19 moves them to
-the commands layer (evaluator/cli/sets.py); they are the one part of this module that is not a
-re-export.
+is a maintainer's (CRISIS_MAINTAINER_MACHINE=1). The `sets` verbs: evaluator/cli/sets.py.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
-from collections import Counter
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from evaluator.catalog import (
     RotationError,
     check_name,
     latest_version,
     list_versions,
-    listed,
     load_version,
     retired_path,
     set_names,
@@ -46,7 +35,6 @@ from evaluator.catalog import (
     version_name,
     version_number,
 )
-from evaluator.protocol.taxonomy import CATEGORIES, SIGNALS, TRACKS
 from evaluator.sets.diff import SetDiff, diff_versions
 from evaluator.sets.drafts import (
     DEFAULT_REASON,
@@ -55,9 +43,7 @@ from evaluator.sets.drafts import (
     AddResult,
     Draft,
     add_items,
-    items_at,
     load_draft,
-    require_set,
 )
 from evaluator.sets.duplicates import NEAR_DUPLICATE, SHINGLE, DuplicateMatch, item_text
 from evaluator.sets.versioning import (
@@ -70,8 +56,6 @@ from evaluator.sets.versioning import (
     freeze_problems,
     retire_items,
 )
-from evaluator.storage import DataDir
-from evaluator.wording import counted
 
 REVEAL_ENV: Final = "CRISIS_MAINTAINER_MACHINE"
 
@@ -102,7 +86,6 @@ __all__ = [
     "list_versions",
     "load_draft",
     "load_version",
-    "register_cli",
     "retire_items",
     "retired_path",
     "set_names",
@@ -111,256 +94,3 @@ __all__ = [
     "version_name",
     "version_number",
 ]
-
-
-# ---------------------------------------------------------------- the `sets` verbs (moving to evaluator/cli/sets.py)
-
-
-def _counts_table(counts: Mapping[str, Counter[str]], support: Counter[str], adversarial: Counter[str]) -> str:
-    lines = [("category", "items", "support", "adversarial")]
-    for category in CATEGORIES:
-        lines.append((category, str(counts["category"][category]), str(support[category]), str(adversarial[category])))
-    widths = [max(len(row[i]) for row in lines) for i in range(4)]
-    out = ["  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)) for row in lines]
-    out.insert(1, "  ".join("-" * w for w in widths))
-    shown = (*SIGNALS, "unknown") if counts["signal"]["unknown"] else SIGNALS  # imported data without signals
-    out.append("signal: " + ", ".join(f"{s} {counts['signal'][s]}" for s in shown))
-    out.append("track: " + ", ".join(f"{t} {counts['track'][t]}" for t in TRACKS))
-    return "\n".join(out)
-
-
-def _split_ref(ref: str) -> tuple[str, str | None]:
-    name, _, version = ref.partition("@")
-    return name, version or None
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    data = DataDir.at(args.data)
-    names = set_names(data)
-    if not names:
-        print(f"no sets under {data.sets}")
-        return 0
-    for name in names:
-        versions = list_versions(data, name)
-        latest = versions[-1] if versions else None
-        size = len(load_version(data, name, latest).items) if latest else 0
-        line = f"{name}: {len(versions)} version{'' if len(versions) == 1 else 's'}"
-        line += f", latest {latest} ({counted(size, 'item')})" if latest else " (none frozen yet)"
-        draft = load_draft(data, name)
-        if draft.saved:
-            base = {i.id for i in load_version(data, name, latest).items} if latest else set()
-            line += f"; draft: +{len(draft.ids - base)} added, -{len(base - draft.ids)} retired, not frozen"
-        print(line)
-    return 0
-
-
-def cmd_show(args: argparse.Namespace) -> int:
-    data = DataDir.at(args.data)
-    name, version = _split_ref(args.name)
-    require_set(data, name)
-    if args.reveal and os.environ.get(REVEAL_ENV) != "1":
-        raise RotationError(
-            f"--reveal prints private item text; it is refused unless {REVEAL_ENV}=1 is set on a maintainer's machine"
-        )
-    version = version or latest_version(data, name) or DRAFT
-    item_set = items_at(data, name, version)
-    support = Counter(i.category for i in item_set.items if i.track == "support")
-    adversarial = Counter(i.category for i in item_set.items if i.track == "adversarial")
-    if version == DRAFT:
-        items = counted(len(item_set.items), "item")
-        print(f"{name} draft (private, not frozen): {items}, content hash {item_set.content_hash}")
-    else:
-        meta = version_manifest(data, name, version)
-        print(
-            f"{name} {version} ({meta.get('visibility', 'private')}): {counted(len(item_set.items), 'item')}, "
-            f"content hash {item_set.content_hash}, cut {meta.get('created_at', '?')}"
-        )
-        log = meta.get("changelog") or {}
-        if meta.get("previous"):
-            print(
-                f"changes since {meta['previous']}: +{len(log.get('added', []))} added, "
-                f"-{len(log.get('retired', []))} retired"
-            )
-        draft = load_draft(data, name)
-        if draft.saved and version == latest_version(data, name):
-            base = {i.id for i in item_set.items}
-            print(f"pending in the draft: +{len(draft.ids - base)} added, -{len(base - draft.ids)} retired")
-    print()
-    print(_counts_table(item_set.counts(), support, adversarial))
-    if args.reveal:
-        print()
-        for item in item_set.items:
-            print(json.dumps(item.to_json(), ensure_ascii=False))
-    return 0
-
-
-def cmd_add(args: argparse.Namespace) -> int:
-    data = DataDir.at(args.data)
-    result = add_items(data, args.name, args.source)
-    for match in result.skipped:
-        print(f"skipped {match.new_id}: exact duplicate of {match.existing_id} ({match.existing_status})")
-    for match in result.near:
-        print(
-            f"check {match.new_id}: near-duplicate of {match.existing_id} "
-            f"({match.existing_status}, similarity {match.similarity:.2f})"
-        )
-    added = counted(len(result.added), "item")
-    print(f"added {added} to the draft of {args.name}; `sets freeze {args.name}` cuts a version")
-    return 0
-
-
-def cmd_retire(args: argparse.Namespace) -> int:
-    data = DataDir.at(args.data)
-    result = retire_items(
-        data,
-        args.name,
-        ids=args.ids,
-        category=args.category,
-        count=args.count,
-        seed=args.seed,
-        reason=args.reason,
-    )
-    retired = counted(len(result.retired), "item")
-    print(f"retired {retired} from the draft of {args.name}: {listed(result.retired, 20)}")
-    print(
-        f"they will be published in {retired_path(data, args.name)} when the next version is cut "
-        f"(`sets freeze {args.name}`)"
-    )
-    if result.below_minimum:
-        sys.stderr.write(
-            f"warning: below {DEFAULT_MIN_PER_CATEGORY} support items now: {', '.join(result.below_minimum)}; "
-            "add items before freezing\n"
-        )
-    return 0
-
-
-def _fraction(text: str) -> float:
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a fraction: {text!r} (e.g. 0.05 or 5%)") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is outside 0-1")
-    return value
-
-
-def cmd_freeze(args: argparse.Namespace) -> int:
-    # In a function while these verbs live here: evaluator.sets sits below submissions.
-    from submissions.requeue import cut_and_requeue
-
-    data = DataDir.at(args.data)
-    if args.no_requeue:
-        result = cut_version(data, args.name, min_per_category=args.min_per_category, tolerance=args.tolerance)
-    else:
-        result = cut_and_requeue(data, args.name, min_per_category=args.min_per_category, tolerance=args.tolerance)
-    since = f" since {result.previous}" if result.previous else ""
-    print(
-        f"cut {args.name} {result.version}: {counted(result.items, 'item')}, +{len(result.added)} added, "
-        f"-{len(result.retired)} retired{since}"
-    )
-    if result.published:
-        print(f"published {counted(result.published, 'retired item')} in {retired_path(data, args.name)}")
-    report = result.requeue
-    if report is not None:
-        print(
-            f"re-evaluation queued for {counted(len(report.queued), 'model')} finished on {result.previous}"
-            + (f", {len(report.skipped)} already queued" if report.skipped else "")
-        )
-        for model, error in report.failed:
-            sys.stderr.write(f"warning: could not queue {model}: {error}\n")
-    return 0
-
-
-def _print_counts_diff(diff: SetDiff) -> None:
-    rows = [("category", diff.old, diff.new, "change")]
-    for category in CATEGORIES:
-        a, b = diff.counts_old["category"][category], diff.counts_new["category"][category]
-        rows.append((category, str(a), str(b), f"{b - a:+d}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for n, row in enumerate(rows):
-        print("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)))
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
-
-
-def cmd_diff(args: argparse.Namespace) -> int:
-    data = DataDir.at(args.data)
-    diff = diff_versions(data, args.name, args.old, args.new)
-    print(f"{args.name} {diff.old} -> {diff.new}: +{len(diff.added)} added, -{len(diff.retired)} retired")
-    if diff.added:
-        print("added: " + ", ".join(diff.added))
-    for entry in diff.retired:
-        print(f"retired: {entry['id']}" + (f" ({entry['reason']})" if entry["reason"] else ""))
-    print()
-    _print_counts_diff(diff)
-    return 0
-
-
-def register_cli(verbs: Any) -> None:
-    from evaluator.cli import _add_data
-
-    sets = verbs.add_parser(
-        "sets",
-        help="held-out set versions and rotation",
-        description="Maintain private item sets under <data>/sets: add items to a draft, retire items, freeze the "
-        "draft as a new version, compare versions. Item text is never printed, except `show --reveal` with "
-        f"{REVEAL_ENV}=1.",
-    )
-    actions = sets.add_subparsers(dest="sets_verb", required=True, parser_class=type(sets))
-
-    p = actions.add_parser("list", help="every set, its versions and pending draft changes")
-    _add_data(p)
-    p.set_defaults(func=cmd_list)
-
-    p = actions.add_parser("show", help="counts per category, signal and track (no item text)")
-    p.add_argument("name", help="NAME (latest version), NAME@VERSION, or NAME@draft")
-    p.add_argument(
-        "--reveal",
-        action="store_true",
-        help=f"also print the items; only where {REVEAL_ENV}=1 (a maintainer's machine)",
-    )
-    _add_data(p)
-    p.set_defaults(func=cmd_show)
-
-    p = actions.add_parser("add", help="add validated items to the draft, reporting duplicates by id")
-    p.add_argument("name")
-    p.add_argument("--from", dest="source", required=True, metavar="FILE", help="JSONL items (PROTOCOL section 3)")
-    _add_data(p)
-    p.set_defaults(func=cmd_add)
-
-    p = actions.add_parser("retire", help="take items out of the draft, with a reason")
-    p.add_argument("name")
-    p.add_argument("--ids", nargs="+", metavar="ID", help="the items to retire (e.g. leaked ones)")
-    p.add_argument("--category", choices=CATEGORIES, help="retire a random draw from this category (rotation)")
-    p.add_argument("--count", type=int, help="how many to draw")
-    p.add_argument("--seed", type=int, help="seed of the draw, so it can be reproduced")
-    p.add_argument("--reason", help=f"why, published with the items (default: {DEFAULT_REASON})")
-    _add_data(p)
-    p.set_defaults(func=cmd_retire)
-
-    p = actions.add_parser("freeze", help="cut the draft as a new version and queue re-evaluations")
-    p.add_argument("name")
-    p.add_argument(
-        "--min-per-category",
-        type=int,
-        default=DEFAULT_MIN_PER_CATEGORY,
-        help=f"support items each crisis category needs (default {DEFAULT_MIN_PER_CATEGORY})",
-    )
-    p.add_argument(
-        "--tolerance",
-        type=_fraction,
-        default=DEFAULT_TOLERANCE,
-        help="largest change of a category's share of the set since the previous version "
-        f"(default {DEFAULT_TOLERANCE}, i.e. 5 points)",
-    )
-    p.add_argument("--no-requeue", action="store_true", help="do not queue re-evaluation of finished models")
-    _add_data(p)
-    p.set_defaults(func=cmd_freeze)
-
-    p = actions.add_parser("diff", help="ids added and retired between two versions (or a version and the draft)")
-    p.add_argument("name")
-    p.add_argument("old", metavar="V1")
-    p.add_argument("new", metavar="V2", help="a version, or 'draft'")
-    _add_data(p)
-    p.set_defaults(func=cmd_diff)

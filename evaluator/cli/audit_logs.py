@@ -15,24 +15,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evaluator.storage import add_store_arguments
-
-EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
+from evaluator.audit import cli_user, log_admin_action
+from evaluator.backends import BackendOptions
+from evaluator.cli.common import EXIT_INCOMPLETE, EXIT_OK
+from evaluator.logaudit.publish import publish_aggregate
+from evaluator.logaudit.reading import Fields, LogError, detect_format, parse_role_map
+from evaluator.logaudit.run import AuditConfig, AuditError, audit_logs, fold_reviews, run_dir
+from evaluator.storage import add_store_arguments, store_from_args
+from submissions.config import check_admin_token
 
 
 def _maintainer(args: argparse.Namespace) -> str:
-    from evaluator.audit import cli_user
-    from evaluator.logaudit.run import AuditError
-    from submissions.config import ARGV_TOKEN_REFUSED, admin_token_matches, given_admin_token
-
-    if args.admin_token is not None:
-        raise AuditError(ARGV_TOKEN_REFUSED)
-    try:
-        given = given_admin_token(args.admin_token_file)
-    except OSError as exc:
-        raise AuditError(f"cannot read --admin-token-file: {exc.strerror or exc}") from None
-    if not admin_token_matches(given):
-        raise AuditError("--publish-aggregate is for maintainers: $CRISIS_ADMIN_TOKEN, or --admin-token-file FILE")
+    check_admin_token(args.admin_token, args.admin_token_file, "--publish-aggregate is for maintainers")
     return cli_user()
 
 
@@ -61,20 +55,12 @@ def _summary(report: dict[str, Any]) -> str:
 
 
 def _publish(store: Any, run_id: str, system: str, who: str) -> Path:
-    from evaluator.audit import log_admin_action
-    from evaluator.logaudit.publish import publish_aggregate
-
     path = publish_aggregate(store, run_id, system)
     log_admin_action(store.data, who, "audit-logs.publish", {"run_id": run_id, "system": system})
     return path
 
 
 def cmd_audit_logs(args: argparse.Namespace) -> int:
-    from evaluator.backends import BackendOptions
-    from evaluator.logaudit.reading import Fields, LogError, detect_format, parse_role_map
-    from evaluator.logaudit.run import AuditConfig, AuditError, audit_logs, fold_reviews, run_dir
-    from evaluator.storage import store_from_args
-
     who = _maintainer(args) if args.publish_aggregate else None
     if len(args.system) > 100 or not args.system.strip() or any(ord(c) < 32 for c in args.system):
         raise AuditError("--system must be 1-100 printable characters")
@@ -130,7 +116,7 @@ def cmd_audit_logs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_cli(verbs: Any) -> None:
+def register(verbs: Any) -> None:
     p = verbs.add_parser(
         "audit-logs",
         help="audit a deployer's real conversation logs (private; PROTOCOL section 10)",

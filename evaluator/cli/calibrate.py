@@ -1,15 +1,12 @@
-"""`python -m evaluator calibrate`: the verb's arguments and what it prints and saves.
-
-evaluator.cli finds the package's `register_cli`, which calls `register` here; this module moves
-to the commands layer (evaluator/cli/) with the rest of the verbs.
-"""
+"""`python -m evaluator calibrate`: the verb's arguments and what it prints and saves
+(evaluator.calibration measures)."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +24,7 @@ from evaluator.calibration.run import (
 )
 from evaluator.calibration.variants import PARAPHRASES
 from evaluator.catalog import resolve_set
+from evaluator.cli.common import add_data
 from evaluator.judge.factory import make_judge
 from evaluator.storage import DataDir
 
@@ -109,8 +107,7 @@ def _save_panel(
     return save_calibration(data, report)
 
 
-def register(verbs: Any, add_data: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add the `calibrate` verb; `add_data` adds the commands' shared --data option."""
+def register(verbs: Any) -> None:
     p = verbs.add_parser(
         "calibrate",
         help="measure a judge's agreement with human ratings",

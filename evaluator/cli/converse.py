@@ -1,29 +1,34 @@
-"""`python -m evaluator converse` and `python -m evaluator personas ...` (PROTOCOL section 9)."""
+"""`python -m evaluator converse` and `python -m evaluator personas ...` (PROTOCOL section 9;
+evaluator.conversation runs them)."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
-from evaluator.backends import BackendOptions, GenerationParams
-from evaluator.storage import DataDir, add_store_arguments
+from evaluator.cli.common import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    UsageError,
+    add_data,
+    backend_options_from_args,
+    generation_from_args,
+)
+from evaluator.conversation.persona import freeze_personas, persona_set_names, persona_versions, resolve_personas
+from evaluator.conversation.run import ConversationConfig, run_conversations
+from evaluator.conversation.sync import ConversationSync
+from evaluator.storage import DataDir, add_store_arguments, store_from_args
+from evaluator.wording import pct, pct_interval
 
-EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
-MAX_TURNS_LIMIT = 40
+MAX_TURNS_LIMIT: Final = 40
 
 
 def _rate(row: dict[str, Any], key: str, interval: bool = False) -> str:
-    value = row.get(key)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    text = f"{value:.1%}"
-    lo, hi = row.get(f"{key}_lo"), row.get(f"{key}_hi")
-    if interval and lo is not None and hi is not None:
-        text += f" [{lo:.1%}, {hi:.1%}]"
-    return text
+    if interval:
+        return pct_interval(row.get(key), row.get(f"{key}_lo"), row.get(f"{key}_hi"))
+    return pct(row.get(key), 1)
 
 
 def conversation_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -60,27 +65,11 @@ def _max_turns(text: str) -> int:
 
 
 def cmd_converse(args: argparse.Namespace) -> int:
-    from evaluator.cli import UsageError
-    from evaluator.conversation.persona import resolve_personas
-    from evaluator.conversation.run import ConversationConfig, run_conversations
-    from evaluator.conversation.sync import ConversationSync
-    from evaluator.storage import store_from_args
-
     if args.concurrency < 1 or args.batch_size < 1 or args.timeout <= 0:
         raise UsageError("--concurrency and --batch-size must be at least 1 and --timeout above 0")
     store = store_from_args(args)
     data = store.data
     personas = resolve_personas(args.personas, data)
-
-    def options(base_url: str | None, key_env: str | None) -> BackendOptions:
-        return BackendOptions(
-            base_url=base_url,
-            api_key_env=key_env or args.api_key_env,
-            concurrency=args.concurrency,
-            timeout_s=args.timeout,
-            batch_size=args.batch_size,
-            device=args.device,
-        )
 
     config = ConversationConfig(
         model=args.model,
@@ -88,23 +77,16 @@ def cmd_converse(args: argparse.Namespace) -> int:
         user_sim=args.user_sim,
         judges=tuple(args.judge or ["heuristic"]),
         max_turns=args.max_turns,
-        params=GenerationParams(
-            temperature=args.temperature,
-            max_new_tokens=args.max_new_tokens,
-            seed=args.seed,
-            system_prompt=args.system_prompt,
+        params=generation_from_args(args),
+        model_options=backend_options_from_args(
+            args, args.base_url, args.api_key_env, tensor_parallel_size=args.tensor_parallel_size
         ),
-        model_options=BackendOptions(
-            base_url=args.base_url,
-            api_key_env=args.api_key_env,
-            concurrency=args.concurrency,
-            timeout_s=args.timeout,
-            batch_size=args.batch_size,
-            device=args.device,
-            tensor_parallel_size=args.tensor_parallel_size,
+        sim_options=backend_options_from_args(
+            args, args.user_sim_base_url or args.base_url, args.user_sim_api_key_env or args.api_key_env
         ),
-        sim_options=options(args.user_sim_base_url or args.base_url, args.user_sim_api_key_env),
-        judge_options=options(args.judge_base_url or args.base_url, args.judge_api_key_env),
+        judge_options=backend_options_from_args(
+            args, args.judge_base_url or args.base_url, args.judge_api_key_env or args.api_key_env
+        ),
     )
 
     sync = ConversationSync(store)
@@ -124,8 +106,6 @@ def cmd_converse(args: argparse.Namespace) -> int:
 
 
 def cmd_personas_list(args: argparse.Namespace) -> int:
-    from evaluator.conversation.persona import persona_set_names, persona_versions
-
     data = DataDir.at(args.data)
     names = persona_set_names(data)
     if not names:
@@ -137,8 +117,6 @@ def cmd_personas_list(args: argparse.Namespace) -> int:
 
 
 def cmd_personas_freeze(args: argparse.Namespace) -> int:
-    from evaluator.conversation.persona import freeze_personas
-
     data = DataDir.at(args.data)
     cut = freeze_personas(data, args.name, args.source, visibility="public" if args.public else "private")
     print(
@@ -148,8 +126,6 @@ def cmd_personas_freeze(args: argparse.Namespace) -> int:
 
 
 def cmd_personas_show(args: argparse.Namespace) -> int:
-    from evaluator.conversation.persona import resolve_personas
-
     data = DataDir.at(args.data)
     persona_set = resolve_personas(args.name, data)
     print(f"{persona_set.name} {persona_set.version} ({persona_set.visibility}): {len(persona_set.personas)} personas")
@@ -158,9 +134,7 @@ def cmd_personas_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_cli(verbs: Any) -> None:
-    from evaluator.cli import _add_data
-
+def register(verbs: Any) -> None:
     p = verbs.add_parser(
         "converse",
         help="evaluate one model in conversations with simulated people",
@@ -203,15 +177,15 @@ def register_cli(verbs: Any) -> None:
     )
     actions = personas.add_subparsers(dest="personas_verb", required=True, parser_class=type(personas))
     q = actions.add_parser("list", help="every persona set and its versions")
-    _add_data(q)
+    add_data(q)
     q.set_defaults(func=cmd_personas_list)
     q = actions.add_parser("freeze", help="validate a JSONL file and cut it as a new version of NAME")
     q.add_argument("name")
     q.add_argument("--from", dest="source", required=True, metavar="FILE")
     q.add_argument("--public", action="store_true", help="a public set (transcripts may be published)")
-    _add_data(q)
+    add_data(q)
     q.set_defaults(func=cmd_personas_freeze)
     q = actions.add_parser("show", help="counts per category, risk, disclosure and age group (no text)")
     q.add_argument("name", help="NAME[@VERSION], public-personas or a file")
-    _add_data(q)
+    add_data(q)
     q.set_defaults(func=cmd_personas_show)
