@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from evaluator.pipeline import RunError
 
@@ -11,8 +11,6 @@ if TYPE_CHECKING:
     from evaluator.pipeline import OnProgress, OnStage, RunConfig, RunOutcome
     from evaluator.storage import DataDir
     from submissions.records import RequestRecord
-
-EXECUTORS: Final = ("local", "ray")
 
 
 class ExecutorError(RunError):
@@ -48,22 +46,3 @@ class Executor(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def make_executor(
-    name: str = "local", *, ray_address: str | None = None, max_concurrent: int = 1, **kwargs: Any
-) -> Executor:
-    """The executor `--executor NAME` names. ValueError with one line for bad input."""
-    if max_concurrent < 1:
-        raise ValueError("--max-concurrent must be at least 1")
-    if name == "local":
-        if max_concurrent != 1 or ray_address:
-            raise ValueError("--max-concurrent and --ray-address need --executor ray")
-        from evaluator.executors.local import LocalExecutor
-
-        return LocalExecutor()
-    if name == "ray":
-        from evaluator.executors.ray import RayExecutor
-
-        return RayExecutor(address=ray_address, max_concurrent=max_concurrent, **kwargs)
-    raise ValueError(f"unknown executor {name!r}: expected one of {', '.join(EXECUTORS)}")
