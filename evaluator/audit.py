@@ -577,13 +577,23 @@ def cli_user() -> str:
 def check_before_publish(data: DataDir, staged: Path, item_set: ItemSet) -> list[Finding]:
     """Scan a staged public artefact against every private item, including the run's own set
     when it is private but lives outside <data>/sets (a `--set PATH` on a maintainer's disk)."""
+    own = () if item_set.is_public else ((i.id, (t.content for t in i.turns)) for i in item_set.items)
+    return check_staged(data, [staged], item_set.name, own)
+
+
+def check_staged(
+    data: DataDir, staged: Sequence[Path], set_name: str, own: Iterable[tuple[str, Iterable[str]]]
+) -> list[Finding]:
+    """Scan staged public files against every private item plus `own`, the (id, texts) of the
+    run's own private set (items or personas) except what was published on purpose."""
+    published = published_items(data)
     items = private_items(data)
-    if not item_set.is_public:
-        published = {_turns_key(t) for t in published_items(data)}
-        for item in item_set.items:
-            key = _turns_key(t.content for t in item.turns)
-            if key not in published:
-                items.append(PrivateItem(item_set.name, item.id, key))
+    public = {_turns_key(t) for t in published}
+    for entry_id, texts in own:
+        key = _turns_key(texts)
+        if key not in public:
+            items.append(PrivateItem(set_name, entry_id, key))
     if not items:
         return []
-    return scan_file(staged, PrivateIndex(items, public=published_items(data)), shown=staged.name)
+    index = PrivateIndex(items, public=published)
+    return [finding for path in staged for finding in scan_file(path, index, shown=path.name)]

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from evaluator.audit import Finding, PrivateIndex, PrivateItem, normalise, private_items, published_items, scan_file
+from evaluator.audit import Finding, check_staged
 from evaluator.backends import GenerationParams, ModelInfo
 from evaluator.conversation.dialogue import Dialogue
 from evaluator.conversation.figures import ConversationScore, compute_conversation_rows
@@ -126,18 +126,8 @@ def publish(
 def audit(data: DataDir, personas: PersonaSet, staged: Sequence[Path]) -> list[Finding]:
     """Scan staged public files against every private item and persona, this run's own
     private persona set included when it lives outside <data>/sets."""
-    published = published_items(data)
-    items = private_items(data)
-    if not personas.is_public:
-        public = {tuple(normalise(x) for x in t) for t in published}
-        for persona in personas.personas:
-            key = tuple(normalise(x) for x in persona.texts())
-            if key not in public:
-                items.append(PrivateItem(personas.name, persona.id, key))
-    if not items:
-        return []
-    index = PrivateIndex(items, public=published)
-    return [finding for path in staged for finding in scan_file(path, index, shown=path.name)]
+    own = () if personas.is_public else ((p.id, p.texts()) for p in personas.personas)
+    return check_staged(data, staged, personas.name, own)
 
 
 def transcripts_path(data: DataDir, run_id: str) -> Path:
