@@ -172,6 +172,9 @@ class CachingBackend:
     def __init__(self, backend: Backend, cache: Cache) -> None:
         self.backend = backend
         self.cache = cache
+        # The misses of the last `recall`: a stage that recalls and then generates the rest
+        # hands over the same conversation objects, which are not hashed or looked up twice.
+        self._missed: tuple[str, list[Conversation], list[str]] = ("", [], [])
 
     def __getattr__(self, name: str) -> Any:
         if name in ("backend", "cache"):  # not set yet (unpickling): no recursion
@@ -191,14 +194,25 @@ class CachingBackend:
             return {}
         keys = self._keys(conversations, params)
         hits = self.cache.get_replies(keys)
+        missed = [n for n, key in enumerate(keys) if key not in hits]
+        self._missed = (params.key(), [conversations[n] for n in missed], [keys[n] for n in missed])
         return {n: hits[key] for n, key in enumerate(keys) if key in hits}
+
+    def _known_misses(self, conversations: Sequence[Conversation], params: GenerationParams) -> list[str] | None:
+        params_key, missed, keys = self._missed
+        same = params_key == params.key() and len(missed) == len(conversations)
+        if same and all(a is b for a, b in zip(missed, conversations, strict=True)):
+            return keys
+        return None
 
     def generate(
         self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
     ) -> list[Reply]:
         replies: list[Reply | None] = [None] * len(conversations)
-        keys = self._keys(conversations, params) if params.deterministic else []
-        hits = self.cache.get_replies(keys) if keys else {}
+        known = self._known_misses(conversations, params) if params.deterministic else None
+        self._missed = ("", [], [])
+        keys = known if known is not None else self._keys(conversations, params) if params.deterministic else []
+        hits = self.cache.get_replies(keys) if keys and known is None else {}
         for n, key in enumerate(keys):
             if key in hits:
                 replies[n] = hits[key]
