@@ -33,13 +33,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Final
 
 from evaluator.items import Item, ItemSetError, Turn
 from evaluator.protocol.taxonomy import CATEGORIES, DOMAINS, ITEM_SIGNALS, TRACKS, UNKNOWN_SIGNAL
 from evaluator.wording import counted
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Bounds on the input, checked before reading it.
 MAX_IMPORT_BYTES: Final = 512 * 1024 * 1024
@@ -217,6 +218,8 @@ def read_table(path: Path) -> pd.DataFrame:
     size = path.stat().st_size
     if size > MAX_IMPORT_BYTES:
         raise ItemSetError(f"{path.name}: {size} bytes, more than the {MAX_IMPORT_BYTES} an import may read")
+    import pandas as pd  # here, not at the top: `python -m evaluator` starts without pandas
+
     try:
         if suffix == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False)

@@ -18,12 +18,15 @@ results that are not `ranked` (too many unscored replies).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from evaluator.results import ranking_order
+
+if TYPE_CHECKING:  # rank_table takes and gives frames; importing pandas costs every CLI start 0.4 s
+    import pandas as pd
 
 # Overall figures are means of floats; two models with the same counts may differ in the
 # last bits, which must not decide a rank.
