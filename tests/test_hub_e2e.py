@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from evaluator.catalog import PUBLIC_SAMPLE
+from evaluator.conversation.persona import PUBLIC_PERSONAS_PATH, load_persona_set
 from evaluator.items import load_set
 from leaderboard.store import ResultStore
 from submissions import Queue, Settings, Status, current_set, enqueue
@@ -172,16 +173,27 @@ def test_a_killed_worker_is_resumed_from_finished_items_on_a_fresh_mirror(site: 
             time.sleep(max(0.0, (expires - utcnow()).total_seconds()) + 0.5)
 
         out, _ = _finish(_worker(site, "rescuer", "--until-idle", env=env))
-        assert sum(1 for r in server.requests if r.model == "test-model") == generated  # nothing regenerated
+        # The worker then runs the conversation track (PROTOCOL section 9), which the doomed
+        # worker never reached: its model turns are new work, each made once.
+        openings = {p.opening for p in load_persona_set(PUBLIC_PERSONAS_PATH).personas}
+        calls = [r for r in server.requests if r.model == "test-model"]
+        talk = [r for r in calls[generated:] if r.messages[0]["content"] in openings]
+        assert len(calls) - len(talk) == generated  # nothing regenerated
+        assert talk and len({json.dumps(r.messages) for r in talk}) == len(talk)
 
     check = site.open("check2", writable=False)
     final = Queue.local(check.data, Settings.from_env()).get(record.id)
     assert final.status == Status.FINISHED and final.run_id, (final.status, final.reason)
     assert final.attempts == 2
-    results = [p for p in check.remote_files("results") if p.startswith("results/")]
-    assert results == [f"results/{final.run_id}.parquet"]
+    published = check.remote_files("results")
+    transcripts = [p for p in published if p.startswith("public/conversations/")]
+    assert len(transcripts) == 1
+    talk_run = transcripts[0].removeprefix("public/conversations/").removesuffix(".jsonl")
+    results = [p for p in published if p.startswith("results/")]
+    assert sorted(results) == sorted([f"results/{final.run_id}.parquet", f"results/{talk_run}.parquet"])
     rows = ResultStore(check.data, persist=False).results(force=True)
-    assert set(rows["run_id"]) == {final.run_id}
+    assert set(rows["run_id"]) == {final.run_id, talk_run}
+    assert set(rows.loc[rows["run_id"] == talk_run, "track"]) == {"conversation"}
     assert len(rows) == len(rows.drop_duplicates(subset=["run_id", "category"]))
     # The run directory the rescuer pushed holds the doomed worker's replies, once each.
     check.pull(f"runs/{final.run_id}/")
