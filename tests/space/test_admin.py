@@ -29,7 +29,8 @@ from leaderboard.hidden import hidden_path, read_hidden
 from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
 from space.admin import DENIED, TOKEN_ENV, AdminAccess, AdminActions, HubMembership
-from space.app import build_app, hidden_note
+from space.app import build_app
+from space.formatting import hidden_note
 from submissions import Queue, RequestRecord, Status, current_set, request_api_model
 from submissions.ratelimit import RateLimit
 from submissions.records import new_request_id

@@ -13,7 +13,8 @@ from evaluator.storage import DataDir
 from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
 from space.about import about_markdown, calibration_section
-from space.app import board_choices, build_app, pivot_styler, status_markdown, table_value
+from space.app import build_app
+from space.formatting import board_choices, pivot_styler, status_markdown, table_value
 from tests.support.results_factory import RunSpec, write_demo_board, write_run
 
 

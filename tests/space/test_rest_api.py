@@ -24,7 +24,7 @@ from leaderboard.hidden import hide_model
 from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
 from space.api import MAX_SEARCH_CHARS
-from space.app import PARQUET_HREF, csv_href
+from space.formatting import PARQUET_HREF, csv_href
 from tests.space.conftest import Served, serve, serve_demo
 from tests.space.test_secrecy import CANARY, private_set
 from tests.support.results_factory import HOSTILE_NAME
