@@ -28,7 +28,8 @@ from leaderboard.links import markdown_text
 from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
 from space.about import about_markdown
-from space.admin import ADMIN_TAB, AdminAccess, AdminActions, build_admin_panel, build_sign_in, wire_admin
+from space.admin import AdminAccess
+from space.admin_panel import ADMIN_TAB, AdminActions, build_admin_panel, build_sign_in, wire_admin
 from space.api import attach as attach_api
 from space.api import mount_api
 from space.conversations import build_conversations_tab, wire_conversations

@@ -10,7 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from evaluator.storage import DataDir
-from space.admin import AdminAccess, AdminActions, TokenGuard
+from space.admin import AdminAccess, TokenGuard
+from space.admin_panel import AdminActions
 from submissions import Settings
 
 TOKEN = "the-right-admin-token-for-lockout-tests"

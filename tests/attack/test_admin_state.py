@@ -19,7 +19,8 @@ import pytest
 from evaluator.audit import read_admin_log
 from leaderboard.hidden import read_hidden
 from leaderboard.store import ResultStore
-from space.admin import TOKEN_ENV, AdminAccess, AdminActions
+from space.admin import TOKEN_ENV, AdminAccess
+from space.admin_panel import AdminActions
 from tests.support.hub_store import HubSite, hub_site
 from tests.support.results_factory import RunSpec, write_run
 

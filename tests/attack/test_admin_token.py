@@ -7,7 +7,8 @@ from pathlib import Path
 
 from evaluator.audit import read_admin_log
 from evaluator.storage import DataDir
-from space.admin import AdminAccess, AdminActions, TokenGuard
+from space.admin import AdminAccess, TokenGuard
+from space.admin_panel import AdminActions
 from submissions import Settings
 
 TOKEN = "the-right-admin-token"

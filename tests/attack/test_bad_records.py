@@ -79,7 +79,8 @@ def test_an_idle_worker_logs_them_once(tmp_path: Path, caplog: pytest.LogCapture
 
 
 def test_the_admin_panel_header_names_each_bad_record_without_quoting_it(tmp_path: Path) -> None:
-    from space.admin import TOKEN_ENV, AdminAccess, AdminActions
+    from space.admin import TOKEN_ENV, AdminAccess
+    from space.admin_panel import AdminActions
 
     data = DataDir.at(tmp_path / "var")
     good = _seed(data)

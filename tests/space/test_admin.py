@@ -28,7 +28,8 @@ from evaluator.storage import DataDir, atomic_write_json
 from leaderboard.hidden import hidden_path, read_hidden
 from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from space.admin import DENIED, TOKEN_ENV, AdminAccess, AdminActions, HubMembership
+from space.admin import TOKEN_ENV, AdminAccess, HubMembership
+from space.admin_panel import DENIED, AdminActions
 from space.app import build_app
 from space.formatting import hidden_note
 from submissions import Queue, RequestRecord, Status, current_set, request_api_model
