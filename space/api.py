@@ -17,31 +17,19 @@ one is a 422 (or 400 for a value the view rejects) with a one-line message. Resp
 strong ETag derived from the snapshot version, the process and the request, so a client's
 If-None-Match is answered 304 without building the body; JSON and CSV are gzipped when the
 client accepts it. CORS is open to any origin, for GET and HEAD only, never with credentials
-(`ApiCors`, outside Gradio's own CORS handling).
+(`ApiCors`, outside Gradio's own CORS handling). The bodies, ETags, gzip, the bulk downloads'
+cache and pace, and the routes' thread pool are in space.api_bulk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import gzip
-import hashlib
-import io
-import os
-import threading
-import time
 import weakref
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Annotated, Any, Final, ParamSpec, TypeVar
+from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
 import anyio
-import orjson
 import pandas as pd
-import pyarrow.parquet as pq
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -51,7 +39,7 @@ from starlette.middleware.cors import CORSMiddleware
 from evaluator.results import CONVERSATION, OVERALL, SINGLE_TURN
 from leaderboard import limits
 from leaderboard.boards import Board, board_mask
-from leaderboard.export import ordered_rows, results_table, shown_table_csv, to_csv
+from leaderboard.export import ordered_rows, shown_table_csv
 from leaderboard.links import plain_text
 from leaderboard.model_page import model_detail
 from leaderboard.query import (
@@ -63,6 +51,21 @@ from leaderboard.query import (
     Leaderboard,
     QueryError,
     filters_from,
+)
+from space.api_bulk import (
+    BULK_BYTES_PER_S,
+    ROUTE_LIMITER,
+    Bulk,
+    Egress,
+    bulk_body,
+    cell,
+    gzip_etag,
+    not_modified,
+    offloaded,
+    records,
+    respond,
+    strong_etag,
+    to_json,
 )
 from space.api_docs import add_offline_docs
 
@@ -77,16 +80,6 @@ MAX_ROWS: Final = 100_000  # limit; 0 is every match
 MAX_OFFSET: Final = 10_000_000
 MAX_PERCENT: Final = 100.0
 MAX_PARAMS_B: Final = 1e6
-GZIP_MIN_BYTES: Final = 1024
-_BULK_CACHE_SIZE: Final = 6  # bulk bodies kept per (snapshot, board, format)
-# Bulk bodies leave the server at most this fast, all downloads together, in chunks that
-# give the event loop back between them: a full gzipped results.json (13 MB at 10,000
-# models) takes about half a second, and clients looping on it cannot take the CPU that
-# ordinary calls need.
-BULK_BYTES_PER_S: Final = 32 * 1024 * 1024
-_BULK_CHUNK: Final = 256 * 1024
-# A process-local salt: snapshot versions restart at 1 with the process, an ETag must not.
-_BOOT: Final = os.urandom(8).hex()
 _MEDIA: Final = {
     "parquet": "application/vnd.apache.parquet",
     "csv": "text/csv; charset=utf-8",
@@ -139,55 +132,6 @@ def _search(value: str | None) -> str:
     return text
 
 
-def _etag(*parts: object) -> str:
-    digest = hashlib.sha256("\x1f".join(map(str, (_BOOT, *parts))).encode()).hexdigest()[:32]
-    return f'"{digest}"'
-
-
-def _gzip_etag(etag: str) -> str:
-    return etag[:-1] + '-gzip"'
-
-
-def _respond(request: Request, etag: str, body: Callable[[], bytes], media: str, *, compress: bool) -> Response:
-    """304 when the client has this representation; else the body, gzipped when it helps."""
-    accepts_gzip = compress and "gzip" in request.headers.get("accept-encoding", "").lower()
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=0, must-revalidate", "Vary": "Accept-Encoding"}
-    header = request.headers.get("if-none-match")
-    if header:
-        wanted = {t.strip().removeprefix("W/") for t in header.split(",")}
-        if "*" in wanted or etag in wanted or _gzip_etag(etag) in wanted:
-            headers["ETag"] = _gzip_etag(etag) if accepts_gzip else etag
-            return Response(status_code=304, headers=headers)
-    data = body()
-    if accepts_gzip and len(data) >= GZIP_MIN_BYTES:
-        data = gzip.compress(data, compresslevel=5)
-        headers["Content-Encoding"] = "gzip"
-        headers["ETag"] = _gzip_etag(etag)
-    return Response(content=data, media_type=media, headers=headers)
-
-
-def _json(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
-
-
-def _cell(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, float) and value != value:
-        return None
-    if hasattr(value, "item"):
-        return _cell(value.item())
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    columns = [str(c) for c in frame.columns]
-    values = [[_cell(v) for v in frame[c].tolist()] for c in frame.columns]
-    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)] if values else []
-
-
 def _board_json(board: Board, current: Board | None) -> dict[str, Any]:
     return {
         "key": board.key,
@@ -206,119 +150,6 @@ def _board_json(board: Board, current: Board | None) -> dict[str, Any]:
         "last_evaluated": None if board.last_evaluated is None else board.last_evaluated.isoformat(),
         "current": current is not None and board.key == current.key,
     }
-
-
-@dataclass(frozen=True, slots=True)
-class _BulkBody:
-    raw: bytes
-    gzipped: bytes | None  # None: not worth compressing (Parquet is compressed already)
-
-
-class _Bulk:
-    """Bulk bodies per (snapshot version, board, format): every download of one snapshot
-    is the same bytes, built once and compressed once, then served from here.
-
-    The build (seconds of pandas and JSON at 10,000 models) runs on a thread of its own,
-    never on the routes' small pool: a request waits for it without holding a route worker,
-    so ordinary API calls go on while it runs, and downloads of a built snapshot cost only
-    the sending.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._data: OrderedDict[tuple[Any, ...], _BulkBody] = OrderedDict()
-        self._pending: dict[tuple[Any, ...], Future[_BulkBody]] = {}
-        self._builder = ThreadPoolExecutor(1, thread_name_prefix="bulk-build")
-
-    def get(self, key: tuple[Any, ...], build: Callable[[], bytes], *, compress: bool) -> Future[_BulkBody]:
-        with self._lock:
-            body = self._data.get(key)
-            if body is not None:
-                self._data.move_to_end(key)
-                done: Future[_BulkBody] = Future()
-                done.set_result(body)
-                return done
-            pending = self._pending.get(key)
-            if pending is None:  # one build per key; later requests wait for the same one
-                pending = self._pending[key] = self._builder.submit(self._build, key, build, compress)
-            return pending
-
-    def cached(self, key: tuple[Any, ...], build: Callable[[], bytes]) -> bytes:
-        """A smaller body (the page's filtered CSV) built in the caller's thread, kept the same way."""
-        with self._lock:
-            body = self._data.get(key)
-            if body is not None:
-                self._data.move_to_end(key)
-                return body.raw
-        raw = build()
-        with self._lock:
-            self._data[key] = _BulkBody(raw, None)
-            while len(self._data) > _BULK_CACHE_SIZE:
-                self._data.popitem(last=False)
-        return raw
-
-    def _build(self, key: tuple[Any, ...], build: Callable[[], bytes], compress: bool) -> _BulkBody:
-        try:
-            raw = build()
-            gzipped = gzip.compress(raw, compresslevel=5) if compress and len(raw) >= GZIP_MIN_BYTES else None
-            body = _BulkBody(raw, gzipped)
-            with self._lock:
-                self._data[key] = body
-                while len(self._data) > _BULK_CACHE_SIZE:
-                    self._data.popitem(last=False)
-            return body
-        finally:
-            with self._lock:
-                self._pending.pop(key, None)
-
-
-class _Egress:
-    """One pace for every bulk download of this process (used on the event loop only)."""
-
-    def __init__(self, bytes_per_s: float) -> None:
-        self.bytes_per_s = bytes_per_s
-        self._next = 0.0
-
-    async def chunks(self, data: bytes) -> AsyncIterator[bytes]:
-        view = memoryview(data)
-        for start in range(0, len(data), _BULK_CHUNK):
-            piece = view[start : start + _BULK_CHUNK]
-            now = time.monotonic()
-            due = max(now, self._next)
-            self._next = due + len(piece) / self.bytes_per_s
-            await asyncio.sleep(due - now)  # 0 still yields to the other requests
-            yield bytes(piece)
-
-
-def _not_modified(request: Request, etag: str, headers: dict[str, str], *, gzipped: bool) -> Response | None:
-    header = request.headers.get("if-none-match")
-    if header:
-        wanted = {t.strip().removeprefix("W/") for t in header.split(",")}
-        if "*" in wanted or etag in wanted or _gzip_etag(etag) in wanted:
-            headers["ETag"] = _gzip_etag(etag) if gzipped else etag
-            return Response(status_code=304, headers=headers)
-    return None
-
-
-# Route work runs on this many threads, not on Starlette's pool of 40: the work is pandas
-# and JSON under the GIL, so 40 threads only take turns slicing every request (and the event
-# loop, which must accept and answer them) into 5 ms pieces. Two answer in arrival order and
-# leave the loop the GIL between requests; the second covers a request waiting on the disk.
-ROUTE_WORKERS: Final = 2
-_ROUTE_LIMITER: Final = anyio.CapacityLimiter(ROUTE_WORKERS)
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def offloaded(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
-    """A sync route run on the API's own small thread pool; FastAPI reads the parameters
-    from the wrapped function's signature."""
-
-    @functools.wraps(route)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        return await anyio.to_thread.run_sync(functools.partial(route, *args, **kwargs), limiter=_ROUTE_LIMITER)
-
-    return run
 
 
 async def _leaderboard_filters(
@@ -471,8 +302,8 @@ def build_api(board: Leaderboard) -> FastAPI:
         CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"], expose_headers=["ETag"]
     )
     add_offline_docs(api)
-    bulk = _Bulk()
-    egress = _Egress(BULK_BYTES_PER_S)
+    bulk = Bulk()
+    egress = Egress(BULK_BYTES_PER_S)
 
     @api.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -511,14 +342,14 @@ def build_api(board: Leaderboard) -> FastAPI:
         def body() -> bytes:
             current, _ = board.current(snap)
             listed = board.boards(snap)
-            return _json(
+            return to_json(
                 {
                     "current": current.key if current else None,
                     "boards": [_board_json(b, current) for b in listed],
                 }
             )
 
-        return _respond(request, _etag("boards", snap.version), body, _MEDIA["json"], compress=True)
+        return respond(request, strong_etag("boards", snap.version), body, _MEDIA["json"], compress=True)
 
     @api.get("/leaderboard", summary="The leaderboard filtered and sorted as on the page: one row per model")
     @offloaded
@@ -531,13 +362,13 @@ def build_api(board: Leaderboard) -> FastAPI:
     ) -> Response:
         filters = _track_filters(board, filters, track)
         snap = board.snapshot()
-        tag = _etag("leaderboard", snap.version, filters, limit, offset)
+        tag = strong_etag("leaderboard", snap.version, filters, limit, offset)
 
         def body() -> bytes:
-            return _json(_leaderboard_page(board, filters, limit, offset))
+            return to_json(_leaderboard_page(board, filters, limit, offset))
 
         try:
-            return _respond(request, tag, body, _MEDIA["json"], compress=True)
+            return respond(request, tag, body, _MEDIA["json"], compress=True)
         except QueryError as exc:
             raise ApiError(400, str(exc)) from None
 
@@ -558,8 +389,8 @@ def build_api(board: Leaderboard) -> FastAPI:
             return bulk.cached(("leaderboard.csv", snap.version, filters), lambda: _shown_csv(board, filters))
 
         try:
-            response = _respond(
-                request, _etag("leaderboard.csv", snap.version, filters), body, _MEDIA["csv"], compress=True
+            response = respond(
+                request, strong_etag("leaderboard.csv", snap.version, filters), body, _MEDIA["csv"], compress=True
             )
         except QueryError as exc:
             raise ApiError(400, str(exc)) from None
@@ -583,10 +414,10 @@ def build_api(board: Leaderboard) -> FastAPI:
         best, worst = _rank_numbers(view[view["model"] == model])
         rows = board.board_rows(detail.board, snap)
         # The model's result rows on this board as the bulk files hold them (every category).
-        result_rows = _records(ordered_rows(rows[rows["model"] == model]))
+        result_rows = records(ordered_rows(rows[rows["model"] == model]))
 
         def body() -> bytes:
-            return _json(
+            return to_json(
                 {
                     "model": plain_text(detail.model),
                     "board": detail.board.key,
@@ -596,19 +427,19 @@ def build_api(board: Leaderboard) -> FastAPI:
                     "ranked": bool(best and best[0] is not None),
                     "hub_url": detail.hub_url,
                     "overall": _overall_json(detail.overall),
-                    "per_category": _records(detail.per_category),
-                    "detection": _records(detail.detection),
-                    "confusion": None if detail.confusion is None else _records(detail.confusion.reset_index()),
-                    "refusal": _records(detail.refusal),
-                    "support": _records(detail.support),
-                    "metadata": _records(detail.metadata),
-                    "history": _records(detail.history),
+                    "per_category": records(detail.per_category),
+                    "detection": records(detail.detection),
+                    "confusion": None if detail.confusion is None else records(detail.confusion.reset_index()),
+                    "refusal": records(detail.refusal),
+                    "support": records(detail.support),
+                    "metadata": records(detail.metadata),
+                    "history": records(detail.history),
                     "result_rows": result_rows,
                 }
             )
 
-        return _respond(
-            request, _etag("model", snap.version, detail.board.key, model), body, _MEDIA["json"], compress=True
+        return respond(
+            request, strong_etag("model", snap.version, detail.board.key, model), body, _MEDIA["json"], compress=True
         )
 
     async def results(fmt: str, request: Request, board_key: str | None) -> Response:
@@ -617,9 +448,9 @@ def build_api(board: Leaderboard) -> FastAPI:
             return board.snapshot(), (pick(key) if key else None)
 
         # Looking up the snapshot may read the store: on the routes' pool, briefly.
-        snap, chosen = await anyio.to_thread.run_sync(prelude, limiter=_ROUTE_LIMITER)
+        snap, chosen = await anyio.to_thread.run_sync(prelude, limiter=ROUTE_LIMITER)
         scope = chosen.key if chosen else ""
-        etag = _etag("results", snap.version, scope, fmt)
+        etag = strong_etag("results", snap.version, scope, fmt)
         compress = fmt != "parquet"
         accepts_gzip = compress and "gzip" in request.headers.get("accept-encoding", "").lower()
         headers = {
@@ -628,7 +459,7 @@ def build_api(board: Leaderboard) -> FastAPI:
             "Vary": "Accept-Encoding",
             "Content-Disposition": f'attachment; filename="results.{fmt}"',
         }
-        unchanged = _not_modified(request, etag, headers, gzipped=accepts_gzip)
+        unchanged = not_modified(request, etag, headers, gzipped=accepts_gzip)
         if unchanged is not None:
             return unchanged
 
@@ -636,12 +467,12 @@ def build_api(board: Leaderboard) -> FastAPI:
             frame = snap.results
             if chosen is not None:
                 frame = frame[board_mask(frame, chosen)]
-            return _bulk_body(frame, fmt)
+            return bulk_body(frame, fmt)
 
         body = await asyncio.wrap_future(bulk.get((snap.version, scope, fmt), build, compress=compress))
         content = body.raw
         if accepts_gzip and body.gzipped is not None:
-            headers.update({"Content-Encoding": "gzip", "ETag": _gzip_etag(etag)})
+            headers.update({"Content-Encoding": "gzip", "ETag": gzip_etag(etag)})
             content = body.gzipped
         headers["Content-Length"] = str(len(content))
         return StreamingResponse(egress.chunks(content), media_type=_MEDIA[fmt], headers=headers)
@@ -673,7 +504,7 @@ def _leaderboard_page(board: Leaderboard, filters: Filters, limit: int, offset: 
     page = result.view.iloc[positions]
     best, worst = _rank_numbers(page)
     figures = _figures(page, filters.columns)
-    reasons = [_cell(v) for v in page["not_ranked_reason"].tolist()]
+    reasons = [cell(v) for v in page["not_ranked_reason"].tolist()]
     for row, low, high, numbers, reason in zip(rows, best, worst, figures, reasons, strict=True):
         # The numbers behind the display strings: rank bounds, and figures as the bulk files
         # hold them (rates as fractions in [0, 1], intervals as _lo/_hi).
@@ -718,29 +549,17 @@ def _figures(view_rows: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str
         for name in (source, f"{source}_lo", f"{source}_hi"):
             if name in view_rows.columns and name not in names:
                 names.append(name)
-    values = [[_cell(v) for v in view_rows[n].tolist()] for n in names]
+    values = [[cell(v) for v in view_rows[n].tolist()] for n in names]
     return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)] if names else []
 
 
 def _overall_json(overall: dict[str, Any]) -> dict[str, Any]:
     """The overall result row; `ranked` a boolean even on rows of writers before PROTOCOL
     version 2 (null there: nothing marked them not ranked)."""
-    out = {k: _cell(v) for k, v in overall.items()}
+    out = {k: cell(v) for k, v in overall.items()}
     if out:
         out["ranked"] = out.get("ranked") is not False
     return out
-
-
-def _bulk_body(frame: pd.DataFrame, fmt: str) -> bytes:
-    if fmt == "parquet":
-        sink = io.BytesIO()
-        pq.write_table(results_table(frame), sink)
-        return sink.getvalue()
-    ordered = ordered_rows(frame, all_columns=True)
-    if fmt == "csv":
-        # Opened in spreadsheets: a hostile model name must not become a formula.
-        return to_csv(ordered, neutralise_formulas=True).encode("utf-8")
-    return _json(_records(ordered))
 
 
 _ATTACHED: weakref.WeakKeyDictionary[Any, Leaderboard] = weakref.WeakKeyDictionary()

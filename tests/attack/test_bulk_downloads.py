@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 
 import space.api
+import space.api_bulk
 from evaluator.storage import DataDir
 from leaderboard.query import Leaderboard
 from leaderboard.store import ResultStore
@@ -64,14 +65,14 @@ def test_a_bulk_body_is_compressed_once_per_snapshot(api_url: str, monkeypatch: 
         calls.append(len(data))
         return real(data, *args, **kwargs)
 
-    monkeypatch.setattr(space.api.gzip, "compress", counting)
+    monkeypatch.setattr(space.api_bulk.gzip, "compress", counting)
     bodies = []
     for _ in range(3):
         got = httpx.get(api_url + "/results.json", headers={"Accept-Encoding": "gzip"}, timeout=60)
         assert got.status_code == 200 and got.headers["content-encoding"] == "gzip"
         bodies.append(got.content)
     assert bodies[0] == bodies[1] == bodies[2]
-    big = [n for n in calls if n >= space.api.GZIP_MIN_BYTES]
+    big = [n for n in calls if n >= space.api_bulk.GZIP_MIN_BYTES]
     assert len(big) == 1, f"compressed {len(big)} times for one snapshot"
 
 
@@ -80,14 +81,14 @@ def test_an_ordinary_call_is_answered_while_bulk_builds_are_running(
 ) -> None:
     release = threading.Event()
     started = threading.Event()
-    real = space.api._bulk_body
+    real = space.api.bulk_body
 
     def slow(frame: Any, fmt: str) -> bytes:
         started.set()
         release.wait(60)  # a cold build of a large board, held until the test says so
         return real(frame, fmt)
 
-    monkeypatch.setattr(space.api, "_bulk_body", slow)
+    monkeypatch.setattr(space.api, "bulk_body", slow)
     with ThreadPoolExecutor(4) as pool:
         downloads = [pool.submit(httpx.get, api_url + path, timeout=90) for path in ("/results.json", "/results.csv")]
         downloads += [pool.submit(httpx.get, api_url + "/results.json", timeout=90)]

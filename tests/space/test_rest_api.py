@@ -309,7 +309,7 @@ def test_route_work_runs_on_the_apis_own_two_threads(own: Served, monkeypatch: p
     from concurrent.futures import ThreadPoolExecutor
 
     from leaderboard.query import Filters, Leaderboard, QueryResult
-    from space.api import ROUTE_WORKERS
+    from space.api_bulk import ROUTE_WORKERS
 
     lock = threading.Lock()
     running = {"now": 0, "most": 0}
