@@ -52,14 +52,8 @@ def _describe(parser: argparse.ArgumentParser) -> dict[str, Any]:
     return out
 
 
-def _parser(package: str) -> argparse.ArgumentParser:
-    cli = importlib.import_module(f"{package}.cli")
-    extra = getattr(cli, "_extra_verbs", None)  # the evaluator before its verbs were registered explicitly
-    return cli.build_parser(extra()) if extra else cli.build_parser()
-
-
 def surface() -> dict[str, Any]:
-    return {p: _describe(_parser(p)) for p in PACKAGES}
+    return {p: _describe(importlib.import_module(f"{p}.cli").build_parser()) for p in PACKAGES}
 
 
 def _without(current: dict[str, Any], package: str, verb: str) -> None:
