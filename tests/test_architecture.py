@@ -20,9 +20,6 @@ PACKAGES = ("evaluator", "submissions", "leaderboard", "space")
 MAX_LINES = 700
 # Modules still over MAX_LINES, with the most lines each may have until it is split.
 ALLOWED_OVERSIZE: dict[str, int] = {
-    "space/app.py": 1089,
-    "space/admin.py": 848,
-    "space/api.py": 819,
     "evaluator/worker.py": 814,
 }
 # Function-level imports of the project's own modules: each one usually hides a layering problem.
