@@ -10,7 +10,6 @@ from typing import Any, Final, cast
 
 from evaluator.executors import make_executor
 from evaluator.executors.batch import BatchPlan
-from evaluator.executors.pool import WorkerPool
 from evaluator.storage import STORE_HELP, resolve_spec
 from evaluator.worker import (
     DEFAULT_GRACE_S,
@@ -18,6 +17,7 @@ from evaluator.worker import (
     OPEN_WEIGHT_BACKENDS,
     Worker,
     WorkerConfig,
+    WorkerPool,
     serve,
 )
 

@@ -347,11 +347,11 @@ def _record(**changes: Any) -> RequestRecord:
 
 def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     config = WorkerConfig()
-    monkeypatch.setattr("evaluator.worker.gpus", lambda: (0, 0))
+    monkeypatch.setattr("evaluator.worker.config.gpus", lambda: (0, 0))
     spec, options = backend_for(_record(), config)
     assert spec == "hf:org/model@" + "a" * 40 and options.tensor_parallel_size == 1
 
-    monkeypatch.setattr("evaluator.worker.gpus", lambda: (4, 24 * 2**30))
+    monkeypatch.setattr("evaluator.worker.config.gpus", lambda: (4, 24 * 2**30))
     monkeypatch.setattr("importlib.util.find_spec", lambda name: object() if name == "vllm" else None)
     spec, options = backend_for(_record(params=30_000_000_000), config)
     assert spec.startswith("vllm:org/model@") and options.tensor_parallel_size == 4

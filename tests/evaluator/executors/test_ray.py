@@ -28,13 +28,12 @@ from evaluator.backends import BackendOptions
 from evaluator.cli import main as cli_main
 from evaluator.executors import ExecutorError, make_executor
 from evaluator.executors.local import LocalExecutor
-from evaluator.executors.pool import WorkerPool
 from evaluator.executors.ray import TASK_NAME, RayExecutor, open_weight_on_cluster, task_options
 from evaluator.items import load_set
 from evaluator.pipeline import RunConfig
 from evaluator.placement import Cluster, Placement
 from evaluator.storage import DataDir
-from evaluator.worker import Worker, WorkerConfig
+from evaluator.worker import Worker, WorkerConfig, WorkerPool
 from submissions.config import Settings
 from submissions.intake import enqueue
 from submissions.queue import Queue
@@ -76,7 +75,10 @@ def add(data: DataDir, set_path: Path, spec: str, base_url: str | None = None) -
 def worker(
     data: DataDir, set_path: Path, executor: Any, name: str = "driver", store: Any = None, **config: Any
 ) -> Worker:
-    settings = {"judges": ("heuristic",), "concurrency": 1, "bootstrap_rounds": 50, "lease_s": 30.0}
+    # The single-turn track is what runs as a Ray task; the worker runs the conversation track
+    # in its own process whatever the executor (tests/evaluator/conversation/test_worker_tracks.py),
+    # so it is off here.
+    settings = {"judges": ("heuristic",), "concurrency": 1, "bootstrap_rounds": 50, "lease_s": 30.0, "personas": "none"}
     settings.update(config)
     where = {"store": str(store.spec)} if store is not None else {"data": str(data.root)}
     return Worker(

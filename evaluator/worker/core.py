@@ -1,209 +1,52 @@
-"""The scheduled worker: `python -m evaluator worker [--store SPEC] [--interval S] [--once|--until-idle]`.
+"""One worker: claim a request, evaluate it while a heartbeat keeps its lease, settle it.
 
-Each tick, an APScheduler interval job that never overlaps itself and coalesces missed
-runs, does one request: return expired leases to the queue (crashed workers), claim the
-next request, run the evaluation while a heartbeat thread keeps the lease alive, then
-finish the request with its run id or fail it with a reason its submitter can read.
-
-A run is resumable (evaluator.pipeline keeps every finished reply and judgement under
-runs/<id>/ and the run id is a hash of the run's spec), so a request picked up again after
-a crash continues where the dead worker stopped.
-
-On SIGTERM or SIGINT the worker takes no new request and asks the current run to stop.
-If the run has not wound down within the grace period, the worker gives the lease back
-itself and exits: everything the run finished is already on disk.
-
-The backend follows the request: open-weight models run on `vllm:` when a GPU and vLLM are
-present, else on `hf:`; API models on `openai:` with the request's base URL and the key this
-machine's environment configures for that host only (never from the request, never the
-judge's); baselines as they are. The judge
-comes from configuration: --judge, else $CRISIS_JUDGES (comma-separated), else heuristic.
-
-On a Hub store (`--store hub:ORG/PREFIX`) the worker reads through its own mirror, pulls a
-run it resumes from the private repo, pushes the run directory and the cache at the end of
-each stage, and commits the result rows (results/<run_id>.parquet) before it marks the
-request FINISHED: a worker that dies in between leaves the same file for the next one to
-re-publish. On a Space ($SPACE_ID set) it takes only what needs no GPU (baselines, API
-models); open-weight requests wait for a GPU worker.
-
-Where the run happens is the executor's business (evaluator.executors): in this process
-(`--executor local`, the default), or as one Ray task per request with the GPUs its model
-needs (`--executor ray`, up to `--max-concurrent` at once, each slot with its own lease).
+See the package's docstring (evaluator.worker) for the whole life of a request.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import logging
 import math
 import os
-import signal
-import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from evaluator.storage import DEFAULT_DATA_DIR, DataDir, Store, open_store, resolve_spec
+from evaluator.audit import AUDIT_REFUSED, AUDIT_REFUSED_PUBLIC, record_refusal
+from evaluator.backends import BackendError, BackendOptions, SpecError
+from evaluator.catalog import resolve_set
+from evaluator.conversation import ConversationConfig, resolve_personas, run_conversations
+from evaluator.conversation.sync import ConversationSync
+from evaluator.executors import Executor, make_executor
+from evaluator.executors.sync import RunSync
+from evaluator.items import ItemSetError
+from evaluator.pipeline import RunConfig, RunError, RunOutcome
+from evaluator.storage import DataDir, Store, StoreUnavailable, open_store, read_jsonl, resolve_spec
+from evaluator.worker.config import (
+    DEFAULT_GRACE_S,
+    SETTLE_RETRY_S,
+    UNREADABLE_CHECK_S,
+    WorkerConfig,
+    api_key_env_for,
+    backend_for,
+)
+from submissions.config import Settings
+from submissions.errors import LeaseLost
+from submissions.queue import Queue
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from apscheduler.schedulers.background import BackgroundScheduler
-
-    from evaluator.backends import BackendOptions
-    from evaluator.executors import Executor
-    from evaluator.executors.sync import RunSync
     from evaluator.items import ItemSet
-    from evaluator.pipeline import RunConfig, RunOutcome
-    from submissions.queue import Lease, Queue
+    from submissions.queue import Lease
     from submissions.records import RequestRecord
 
 log = logging.getLogger("evaluator.worker")
 
-DEFAULT_INTERVAL_S: Final = 30.0
-DEFAULT_GRACE_S: Final = 5.0
-OPEN_WEIGHT_BACKENDS: Final = ("auto", "hf", "vllm")
-JOB_ID: Final = "evaluator-worker"
-MAX_IDLE_ERRORS: Final = 3  # --until-idle gives up after this many failed ticks in a row
-SETTLE_RETRY_S: Final = 120.0  # how long a FINISHED/FAILED commit the store refused is retried
-UNREADABLE_CHECK_S: Final = 300.0  # how often an idle worker lists records to report unreadable ones
-
-Evaluate = Callable[["RunConfig", DataDir, Callable[[], bool]], "RunOutcome"]
-
-
-def default_worker_name() -> str:
-    # Recorded in public request files: a digest rather than the machine's host name.
-    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-    return os.environ.get("CRISIS_WORKER_NAME") or f"worker-{host}-{os.getpid()}"
-
-
-@dataclass(frozen=True)
-class WorkerConfig:
-    data: str = DEFAULT_DATA_DIR
-    item_set: str | None = None  # as `evaluator run --set` takes it; None: $CRISIS_SET, else public-sample
-    judges: tuple[str, ...] = ("heuristic",)
-    judge_base_url: str | None = None
-    judge_api_key_env: str = "OPENAI_API_KEY"
-    open_weight_backend: str = "auto"
-    name: str = field(default_factory=default_worker_name)
-    lease_s: float | None = None  # None: $CRISIS_LEASE_S (submissions.config)
-    max_attempts: int | None = None  # None: $CRISIS_MAX_ATTEMPTS
-    heartbeat_s: float | None = None  # None: a third of the lease
-    concurrency: int = 16
-    timeout_s: float = 120.0
-    bootstrap_rounds: int = 1000
-    store: str | None = None  # local:DIR | hub:ORG/PREFIX; None: `data`
-    open_weight: bool = True  # False on a Space: open-weight requests wait for GPU workers
-    executor: str = "local"  # local | ray (evaluator.executors)
-    ray_address: str | None = None
-    max_concurrent: int = 1  # requests evaluated at once (ray)
-    # PROTOCOL section 9: the conversation track, as `evaluator converse --personas` takes it.
-    # None: $CRISIS_PERSONAS, else public-personas; "none" evaluates single replies only.
-    personas: str | None = None
-    user_sim: str | None = None  # None: $CRISIS_USER_SIM, else script (the offline simulator)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WorkerConfig:
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        judges = [j.strip() for j in env.get("CRISIS_JUDGES", "").split(",") if j.strip()]
-        if judges:
-            values["judges"] = tuple(judges)
-        if env.get("CRISIS_JUDGE_BASE_URL"):
-            values["judge_base_url"] = env["CRISIS_JUDGE_BASE_URL"]
-        if env.get("CRISIS_JUDGE_API_KEY_ENV"):
-            values["judge_api_key_env"] = env["CRISIS_JUDGE_API_KEY_ENV"]
-        if env.get("CRISIS_OPEN_WEIGHT_BACKEND"):
-            values["open_weight_backend"] = env["CRISIS_OPEN_WEIGHT_BACKEND"]
-        if env.get("SPACE_ID"):
-            values["open_weight"] = False
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        config = cls(**values)
-        if config.open_weight_backend not in OPEN_WEIGHT_BACKENDS:
-            raise ValueError(f"open-weight backend must be one of {', '.join(OPEN_WEIGHT_BACKENDS)}")
-        return config
-
-
-# ------------------------------------------------------------------------ backend choice
-
-
-def api_key_env_for(
-    base_url: str | None, env: Mapping[str, str] | None = None, *, judge_key_env: str = "OPENAI_API_KEY"
-) -> str:
-    """Which environment variable holds the key for this model's host; "" for no key at all.
-
-    $CRISIS_API_KEYS maps hosts to variable names ("api.together.xyz=TOGETHER_API_KEY,...").
-    An API model's base URL is its submitter's choice, so a key goes only to the host it is
-    configured for: any other host gets none (and a 401 from it says so). The judge's
-    variable is never a model's, even when mapped: it would hand the judge's key to whoever
-    runs that endpoint.
-    """
-    from urllib.parse import urlsplit
-
-    env = os.environ if env is None else env
-    host = (urlsplit(base_url).hostname or "") if base_url else ""
-    for pair in env.get("CRISIS_API_KEYS", "").split(","):
-        name, sep, var = pair.strip().partition("=")
-        if sep and host and name.strip().lower() == host.lower() and var.strip():
-            if var.strip() == judge_key_env:
-                log.warning("CRISIS_API_KEYS maps %s to the judge's key (%s): sending no key", host, judge_key_env)
-                return ""
-            return var.strip()
-    return ""
-
-
-def gpus() -> tuple[int, int]:
-    """(CUDA device count, memory of the first device in bytes); (0, 0) without torch or GPU."""
-    if importlib.util.find_spec("torch") is None:
-        return 0, 0
-    import torch
-
-    if not torch.cuda.is_available():
-        return 0, 0
-    return torch.cuda.device_count(), int(torch.cuda.get_device_properties(0).total_memory)
-
-
-def tensor_parallel_for(params: int | None, count: int, memory: int) -> int:
-    """The fewest GPUs (a power of two) whose memory holds the weights with room for the KV cache."""
-    if not params or count <= 1 or memory <= 0:
-        return 1
-    need = params * 2 * 1.3  # 16-bit weights, and headroom for activations and the KV cache
-    tp = 1
-    while tp * 2 <= count and need / tp > memory * 0.9:
-        tp *= 2
-    return tp
-
-
-def backend_for(record: RequestRecord, config: WorkerConfig) -> tuple[str, BackendOptions]:
-    """The spec and options that evaluate this request on this machine."""
-    from evaluator.backends import BackendOptions, SpecError
-
-    if record.model_type == "baseline":
-        return record.spec, BackendOptions()
-    if record.model_type == "api":
-        if not record.base_url:
-            raise SpecError("this API model request has no base URL")
-        return record.spec, BackendOptions(
-            base_url=record.base_url,
-            api_key_env=api_key_env_for(record.base_url, judge_key_env=config.judge_api_key_env),
-            concurrency=config.concurrency,
-            timeout_s=config.timeout_s,
-        )
-    if not record.sha:
-        raise SpecError("this request has no pinned commit; resubmit it")
-    kind = config.open_weight_backend
-    count, memory = (0, 0) if kind == "hf" else gpus()
-    if kind == "auto":
-        kind = "vllm" if count and importlib.util.find_spec("vllm") is not None else "hf"
-    tp = tensor_parallel_for(record.params, count, memory) if kind == "vllm" else 1
-    return f"{kind}:{record.model}@{record.sha}", BackendOptions(tensor_parallel_size=tp)
-
-
-# --------------------------------------------------------------------------------- worker
+Evaluate = Callable[[RunConfig, DataDir, Callable[[], bool]], RunOutcome]
 
 
 def _public_reason(exc: BaseException) -> str:
@@ -212,10 +55,6 @@ def _public_reason(exc: BaseException) -> str:
     Backend, spec, set and run errors are written to be shown (and never quote items); any
     other exception is a bug whose message could hold anything, so only its class is named.
     """
-    from evaluator.backends import BackendError, SpecError
-    from evaluator.items import ItemSetError
-    from evaluator.pipeline import RunError
-
     if isinstance(exc, BackendError | SpecError | ItemSetError | RunError) and str(exc):
         return str(exc).splitlines()[0]
     return f"the evaluation stopped on an internal error ({type(exc).__name__}); a maintainer has to look at it"
@@ -233,16 +72,13 @@ class Worker:
         store: Store | None = None,
         executor: Executor | None = None,
     ) -> None:
-        from submissions.config import Settings
-        from submissions.queue import Queue as QueueClass
-
         settings = Settings.from_env()
         self.config = config
         self.store = store or open_store(resolve_spec(config.store, None if config.store else config.data))
         self.data = self.store.data
-        self.queue = queue or QueueClass.local(self.data, settings)
+        self.queue = queue or Queue.local(self.data, settings)
         if queue is None and (config.lease_s or config.max_attempts):
-            self.queue = QueueClass(
+            self.queue = Queue(
                 self.queue.store,
                 lease_s=config.lease_s or self.queue.lease.total_seconds(),
                 max_attempts=config.max_attempts or settings.max_attempts,
@@ -265,8 +101,6 @@ class Worker:
         self._unreadable_seen: set[str] = set()
 
     def load_set(self) -> ItemSet:
-        from evaluator.catalog import resolve_set
-
         return resolve_set(self.config.item_set or os.environ.get("CRISIS_SET") or "public-sample", self.data)
 
     def set_for(self, record: RequestRecord, current: ItemSet) -> ItemSet:
@@ -276,9 +110,6 @@ class Worker:
         request whose version is not here runs on the current set, and its record says so
         when it finishes.
         """
-        from evaluator.catalog import resolve_set
-        from evaluator.items import ItemSetError
-
         if not record.set_name or not record.set_version:
             return current
         if (record.set_name, record.set_version) == (current.name, current.version):
@@ -338,9 +169,6 @@ class Worker:
         self._unreadable_seen = set(self.queue.unreadable())
 
     def _process(self, lease: Lease, item_set: ItemSet) -> str:
-        from evaluator.backends import BackendOptions
-        from evaluator.pipeline import RunConfig
-
         lost = threading.Event()
         done = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(lease, lost, done), name="heartbeat", daemon=True)
@@ -394,11 +222,6 @@ class Worker:
         outcome unchanged when it completes, else that outcome made incomplete with its reason.
         An injected `evaluate` stands in for the single-turn track only: conversations then run
         only when a persona set is configured explicitly."""
-        from dataclasses import replace
-
-        from evaluator.conversation import ConversationConfig, resolve_personas, run_conversations
-        from evaluator.conversation.sync import ConversationSync
-
         self._talk = None
         chosen = self.config.personas or os.environ.get("CRISIS_PERSONAS")
         injected = self.evaluate != self._evaluate_with_progress
@@ -434,8 +257,6 @@ class Worker:
     @property
     def executor(self) -> Executor:
         if self._executor is None:
-            from evaluator.executors import make_executor
-
             self._executor = make_executor(
                 self.config.executor, ray_address=self.config.ray_address, max_concurrent=self.config.max_concurrent
             )
@@ -443,8 +264,6 @@ class Worker:
 
     def _run_sync(self) -> RunSync:
         """Pulls and pushes of the run in progress in this process's directory."""
-        from evaluator.executors.sync import RunSync
-
         if self._sync is None:
             self._sync = RunSync(self.store)
         return self._sync
@@ -466,8 +285,6 @@ class Worker:
         self._run_sync().publish(outcome)
 
     def _heartbeat(self, lease: Lease, lost: threading.Event, done: threading.Event) -> None:
-        from submissions.errors import LeaseLost
-
         while not done.wait(self.heartbeat_s):
             try:
                 lease = self.queue.heartbeat(lease, progress=self.progress)
@@ -486,11 +303,6 @@ class Worker:
         error: BaseException | None,
         item_set: ItemSet,
     ) -> str:
-        from evaluator.audit import AUDIT_REFUSED, AUDIT_REFUSED_PUBLIC
-        from evaluator.backends import SpecError
-        from evaluator.storage import StoreUnavailable
-        from submissions.errors import LeaseLost
-
         rid = lease.request_id
         with self._state:
             if self._released:
@@ -556,8 +368,6 @@ class Worker:
         """Commit how a request ended, retrying while the store does not take it (a 503 on a
         Hub commit), as every other commit of the run is retried: a request left RUNNING
         would wait for its lease to run out and have its finished run claimed again."""
-        from evaluator.storage import StoreUnavailable
-
         deadline = time.monotonic() + SETTLE_RETRY_S
         wait = 0.5
         while True:
@@ -573,10 +383,6 @@ class Worker:
 
     def _no_key_hint(self, outcome: RunOutcome) -> str | None:
         """Our own line for an API model's host that asked for a key this machine has none for."""
-        from urllib.parse import urlsplit
-
-        from evaluator.storage import read_jsonl
-
         record = self.request
         if record is None or record.model_type != "api" or not record.base_url:
             return None
@@ -592,9 +398,6 @@ class Worker:
         return f"{host} asked for an API key, and no API key is configured for {host} (CRISIS_API_KEYS)"
 
     def _record_refusal(self, rid: str, outcome: RunOutcome) -> None:
-        from evaluator.audit import record_refusal
-        from evaluator.storage import StoreUnavailable
-
         reason = outcome.reason or "secrecy audit refused to publish"
         try:
             record_refusal(self.data, rid, outcome.run_id, reason)
@@ -608,8 +411,6 @@ class Worker:
         Otherwise the lease is given back here, and the caller should exit without waiting
         for the run's threads: what the run finished is on disk, and the next worker resumes it.
         """
-        from submissions.errors import LeaseLost
-
         self.stopping.set()
         if self.idle.wait(grace_s):
             return True
@@ -627,88 +428,3 @@ class Worker:
 
 def _needs_no_gpu(record: RequestRecord) -> bool:
     return record.model_type != "open-weight"
-
-
-def job(worker: Worker) -> str:
-    """The scheduled job (module level, so a scheduler can refer to it as evaluator.worker:job)."""
-    try:
-        return worker.tick()
-    except Exception:
-        log.exception("worker tick failed")
-        return "error"
-
-
-def start_scheduler(worker: Worker, interval_s: float = DEFAULT_INTERVAL_S) -> BackgroundScheduler:
-    """Run `job(worker)` every `interval_s` in a background thread; the first run starts now.
-
-    Also what the Space calls to embed a worker in its own process.
-    """
-    from apscheduler.schedulers.background import BackgroundScheduler
-
-    scheduler = BackgroundScheduler(timezone=UTC)
-    scheduler.add_job(
-        job,
-        "interval",
-        seconds=interval_s,
-        args=[worker],
-        id=JOB_ID,
-        max_instances=1,  # an evaluation outlasting the interval is not started twice
-        coalesce=True,  # ticks missed meanwhile collapse into one
-        next_run_time=datetime.now(UTC),
-        misfire_grace_time=None,
-    )
-    # A long run makes every tick in between "skipped: maximum number of running instances";
-    # expected here, so not worth a warning each interval.
-    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
-    scheduler.start()
-    return scheduler
-
-
-def _until_idle(worker: Worker, interval_s: float, stop: threading.Event) -> str:
-    """Requests one after another until a tick finds nothing to take (or errors keep coming)."""
-    errors = 0
-    while not stop.is_set():
-        result = job(worker)
-        if result in ("idle", "stopping"):
-            return result
-        errors = errors + 1 if result == "error" else 0
-        if errors >= MAX_IDLE_ERRORS:
-            return "error"
-        if errors:
-            stop.wait(interval_s)
-    return "stopping"
-
-
-def serve(
-    worker: Worker, *, interval_s: float, once: bool, grace_s: float, until_idle: bool = False
-) -> tuple[str, bool]:
-    """Run until done (`once`, `until_idle`) or signalled. Returns (last result, whether shutdown was clean)."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        log.info("signal %d: shutting down", signum)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        if once or until_idle:
-            results: list[str] = []
-
-            def work() -> None:
-                results.append(_until_idle(worker, interval_s, stop) if until_idle else job(worker))
-
-            thread = threading.Thread(target=work, name="worker-once", daemon=True)
-            thread.start()
-            while thread.is_alive() and not stop.is_set():
-                thread.join(0.1)
-            if not thread.is_alive():
-                return (results[0] if results else "error"), True
-        else:
-            scheduler = start_scheduler(worker, interval_s)
-            while not stop.wait(0.5):
-                pass
-            scheduler.shutdown(wait=False)
-        return "stopped", worker.shutdown(grace_s)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -1,6 +1,6 @@
 """Several requests at once from one driver: slots of the same worker, one lease each.
 
-Each slot is a full evaluator.worker.Worker (its own claim, heartbeat thread and settle),
+Each slot is a full evaluator.worker.core.Worker (its own claim, heartbeat thread and settle),
 sharing the queue, the store and the executor; the pool offers the worker's own `tick()` and
 `shutdown()`, so the scheduler, `--once` and `--until-idle` drive it unchanged.
 """
@@ -11,15 +11,15 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from evaluator.worker.core import Worker
+from evaluator.worker.schedule import job
+
 if TYPE_CHECKING:
     from evaluator.items import ItemSet
-    from evaluator.worker import Worker
 
 
 class WorkerPool:
     def __init__(self, first: Worker, slots: int, *, wait_all: bool = False) -> None:
-        from evaluator.worker import Worker
-
         if slots < 1:
             raise ValueError("a pool needs at least one slot")
         self.config = first.config
@@ -42,8 +42,6 @@ class WorkerPool:
 
     def tick(self) -> str:
         """Start every free slot (each claims at most one request); see `wait_all` for when it returns."""
-        from evaluator.worker import job
-
         with self._changed:
             if len(self._threads) == len(self.slots):
                 self._changed.wait_for(lambda: len(self._threads) < len(self.slots))
