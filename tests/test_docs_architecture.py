@@ -1,5 +1,6 @@
 """docs/architecture.md cannot go stale silently (issue 19): every path of the product or the tests
-it names exists, and every module of the `layers` import contract appears in its layer diagram."""
+it names exists (modules always by their full path), and every module of the `layers` import
+contract appears in its layer diagram."""
 
 from __future__ import annotations
 
@@ -59,3 +60,9 @@ def test_every_layer_of_the_import_contract_is_in_the_diagram() -> None:
         and not re.search(rf"(?<!\w)\.{re.escape(m.rsplit('.', 1)[-1])}(?!\w)", diagram)
     ]
     assert not absent, f"layers of pyproject.toml missing from the diagram of docs/architecture.md: {absent}"
+
+
+def test_modules_are_named_by_their_full_path() -> None:
+    # A bare `core.py` escapes the existence check above; the map names modules in full.
+    bare = re.findall(r"`([\w.]+\.py)`", DOC.read_text(encoding="utf-8"))
+    assert not bare, f"docs/architecture.md names modules without their folder (write the full path): {bare}"
