@@ -29,8 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from evaluator.backends import BackendError, BackendOptions, parse_spec
+from evaluator.backends import BackendError, BackendOptions, make_backend, parse_spec
 from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply, with_system_prompt
+from evaluator.backends.hf import file_content_hash, local_content_hash, resolve_hub_model
+from evaluator.backends.vllm import engine_model_len, sampling_options
+from evaluator.storage import atomic_write_bytes
 
 SHARD_COLUMNS: Final = ("index", "text", "prompt_tokens", "completion_tokens", "finish_reason", "error")
 ERROR_COLUMN: Final = "__inference_error__"  # Ray Data LLM's reason for a row that failed
@@ -57,8 +60,6 @@ class HFReplica:
     """One hf: copy of the model in a Ray Data actor: batches of conversations in, replies out."""
 
     def __init__(self, spec: str, options: BackendOptions, params: GenerationParams) -> None:
-        from evaluator.backends import make_backend
-
         self._backend = make_backend(spec, options)
         self._params = params
 
@@ -166,8 +167,6 @@ class RayDataBackend:
     def _vllm(self, dataset: Any, params: GenerationParams, longest_chars: int = 0) -> Any:
         from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
-        from evaluator.backends.vllm import engine_model_len
-
         target = parse_spec(self._spec)
         commit = self._info.revision
         if not commit:
@@ -190,8 +189,6 @@ class RayDataBackend:
             batch_size=self._plan.batch_size,
             should_continue_on_error=True,  # one bad row is that row's failure, as with every backend
         )
-        from evaluator.backends.vllm import sampling_options
-
         sampling = sampling_options(params)
         processor = build_processor(
             config,
@@ -221,8 +218,6 @@ class RayDataBackend:
     def _write_shard(path: Path, replies: Mapping[int, Reply]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
-
-        from evaluator.storage import atomic_write_bytes
 
         indexes = sorted(replies)
         table = pa.table(
@@ -257,8 +252,6 @@ def batch_model_info(spec: str) -> ModelInfo:
     The same spec, model and revision as the hf: backend would report, so a batch run has the
     run id (and rows) of the same run done in one process.
     """
-    from evaluator.backends.hf import file_content_hash, local_content_hash, resolve_hub_model
-
     parsed = parse_spec(spec)
     if parsed.is_local_path:
         path = Path(parsed.target).expanduser().resolve()

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from evaluator.executors.sync import start_from_shared_cache
+from evaluator.pipeline import run_evaluation
+
 if TYPE_CHECKING:
     from evaluator.pipeline import OnProgress, OnStage, RunConfig, RunOutcome
     from evaluator.storage import DataDir
@@ -25,9 +28,6 @@ class LocalExecutor:
         on_stage: OnStage | None = None,
         request: RequestRecord | None = None,
     ) -> RunOutcome:
-        from evaluator.executors.sync import start_from_shared_cache
-        from evaluator.pipeline import run_evaluation
-
         start_from_shared_cache(data, on_stage)
         return run_evaluation(
             config, data, progress=False, should_stop=should_stop, on_progress=on_progress, on_stage=on_stage

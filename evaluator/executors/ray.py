@@ -47,16 +47,29 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from evaluator.backends import make_backend
 from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply
 from evaluator.executors.base import ExecutorError
+from evaluator.executors.batch import RayDataBackend, batch_model_info
+from evaluator.executors.sync import RunSync, start_from_shared_cache
+from evaluator.judge.factory import checklist_judge, make_judge
+from evaluator.pipeline import RunOutcome, run_evaluation
 from evaluator.placement import CPU_ONLY, Cluster, Placement, PlacementError, cluster_from_ray_nodes, gpus_for
+from evaluator.storage import (
+    LockBusy,
+    StoreError,
+    StoreUnavailable,
+    exclusive_lock,
+    open_store,
+    parse_store,
+    store_of,
+)
 
 if TYPE_CHECKING:
     from evaluator.backends import BackendOptions
     from evaluator.executors.batch import BatchPlan
-    from evaluator.executors.sync import RunSync
     from evaluator.judge.verdict import Judge
-    from evaluator.pipeline import OnProgress, OnStage, RunConfig, RunOutcome
+    from evaluator.pipeline import OnProgress, OnStage, RunConfig
     from evaluator.storage import DataDir, Store
     from submissions.records import RequestRecord
 
@@ -166,8 +179,6 @@ def judges_for(config: RunConfig, replicas: Mapping[str, Any]) -> list[Judge] | 
         return None
     import ray
 
-    from evaluator.judge.factory import checklist_judge, make_judge
-
     judges = []
     for spec in config.judges:
         if spec in replicas:
@@ -190,8 +201,6 @@ def task_store(spec: str) -> Iterator[tuple[Store, Path | None]]:
     task holds a lock beside its directory while it lives, so the next task on the node
     removes the directories of tasks that were killed before they could.
     """
-    from evaluator.storage import exclusive_lock, open_store, parse_store
-
     parsed = parse_store(spec)
     if parsed.kind == "local":
         store = open_store(parsed)
@@ -223,8 +232,6 @@ def task_store(spec: str) -> Iterator[tuple[Store, Path | None]]:
 
 def _remove_dead_tasks(base: Path) -> None:
     """Directories whose task died without removing them (killed, out of memory): their lock is free."""
-    from evaluator.storage import LockBusy, exclusive_lock
-
     for old in base.glob(f"{TASK_DIR_PREFIX}*"):
         lock = old.with_name(old.name + ".lock")
         if not old.is_dir() or not lock.exists():
@@ -239,16 +246,12 @@ def _remove_dead_tasks(base: Path) -> None:
 
 def task_store_spec(data: DataDir) -> str:
     """What the driver hands a task: the spec of `data`'s store (a local one as an absolute path)."""
-    from evaluator.storage import store_of
-
     spec = store_of(data).spec
     return f"local:{data.root.resolve()}" if spec.kind == "local" else str(spec)
 
 
 def _save(sync: RunSync, status: str) -> None:
     """Push what an unfinished run has, best effort: the next attempt resumes from it."""
-    from evaluator.storage import StoreUnavailable
-
     try:
         sync.push_run(f"{status} {Path(sync.prefix or '').name}")
     except StoreUnavailable as exc:
@@ -269,8 +272,6 @@ def evaluate_request(
     store (evaluator.executors.sync). StoreUnavailable if a complete run could not be
     published: the driver must not call the request finished.
     """
-    from evaluator.executors.sync import RunSync, start_from_shared_cache
-    from evaluator.pipeline import run_evaluation
 
     def report(stage: str, done: int, total: int) -> None:
         board.post.remote(key, stage, done, total)  # fire and forget: the actor keeps the latest
@@ -371,8 +372,6 @@ class JudgeReplica:
     """A judge model kept loaded on the cluster (a Ray actor): requests send it conversations."""
 
     def __init__(self, spec: str, options: BackendOptions) -> None:
-        from evaluator.backends import make_backend
-
         self._backend = make_backend(spec, options)
         self._calls = 0
 
@@ -481,9 +480,6 @@ class RayExecutor:
     ) -> RunOutcome:
         import ray
         import ray.exceptions as rex
-
-        from evaluator.pipeline import RunOutcome
-        from evaluator.storage import StoreError
 
         cluster = self.cluster()
         config, placement = self.place(config, request, cluster)
@@ -618,10 +614,6 @@ class RayExecutor:
         replicas: Mapping[str, Any],
     ) -> RunOutcome:
         """Batch mode: this process drives the run, Ray Data replicas generate (evaluator.executors.batch)."""
-        from evaluator.executors.batch import RayDataBackend, batch_model_info
-        from evaluator.executors.sync import start_from_shared_cache
-        from evaluator.pipeline import run_evaluation
-
         assert self._batch is not None
         plan = replace(self._batch, tensor_parallel_size=max(1, placement.tensor_parallel_size))
         backend = RayDataBackend(config.model, config.model_options, plan, batch_model_info(config.model))
