@@ -55,12 +55,9 @@ def respond(request: Request, etag: str, body: Callable[[], bytes], media: str, 
     """304 when the client has this representation; else the body, gzipped when it helps."""
     accepts_gzip = compress and "gzip" in request.headers.get("accept-encoding", "").lower()
     headers = {"ETag": etag, "Cache-Control": "public, max-age=0, must-revalidate", "Vary": "Accept-Encoding"}
-    header = request.headers.get("if-none-match")
-    if header:
-        wanted = {t.strip().removeprefix("W/") for t in header.split(",")}
-        if "*" in wanted or etag in wanted or gzip_etag(etag) in wanted:
-            headers["ETag"] = gzip_etag(etag) if accepts_gzip else etag
-            return Response(status_code=304, headers=headers)
+    unchanged = not_modified(request, etag, headers, gzipped=accepts_gzip)
+    if unchanged is not None:
+        return unchanged
     data = body()
     if accepts_gzip and len(data) >= GZIP_MIN_BYTES:
         data = gzip.compress(data, compresslevel=5)
@@ -174,6 +171,8 @@ class Egress:
 
 
 def not_modified(request: Request, etag: str, headers: dict[str, str], *, gzipped: bool) -> Response | None:
+    """A 304 with `headers` when the client's If-None-Match names this representation (either
+    ETag of it, or "*"); None when the body must be sent."""
     header = request.headers.get("if-none-match")
     if header:
         wanted = {t.strip().removeprefix("W/") for t in header.split(",")}

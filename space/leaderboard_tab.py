@@ -391,26 +391,18 @@ def wire_leaderboard(
     )
     lb.table.select(open_model, [lb.board], [tabs, mp.model], api_visibility="private")
     wire_model_tab(board, data, lb.board, mp)
+
+    def table_then_extras(trigger: Any) -> None:
+        trigger(
+            leaderboard, filter_inputs, lb.table, api_visibility="private", show_progress="hidden", postprocess=False
+        ).then(extras, extra_inputs, extra_outputs, api_visibility="private", show_progress="hidden")
+
     # Results may have changed since the app was built: every page load starts fresh.
-    demo.load(refresh_choices, [lb.board], [lb.board, lb.licenses, mp.model], api_visibility="private").then(
-        leaderboard, filter_inputs, lb.table, api_visibility="private", show_progress="hidden", postprocess=False
-    ).then(
-        extras,
-        extra_inputs,
-        extra_outputs,
-        api_visibility="private",
-        show_progress="hidden",
+    table_then_extras(
+        demo.load(refresh_choices, [lb.board], [lb.board, lb.licenses, mp.model], api_visibility="private").then
     )
     # Open pages pick up new results and hidden models on the next tick, with no reload.
-    refresh.tick(
-        leaderboard, filter_inputs, lb.table, api_visibility="private", show_progress="hidden", postprocess=False
-    ).then(
-        extras,
-        extra_inputs,
-        extra_outputs,
-        api_visibility="private",
-        show_progress="hidden",
-    )
+    table_then_extras(refresh.tick)
 
 
 def filters_of(
