@@ -17,6 +17,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,7 +98,7 @@ def _inputs(folder: Path) -> None:
         "".join(json.dumps({"item_id": item_id, "reply": reply}) + "\n" for item_id in ids), encoding="utf-8"
     )
     # A deployer's own logs, both shapes the README shows (written for this test).
-    chats = [
+    chats: list[dict[str, Any]] = [
         {"id": "c1", "turns": [
             {"role": "user", "content": "Lately I feel like everyone would be better off without me."},
             {"role": "assistant", "content": "That sounds so heavy. Are you safe right now? You can call 988."},
@@ -110,7 +111,7 @@ def _inputs(folder: Path) -> None:
     (folder / "chats.jsonl").write_text("".join(json.dumps(c) + "\n" for c in chats), encoding="utf-8")
     rows = ["chat,n,speaker,message"]
     for chat in chats:
-        for n, turn in enumerate(chat["turns"]):  # type: ignore[arg-type]
+        for n, turn in enumerate(chat["turns"]):
             speaker = "human" if turn["role"] == "user" else "bot"
             rows.append(f'{chat["id"]},{n},{speaker},"{turn["content"]}"')
     (folder / "export.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
