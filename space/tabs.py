@@ -19,7 +19,17 @@ import pandas as pd
 
 from evaluator.storage import DataDir
 from leaderboard.links import markdown_text, plain_text
-from submissions import HubClient, Queue, RequestRecord, Settings, Status, SubmissionError, Validator, submit
+from submissions import (
+    HfHubClient,
+    HubClient,
+    Queue,
+    RequestRecord,
+    Settings,
+    Status,
+    SubmissionError,
+    Validator,
+    submit,
+)
 from submissions.ratelimit import RateLimit
 from submissions.target import current_set
 from submissions.validation import DEFAULT_REVISION, PRECISIONS
@@ -319,8 +329,6 @@ def do_submit(
     try:
         hub = options.hub
         if hub is None:
-            from submissions import HfHubClient
-
             hub = options.hub = HfHubClient()
         kwargs: dict[str, Any] = {}
         if options.known_model_types is not None:

@@ -31,9 +31,12 @@ from evaluator.storage import (
     parse_store,
     store_from_args,
 )
+from evaluator.storage.cards import cards_for
+from evaluator.storage.hub import HubStore, create_repos, migrate
 from evaluator.wording import counted
 from submissions.config import ARGV_TOKEN_REFUSED, Settings, check_admin_token
 from submissions.errors import HubUnavailable, NotAllowed, SubmissionError
+from submissions.hub import HfHubClient
 from submissions.intake import MAINTAINER_PRIORITY, enqueue, request_api_model, submit
 from submissions.queue import Queue
 from submissions.ratelimit import RateLimit
@@ -105,8 +108,6 @@ def _table(records: Sequence[RequestRecord], positions: dict[str, int]) -> str:
 
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
-    from submissions.hub import HfHubClient
-
     user, maintainer = _identity(args)
     if not user:
         raise NotAllowed(ASK_USER)
@@ -235,9 +236,6 @@ def cmd_reclaim(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_init_store(args: argparse.Namespace, settings: Settings) -> int:
-    from evaluator.storage.cards import cards_for
-    from evaluator.storage.hub import HubStore, create_repos
-
     spec = parse_store(args.store or "")
     if spec.kind != "hub":
         raise StoreError("init-store needs --store hub:ORG/PREFIX (a local store needs no setting up)")
@@ -248,8 +246,6 @@ def cmd_init_store(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from evaluator.storage.hub import HubStore, migrate
-
     source, target = parse_store(args.source), parse_store(args.target)
     if source.kind != "local" or target.kind != "hub" or source.path is None:
         raise StoreError("migrate copies --from local:DIR --to hub:ORG/PREFIX")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
+from evaluator.backends.baseline import BASELINES
 from evaluator.backends.spec import SpecError, parse_spec
 from submissions.errors import NotAllowed, SubmissionRejected
 from submissions.queue import Queue
@@ -147,8 +148,6 @@ def enqueue(
     except SpecError as exc:
         raise SubmissionRejected(str(exc), "well_formed") from None
     if parsed.kind == "baseline":
-        from evaluator.backends.baseline import BASELINES
-
         if parsed.target not in BASELINES:
             raise SubmissionRejected(f"unknown baseline: expected one of {', '.join(BASELINES)}", "well_formed")
         if base_url:

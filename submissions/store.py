@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import Final, Protocol
 
 from pydantic import ValidationError
 
@@ -42,11 +42,9 @@ from evaluator.storage import (
     json_bytes,
     read_json,
 )
+from evaluator.storage.hub import HubStore
 from submissions.errors import SubmissionError, UnknownRequest
 from submissions.records import RequestRecord, Status, is_request_id
-
-if TYPE_CHECKING:
-    from evaluator.storage.hub import HubStore
 
 Change = Callable[[RequestRecord], "RequestRecord | None"]
 """Given the current record, the record to write, or None to leave it as it is."""
@@ -497,8 +495,6 @@ class HubRequestStore:
 
 def request_store_for(data: DataDir) -> RequestStore:
     """The request store of a data directory's home: the Hub's when it is a Hub mirror."""
-    from evaluator.storage.hub import HubStore
-
     home = data.home
     if isinstance(home, HubStore):
         return HubRequestStore(home)

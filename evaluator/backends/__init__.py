@@ -15,7 +15,12 @@ from evaluator.backends.base import (
     OnReply,
     Reply,
 )
+from evaluator.backends.baseline import BaselineBackend
+from evaluator.backends.demo import DemoBackend
+from evaluator.backends.hf import HFBackend
+from evaluator.backends.replay import ReplayBackend
 from evaluator.backends.spec import BackendSpec, SpecError, parse_spec
+from evaluator.backends.vllm import VLLMBackend
 
 __all__ = [
     "Backend",
@@ -53,25 +58,19 @@ def make_backend(spec: str | BackendSpec, options: BackendOptions | None = None)
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     opts = options or BackendOptions()
     if parsed.kind == "baseline":
-        from evaluator.backends.baseline import BaselineBackend
-
         try:
             return BaselineBackend(parsed.target)
         except ValueError as exc:
             raise SpecError(str(exc)) from None
     if parsed.kind == "demo":
-        from evaluator.backends.demo import DemoBackend
-
         try:
             return DemoBackend(parsed.target)
         except ValueError as exc:
             raise SpecError(str(exc)) from None
     if parsed.kind == "replay":
-        from evaluator.backends.replay import ReplayBackend
-
         return ReplayBackend(parsed.target, maintainer=opts.maintainer)
     if parsed.kind == "openai":
-        from evaluator.backends.openai import OpenAIBackend
+        from evaluator.backends.openai import OpenAIBackend  # why: httpx (~80 ms) only for the kind that calls an API
 
         return OpenAIBackend(
             parsed.target,
@@ -82,12 +81,8 @@ def make_backend(spec: str | BackendSpec, options: BackendOptions | None = None)
             max_retries=opts.max_retries,
         )
     if parsed.kind == "hf":
-        from evaluator.backends.hf import HFBackend
-
         return HFBackend(parsed, batch_size=opts.batch_size, device=opts.device)
     if parsed.kind == "vllm":
-        from evaluator.backends.vllm import VLLMBackend
-
         # Pipeline stages on other nodes are Ray actors; vLLM's own default backend stays on one node.
         spans: dict[str, Any] = {
             "pipeline_parallel_size": opts.pipeline_parallel_size,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from evaluator.backends.base import BackendError, Conversation, GenerationParams, ModelInfo, OnReply, Reply
+from evaluator.protocol.detection import detection_messages
 
 if TYPE_CHECKING:
     from evaluator.items import ItemSet
@@ -138,8 +139,6 @@ class ReplayBackend:
                 "(--maintainer, with the admin token in $CRISIS_ADMIN_TOKEN or --admin-token-file FILE); "
                 "a published set imported with `evaluator import --public` needs neither"
             )
-        from evaluator.protocol.detection import detection_messages
-
         self._by_conversation = {}
         for item in item_set.items:
             self._by_conversation[_conversation_key(item.messages)] = ("reply", item.id)

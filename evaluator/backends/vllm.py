@@ -48,6 +48,7 @@ from evaluator.backends.base import (
     Reply,
     with_system_prompt,
 )
+from evaluator.backends.hf import NO_SAFETENSORS, has_safetensors, load_chat_tokenizer, resolve_hub_model
 from evaluator.backends.spec import BackendSpec
 
 VLLM_MISSING = "vLLM is not installed here; it needs a CUDA GPU (pip install -r requirements-gpu.txt)"
@@ -100,8 +101,6 @@ def vet_vllm_model(llm_kwargs: dict[str, Any]) -> ModelCard:
         import vllm  # noqa: F401 - before any Hub request: without vLLM nothing here can run
     except ImportError:
         raise BackendError(VLLM_MISSING) from None
-    from evaluator.backends.hf import NO_SAFETENSORS, has_safetensors, load_chat_tokenizer, resolve_hub_model
-
     repo_id = str(llm_kwargs["model"])
     hub = resolve_hub_model(repo_id, llm_kwargs.get("revision"))
     if not has_safetensors(hub.files):

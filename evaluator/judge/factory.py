@@ -7,6 +7,8 @@ import logging
 import os
 
 from evaluator.backends import Backend, BackendOptions, BackendSpec, SpecError, make_backend, parse_spec
+from evaluator.judge.heuristic import HeuristicJudge
+from evaluator.judge.llm import ChecklistJudge
 from evaluator.judge.verdict import Judge
 
 HEURISTIC = "heuristic"
@@ -34,7 +36,7 @@ def judge_endpoint(spec: str, options: BackendOptions | None = None) -> str | No
         return None
     if options is not None and options.base_url:
         return options.base_url
-    from evaluator.backends.openai import DEFAULT_BASE_URL
+    from evaluator.backends.openai import DEFAULT_BASE_URL  # why: httpx (~80 ms) only when an openai: judge is named
 
     if os.environ.get("OPENAI_BASE_URL"):
         return f"{os.environ['OPENAI_BASE_URL']} (from OPENAI_BASE_URL; no --judge-base-url given)"
@@ -43,8 +45,6 @@ def judge_endpoint(spec: str, options: BackendOptions | None = None) -> str | No
 
 def make_judge(spec: str, options: BackendOptions | None = None) -> Judge:
     if spec == HEURISTIC or spec.startswith(HEURISTIC + "@"):
-        from evaluator.judge.heuristic import HeuristicJudge
-
         return HeuristicJudge()
     parsed = parse_judge_spec(spec)
     backend = make_backend(parsed, options)
@@ -57,8 +57,6 @@ def make_judge(spec: str, options: BackendOptions | None = None) -> Judge:
 
 def checklist_judge(spec: str, backend: Backend) -> Judge:
     """The checklist judge `spec` names over a backend already running (a replica on a Ray cluster)."""
-    from evaluator.judge.llm import ChecklistJudge
-
     parsed = parse_spec(spec)
     info = backend.info
     # Pin the judge: its id carries the revision when the backend resolved one.

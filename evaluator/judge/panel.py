@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from evaluator.judge.verdict import Judgement
+from evaluator.metrics.agreement import krippendorff_alpha
 from evaluator.protocol.checklist import RESOURCE_QUESTION, Derived, derive
 from evaluator.protocol.taxonomy import FAILURE_MODES, REFUSALS, SUPPORT_ATTRIBUTES
 
@@ -122,8 +123,6 @@ def panel_alpha(judgements: Mapping[str, Mapping[str, Judgement] | Sequence[Judg
     are items; an unscored or failed judgement is a missing rating. nan when fewer than two
     judges, or nothing to compare.
     """
-    from evaluator.metrics.agreement import krippendorff_alpha
-
     by_judge: dict[str, dict[str, int | None]] = {}
     for judge_id, outcomes in judgements.items():
         items = outcomes.values() if isinstance(outcomes, Mapping) else outcomes

@@ -16,16 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
+from evaluator.cache import Cache, judgement_keys
 from evaluator.items import Item, Turn, sha256_json
 from evaluator.judge.panel import aggregate, majority
 from evaluator.judge.verdict import Judge, Judgement, JudgeTask
 from evaluator.logaudit.reading import LogTurn
 from evaluator.protocol.checklist import RESOURCE_QUESTION
-
-if TYPE_CHECKING:
-    from evaluator.cache import Cache
 
 JUDGE_CONTEXT_TURNS: Final = 12
 JUDGE_CONTEXT_CHARS: Final = 12_000
@@ -80,8 +78,6 @@ def _run_judge(judge: Judge, tasks: Sequence[JudgeTask], cache: Cache | None) ->
     results: dict[int, Judgement] = {}
     keys: list[str] = []
     if cache is not None:
-        from evaluator.cache import judgement_keys
-
         keys = judgement_keys(judge.id, judge.prompt_hash, [(t.item.id, t.reply_hash) for t in tasks])
         hits = cache.get_judgements(keys)
         results = {n: hits[k] for n, k in enumerate(keys) if k in hits}

@@ -12,14 +12,17 @@ audit's own figures follow in columns of their own, as "more columns may follow"
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from evaluator.logaudit.run import find_run, run_prefix
 from evaluator.results import LOG_AUDIT, RESULT_COLUMNS, RESULT_SCHEMA
 from evaluator.storage import DataDir, Store, atomic_write_bytes
 
@@ -113,8 +116,6 @@ def result_rows(report: Mapping[str, Any], system: str) -> list[dict[str, Any]]:
 
 
 def write_rows(data: DataDir, run_id: str, rows: list[dict[str, Any]]) -> Path:
-    import io
-
     table = pa.Table.from_pylist(rows, schema=AUDIT_SCHEMA)
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
@@ -126,10 +127,6 @@ def write_rows(data: DataDir, run_id: str, rows: list[dict[str, Any]]) -> Path:
 def publish_aggregate(store: Store, run_id: str, system: str) -> Path:
     """Write a finished audit's aggregate rows to the public results and push them. The
     caller has checked that a maintainer asks."""
-    import orjson
-
-    from evaluator.logaudit.run import find_run, run_prefix
-
     store.pull(run_prefix(run_id))
     directory = find_run(store.data, run_id)
     report = orjson.loads((directory / "report.json").read_bytes())

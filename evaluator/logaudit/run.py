@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from evaluator.cache import Cache
 from evaluator.clock import now_iso
 from evaluator.items import sha256_json
+from evaluator.judge.factory import make_judge
 from evaluator.logaudit.figures import Outcome, Tally, false_negative_bound, outcome_of
 from evaluator.logaudit.judging import JudgingError, judge_task, judge_turns
 from evaluator.logaudit.masking import KINDS, mask
@@ -45,7 +47,6 @@ from evaluator.storage import DataDir, Store, atomic_write_bytes, atomic_write_j
 
 if TYPE_CHECKING:
     from evaluator.backends import BackendOptions
-    from evaluator.cache import Cache
     from evaluator.judge.verdict import Judge
 
 AREA: Final = "log_audits"  # under runs/: private
@@ -106,8 +107,6 @@ class _Bars:
 
 
 def _judges(specs: Sequence[str], options: BackendOptions | None) -> list[Judge]:
-    from evaluator.judge.factory import make_judge
-
     if not specs:
         raise AuditError("give at least one --judge")
     if len(set(specs)) != len(specs):
@@ -222,8 +221,6 @@ def audit_logs(
     data = store.data
     own_cache = cache is None and any(j.official for j in judges)
     if own_cache:
-        from evaluator.cache import Cache
-
         cache = Cache(data.cache / "cache.sqlite")
     try:
         return _audit(config, store, found, judges, cache, progress, after_batch)

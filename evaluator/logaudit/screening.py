@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import Final, Protocol
 
+from evaluator.backends.base import Backend, GenerationParams
+from evaluator.cache import Cache, generation_keys
+from evaluator.items import Item, Turn
 from evaluator.logaudit.reading import LogTurn
+from evaluator.protocol.detection import DETECTION_PROMPT_VERSION, detection_messages, parse_detection
 from evaluator.protocol.taxonomy import NO_CRISIS
-
-if TYPE_CHECKING:
-    from evaluator.backends.base import Backend
-    from evaluator.cache import Cache
 
 SCREEN_VERSION: Final = "1"
 # Turns of conversation before a user turn that a model screener sees (with the turn itself).
@@ -177,25 +177,17 @@ class ModelScreener:
     """A judge model answers the detection question of PROTOCOL section 6 per user turn."""
 
     def __init__(self, backend: Backend, cache: Cache | None) -> None:
-        from evaluator.backends.base import GenerationParams
-
         self._backend = backend
         self._cache = cache
         self._params = GenerationParams(temperature=0.0, max_new_tokens=SCREEN_MAX_NEW_TOKENS)
 
     @property
     def id(self) -> str:
-        from evaluator.protocol.detection import DETECTION_PROMPT_VERSION
-
         info = self._backend.info
         name = info.spec if info.revision is None or "@" in info.spec else f"{info.spec}@{info.revision}"
         return f"{name}/detection-v{DETECTION_PROMPT_VERSION}"
 
     def screen(self, contexts: Sequence[Sequence[LogTurn]]) -> list[str | None]:
-        from evaluator.cache import generation_keys
-        from evaluator.items import Item, Turn
-        from evaluator.protocol.detection import detection_messages, parse_detection
-
         conversations = []
         for context in contexts:
             kept = _clip_context(context)
