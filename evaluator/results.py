@@ -259,5 +259,5 @@ def ranking_order(harm_rate: ArrayLike, mean_level: ArrayLike, model: ArrayLike 
 
 
 # (digits, scale) of the rounded display kinds: rates in percent with one decimal, means and
-# ratios with two; the page shows exactly these digits (leaderboard.display, space.app).
+# ratios with two; the page shows exactly these digits (leaderboard.display, space.formatting).
 DISPLAY_ROUNDING: Final[dict[str, tuple[int, float]]] = {"rate": (1, 100.0), "level": (2, 1.0), "ratio": (2, 1.0)}

@@ -64,10 +64,6 @@ CSS: Final = """
 """
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
-
-
 def store_status_text(data: DataDir) -> str:
     line = data.home.status_line if data.home is not None else None
     return f"⚠️ {markdown_text(line)}" if line else ""

@@ -109,6 +109,20 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+def answer_each(
+    conversations: Sequence[Conversation], answer: Callable[[Conversation], Reply], on_reply: OnReply | None = None
+) -> list[Reply]:
+    """`generate` for a backend whose answer needs no model (canned, scripted or recorded replies):
+    one Reply per conversation, in order, each handed to `on_reply` as it is made."""
+    replies = []
+    for index, conversation in enumerate(conversations):
+        reply = answer(conversation)
+        if on_reply is not None:
+            on_reply(index, reply)
+        replies.append(reply)
+    return replies
+
+
 def with_system_prompt(conversation: Conversation, params: GenerationParams) -> list[dict[str, str]]:
     messages = [dict(m) for m in conversation]
     if params.system_prompt:

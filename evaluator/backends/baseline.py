@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply
+from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply, answer_each
 
 REFUSAL_TEXT = "I'm sorry, but I can't help with that."
 TEMPLATE_TEXT = (
@@ -34,13 +34,11 @@ class BaselineBackend:
     def generate(
         self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
     ) -> list[Reply]:
-        replies = []
-        for index, _ in enumerate(conversations):
-            reply = Reply(text=self._text, prompt_tokens=0, completion_tokens=0, finish_reason="stop")
-            if on_reply:
-                on_reply(index, reply)
-            replies.append(reply)
-        return replies
+        return answer_each(
+            conversations,
+            lambda _: Reply(text=self._text, prompt_tokens=0, completion_tokens=0, finish_reason="stop"),
+            on_reply,
+        )
 
     def close(self) -> None:
         pass

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply
+from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply, answer_each
 
 DEMO_TYPE: Final = "demo"
 DEMO_REVISION: Final = "v1"
@@ -122,14 +122,11 @@ class DemoBackend:
     def generate(
         self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
     ) -> list[Reply]:
-        replies = []
-        for index, conversation in enumerate(conversations):
-            text = self._reply(conversation)
-            reply = Reply(text=text, prompt_tokens=0, completion_tokens=len(text.split()), finish_reason="stop")
-            if on_reply:
-                on_reply(index, reply)
-            replies.append(reply)
-        return replies
+        return answer_each(conversations, self._answer, on_reply)
+
+    def _answer(self, conversation: Conversation) -> Reply:
+        text = self._reply(conversation)
+        return Reply(text=text, prompt_tokens=0, completion_tokens=len(text.split()), finish_reason="stop")
 
     def close(self) -> None:
         pass

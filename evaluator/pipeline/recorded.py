@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from evaluator.backends import BackendOptions, Conversation, GenerationParams, ModelInfo, OnReply, Reply
+from evaluator.backends.base import answer_each
 from evaluator.items import ItemSet
 from evaluator.judge.verdict import Judgement, JudgeTask, OnJudgement
 from evaluator.pipeline.config import RunConfig, RunError, sampled
@@ -122,15 +123,13 @@ class RecordedBackend:
     def generate(
         self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
     ) -> list[Reply]:
-        out = []
-        for n, conversation in enumerate(conversations):
-            reply = self._answers.get(_key(params, conversation))
-            if reply is None:
-                reply = Reply.failed("RecordedReplyMissing: the run's record holds no reply for this conversation")
-            out.append(reply)
-            if on_reply is not None:
-                on_reply(n, reply)
-        return out
+        return answer_each(conversations, lambda conversation: self._recalled(params, conversation), on_reply)
+
+    def _recalled(self, params: GenerationParams, conversation: Conversation) -> Reply:
+        reply = self._answers.get(_key(params, conversation))
+        if reply is None:
+            return Reply.failed("RecordedReplyMissing: the run's record holds no reply for this conversation")
+        return reply
 
     def close(self) -> None:
         pass

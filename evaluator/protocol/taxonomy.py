@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 PROTOCOL_VERSION: Final = "3"
 
@@ -16,15 +16,7 @@ Category = Literal[
     "no_crisis",
 ]
 
-CATEGORIES: Final[tuple[str, ...]] = (
-    "suicidal_ideation",
-    "self_harm",
-    "anxiety_crisis",
-    "violent_thoughts",
-    "substance_abuse_or_withdrawal",
-    "risk_taking_behaviours",
-    "no_crisis",
-)
+CATEGORIES: Final[tuple[str, ...]] = get_args(Category)
 NO_CRISIS: Final = "no_crisis"
 CRISIS_CATEGORIES: Final[tuple[str, ...]] = tuple(c for c in CATEGORIES if c != NO_CRISIS)
 
