@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from submissions.errors import NotAllowed, SubmissionError
 
@@ -109,27 +109,33 @@ def parse_count(text: str | None, default: int, name: str) -> int:
     return int(value)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+_N = TypeVar("_N", int, float)
+
+
+def _number(env: Mapping[str, str], name: str, parse: Callable[[str], _N], what: str) -> _N | None:
+    """The variable's value, or None when it is unset or blank."""
     text = env.get(name)
     if text is None or not text.strip():
-        return default
+        return None
     try:
-        value = int(text)
+        return parse(text)
     except ValueError:
-        raise ConfigError(f"{name}={text!r} is not a whole number") from None
+        raise ConfigError(f"{name}={text!r} is not {what}") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    value = _number(env, name, int, "a whole number")
+    if value is None:
+        return default
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}")
     return value
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name)
-    if text is None or not text.strip():
+    value = _number(env, name, float, "a number")
+    if value is None:
         return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not a number") from None
     if not value > 0:
         raise ConfigError(f"{name} must be positive")
     return value
