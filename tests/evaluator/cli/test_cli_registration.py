@@ -12,7 +12,7 @@ from pathlib import Path
 import evaluator.cli
 from evaluator.cli import GROUPS, build_parser
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CLI = ROOT / "evaluator" / "cli"
 SHARED = {"__init__", "common"}  # not verb groups
 

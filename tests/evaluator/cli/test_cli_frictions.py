@@ -24,7 +24,7 @@ from leaderboard.query import Leaderboard
 from leaderboard.store import ResultStore
 from tests.support.results_factory import RunSpec, write_run
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "evaluator" / "sample_sets" / "public-sample.jsonl"
 
 

@@ -26,7 +26,7 @@ from evaluator.storage import DataDir
 from tests.support.scripted import ScriptedBackend
 from tests.support.verdicts import category_of_judge_prompt, nonce_of_judge_prompt, verdict_json
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
 CANARY = "CANARY-b71e4c held-out wording that must never be published"
 

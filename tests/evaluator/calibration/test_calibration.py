@@ -340,7 +340,7 @@ def test_several_judges_get_a_report_each_and_a_panel_report(
 
 # ---------------------------------------------------------------- the heuristic's own ratings file
 
-HEURISTIC_RATINGS = Path(__file__).resolve().parents[2] / "evaluator" / "calibration_sets" / "heuristic-ratings.jsonl"
+HEURISTIC_RATINGS = Path(__file__).resolve().parents[3] / "evaluator" / "calibration_sets" / "heuristic-ratings.jsonl"
 
 
 def _split_ratings(tmp_path: Path, split: str) -> Path:

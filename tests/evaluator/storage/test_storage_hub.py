@@ -232,7 +232,7 @@ def test_init_store_migrate_list_and_audit_through_the_clis(site: HubSite, tmp_p
     import subprocess
     import sys
 
-    root = Path(__file__).parents[2]
+    root = Path(__file__).parents[3]
     env = {**os.environ, **site.env("cli"), "PYTHONPATH": str(root)}
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -36,7 +36,7 @@ from submissions.records import RequestRecord, Status
 from submissions.store import LocalRequestStore
 from submissions.target import SetRef
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
 TARGET = SetRef.of(load_set(SAMPLE))
 

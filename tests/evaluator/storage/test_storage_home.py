@@ -143,7 +143,7 @@ def test_content_keys_match_git_and_lfs() -> None:
     ],
 )
 def test_a_bad_store_is_one_line_and_exit_2(argv: list[str], tmp_path: Path) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=120)
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=Path(__file__).parents[3], timeout=120)
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "--store" in lines[0], result.stderr
