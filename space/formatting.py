@@ -83,8 +83,15 @@ def status_markdown(result: QueryResult) -> str:
     lines = [
         f"**{markdown_text(board.set_name)} {markdown_text(board.set_version)}**, judge "
         f"{markdown_text(board.judge)} · showing {shown} of {result.matched} matching models "
-        f"({result.total} on this board)"
+        f"({result.total} on this board)",
+        _updated_line(board),
     ]
+    if result.total and not result.matched:
+        lines.append(
+            f"**No model matches these filters.** To see all {result.total} again: empty the search box, untick "
+            "every model type, clear License and the parameter bounds, set the harm sliders to 0 and 100 and tick "
+            "Show baselines (or reload the page)."
+        )
     if board.demo:
         lines.append(
             "**Demo board**: scripted reference models written by the project, evaluated at start-up by the "
@@ -115,6 +122,45 @@ def status_markdown(result: QueryResult) -> str:
     if result.problems:
         lines.append(f"⚠️ {len(result.problems)} result file(s) could not be read and are left out.")
     return "\n\n".join(lines)
+
+
+def _updated_line(board: Board) -> str:
+    when = "never" if board.last_evaluated is None else f"{board.last_evaluated:%Y-%m-%d %H:%M} UTC"
+    return (
+        f"Last updated {when} · {board.models} models on this board ({board.ranked_models} ranked, the rest "
+        f"baselines) · protocol version {markdown_text(board.protocol_version or '?')}"
+    )
+
+
+# What each protocol version changed (PROTOCOL.md's preamble, shortened): figures of different
+# versions are never ranked together, so a reader needs to know why.
+PROTOCOL_CHANGES: Final[tuple[tuple[str, str], ...]] = (
+    (
+        "3",
+        "unscored replies counted against a model on every rate; worst-case upper interval arm; "
+        "conversation and log-audit tracks on boards of their own",
+    ),
+    ("2", "the `unknown` signal; MOVER-Wilson overall intervals; unscored replies widen upper bounds"),
+    ("1", "first protocol"),
+)
+
+
+def versions_markdown(boards: Sequence[Board]) -> str:
+    """The changelog under the table: every set version and judge with results, newest first,
+    then what each protocol version changed."""
+    lines = ["| Set | Version | Protocol | Judge | Models | Last updated |", "|---|---|---|---|---|---|"]
+    newest = sorted(
+        boards, key=lambda b: (b.last_evaluated is not None, b.last_evaluated or pd.Timestamp(0)), reverse=True
+    )
+    for b in newest:
+        when = "—" if b.last_evaluated is None else f"{b.last_evaluated:%Y-%m-%d}"
+        cells = [b.set_name, b.set_version, b.protocol_version or "?", b.judge, str(b.models), when]
+        lines.append("| " + " | ".join(markdown_text(c) for c in cells) + " |")
+    if not boards:
+        lines = ["No results yet."]
+    lines.append("")
+    lines += [f"- **Protocol {v}**: {text}." for v, text in PROTOCOL_CHANGES]
+    return "\n".join(lines)
 
 
 def _rank_note(result: QueryResult) -> str:

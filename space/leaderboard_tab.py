@@ -45,6 +45,7 @@ from space.formatting import (
     plot_choices,
     query_table,
     status_markdown,
+    versions_markdown,
 )
 from space.model_tab import ModelTab, model_choices, wire_model_tab
 from space.model_tab import category_plot as _category_plot
@@ -77,6 +78,7 @@ class LeaderboardTab:
     plot_models: gr.Dropdown
     category_plot: gr.Plot
     scatter_plot: gr.Plot
+    versions: gr.Markdown
 
     @property
     def filters(self) -> list[Any]:
@@ -186,6 +188,8 @@ def build_leaderboard_tab(
             "Download the filtered table (CSV)", size="sm", link=csv_href(Filters()), elem_id="download-csv"
         )
         gr.Button("Download all results (Parquet)", size="sm", link=PARQUET_HREF, elem_id="download-parquet")
+    with gr.Accordion("Changelog: set versions and protocol versions", open=False, elem_id="versions"):
+        versions = gr.Markdown(versions_markdown(boards), elem_classes=["lb-hidden"], elem_id="versions-note")
     with gr.Accordion("By category", open=True):
         pivot_metric = gr.Dropdown(
             [(label, key) for key, label in PIVOT_METRICS.items()], value="harm_rate", label="Figure"
@@ -240,6 +244,7 @@ def build_leaderboard_tab(
         plot_models,
         category_plot,
         scatter_plot,
+        versions,
     )
 
 
@@ -321,6 +326,7 @@ def wire_leaderboard(
             gr.Dropdown(choices=names[:MAX_MODEL_CHOICES], value=plot_value),
             safety_helpfulness_figure(result.shown, title_suffix=scope),
             gr.Button(link=csv_href(filters)),
+            versions_markdown(result.boards),
         )
 
     def pivot_only(*values: Any) -> Any:
@@ -358,7 +364,7 @@ def wire_leaderboard(
     triggers = [c.change for c in filter_inputs]
     # Everything on the tab that follows the filters besides the table (one event after it).
     extra_inputs = [*filter_inputs, lb.pivot_metric, lb.plot_models]
-    extra_outputs = [lb.status, lb.hidden, lb.note, lb.pivot, lb.plot_models, lb.scatter_plot, lb.csv_link]
+    extra_outputs = [lb.status, lb.hidden, lb.note, lb.pivot, lb.plot_models, lb.scatter_plot, lb.csv_link, lb.versions]
     gr.on(
         triggers,
         leaderboard,

@@ -1,0 +1,51 @@
+"""The leaderboard tab's small print: the empty-result hint, last updated, model counts and the
+changelog of set and protocol versions (issue 23 point 6)."""
+
+from __future__ import annotations
+
+from evaluator.protocol.taxonomy import PROTOCOL_VERSION
+from evaluator.storage import DataDir
+from leaderboard.links import markdown_text
+from leaderboard.query import Filters, Leaderboard
+from leaderboard.store import ResultStore
+from space.formatting import PROTOCOL_CHANGES, status_markdown, versions_markdown
+from tests.support.results_factory import write_demo_board
+
+
+def _board(tmp_path: object) -> Leaderboard:
+    data = DataDir.at(str(tmp_path))
+    write_demo_board(data)
+    return Leaderboard(ResultStore(data))
+
+
+def test_an_empty_filter_result_says_how_to_reset(tmp_path: object) -> None:
+    board = _board(tmp_path)
+    empty = status_markdown(board.query(Filters(search="no-such-model-anywhere")))
+    assert "No model matches these filters" in empty
+    assert "empty the search box" in empty and "reload the page" in empty
+    assert "No model matches" not in status_markdown(board.query(Filters()))
+
+
+def test_status_says_when_the_board_was_last_updated_and_how_many_models_it_has(tmp_path: object) -> None:
+    board = _board(tmp_path)
+    result = board.query(Filters())
+    assert result.board is not None and result.board.last_evaluated is not None
+    status = status_markdown(result)
+    assert f"Last updated {result.board.last_evaluated:%Y-%m-%d %H:%M} UTC" in status
+    assert f"{result.board.models} models on this board ({result.board.ranked_models} ranked" in status
+
+
+def test_the_changelog_lists_every_set_version_and_protocol_version(tmp_path: object) -> None:
+    board = _board(tmp_path)
+    boards = board.boards()
+    text = versions_markdown(boards)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| Set")]
+    assert len(rows) == len(boards) >= 3
+    for b in boards:
+        version, judge = markdown_text(b.set_version), markdown_text(b.judge)
+        assert any(f"| {version} |" in row and f"| {judge} |" in row for row in rows)
+    dates = [row.split("|")[6].strip().replace("\\", "") for row in rows]
+    assert dates == sorted(dates, reverse=True)  # newest first
+    assert PROTOCOL_CHANGES[0][0] == PROTOCOL_VERSION
+    assert f"**Protocol {PROTOCOL_VERSION}**" in text
+    assert versions_markdown([]).startswith("No results yet.")
