@@ -68,6 +68,7 @@ from space.api_bulk import (
     to_json,
 )
 from space.api_docs import add_offline_docs
+from space.api_items import add_items_route
 
 API_PREFIX: Final = "/api/v1"
 # Input bounds, the same as the page's (one place; the page's own inputs are not longer).
@@ -302,6 +303,7 @@ def build_api(board: Leaderboard) -> FastAPI:
         CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"], expose_headers=["ETag"]
     )
     add_offline_docs(api)
+    add_items_route(api, board)
     bulk = Bulk()
     egress = Egress(BULK_BYTES_PER_S)
 

@@ -33,6 +33,7 @@ from space.admin_panel import ADMIN_TAB, AdminActions, build_admin_panel, build_
 from space.api import attach as attach_api
 from space.api import mount_api
 from space.conversations import build_conversations_tab, wire_conversations
+from space.drilldown import build_items_tab, wire_items
 from space.formatting import query_table
 from space.guard import BodyLimit, QuietBlocks, SearchGate
 from space.leaderboard_tab import build_leaderboard_tab, wire_leaderboard
@@ -142,6 +143,8 @@ def build_app(
                 lb = build_leaderboard_tab(board, initial, initial_table, current)
             with gr.Tab("Model page", id="model") as model_tab:
                 mp = build_model_tab(board, current)
+            with gr.Tab("Items", id="items") as items_tab:
+                items = build_items_tab()
             with gr.Tab("Conversations", id="conversations"):
                 talk = build_conversations_tab(board)
             with gr.Tab("Submit", id="submit") as submit_tab:
@@ -157,6 +160,7 @@ def build_app(
         refresh = gr.Timer(every_s)
         wire_leaderboard(blocks, board, data, lb, mp, tabs, refresh)
         wire_conversations(talk, board, data)
+        wire_items(items, items_tab, data)
         _wire_queue(qt, queue_tab, [lb_tab, model_tab, submit_tab, about_tab, admin_tab])
         wire_submit(st, qt, submit_tab, queue_tab, tabs)
         # A calibration report written after start-up shows without a restart.

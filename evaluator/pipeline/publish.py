@@ -16,6 +16,7 @@ import orjson
 from evaluator.audit import AUDIT_REFUSED, check_before_publish
 from evaluator.backends import Reply
 from evaluator.items import ItemSet
+from evaluator.judge.verdict import Judgement
 from evaluator.metrics.scoring import ScoredItem, to_table
 from evaluator.pipeline.config import RunOutcome
 from evaluator.pipeline.record import Judgements, RunRecord, Task
@@ -37,6 +38,11 @@ def publish(
     stats = dict(scores.stats)
     staged = stage_rows(record.dir, scores.rows)
     findings = check_before_publish(data, staged, item_set)
+    staged_items = None
+    if item_set.is_public and not findings:
+        # Every item's reply and judgement, audited like the rows before it goes public.
+        staged_items = stage_examples(record.dir, run_id, model, item_set, replies, scores.scored, judgements)
+        findings = check_before_publish(data, staged_items, item_set)
     if findings:
         ids = ", ".join(sorted({f.item_id for f in findings})[:5])
         reason = f"secrecy audit refused to publish: result rows contain text of private items ({ids})"
@@ -45,8 +51,10 @@ def publish(
         )
         return record.finish(refused)
     result_file = place_rows(data, run_id, staged)
-    if item_set.is_public:
-        publish_examples(data, run_id, model, item_set, replies, scores.scored, judgements)
+    if staged_items is not None:
+        examples = data.public / "examples" / f"{run_id}.jsonl"
+        examples.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged_items, examples)
     stats["unscored"] = sum(1 for s in scores.scored if s.level is None)
     return record.finish(RunOutcome("complete", run_id, scores.rows, result_file=result_file, stats=stats))
 
@@ -70,16 +78,30 @@ def place_rows(data: DataDir, run_id: str, staged: Path) -> Path:
     return result_file
 
 
-def publish_examples(
-    data: DataDir,
+def checklist_answers(per_judge: dict[str, Judgement]) -> tuple[str | None, list[dict[str, str]]]:
+    """The first judge's checklist (by judge id) with its evidence quotes, for the drill-down."""
+    for judge_id in sorted(per_judge):
+        verdict = per_judge[judge_id].verdict
+        if verdict is not None:
+            answers = [
+                {"question": qid, "answer": answer, "evidence": verdict.evidence.get(qid, "")}
+                for qid, answer in verdict.checklist.items()
+            ]
+            return judge_id, answers
+    return None, []
+
+
+def stage_examples(
+    run_dir: Path,
     run_id: str,
     model: str,
     item_set: ItemSet,
     replies: dict[Task, Reply],
     scored: list[ScoredItem],
     judgements: Judgements | None = None,
-) -> None:
-    """Replies to a PUBLIC set, for the model page. Never called for a private set."""
+) -> Path:
+    """Every reply to a PUBLIC set with its level and checklist, staged privately for the
+    audit (model page and item drill-down). Never called for a private set."""
     assert item_set.is_public
     levels: dict[str, int | None] = {}
     for s in scored:  # the first reply of each item (sample 0)
@@ -95,6 +117,7 @@ def publish_examples(
         reply = replies.get(("reply", item.id))
         if reply is None or not reply.ok:
             continue
+        judge_id, checklist = checklist_answers((judgements or {}).get(item.id, {}))
         records.append(
             {
                 "model": model,
@@ -109,7 +132,11 @@ def publish_examples(
                 "reply": reply.text,
                 "level": levels.get(item.id),
                 "failure_mode": tags.get(item.id),
+                "checklist_judge": judge_id,
+                "checklist": checklist,
             }
         )
     blob = b"".join(orjson.dumps(r) + b"\n" for r in records)
-    atomic_write_bytes(data.public / "examples" / f"{run_id}.jsonl", blob)
+    staged = run_dir / "examples.staged.jsonl"
+    atomic_write_bytes(staged, blob)
+    return staged
