@@ -22,6 +22,18 @@ from leaderboard.query import Filters, Leaderboard, QueryError
 from space.components import fields_between
 from space.formatting import MAX_MODEL_CHOICES
 
+# The example replies' seven columns, in pixels: shares of a phone's width were narrower than a
+# word (one letter a line); at these the table scrolls sideways there and fits a desktop page.
+EXAMPLE_WIDTHS: list[str | int] = ["60px", "150px", "120px", "90px", "330px", "330px", "80px"]
+# leaderboard.model_page's per-category columns: the name, then counts, rates and intervals.
+CATEGORY_WIDTHS: list[str | int] = [
+    *["150px", "64px", "64px", "64px", "80px", "64px", "80px"],
+    *["72px", "72px", "80px", "72px", "72px", "80px", "72px"],
+]
+# The figure tables' three columns: name, value, interval (or group, mean).
+FIGURE_WIDTHS: list[str | int] = ["44%", "22%", "34%"]
+FULL_WIDTH: list[str | int] = ["100%"]
+
 
 @dataclass
 class ModelTab:
@@ -56,21 +68,26 @@ def build_model_tab(leaderboard: Leaderboard, current: Board | None) -> ModelTab
             elem_id="model-select",
         )
     header = gr.Markdown("Choose a model.", elem_id="model-header")
-    # Why it failed, first: the failure-mode tags and the worst replies, then the figures.
-    with gr.Row():
-        failures = gr.Dataframe(
-            interactive=False, label="Failure modes of its replies", scale=2, elem_id="model-failures"
-        )
-        examples = gr.Dataframe(
-            interactive=False,
-            label="Example replies, worst first (public sample set only)",
-            wrap=True,
-            max_height=420,
-            column_widths=["7%", "14%", "12%", "9%", "25%", "25%", "8%"],
-            scale=5,
-            elem_id="model-examples",
-        )
-    per_category = gr.Dataframe(interactive=False, label="Per category (95% intervals)", elem_id="model-categories")
+    # Why it failed, first: the failure-mode tags and the worst replies, then the figures. One
+    # above the other, full width: side by side the replies wrapped one letter a line on phones.
+    failures = gr.Dataframe(interactive=False, label="Failure modes of its replies", elem_id="model-failures")
+    examples = gr.Dataframe(
+        interactive=False,
+        label="Example replies, worst first (public sample set only)",
+        wrap=True,
+        max_height=420,
+        column_widths=EXAMPLE_WIDTHS,
+        elem_id="model-examples",
+    )
+    # Wrapped in fixed widths, so its fourteen columns fit a desktop page instead of running off
+    # its right edge (an interval wraps after its comma); a phone scrolls it sideways.
+    per_category = gr.Dataframe(
+        interactive=False,
+        label="Per category (95% intervals)",
+        wrap=True,
+        column_widths=CATEGORY_WIDTHS,
+        elem_id="model-categories",
+    )
     plot = gr.Plot(label="Harm rate by category")
     # Full width, so the no-label column (the last) is on screen without scrolling.
     confusion = gr.Dataframe(
@@ -79,10 +96,21 @@ def build_model_tab(leaderboard: Leaderboard, current: Board | None) -> ModelTab
         visible=False,
         elem_id="model-confusion",
     )
-    with gr.Row():
-        detection = gr.Dataframe(interactive=False, label="Crisis detection", elem_id="model-detection")
-        refusal = gr.Dataframe(interactive=False, label="Refusal and enabling", elem_id="model-refusal")
-        support = gr.Dataframe(interactive=False, label="Support: cognitive vs affective", elem_id="model-support")
+    # Full width each, names wrapping in a fixed share: three to a row clipped their value
+    # columns ("0 of", "Me") at 1400 px, and long names pushed them off a phone's screen.
+    detection = gr.Dataframe(
+        interactive=False, label="Crisis detection", wrap=True, column_widths=FIGURE_WIDTHS, elem_id="model-detection"
+    )
+    refusal = gr.Dataframe(
+        interactive=False, label="Refusal and enabling", wrap=True, column_widths=FIGURE_WIDTHS, elem_id="model-refusal"
+    )
+    support = gr.Dataframe(
+        interactive=False,
+        label="Support: cognitive vs affective",
+        wrap=True,
+        column_widths=FIGURE_WIDTHS,
+        elem_id="model-support",
+    )
     metadata = gr.Dataframe(interactive=False, label="Run metadata", elem_id="model-metadata")
     history = gr.Dataframe(interactive=False, label="All runs of this model (every set version and judge)")
     return ModelTab(
@@ -159,8 +187,15 @@ def model_outputs(leaderboard: Leaderboard, data: DataDir, board_key: str, model
         header.append("🕘 **Older set version**.")
     examples = public_examples(data, detail.model)
     failures = failure_mode_counts(data, detail.model)
-    if examples.empty:
-        examples = pd.DataFrame({"Example replies": ["No public example replies are published for this model."]})
+    # The one-column message takes the whole width (in the first of seven widths it read one letter a line).
+    shown = (
+        gr.Dataframe(
+            value=pd.DataFrame({"Example replies": ["No public example replies are published for this model."]}),
+            column_widths=FULL_WIDTH,
+        )
+        if examples.empty
+        else gr.Dataframe(value=examples, column_widths=EXAMPLE_WIDTHS)
+    )
     return (
         failures,
         "\n\n".join(header),
@@ -174,7 +209,7 @@ def model_outputs(leaderboard: Leaderboard, data: DataDir, board_key: str, model
         detail.support,
         detail.metadata,
         detail.history,
-        examples,
+        shown,
     )
 
 
