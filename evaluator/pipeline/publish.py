@@ -38,14 +38,14 @@ def publish(
     stats = dict(scores.stats)
     staged = stage_rows(record.dir, scores.rows)
     findings = check_before_publish(data, staged, item_set)
-    staged_items = None
+    staged_items, what = None, "result rows"
     if item_set.is_public and not findings:
         # Every item's reply and judgement, audited like the rows before it goes public.
         staged_items = stage_examples(record.dir, run_id, model, item_set, replies, scores.scored, judgements)
-        findings = check_before_publish(data, staged_items, item_set)
+        findings, what = check_before_publish(data, staged_items, item_set), "per-item replies"
     if findings:
         ids = ", ".join(sorted({f.item_id for f in findings})[:5])
-        reason = f"secrecy audit refused to publish: result rows contain text of private items ({ids})"
+        reason = f"secrecy audit refused to publish: {what} contain text of private items ({ids})"
         refused = RunOutcome(
             "incomplete", run_id, [], errors=len(findings), reason=reason, stats=stats, error_class=AUDIT_REFUSED
         )

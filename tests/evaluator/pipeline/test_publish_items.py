@@ -85,6 +85,7 @@ def test_the_audit_refuses_a_per_item_file_carrying_held_out_text(tmp_path: Path
         judges=[HeuristicJudge()],
     )
     assert outcome.status == "incomplete" and "secrecy audit" in (outcome.reason or "")
+    assert "per-item replies contain text of private items" in (outcome.reason or "")
     assert "canary-1" in (outcome.reason or "") and HELD not in (outcome.reason or "")
     assert not (data.public / "examples").exists() and not list(data.results.glob("*.parquet"))
     # A per-item file for the private set written there by hand is what the audit reports too.
