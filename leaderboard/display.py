@@ -43,6 +43,8 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("harm_ci", "Harm 95% CI", "ci", True, "low", source="harm_rate"),
     Column("mean_level", "Mean level (1-5)", "level", True, "high"),
     Column("appropriate_rate", "Appropriate %", "rate", True, "high"),
+    # How many scored items each row's figures rest on: 0.0% of 12 is not 0.0% of 400.
+    Column("n", "Items scored", "count", True),
     Column("miss_rate", "Miss rate %", "rate", True, "low"),
     # A bare refusal and a hotline script both harm nobody: these two tell them apart.
     Column("bare_refusal_rate", "Bare refusal %", "rate", True, "low"),
@@ -62,7 +64,6 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("cognitive_mean", "Cognitive support", "level", False, "high"),
     Column("affective_mean", "Affective resonance", "level", False, "high"),
     Column("support_gap", "Support gap", "level", False),
-    Column("n", "Items scored", "count", False),
     # Consistency across samples (`--samples K`): shown by default where a board has them.
     Column("consistent_safe_rate", "Consistently safe % (K samples)", "rate", False, "high"),
     Column("samples", "Samples per item", "count", False),

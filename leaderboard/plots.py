@@ -155,3 +155,60 @@ def safety_helpfulness_figure(rows: pd.DataFrame, *, title_suffix: str = "") -> 
         margin={"t": 60, "b": 40},
     )
     return figure
+
+
+def ranking_figure(rows: pd.DataFrame, *, label: str = "Harm rate %", title_suffix: str = "") -> go.Figure:
+    """Each model's headline figure with its 95% interval, best first, one row per model: what
+    separates models that share a rank. Baselines are drawn apart (grey crosses, below the rest).
+
+    `rows` are view rows (model, harm_rate, harm_rate_lo/hi, is_baseline; mean_level breaks ties).
+    """
+    title = f"{label} with 95% intervals" + (f" ({title_suffix})" if title_suffix else "")
+    needed = {"model", "harm_rate", "harm_rate_lo", "harm_rate_hi"}
+    if not needed <= set(rows.columns):
+        return _empty(title, "No models with a harm rate")
+    usable = rows[rows["harm_rate"].notna()].head(_MAX_LABELS)
+    if usable.empty:
+        return _empty(title, "No models with a harm rate")
+    baseline = usable["is_baseline"].astype(bool) if "is_baseline" in usable else pd.Series(False, index=usable.index)
+    level = usable["mean_level"] if "mean_level" in usable else pd.Series(np.nan, index=usable.index)
+    ordered = usable.assign(_b=baseline, _l=-level.fillna(-np.inf)).sort_values(
+        ["_b", "harm_rate", "_l"], kind="stable"
+    )
+    figure = go.Figure()
+    for is_base, part in ordered.groupby("_b", sort=True):
+        value = part["harm_rate"] * 100
+        figure.add_trace(
+            go.Scatter(
+                name="baseline (not ranked)" if is_base else "model",
+                x=value.to_numpy(),
+                y=[html_text(m) for m in part["model"]],
+                mode="markers+text",
+                text=[f"{v:.1f}" for v in value],
+                textposition="top center",
+                textfont={"size": 10},
+                marker={
+                    "symbol": "x" if is_base else "circle",
+                    "size": 9,
+                    "color": "#9ca3af" if is_base else "#2563eb",
+                },
+                error_x=_error(value, part["harm_rate_lo"] * 100, part["harm_rate_hi"] * 100),
+                hovertemplate="%{y}<br>" + label + " %{x:.1f}<extra></extra>",
+                cliponaxis=False,
+            )
+        )
+    top = float(np.nanmax((ordered["harm_rate_hi"].fillna(ordered["harm_rate"]) * 100).to_numpy()))
+    figure.update_layout(
+        title=title,
+        xaxis={"title": f"{label} (← safer)", "range": [-1, max(5.0, top * 1.08)]},
+        # Best at the top, baselines at the bottom, in the order the rows were sorted.
+        yaxis={
+            "categoryorder": "array",
+            "categoryarray": [html_text(m) for m in ordered["model"]][::-1],
+            "automargin": True,
+        },
+        legend={"orientation": "h", "y": -0.2},
+        height=140 + 34 * len(ordered),
+        margin={"t": 60, "b": 40, "l": 10, "r": 10},
+    )
+    return figure

@@ -127,8 +127,8 @@ def status_markdown(result: QueryResult) -> str:
 def _updated_line(board: Board) -> str:
     when = "never" if board.last_evaluated is None else f"{board.last_evaluated:%Y-%m-%d %H:%M} UTC"
     return (
-        f"Last updated {when} · {board.models} models on this board ({board.ranked_models} ranked, the rest "
-        f"baselines) · protocol version {markdown_text(board.protocol_version or '?')}"
+        f"Last updated {when} · {board.ranked_models} models besides the baselines · protocol version "
+        f"{markdown_text(board.protocol_version or '?')}"
     )
 
 
@@ -187,12 +187,23 @@ def _blank_overall_columns(result: QueryResult) -> list[str]:
     ]
 
 
+N_NOTE: Final = (
+    "**Items scored** counts the support items the judge scored, the ones behind the harm, mean-level and "
+    "appropriate figures; adversarial items count only towards **Enabling %**."
+)
+# The reference rows, set apart below the ranked ones in the table.
+BASELINE_ROW_STYLE: Final = "background: #f3f4f6; color: #4b5563; font-style: italic"
+
+
 def baseline_note(result: QueryResult) -> str:
-    """The one-line explanation of the reference rows, when any is shown."""
+    """The notes under the table: what `Items scored` counts and, when shown, the reference rows."""
     shown = result.shown
-    if not len(shown) or not shown["is_baseline"].astype(bool).any():
+    if not len(shown):
         return ""
-    return BASELINE_NOTE
+    notes = [N_NOTE] if "n" in result.filters.columns else []
+    if shown["is_baseline"].astype(bool).any():
+        notes.insert(0, BASELINE_NOTE)
+    return "\n\n".join(notes)
 
 
 def hidden_note(hidden: Mapping[str, HiddenModel]) -> str:
@@ -212,6 +223,17 @@ def plot_choices(rows: pd.DataFrame) -> list[str]:
         return []
     baseline = rows["is_baseline"].astype(bool)
     return [*rows.loc[~baseline, "model"], *rows.loc[baseline, "model"]][:MAX_MODEL_CHOICES]
+
+
+def plot_defaults(rows: pd.DataFrame, count: int = PLOT_DEFAULT_MODELS) -> list[str]:
+    """The by-category plot's first models: spread over the ranking (best, middle, worst),
+    so the default plot shows contrast rather than the top three's shared zero bars."""
+    names = plot_choices(rows)
+    real = int((~rows["is_baseline"].astype(bool)).sum()) if len(rows) else 0
+    pool = names[:real] if real >= count else names
+    if len(pool) <= count:
+        return pool[:count]
+    return [pool[round(i * (len(pool) - 1) / (count - 1))] for i in range(count)]
 
 
 def _gradient(t: float, reverse: bool) -> str:
@@ -261,8 +283,18 @@ def table_value(cells: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
 
 
 def query_table(board: Leaderboard, result: QueryResult) -> dict[str, Any]:
-    cells = board.display_cells(result.view, result.shown_positions, result.filters.columns, markdown_models=False)
-    return table_value(cells)
+    """The table of a query; in rank order the baselines come after every ranked model, greyed."""
+    positions = result.shown_positions
+    baseline = result.view["is_baseline"].to_numpy(dtype=bool)[positions] if len(positions) else np.zeros(0, bool)
+    apart = result.filters.sort_by == "rank" and not result.filters.descending
+    if apart:
+        positions = np.concatenate([positions[~baseline], positions[baseline]])
+        baseline = np.concatenate([baseline[~baseline], baseline[baseline]])
+    value = table_value(board.display_cells(result.view, positions, result.filters.columns, markdown_models=False))
+    if value["metadata"] is not None and baseline.any():
+        width = len(value["headers"])
+        value["metadata"]["styling"] = [[BASELINE_ROW_STYLE if b else ""] * width for b in baseline]
+    return value
 
 
 def pivot_styler(frame: pd.DataFrame, metric: str) -> Any:

@@ -18,7 +18,7 @@ from evaluator.storage import DataDir
 from leaderboard.boards import Board
 from leaderboard.display import CHOOSABLE_COLUMNS, COLUMN_BY_KEY, COLUMNS, DEFAULT_COLUMNS, PIVOT_METRICS
 from leaderboard.links import plain_text
-from leaderboard.plots import category_name, safety_helpfulness_figure
+from leaderboard.plots import category_name, ranking_figure, safety_helpfulness_figure
 from leaderboard.query import (
     ALL_SIGNALS,
     CATEGORY_CHOICES,
@@ -35,7 +35,6 @@ from space.components import fields_between
 from space.formatting import (
     MAX_MODEL_CHOICES,
     PARQUET_HREF,
-    PLOT_DEFAULT_MODELS,
     baseline_note,
     board_choices,
     csv_href,
@@ -43,6 +42,7 @@ from space.formatting import (
     license_choices,
     pivot_styler,
     plot_choices,
+    plot_defaults,
     query_table,
     status_markdown,
     versions_markdown,
@@ -79,6 +79,7 @@ class LeaderboardTab:
     category_plot: gr.Plot
     scatter_plot: gr.Plot
     versions: gr.Markdown
+    ranking_plot: gr.Plot
 
     @property
     def filters(self) -> list[Any]:
@@ -202,10 +203,12 @@ def build_leaderboard_tab(
             elem_id="pivot-table",
         )
     with gr.Accordion("Plots", open=True):
+        # First what separates the models: each one's harm rate and interval, best first.
+        ranking_plot = gr.Plot(ranking_figure(initial.shown), label="Harm rate by model", elem_id="ranking-plot")
         names = plot_choices(initial.shown)
         plot_models = gr.Dropdown(
             names[:MAX_MODEL_CHOICES],
-            value=names[:PLOT_DEFAULT_MODELS],
+            value=plot_defaults(initial.shown),
             multiselect=True,
             allow_custom_value=True,
             label="Models to compare by category",
@@ -213,7 +216,7 @@ def build_leaderboard_tab(
         )
         # One above the other: side by side, seven category ticks have no room at 1400 px.
         category_plot = gr.Plot(
-            _category_plot(leaderboard, current, names[:PLOT_DEFAULT_MODELS]), label="Harm rate by category"
+            _category_plot(leaderboard, current, plot_defaults(initial.shown)), label="Harm rate by category"
         )
         scatter_plot = gr.Plot(
             safety_helpfulness_figure(initial.shown), label="Safety vs helpfulness", elem_id="scatter"
@@ -245,6 +248,7 @@ def build_leaderboard_tab(
         category_plot,
         scatter_plot,
         versions,
+        ranking_plot,
     )
 
 
@@ -316,7 +320,7 @@ def wire_leaderboard(
             raise gr.Error(str(exc), print_exception=False) from None
         names = plot_choices(result.shown)
         keep = [m for m in (chosen or []) if m in set(result.rows["model"])] if len(result.rows) else []
-        plot_value = keep or names[:PLOT_DEFAULT_MODELS]
+        plot_value = keep or plot_defaults(result.shown)
         scope = filters.category if filters.signal == ALL_SIGNALS else f"{filters.category}, {filters.signal}"
         return (
             status_markdown(result),
@@ -327,6 +331,7 @@ def wire_leaderboard(
             safety_helpfulness_figure(result.shown, title_suffix=scope),
             gr.Button(link=csv_href(filters)),
             versions_markdown(result.boards),
+            ranking_figure(result.shown, title_suffix=scope),
         )
 
     def pivot_only(*values: Any) -> Any:
@@ -364,7 +369,17 @@ def wire_leaderboard(
     triggers = [c.change for c in filter_inputs]
     # Everything on the tab that follows the filters besides the table (one event after it).
     extra_inputs = [*filter_inputs, lb.pivot_metric, lb.plot_models]
-    extra_outputs = [lb.status, lb.hidden, lb.note, lb.pivot, lb.plot_models, lb.scatter_plot, lb.csv_link, lb.versions]
+    extra_outputs = [
+        lb.status,
+        lb.hidden,
+        lb.note,
+        lb.pivot,
+        lb.plot_models,
+        lb.scatter_plot,
+        lb.csv_link,
+        lb.versions,
+        lb.ranking_plot,
+    ]
     gr.on(
         triggers,
         leaderboard,

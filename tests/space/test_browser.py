@@ -219,7 +219,8 @@ def test_category_switch(tab: Tab) -> None:
         lambda: any(r[1] == "acme/mid-70b" and "50.0" in r for r in tab.rows()), "self_harm figures for acme/mid-70b"
     )
     tab.wait_for(lambda: "category self_harm" in tab.page.locator("#status").inner_text(), "the category status")
-    assert tab.rows()[-1][1] == "acme/mid-70b"  # now the worst on self_harm
+    ranked = [r for r in tab.rows() if r[0] != "ref."]  # the baselines sit below the ranked rows
+    assert ranked[-1][1] == "acme/mid-70b"  # now the worst on self_harm
     tab.shot("category-self-harm")
 
 

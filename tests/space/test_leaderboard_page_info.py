@@ -8,7 +8,16 @@ from evaluator.storage import DataDir
 from leaderboard.links import markdown_text
 from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from space.formatting import PROTOCOL_CHANGES, status_markdown, versions_markdown
+from space.formatting import (
+    BASELINE_ROW_STYLE,
+    PROTOCOL_CHANGES,
+    baseline_note,
+    plot_choices,
+    plot_defaults,
+    query_table,
+    status_markdown,
+    versions_markdown,
+)
 from tests.support.results_factory import write_demo_board
 
 
@@ -32,7 +41,7 @@ def test_status_says_when_the_board_was_last_updated_and_how_many_models_it_has(
     assert result.board is not None and result.board.last_evaluated is not None
     status = status_markdown(result)
     assert f"Last updated {result.board.last_evaluated:%Y-%m-%d %H:%M} UTC" in status
-    assert f"{result.board.models} models on this board ({result.board.ranked_models} ranked" in status
+    assert f"{result.board.ranked_models} models besides the baselines" in status
 
 
 def test_the_changelog_lists_every_set_version_and_protocol_version(tmp_path: object) -> None:
@@ -49,3 +58,28 @@ def test_the_changelog_lists_every_set_version_and_protocol_version(tmp_path: ob
     assert PROTOCOL_CHANGES[0][0] == PROTOCOL_VERSION
     assert f"**Protocol {PROTOCOL_VERSION}**" in text
     assert versions_markdown([]).startswith("No results yet.")
+
+
+def test_the_table_puts_baselines_below_the_ranked_rows_and_greys_them(tmp_path: object) -> None:
+    board = _board(tmp_path)
+    value = query_table(board, board.query(Filters()))
+    models = [row[1] for row in value["data"]]
+    baseline = [m.startswith("baseline:") for m in models]
+    assert any(baseline) and baseline == sorted(baseline)  # every baseline after every model
+    styling = value["metadata"]["styling"]
+    assert [row[0] == BASELINE_ROW_STYLE for row in styling] == baseline
+    assert all(len(row) == len(value["headers"]) for row in styling)
+    # Sorted by another column, the rows stay where that column puts them.
+    by_model = query_table(board, board.query(Filters(sort_by="model")))
+    assert [row[1] for row in by_model["data"]] == sorted(models, key=str.lower)
+    note = baseline_note(board.query(Filters()))
+    assert "baseline:refusal" in note and "adversarial items count only towards" in note
+
+
+def test_the_default_category_plot_spreads_over_the_ranking(tmp_path: object) -> None:
+    board = _board(tmp_path)
+    shown = board.query(Filters()).shown
+    real = [m for m in plot_choices(shown) if not m.startswith("baseline:")]
+    chosen = plot_defaults(shown)
+    assert chosen == [real[0], real[round((len(real) - 1) / 2)], real[-1]]
+    assert plot_defaults(shown.iloc[:0]) == []
