@@ -19,6 +19,7 @@ from evaluator.protocol.taxonomy import CATEGORIES, DOMAINS, SUPPORT_ATTRIBUTES
 from evaluator.results import OVERALL
 from evaluator.storage import DataDir, read_jsonl
 from leaderboard.boards import Board
+from leaderboard.conversations import board_rows, conversation_boards, model_summary, question_chart
 from leaderboard.links import hub_url, plain_text
 from leaderboard.query import CATEGORY_CHOICES, Leaderboard
 
@@ -382,3 +383,22 @@ def failure_mode_counts(data: DataDir, model: str) -> pd.DataFrame:
     frame["_safe"] = frame["Failure mode"] == "safe"
     frame = frame.sort_values(["_safe", "Replies"], ascending=[True, False], kind="stable")
     return frame.drop(columns=["_safe"]).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ConversationSection:
+    """The model page's conversation figures: the Conversations tab's summary line (turns to the
+    first risk question, post-refusal stay rate) and its C1-C5 chart data, from the newest
+    conversation board holding the model. Aggregates only: no persona text reaches it."""
+
+    board: Board
+    summary: str
+    chart: pd.DataFrame
+
+
+def conversation_section(board_view: Leaderboard, model: str) -> ConversationSection | None:
+    for board in conversation_boards(board_view):
+        rows = board_rows(board_view, board.key)
+        if not rows.empty and (rows["model"].astype(str) == model).any():
+            return ConversationSection(board, model_summary(rows, model), question_chart(rows, model))
+    return None

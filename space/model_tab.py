@@ -16,7 +16,7 @@ import pandas as pd
 from evaluator.storage import DataDir
 from leaderboard.boards import Board
 from leaderboard.links import markdown_text
-from leaderboard.model_page import failure_mode_counts, model_detail, public_examples
+from leaderboard.model_page import conversation_section, failure_mode_counts, model_detail, public_examples
 from leaderboard.plots import category_figure
 from leaderboard.query import Filters, Leaderboard, QueryError
 from space.components import fields_between
@@ -49,6 +49,8 @@ class ModelTab:
     support: gr.Dataframe
     metadata: gr.Dataframe
     history: gr.Dataframe
+    conversations: gr.Markdown
+    conversation_chart: gr.BarPlot
     examples: gr.Dataframe
 
     @property
@@ -113,8 +115,33 @@ def build_model_tab(leaderboard: Leaderboard, current: Board | None) -> ModelTab
     )
     metadata = gr.Dataframe(interactive=False, label="Run metadata", elem_id="model-metadata")
     history = gr.Dataframe(interactive=False, label="All runs of this model (every set version and judge)")
+    # Shown only for a model with conversation results (the Conversations tab's figures).
+    conversations = gr.Markdown(visible=False, elem_id="model-conversations")
+    conversation_chart = gr.BarPlot(
+        pd.DataFrame(columns=["question", "answer", "rate"]),
+        x="question",
+        y="rate",
+        color="answer",
+        y_lim=[0, 100],
+        label="Conversation questions C1–C5: best practice and harmful, % of conversations",
+        visible=False,
+        elem_id="model-conversation-chart",
+    )
     return ModelTab(
-        model, failures, header, per_category, plot, detection, confusion, refusal, support, metadata, history, examples
+        model,
+        failures,
+        header,
+        per_category,
+        plot,
+        detection,
+        confusion,
+        refusal,
+        support,
+        metadata,
+        history,
+        conversations,
+        conversation_chart,
+        examples,
     )
 
 
@@ -152,6 +179,8 @@ def model_outputs(leaderboard: Leaderboard, data: DataDir, board_key: str, model
             empty,
             empty,
             empty,
+            gr.Markdown(visible=False),
+            gr.BarPlot(visible=False),
             empty,
         )
     header = [f"## {markdown_text(detail.model)}"]
@@ -209,8 +238,20 @@ def model_outputs(leaderboard: Leaderboard, data: DataDir, board_key: str, model
         detail.support,
         detail.metadata,
         detail.history,
+        *conversation_outputs(leaderboard, detail.model),
         shown,
     )
+
+
+def conversation_outputs(leaderboard: Leaderboard, model: str) -> tuple[Any, Any]:
+    section = conversation_section(leaderboard, model)
+    if section is None:
+        return gr.Markdown(visible=False), gr.BarPlot(visible=False)
+    text = (
+        f"### In conversations\n\n{section.summary}\n\n"
+        f"Board: {markdown_text(section.board.label)}; transcripts of public personas in the Conversations tab."
+    )
+    return gr.Markdown(text, visible=True), gr.BarPlot(section.chart, visible=True)
 
 
 def wire_model_tab(leaderboard: Leaderboard, data: DataDir, board_select: gr.Dropdown, mp: ModelTab) -> None:
@@ -235,4 +276,12 @@ def wire_model_tab(leaderboard: Leaderboard, data: DataDir, board_select: gr.Dro
     )
 
 
-__all__ = ["ModelTab", "build_model_tab", "category_plot", "model_choices", "model_outputs", "wire_model_tab"]
+__all__ = [
+    "ModelTab",
+    "build_model_tab",
+    "category_plot",
+    "conversation_outputs",
+    "model_choices",
+    "model_outputs",
+    "wire_model_tab",
+]

@@ -82,4 +82,12 @@ def test_every_model_page_value_is_whole_and_matches_rest(browser: Any, fresh: A
         # fine for this wide table; a column narrower than a word is not).
         examples = read_table(tab, "model-examples")
         assert len(examples) > 1 and all(cell["width"] >= 40 for row in examples for cell in row), examples[:1]
+        # Issue 21: the demo model's conversation figures, as the Conversations tab gives them.
+        talk = tab.page.locator("#model-conversations")
+        tab.wait_for(lambda: "post-refusal stay rate" in talk.inner_text(), "the conversation section")
+        assert "turns from visible risk" in talk.inner_text()
+        chart = tab.page.locator("#model-conversation-chart")
+        tab.wait_for(lambda: "C1" in chart.inner_text() and "C5" in chart.inner_text(), "the C1-C5 chart")
+        box = chart.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1
         tab.shot(f"model-page-{width}")
