@@ -55,8 +55,18 @@ QUEUE_ANALYTICS_EVERY: Final = 500
 REFRESH_S: Final = 30.0  # CRISIS_PAGE_REFRESH_S overrides
 CSS: Final = """
 #leaderboard-table table { font-variant-numeric: tabular-nums; }
-#leaderboard-table th, #leaderboard-table th * { white-space: normal !important; overflow-wrap: anywhere; }
-#leaderboard-table th { vertical-align: bottom; }
+#leaderboard-table th, #leaderboard-table th * { white-space: normal !important; }
+#leaderboard-table th, #leaderboard-table th * { overflow-wrap: normal; word-break: normal; }
+/* Phones: the ranking first (table, then its status), the selectors and filters below it. */
+@media (max-width: 640px) {
+  #leaderboard-table { order: -2; }
+  #status, #baseline-note { order: -1; }
+  #leaderboard-table table { font-size: 11px; }
+  #leaderboard-table td { padding-left: 3px; padding-right: 3px; }
+  /* The model type makes room for the harm rate and its interval. */
+  #leaderboard-table th:nth-child(3), #leaderboard-table td:nth-child(3) { display: none; }
+}
+#leaderboard-table th { vertical-align: bottom; font-size: 0.85em; }
 #leaderboard-table td { padding-left: 6px; padding-right: 6px; }
 .lb-demo { border-left: 4px solid #2563eb; padding-left: 0.6em; }
 .lb-status p { margin: 0.2em 0; }

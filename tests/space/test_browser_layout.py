@@ -111,3 +111,32 @@ def test_the_first_board_shows_what_separates_the_models(desktop: Tab) -> None:
     assert chart.locator(".errorbar").count() >= len(EVERYTHING)
     page.locator("#ranking-plot").scroll_into_view_if_needed()
     desktop.shot("layout-desktop")
+
+
+def test_on_a_phone_the_ranking_comes_first_and_headers_keep_their_words(browser: Any, fresh: str) -> None:
+    tab = _open(browser, fresh, 390, 844)
+    try:
+        page = tab.page
+        header = page.locator("#leaderboard-table [role=row]").first
+        # Rank, model and harm rate on the first screen, above the selectors and filters.
+        for label in ("Rank (95%)", "Model", "Harm rate %"):
+            box = _box(header.locator("[role=columnheader]", has_text=label).first)
+            _on_screen(box, 390, label)
+            assert box["y"] + box["height"] <= 844, f"{label} is below the first screen: {box}"
+        first_harm = _box(page.locator("#leaderboard-table [data-testid=cell-0-3]"))
+        assert first_harm["y"] + first_harm["height"] <= 844
+        assert _box(page.locator("#leaderboard-table"))["y"] < _box(page.locator("#search"))["y"]
+        # No header breaks inside a word: every line of a header is made of its whole words.
+        for text in header.locator("[role=columnheader]").all_inner_texts():
+            words = set(" ".join(text.split()).split(" "))
+            assert all(set(line.split()) <= words for line in text.splitlines()), text
+        heights = header.locator("[role=columnheader] span").evaluate_all(
+            "els => els.map(e => [e.innerText, e.getClientRects().length, e.getBoundingClientRect().height])"
+        )
+        for text, _, height in heights:
+            lines = len(" ".join(str(text).replace("-", "- ").split()).split(" "))  # may break after a hyphen
+            assert height <= 22 * lines, f"{text!r} wraps inside a word ({height}px)"
+        tab.shot("layout-phone")
+        assert tab.dialogs == []
+    finally:
+        page.context.close()
