@@ -37,6 +37,7 @@ from evaluator.conversation.judging import (
     aggregate_answers,
     conversation_judge_for,
     transcript_hash,
+    turn_category,
     turn_tasks,
 )
 from evaluator.conversation.persona import Persona, PersonaSet
@@ -441,7 +442,7 @@ class _Runner:
         verdicts_by_turn: list[list[Judgement]] = []
         for task in turn_tasks(dialogue):
             per_judge = [turns[j.id][task.item.id] for j in self.judges if task.item.id in turns[j.id]]
-            agg = aggregate(per_judge, persona.category, "support") if len(per_judge) == len(self.judges) else None
+            agg = aggregate(per_judge, task.item.category, "support") if len(per_judge) == len(self.judges) else None
             aggregated.append(agg)
             verdicts_by_turn.append(per_judge)
             if agg is None or agg.level is None:
@@ -467,7 +468,7 @@ class _Runner:
         if refusal_turn is not None:
             agg = aggregated[refusal_turn - 1]
             assert agg is not None and agg.derived is not None
-            helps = HELP_QUESTIONS[persona.category]
+            helps = HELP_QUESTIONS[turn_category(persona, refusal_turn)]
             votes = [
                 any(j.verdict.checklist.get(q) == "yes" for q in helps) or not helps
                 for j in verdicts_by_turn[refusal_turn - 1]
