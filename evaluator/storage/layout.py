@@ -22,10 +22,10 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 if TYPE_CHECKING:
     from evaluator.storage.base import Store
@@ -201,19 +201,61 @@ def append_jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
         os.fsync(fh.fileno())
 
 
+class BadLine(str):
+    """The text of a line that is not JSON, yielded in its place by `iter_jsonl(on_bad="keep")`."""
+
+
+class JsonLineError(ValueError):
+    """Line `number` of a JSON-lines file is not JSON (`kind` "json") or is too long ("length")."""
+
+    def __init__(self, number: int, kind: Literal["json", "length"], detail: str) -> None:
+        super().__init__(f"line {number}: {detail}")
+        self.number = number
+        self.kind = kind
+        self.detail = detail
+
+
+def iter_jsonl(
+    lines: Iterable[str | bytes],
+    *,
+    on_bad: Literal["skip", "raise", "keep"] = "skip",
+    whole_lines: bool = False,
+    max_line_bytes: int | None = None,
+    loads: Callable[[Any], Any] = json.loads,
+) -> Iterator[tuple[int, Any]]:
+    """The one JSON-lines reader: (line number from 1, value) for every non-blank line.
+
+    What a bad line (not JSON, or over `max_line_bytes`) does is the caller's policy: "skip"
+    it (records this code appended), "raise" JsonLineError (a file someone handed in, refused
+    at its first bad line), or "keep" it as a BadLine (the secrecy audit still scans its text).
+    `whole_lines`: a last line without its newline is a torn append and is dropped. To bound
+    memory, hand in `iter(lambda: fh.readline(max_line_bytes + 1), b"")`, not the file.
+    `loads`: orjson's for large logs; json's (the default) accepts what json.dumps wrote.
+    """
+    for number, line in enumerate(lines, start=1):
+        if max_line_bytes is not None and len(line) > max_line_bytes:
+            bad = JsonLineError(number, "length", f"longer than {max_line_bytes} bytes")
+        elif whole_lines and line[-1:] not in ("\n", b"\n"):
+            return  # torn tail of an interrupted append
+        elif not line.strip():
+            continue
+        else:
+            try:
+                value = loads(line)
+            except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, deep nesting
+                bad = JsonLineError(number, "json", "not valid JSON")
+            else:
+                yield number, value
+                continue
+        if on_bad == "raise":
+            raise bad
+        if on_bad == "keep":
+            yield number, BadLine(line.decode("utf-8", "replace") if isinstance(line, bytes) else line)
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Read appended records, skipping a torn line left by a process killed mid-append."""
     if not path.exists():
         return []
-    out: list[dict[str, Any]] = []
     with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # torn tail of an interrupted append
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                out.append(value)
-    return out
+        return [value for _, value in iter_jsonl(fh, whole_lines=True) if isinstance(value, dict)]
