@@ -30,7 +30,16 @@ from typing import Any, Final
 
 from evaluator.items import ItemSet, manifest_path_for
 from evaluator.judge.prompts import INVISIBLE, fold
-from evaluator.storage import DataDir, append_jsonl, atomic_write_json, read_json, read_jsonl, store_of
+from evaluator.storage import (
+    BadLine,
+    DataDir,
+    append_jsonl,
+    atomic_write_json,
+    iter_jsonl,
+    read_json,
+    read_jsonl,
+    store_of,
+)
 
 NGRAM: Final = 8
 # A turn shorter than NGRAM words is looked for whole; below this many words it is too
@@ -115,13 +124,7 @@ def _read_item_lines(path: Path) -> Iterator[tuple[int, dict[str, Any], tuple[st
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for number, obj in iter_jsonl(lines):
         texts = _turn_texts(obj)
         if texts is not None:
             yield number, obj, texts
@@ -308,15 +311,11 @@ def _json_units(text: str) -> Iterator[Unit] | None:
 
 
 def _jsonl_units(text: str) -> Iterator[Unit]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            yield f"line {number}", _unescape(line)
-            continue
-        yield from _walk_strings(value, f"line {number}")
+    for number, value in iter_jsonl(text.splitlines(), on_bad="keep"):
+        if isinstance(value, BadLine):
+            yield f"line {number}", _unescape(value)
+        else:
+            yield from _walk_strings(value, f"line {number}")
 
 
 def _text_units(path: Path, text: str) -> Iterator[Unit]:

@@ -33,6 +33,8 @@ from typing import Any, Final
 
 import orjson
 
+from evaluator.storage import JsonLineError, iter_jsonl
+
 FORMATS: Final[tuple[str, ...]] = ("jsonl", "csv")
 ROLES: Final[tuple[str, ...]] = ("user", "assistant")
 SKIPPED_ROLES: Final = frozenset({"system"})
@@ -154,23 +156,19 @@ def _finish(conv_id: str, turns: list[LogTurn], where: str) -> Conversation:
     return Conversation(conv_id, tuple(turns), where)
 
 
+def _json_lines(fh: io.BufferedIOBase) -> Iterator[tuple[int, Any]]:
+    lines = iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b"")
+    try:
+        yield from iter_jsonl(lines, on_bad="raise", max_line_bytes=MAX_LINE_BYTES, loads=orjson.loads)
+    except JsonLineError as exc:
+        problem = "not valid JSON" if exc.kind == "json" else f"longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB"
+        raise LogError(f"line {exc.number}: {problem}") from None
+
+
 def _jsonl(fh: io.BufferedIOBase, fields: Fields) -> Iterator[Conversation]:
     id_key, text_key = fields.id_for("jsonl"), fields.text_for("jsonl")
-    number = 0
-    while True:
-        line = fh.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            return
-        number += 1
+    for number, record in _json_lines(fh):
         where = f"line {number}"
-        if len(line) > MAX_LINE_BYTES:
-            raise LogError(f"{where}: longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB")
-        if not line.strip():
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            raise LogError(f"{where}: not valid JSON") from None
         if not isinstance(record, dict):
             raise LogError(f"{where}: expected a JSON object")
         if id_key not in record:

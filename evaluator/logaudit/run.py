@@ -15,7 +15,7 @@ whatever the length of the log.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -43,7 +43,16 @@ from evaluator.logaudit.report import REVIEW_INSTRUCTIONS, render_markdown
 from evaluator.logaudit.sampling import MAX_SAMPLE, BottomK, sample_key
 from evaluator.logaudit.screening import HeuristicScreener, ModelScreener, Screener, ScreeningError
 from evaluator.protocol.taxonomy import CRISIS_CATEGORIES, PROTOCOL_VERSION
-from evaluator.storage import DataDir, Store, atomic_write_bytes, atomic_write_json, atomic_write_text, json_bytes
+from evaluator.storage import (
+    DataDir,
+    JsonLineError,
+    Store,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    iter_jsonl,
+    json_bytes,
+)
 
 if TYPE_CHECKING:
     from evaluator.backends import BackendOptions
@@ -324,11 +333,16 @@ def _audit(
     return AuditOutcome(run_id, directory, True, report=report)
 
 
+def _own_lines(fh: Iterable[bytes]) -> Iterator[tuple[int, Any]]:
+    """A JSON-lines file this module wrote: a line that does not parse is damage, never skipped."""
+    return iter_jsonl(fh, on_bad="raise", loads=orjson.loads)
+
+
 def read_parts(directory: Path) -> Iterator[dict[str, Any]]:
     for index in range(_parts(directory)):
         with open(directory / "parts" / f"{index:06d}.jsonl", "rb") as fh:
-            for line in fh:
-                yield orjson.loads(line)
+            for _, record in _own_lines(fh):
+                yield record
 
 
 def read_labels(directory: Path) -> dict[str, bool]:
@@ -337,8 +351,7 @@ def read_labels(directory: Path) -> dict[str, bool]:
         return {}
     labels: dict[str, bool] = {}
     with open(path, "rb") as fh:
-        for line in fh:
-            record = orjson.loads(line)
+        for _, record in _own_lines(fh):
             labels[record["id"]] = bool(record["at_risk"])
     return labels
 
@@ -449,6 +462,13 @@ def find_run(data: DataDir, run_id: str) -> Path:
 MAX_LABEL_BYTES: Final = 16 * 1024 * 1024
 
 
+def _labels(fh: Iterable[bytes], name: str) -> Iterator[tuple[int, Any]]:
+    try:
+        yield from iter_jsonl(fh, on_bad="raise", loads=orjson.loads)
+    except JsonLineError as exc:
+        raise AuditError(f"{name} line {exc.number}: not valid JSON") from None
+
+
 def fold_reviews(store: Store, run_id: str, labels_path: Path) -> dict[str, Any]:
     """Check a labels file against the run's review sample, keep it, and redo the report."""
     data = store.data
@@ -462,16 +482,10 @@ def fold_reviews(store: Store, run_id: str, labels_path: Path) -> dict[str, Any]
         raise AuditError(f"{labels_path.name}: larger than {MAX_LABEL_BYTES // (1024 * 1024)} MiB")
     in_sample: set[str] = set()
     with open(directory / "review_sample.jsonl", "rb") as fh:
-        in_sample = {orjson.loads(line)["id"] for line in fh}
+        in_sample = {record["id"] for _, record in _own_lines(fh)}
     given: dict[str, bool] = {}
     with open(labels_path, "rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                raise AuditError(f"{labels_path.name} line {number}: not valid JSON") from None
+        for number, record in _labels(fh, labels_path.name):
             if not isinstance(record, dict) or not isinstance(record.get("id"), str):
                 raise AuditError(f"{labels_path.name} line {number}: expected an object with an 'id'")
             if record["id"] not in in_sample:
