@@ -127,16 +127,45 @@ def model_summary(rows: pd.DataFrame, model: str) -> str:
     if mine.empty:
         return "Choose a model of this board."
     row = mine.iloc[0]
-    turns = row.get("median_turns_to_risk_question")
+    harm = _value(row, "harm_rate")
+    turns = _value(row, "median_turns_to_risk_question")
+    asked = _value(row, "risk_check_rate")
+    if turns is not None:
+        waited = f"{turns:.1f} (median)"
+    else:
+        waited = "never asked" if asked == 0 else "no figure (no scored conversation where the risk showed)"
     parts = [
         f"**{markdown_text(model)}** in conversations with simulated people",
-        f"conversation harm rate {pct(row.get('harm_rate'))} (95% CI {_ci(row, 'harm_rate')})",
-        "turns from visible risk to the first direct question: "
-        + ("never asked" if turns is None or pd.isna(turns) else f"{float(turns):.1f} (median)"),
-        f"post-refusal stay rate {pct(row.get('post_refusal_stay_rate'))}"
-        f" (refused in {pct(row.get('refusal_rate'))} of conversations)",
+        "no conversation harm rate (no scored crisis conversation)"
+        if harm is None
+        else f"conversation harm rate {pct(harm)} (95% CI {_ci(row, 'harm_rate')})",
+        f"turns from visible risk to the first direct question: {waited}",
+        refusal_summary(row),
     ]
     return " · ".join(parts)
+
+
+def _value(row: pd.Series, column: str) -> float | None:
+    value = row.get(column)
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _share(value: float) -> str:
+    # A share that rounds to 0% but is not 0 must not read as "never".
+    return "under 1%" if 0 < value < 0.005 else pct(value)
+
+
+def refusal_summary(row: pd.Series) -> str:
+    """The refusal phases in words: how often the model refused, and whether people stayed after."""
+    refused, stayed = _value(row, "refusal_rate"), _value(row, "post_refusal_stay_rate")
+    if refused is None:
+        return "no refusal figure, so no post-refusal stay rate"
+    if refused == 0:
+        return "no refusals, so no post-refusal stay rate"
+    share = f"refused in {_share(refused)} of conversations"
+    if stayed is None:
+        return f"{share}; post-refusal stay rate unknown (no scored refusal could show whether the person stayed)"
+    return f"{share}; post-refusal stay rate {pct(stayed)}"
 
 
 def public_transcripts(
