@@ -21,6 +21,10 @@ from evaluator.items import ItemSet, ItemSetError, load_set
 from evaluator.storage import DataDir, read_json
 
 PUBLIC_SAMPLE: Final = Path(__file__).parent / "sample_sets" / "public-sample.jsonl"
+# The records file of a version folder says its kind: item sets (PROTOCOL section 3) or persona
+# sets (section 9). One name is one kind; the versions, manifests and rules are shared.
+ITEMS_FILE: Final = "items.jsonl"
+PERSONAS_FILE: Final = "personas.jsonl"
 
 _NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _VERSION: Final = re.compile(r"^v(\d{4,})$")
@@ -86,13 +90,19 @@ def retired_path(data: DataDir, name: str) -> Path:
     return data.public / "retired" / f"{check_name(name)}.jsonl"
 
 
-def list_versions(data: DataDir, name: str) -> list[str]:
-    """Frozen versions of NAME, oldest first."""
+def list_versions(data: DataDir, name: str, records_file: str = ITEMS_FILE) -> list[str]:
+    """Frozen versions of NAME, oldest first: of an item set, or of a persona set with
+    `records_file=PERSONAS_FILE`."""
     root = set_root(data, name)
     if not root.is_dir():
         return []
-    found = [p.name for p in root.iterdir() if is_version(p.name) and (p / "items.jsonl").is_file()]
+    found = [p.name for p in root.iterdir() if is_version(p.name) and (p / records_file).is_file()]
     return sorted(found, key=version_key)
+
+
+def frozen_versions(data: DataDir, name: str) -> list[str]:
+    """Frozen versions of NAME whichever its kind (item set or persona set), oldest first."""
+    return list_versions(data, name) or list_versions(data, name, PERSONAS_FILE)
 
 
 def latest_version(data: DataDir, name: str) -> str | None:
@@ -163,9 +173,12 @@ def resolve_set(value: str, data: DataDir) -> ItemSet:
 
 
 __all__ = [
+    "ITEMS_FILE",
+    "PERSONAS_FILE",
     "PUBLIC_SAMPLE",
     "RotationError",
     "check_name",
+    "frozen_versions",
     "is_version",
     "latest_version",
     "list_versions",

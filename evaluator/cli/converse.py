@@ -16,10 +16,11 @@ from evaluator.cli.common import (
     backend_options_from_args,
     generation_from_args,
 )
-from evaluator.conversation.persona import freeze_personas, persona_set_names, persona_versions, resolve_personas
+from evaluator.cli.sets import print_persona_cut, register_persona_rotation
+from evaluator.conversation.persona import persona_set_names, persona_versions, resolve_personas
+from evaluator.conversation.persona_sets import freeze_personas
 from evaluator.conversation.run import ConversationConfig, run_conversations
-from evaluator.conversation.sync import ConversationSync
-from evaluator.storage import DataDir, add_store_arguments, store_from_args
+from evaluator.storage import DataDir, RunSink, add_store_arguments, store_from_args
 from evaluator.wording import pct, pct_interval
 
 MAX_TURNS_LIMIT: Final = 40
@@ -89,13 +90,13 @@ def cmd_converse(args: argparse.Namespace) -> int:
         ),
     )
 
-    sync = ConversationSync(store)
-    outcome = run_conversations(config, data, progress=not args.quiet, on_stage=sync.on_stage)
+    sink = RunSink(store)
+    outcome = run_conversations(config, data, progress=not args.quiet, sink=sink)
     if not outcome.complete:
-        sync.on_stage(outcome.status, data.run_dir(outcome.run_id))
+        sink.save(outcome.status)
         sys.stderr.write(f"run {outcome.run_id} {outcome.status}: {outcome.reason}\n")
         return EXIT_INCOMPLETE
-    sync.publish_files(outcome)
+    sink.publish()
     print(
         f"run {outcome.run_id}: {args.model} with {config.user_sim} on {personas.name}@{personas.version}, "
         f"judge {'+'.join(config.judges)}"
@@ -118,10 +119,7 @@ def cmd_personas_list(args: argparse.Namespace) -> int:
 
 def cmd_personas_freeze(args: argparse.Namespace) -> int:
     data = DataDir.at(args.data)
-    cut = freeze_personas(data, args.name, args.source, visibility="public" if args.public else "private")
-    print(
-        f"{args.name} {cut.version}: {len(cut.personas)} personas ({cut.visibility}), content hash {cut.content_hash}"
-    )
+    print_persona_cut(freeze_personas(data, args.name, args.source, visibility="public" if args.public else "private"))
     return EXIT_OK
 
 
@@ -189,3 +187,4 @@ def register(verbs: Any) -> None:
     q.add_argument("name", help="NAME[@VERSION], public-personas or a file")
     add_data(q)
     q.set_defaults(func=cmd_personas_show)
+    register_persona_rotation(actions)

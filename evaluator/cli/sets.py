@@ -1,5 +1,7 @@
 """`python -m evaluator sets list|show|add|retire|freeze|diff`: held-out set versions and rotation
-(evaluator.sets; re-queueing after a cut: submissions.requeue)."""
+(evaluator.sets; re-queueing after a cut: submissions.requeue), and the rotation verbs of persona
+sets, `personas retire|diff` (registered beside `converse` in evaluator/cli/converse.py), which
+print the same way: ids, reasons and counts, never a record's text."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evaluator.catalog import (
@@ -22,7 +24,9 @@ from evaluator.catalog import (
     version_manifest,
 )
 from evaluator.cli.common import add_data
-from evaluator.protocol.taxonomy import CATEGORIES, SIGNALS, TRACKS
+from evaluator.conversation.persona import DISCLOSURES, RISKS
+from evaluator.conversation.persona_sets import PersonaCut, diff_personas, retire_personas
+from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, SIGNALS, TRACKS
 from evaluator.sets import (
     DEFAULT_MIN_PER_CATEGORY,
     DEFAULT_REASON,
@@ -195,11 +199,11 @@ def cmd_freeze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_counts_diff(diff: SetDiff) -> None:
-    rows = [("category", diff.old, diff.new, "change")]
-    for category in CATEGORIES:
-        a, b = diff.counts_old["category"][category], diff.counts_new["category"][category]
-        rows.append((category, str(a), str(b), f"{b - a:+d}"))
+def _print_counts_diff(diff: SetDiff, field: str = "category", values: Sequence[str] = CATEGORIES) -> None:
+    rows = [(field, diff.old, diff.new, "change")]
+    for value in values:
+        a, b = diff.counts_old[field][value], diff.counts_new[field][value]
+        rows.append((value, str(a), str(b), f"{b - a:+d}"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for n, row in enumerate(rows):
         print("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)))
@@ -207,17 +211,91 @@ def _print_counts_diff(diff: SetDiff) -> None:
             print("  ".join("-" * w for w in widths))
 
 
-def cmd_diff(args: argparse.Namespace) -> int:
-    data = DataDir.at(args.data)
-    diff = diff_versions(data, args.name, args.old, args.new)
-    print(f"{args.name} {diff.old} -> {diff.new}: +{len(diff.added)} added, -{len(diff.retired)} retired")
+def print_diff(diff: SetDiff, counts: Mapping[str, Sequence[str]]) -> None:
+    """A diff of any kind of set: ids added, retired (with reasons) and changed, then a table of
+    counts per value of each field in `counts`."""
+    changed = f", {len(diff.changed)} changed" if diff.changed else ""
+    print(f"{diff.name} {diff.old} -> {diff.new}: +{len(diff.added)} added, -{len(diff.retired)} retired{changed}")
     if diff.added:
         print("added: " + ", ".join(diff.added))
     for entry in diff.retired:
         print(f"retired: {entry['id']}" + (f" ({entry['reason']})" if entry["reason"] else ""))
-    print()
-    _print_counts_diff(diff)
+    if diff.changed:
+        print("changed: " + ", ".join(diff.changed))
+    for field, values in counts.items():
+        print()
+        _print_counts_diff(diff, field, values)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    data = DataDir.at(args.data)
+    print_diff(diff_versions(data, args.name, args.old, args.new), {"category": CATEGORIES})
     return 0
+
+
+# ---------------------------------------------------------------- persona sets (`personas ...`)
+
+PERSONA_COUNTS: dict[str, Sequence[str]] = {
+    "category": CATEGORIES,
+    "risk": RISKS,
+    "disclosure": DISCLOSURES,
+    "age_group": AGE_GROUPS,
+}
+
+
+def print_persona_cut(result: PersonaCut) -> None:
+    cut = result.set
+    if not result.cut:
+        print(f"nothing to freeze: the file equals {cut.name} {cut.version}")
+        return
+    since = f", +{len(result.added)} added, -{len(result.retired)} retired since {result.previous}"
+    print(
+        f"{cut.name} {cut.version}: {len(cut.personas)} personas ({cut.visibility}), content hash {cut.content_hash}"
+        + (since if result.previous else "")
+    )
+    for match in result.near:
+        print(
+            f"check {match.new_id}: near-duplicate of {match.existing_id} "
+            f"({match.existing_status}, similarity {match.similarity:.2f})"
+        )
+
+
+def cmd_personas_retire(args: argparse.Namespace) -> int:
+    data = DataDir.at(args.data)
+    result = retire_personas(
+        data, args.name, ids=args.ids, category=args.category, count=args.count, seed=args.seed, reason=args.reason
+    )
+    print(f"retired {counted(len(result.retired), 'persona')} from {args.name}: {listed(result.retired, 20)}")
+    print_persona_cut(result)
+    if not result.set.is_public:
+        print("retired personas of a private set stay private (PROTOCOL section 9); nothing was published")
+    return 0
+
+
+def cmd_personas_diff(args: argparse.Namespace) -> int:
+    data = DataDir.at(args.data)
+    print_diff(diff_personas(data, args.name, args.old, args.new), PERSONA_COUNTS)
+    return 0
+
+
+def register_persona_rotation(actions: Any) -> None:
+    """`personas retire` and `personas diff`, added to the `personas` verbs."""
+    p = actions.add_parser("retire", help="cut a new version without the given personas, with a reason")
+    p.add_argument("name")
+    p.add_argument("--ids", nargs="+", metavar="ID", help="the personas to retire (e.g. leaked ones)")
+    p.add_argument("--category", choices=CATEGORIES, help="retire a random draw from this category (rotation)")
+    p.add_argument("--count", type=int, help="how many to draw")
+    p.add_argument("--seed", type=int, help="seed of the draw, so it can be reproduced")
+    p.add_argument("--reason", help=f"why, kept in the version's changelog (default: {DEFAULT_REASON})")
+    add_data(p)
+    p.set_defaults(func=cmd_personas_retire)
+
+    p = actions.add_parser("diff", help="ids added, retired and changed between two versions, and counts")
+    p.add_argument("name")
+    p.add_argument("old", metavar="V1")
+    p.add_argument("new", metavar="V2")
+    add_data(p)
+    p.set_defaults(func=cmd_personas_diff)
 
 
 def register(verbs: Any) -> None:

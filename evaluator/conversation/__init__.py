@@ -8,11 +8,11 @@ from evaluator.conversation.persona import (
     Persona,
     PersonaError,
     PersonaSet,
-    freeze_personas,
     load_persona_set,
     load_personas,
     resolve_personas,
 )
+from evaluator.conversation.persona_sets import PersonaCut, diff_personas, freeze_personas, retire_personas
 from evaluator.conversation.run import (
     ConversationConfig,
     ConversationOutcome,
@@ -35,16 +35,19 @@ __all__ = [
     "Dialogue",
     "ModelSimulator",
     "Persona",
+    "PersonaCut",
     "PersonaError",
     "PersonaSet",
     "ScriptSimulator",
     "compute_conversation_rows",
     "conversation_judge_for",
+    "diff_personas",
     "freeze_personas",
     "load_persona_set",
     "load_personas",
     "make_simulator",
     "resolve_personas",
+    "retire_personas",
     "run_conversations",
     "transcripts_path",
 ]

@@ -10,11 +10,11 @@ Persona sets live in the same catalog as item sets, `<data>/sets/NAME/vNNNN/`, a
 the version folder holds `personas.jsonl` and a `manifest.json` with `"kind": "personas"`,
 so the secrecy audit, the private repository and the version names are shared with item
 sets; `sets` verbs (which look for `items.jsonl`) never mistake one kind for the other.
+Freezing, retiring and comparing versions: evaluator.conversation.persona_sets.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from evaluator.catalog import is_version, version_key, version_name, version_number
-from evaluator.clock import now_iso
+from evaluator.catalog import PERSONAS_FILE, is_version, list_versions
 from evaluator.items import (
-    VISIBILITIES,
     ItemSetError,
     RecordFields,
     Visibility,
@@ -37,7 +35,7 @@ from evaluator.items import (
     shown_value,
 )
 from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, NO_CRISIS
-from evaluator.storage import DataDir, atomic_write_json, atomic_write_text, exclusive_lock, read_json
+from evaluator.storage import DataDir, read_json
 
 RISKS: Final[tuple[str, ...]] = ("none", "low", "high", "imminent")
 DISCLOSURES: Final[tuple[str, ...]] = ("explicit", "indirect", "ambiguous", "late")
@@ -50,7 +48,6 @@ MAX_SCRIPT_TURNS: Final = MAX_TURNS_LIMIT
 # Where a late disclosure's risk shows when the persona does not say: the third user turn.
 DEFAULT_LATE_TURN: Final = 3
 PERSONA_KIND: Final = "personas"
-PERSONAS_FILE: Final = "personas.jsonl"
 PUBLIC_PERSONAS: Final = "public-personas"
 PUBLIC_PERSONAS_PATH: Final = Path(__file__).resolve().parent.parent / "sample_sets" / f"{PUBLIC_PERSONAS}.jsonl"
 
@@ -330,18 +327,15 @@ def load_persona_set(path: str | Path, *, name: str | None = None, version: str 
 # ---------------------------------------------------------------- the catalog (<data>/sets, kind personas)
 
 
-def _check_name(name: str) -> str:
+def check_persona_set_name(name: str) -> str:
     if not _NAME.fullmatch(name) or name in (PUBLIC_PERSONAS, "public-sample"):
         raise PersonaError(f"{name[:80]!r} is not a usable persona set name (letters, digits, '.', '_', '-')")
     return name
 
 
 def persona_versions(data: DataDir, name: str) -> list[str]:
-    root = data.sets / _check_name(name)
-    if not root.is_dir():
-        return []
-    found = [p.name for p in root.iterdir() if is_version(p.name) and (p / PERSONAS_FILE).is_file()]
-    return sorted(found, key=version_key)
+    """Frozen versions of persona set NAME, oldest first (the catalog's one version order)."""
+    return list_versions(data, check_persona_set_name(name), PERSONAS_FILE)
 
 
 def persona_set_names(data: DataDir) -> list[str]:
@@ -364,51 +358,6 @@ def load_persona_version(data: DataDir, name: str, version: str | None = None) -
     return load_persona_set(data.sets / name / chosen / PERSONAS_FILE, name=name, version=chosen)
 
 
-def freeze_personas(data: DataDir, name: str, source: str | Path, *, visibility: str = "private") -> PersonaSet:
-    """Cut a new version of persona set NAME from FILE (validated, all or nothing).
-
-    Versions are frozen: a persona never changes under its id, so an id of an earlier version
-    with different content is refused, and a file equal to the latest version cuts nothing.
-    """
-    _check_name(name)
-    if visibility not in VISIBILITIES:
-        raise PersonaError("visibility must be public or private")
-    personas = load_personas(Path(source))
-    root = data.sets / name
-    if (
-        any(p.name.startswith("v") and (p / "items.jsonl").is_file() for p in root.glob("v*"))
-        or (root / "draft.jsonl").is_file()
-    ):
-        raise PersonaError(f"{name} is an item set; give the persona set another name")
-    root.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(root / ".lock"):
-        versions = persona_versions(data, name)
-        earlier: dict[str, str] = {}
-        for version in versions:
-            for persona in load_persona_version(data, name, version).personas:
-                earlier.setdefault(persona.id, persona.content_hash())
-        changed = [p.id for p in personas if p.id in earlier and earlier[p.id] != p.content_hash()]
-        if changed:
-            raise PersonaError(
-                f"{len(changed)} persona ids already used with other content in {name}: "
-                f"{', '.join(changed[:5])}; give changed personas new ids"
-            )
-        if versions:
-            latest = load_persona_version(data, name, versions[-1])
-            if latest.content_hash == persona_content_hash(personas):
-                return latest
-        version = version_name(version_number(versions[-1]) + 1 if versions else 1)
-        cut = PersonaSet(name, version, tuple(personas), visibility)
-        folder = root / version
-        folder.mkdir(parents=True, exist_ok=False)
-        atomic_write_text(
-            folder / PERSONAS_FILE, "".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in personas)
-        )
-        created = now_iso()
-        atomic_write_json(folder / "manifest.json", cut.manifest(created) | {"previous": versions[-1:] or None})
-    return cut
-
-
 def resolve_personas(value: str, data: DataDir) -> PersonaSet:
     """`public-personas`, a JSONL path, or NAME[@VERSION] under <data>/sets (kind personas)."""
     if value == PUBLIC_PERSONAS:
@@ -425,5 +374,5 @@ def resolve_personas(value: str, data: DataDir) -> PersonaSet:
 
 
 def version_manifest(data: DataDir, name: str, version: str) -> dict[str, Any]:
-    value = read_json(data.sets / _check_name(name) / version / "manifest.json")
+    value = read_json(data.sets / check_persona_set_name(name) / version / "manifest.json")
     return value if isinstance(value, dict) else {}

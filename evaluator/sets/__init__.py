@@ -10,7 +10,9 @@ Layout under <data>/sets/NAME/ (private):
 
 Where things are, set names and the order of versions: evaluator.catalog. Here: the draft
 (`drafts`), near-duplicates (`duplicates`), retiring and cutting versions (`versioning`),
-publishing retired items (`retired`) and comparing versions (`diff`). Re-queueing the models
+publishing retired items (`retired`) and comparing versions (`diff`). Persona sets (PROTOCOL
+section 9) go through the same near-duplicate index, retirement draw and diff, with their own
+text and counts: evaluator.conversation.persona_sets. Re-queueing the models
 finished on the previous version after a cut is the queue's: submissions.requeue. Which version
 the leaderboard ranks on: leaderboard.versions.
 
@@ -35,7 +37,7 @@ from evaluator.catalog import (
     version_name,
     version_number,
 )
-from evaluator.sets.diff import SetDiff, diff_versions
+from evaluator.sets.diff import SetDiff, Side, diff_records, diff_versions, reasons_between
 from evaluator.sets.drafts import (
     DEFAULT_REASON,
     DRAFT,
@@ -45,16 +47,21 @@ from evaluator.sets.drafts import (
     add_items,
     load_draft,
 )
-from evaluator.sets.duplicates import NEAR_DUPLICATE, SHINGLE, DuplicateMatch, item_text
+from evaluator.sets.duplicates import NEAR_DUPLICATE, SHINGLE, DuplicateIndex, DuplicateMatch, item_text
 from evaluator.sets.versioning import (
     DEFAULT_MIN_PER_CATEGORY,
     DEFAULT_TOLERANCE,
     CutResult,
     RetireResult,
+    changelog_entry,
+    check_retire_request,
     choose_for_rotation,
     cut_version,
     freeze_problems,
+    pick_retirees,
+    reason_text,
     retire_items,
+    write_version,
 )
 
 REVEAL_ENV: Final = "CRISIS_MAINTAINER_MACHINE"
@@ -71,14 +78,19 @@ __all__ = [
     "AddResult",
     "CutResult",
     "Draft",
+    "DuplicateIndex",
     "DuplicateMatch",
     "RetireResult",
     "RotationError",
     "SetDiff",
+    "Side",
     "add_items",
+    "changelog_entry",
     "check_name",
+    "check_retire_request",
     "choose_for_rotation",
     "cut_version",
+    "diff_records",
     "diff_versions",
     "freeze_problems",
     "item_text",
@@ -86,6 +98,9 @@ __all__ = [
     "list_versions",
     "load_draft",
     "load_version",
+    "pick_retirees",
+    "reason_text",
+    "reasons_between",
     "retire_items",
     "retired_path",
     "set_names",
@@ -93,4 +108,5 @@ __all__ = [
     "version_manifest",
     "version_name",
     "version_number",
+    "write_version",
 ]

@@ -27,7 +27,7 @@ from evaluator.catalog import (
 )
 from evaluator.clock import now_iso
 from evaluator.items import Item, ItemSet, iter_jsonl_items, load_items
-from evaluator.sets.duplicates import NEAR_DUPLICATE, DuplicateIndex, DuplicateMatch
+from evaluator.sets.duplicates import NEAR_DUPLICATE, DuplicateIndex, DuplicateMatch, item_text
 from evaluator.storage import DataDir, atomic_write_json, atomic_write_text, exclusive_lock, read_json
 
 DRAFT: Final = "draft"
@@ -166,7 +166,7 @@ def add_items(
                 f"{len(reused)} ids were retired from set {name}: {listed(reused)}; ids are never reused"
             )
 
-        index = DuplicateIndex()
+        index = DuplicateIndex[Item](item_text)
         for item in draft.items:
             index.add(item, "in the set")
         for item in retired.values():

@@ -18,13 +18,14 @@ import os
 import random
 import shutil
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from evaluator.audit import cli_user, log_admin_action
 from evaluator.catalog import (
+    ITEMS_FILE,
     RotationError,
     check_name,
     latest_version,
@@ -67,14 +68,72 @@ class RetireResult:
     below_minimum: list[str]  # crisis categories now short of the default minimum (a warning)
 
 
-def choose_for_rotation(items: Sequence[Item], category: str, count: int, seed: int) -> list[str]:
-    """`count` ids of `category`, drawn reproducibly: the same seed draws the same items."""
+class Categorised(Protocol):
+    """A record of any kind of set that rotation can draw from: an item or a persona."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
+
+
+def choose_for_rotation(items: Sequence[Categorised], category: str, count: int, seed: int) -> list[str]:
+    """`count` ids of `category`, drawn reproducibly: the same seed draws the same records."""
     pool = sorted(i.id for i in items if i.category == category)
     if count < 1:
         raise RotationError("--count must be at least 1")
     if count > len(pool):
         raise RotationError(f"set has {len(pool)} {category} items; cannot retire {count}")
     return sorted(random.Random(seed).sample(pool, count))
+
+
+def reason_text(reason: str | None) -> str:
+    """A retirement reason as it is stored and published: one bounded line."""
+    return one_line(reason or DEFAULT_REASON, MAX_REASON_CHARS) or DEFAULT_REASON
+
+
+def check_retire_request(ids: Sequence[str] | None, category: str | None, count: int | None, seed: int | None) -> None:
+    """Either ids, or a category with a count and a seed; RotationError otherwise."""
+    if bool(ids) == (category is not None):
+        raise RotationError("give either --ids or --category with --count and --seed")
+    if category is not None:
+        if category not in CATEGORIES:
+            raise RotationError(f"unknown category {category!r} (expected one of: {', '.join(CATEGORIES)})")
+        if count is None or seed is None:
+            raise RotationError("--category needs --count and --seed (the seed makes the draw reproducible)")
+
+
+def pick_retirees(
+    name: str,
+    records: Sequence[Categorised],
+    retired_before: Callable[[set[str]], Collection[str]],
+    *,
+    ids: Sequence[str] | None,
+    category: str | None,
+    count: int | None,
+    seed: int | None,
+) -> list[str]:
+    """The ids to retire from `records` (NAME's current records, of any kind): the given ids,
+    each one present, or a reproducible draw. `retired_before(current ids)` names the ids
+    retired earlier, so a second retirement says so rather than "unknown"."""
+    current = {r.id for r in records}
+    if ids:
+        chosen = sorted(dict.fromkeys(ids))
+        missing = [i for i in chosen if i not in current]
+        if missing:
+            gone = set(retired_before(current))
+            already = [i for i in missing if i in gone]
+            unknown = [i for i in missing if i not in gone]
+            parts = []
+            if unknown:
+                parts.append(f"not in set {name}: {listed(unknown)}")
+            if already:
+                parts.append(f"already retired: {listed(already)}")
+            raise RotationError("; ".join(parts))
+        return chosen
+    assert category is not None and count is not None and seed is not None
+    return choose_for_rotation(records, category, count, seed)
 
 
 def retire_items(
@@ -90,35 +149,21 @@ def retire_items(
 ) -> RetireResult:
     """Take items out of NAME's draft, with a reason; published when the next version is cut."""
     check_name(name)
-    if bool(ids) == (category is not None):
-        raise RotationError("give either --ids or --category with --count and --seed")
-    if category is not None:
-        if category not in CATEGORIES:
-            raise RotationError(f"unknown category {category!r} (expected one of: {', '.join(CATEGORIES)})")
-        if count is None or seed is None:
-            raise RotationError("--category needs --count and --seed (the seed makes the draw reproducible)")
-    text = one_line(reason or DEFAULT_REASON, MAX_REASON_CHARS) or DEFAULT_REASON
+    check_retire_request(ids, category, count, seed)
+    text = reason_text(reason)
     by = who or cli_user()
     require_set(data, name)  # before the lock, which would create the folder
     with locked(data, name):
         draft = load_draft(data, name)
-        current = draft.ids
-        if ids:
-            chosen = sorted(dict.fromkeys(ids))
-            missing = [i for i in chosen if i not in current]
-            if missing:
-                gone = set(retired_items(data, name, current))
-                already = [i for i in missing if i in gone]
-                unknown = [i for i in missing if i not in gone]
-                parts = []
-                if unknown:
-                    parts.append(f"not in set {name}: {listed(unknown)}")
-                if already:
-                    parts.append(f"already retired: {listed(already)}")
-                raise RotationError("; ".join(parts))
-        else:
-            assert category is not None and count is not None and seed is not None
-            chosen = choose_for_rotation(draft.items, category, count, seed)
+        chosen = pick_retirees(
+            name,
+            draft.items,
+            lambda current: retired_items(data, name, current),
+            ids=ids,
+            category=category,
+            count=count,
+            seed=seed,
+        )
         at = now_iso()
         drop = set(chosen)
         draft.items = [i for i in draft.items if i.id not in drop]
@@ -185,13 +230,18 @@ class CutResult:
 
 
 def _write_version(root: Path, version: str, items: Sequence[Item], manifest: Manifest) -> Path:
+    return write_version(root, version, ITEMS_FILE, jsonl(items), manifest.to_json())
+
+
+def write_version(root: Path, version: str, records_file: str, records: str, manifest: Mapping[str, Any]) -> Path:
+    """Write a frozen version of any kind (its records file and manifest) as root/version."""
     # Built aside and renamed into place, so `resolve_set` never sees half a version. The
-    # staging folder holds no items.jsonl at the top level, so it is never taken for one.
+    # staging folder holds no records file at the top level, so it is never taken for one.
     staging = root / ".staging" / f"{version}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    atomic_write_text(staging / "items.jsonl", jsonl(items))
-    atomic_write_json(staging / "manifest.json", manifest.to_json())
+    atomic_write_text(staging / records_file, records)
+    atomic_write_json(staging / "manifest.json", dict(manifest))
     final = root / version
     if final.exists():
         shutil.rmtree(staging, ignore_errors=True)
@@ -264,7 +314,7 @@ def cut_version(
                 "items": len(draft.items),
                 "changelog": {
                     "added": added,
-                    "retired": [_changelog_entry(i, draft.reasons.get(i)) for i in retired],
+                    "retired": [changelog_entry(i, draft.reasons.get(i)) for i in retired],
                 },
                 "counts": {key: dict(sorted(value.items())) for key, value in counts.items()},
                 "rules": {"min_per_category": min_per_category, "tolerance": tolerance},
@@ -285,7 +335,8 @@ def cut_version(
     return CutResult(name, version, previous, added, retired, len(draft.items), published)
 
 
-def _changelog_entry(item_id: str, why: Mapping[str, str] | None) -> dict[str, str]:
+def changelog_entry(item_id: str, why: Mapping[str, str] | None) -> dict[str, str]:
+    """A retired id in a version's changelog: the id, the reason and when (never the text)."""
     entry = {"id": item_id, "reason": (why or {}).get("reason") or DEFAULT_REASON}
     if why and why.get("at"):
         entry["at"] = why["at"]
@@ -298,8 +349,13 @@ __all__ = [
     "CutResult",
     "RequeueSummary",
     "RetireResult",
+    "changelog_entry",
+    "check_retire_request",
     "choose_for_rotation",
     "cut_version",
     "freeze_problems",
+    "pick_retirees",
+    "reason_text",
     "retire_items",
+    "write_version",
 ]

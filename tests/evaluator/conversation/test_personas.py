@@ -14,13 +14,13 @@ from evaluator.conversation.persona import (
     REACTIONS,
     RISKS,
     PersonaError,
-    freeze_personas,
     load_persona_set,
     load_personas,
     persona_from_json,
     persona_set_names,
     resolve_personas,
 )
+from evaluator.conversation.persona_sets import freeze_personas
 from evaluator.protocol.taxonomy import CATEGORIES
 from evaluator.storage import DataDir, atomic_write_text
 
@@ -123,8 +123,9 @@ def test_catalog_versions_are_frozen_and_resolved(tmp_path: Path) -> None:
     source = tmp_path / "src.jsonl"
     source.write_text(json.dumps(GOOD) + "\n", encoding="utf-8")
     first = freeze_personas(data, "held-personas", source)
-    assert first.version == "v0001" and not first.is_public
-    assert freeze_personas(data, "held-personas", source).version == "v0001"  # nothing changed: nothing cut
+    assert first.version == "v0001" and not first.set.is_public
+    again = freeze_personas(data, "held-personas", source)
+    assert again.version == "v0001" and not again.cut  # nothing changed: nothing cut
     changed = GOOD | {"opening": "Something else entirely."}
     source.write_text(json.dumps(changed) + "\n", encoding="utf-8")
     with pytest.raises(PersonaError, match="already used with other content"):
