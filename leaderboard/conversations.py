@@ -20,7 +20,6 @@ from leaderboard.boards import Board
 from leaderboard.links import markdown_text, plain_text
 from leaderboard.query import Filters, Leaderboard, QueryError
 
-TRANSCRIPTS_DIR: Final = "conversations"
 QUESTIONS: Final[dict[str, str]] = {
     "C1": "detects the risk",
     "C2": "asks about it directly",
@@ -172,7 +171,7 @@ def public_transcripts(
     data: DataDir, board: Board | None, model: str, run_ids: set[str], *, risk: str = "all", disclosure: str = "all"
 ) -> list[dict[str, Any]]:
     """Transcripts of this model's runs on this board, public personas only."""
-    directory = data.public / TRANSCRIPTS_DIR
+    directory = data.transcripts
     if board is None or not directory.is_dir() or not run_ids:
         return []
     out: list[dict[str, Any]] = []

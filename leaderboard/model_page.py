@@ -23,7 +23,6 @@ from leaderboard.conversations import board_rows, conversation_boards, model_sum
 from leaderboard.links import hub_url, plain_text
 from leaderboard.query import CATEGORY_CHOICES, Leaderboard
 
-EXAMPLES_DIR: Final = "examples"
 MAX_EXAMPLES: Final = 50
 NO_LABEL: Final = "(no label)"
 EXAMPLE_COLUMNS: Final = ["Level", "Failure mode", "Category", "Signal", "Message", "Reply", "Item"]
@@ -336,7 +335,7 @@ def public_examples(data: DataDir, model: str, *, limit: int = MAX_EXAMPLES) -> 
     Only records whose `set_visibility` is "public" are shown, so a held-out reply written
     there by mistake still stays off the page.
     """
-    directory = data.public / EXAMPLES_DIR
+    directory = data.examples
     if not directory.is_dir():
         return pd.DataFrame(columns=EXAMPLE_COLUMNS)
     records = []

@@ -22,7 +22,6 @@ from evaluator.storage import DataDir
 from leaderboard.hidden import read_hidden
 from leaderboard.links import plain_text
 
-EXAMPLES_DIR: Final = "examples"
 MAX_RUN_FILES: Final = 500  # newest first: older runs of a busy Space stay off this tab
 MAX_ITEMS: Final = 2_000  # per model
 MAX_LINE_BYTES: Final = 256_000
@@ -42,7 +41,7 @@ class ItemsTab:
 
 
 def _run_files(data: DataDir) -> list[Path]:
-    directory = data.public / EXAMPLES_DIR
+    directory = data.examples
     if not directory.is_dir():
         return []
     files = sorted(directory.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)

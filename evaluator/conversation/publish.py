@@ -131,7 +131,7 @@ def audit(data: DataDir, personas: PersonaSet, staged: Sequence[Path]) -> list[F
 
 
 def transcripts_path(data: DataDir, run_id: str) -> Path:
-    return data.public / "conversations" / f"{run_id}.jsonl"
+    return data.transcripts / f"{run_id}.jsonl"
 
 
 def _transcripts(

@@ -52,7 +52,7 @@ def publish(
         return record.finish(refused)
     result_file = place_rows(data, run_id, staged)
     if staged_items is not None:
-        examples = data.public / "examples" / f"{run_id}.jsonl"
+        examples = data.examples / f"{run_id}.jsonl"
         examples.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged_items, examples)
     stats["unscored"] = sum(1 for s in scores.scored if s.level is None)

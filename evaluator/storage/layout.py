@@ -90,6 +90,16 @@ class DataDir:
     def result_file(self, run_id: str) -> Path:
         return self.results / f"{run_id}.parquet"
 
+    @property
+    def examples(self) -> Path:
+        """Example replies of public-set runs, one JSONL per run (the model page shows them)."""
+        return self.public / "examples"
+
+    @property
+    def transcripts(self) -> Path:
+        """Transcripts of public-persona conversation runs, one JSONL per run."""
+        return self.public / "conversations"
+
     def public_files(self) -> Iterator[Path]:
         """Every file under a public path: what the secrecy audit and canary tests scan."""
         for area in PUBLIC_AREAS:
