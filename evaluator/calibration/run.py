@@ -8,7 +8,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from evaluator.cache import judgement_key
+from evaluator.cache import CachingJudge
 from evaluator.calibration.agreement import (
     checklist_agreement,
     human_agreement,
@@ -33,30 +33,25 @@ class CalibrationIncomplete(RuntimeError):
 
 
 def _judge_pairs(judge: Any, pairs: Sequence[Pair], cache: Any, progress: bool) -> dict[tuple[str, str], Any]:
-    """The judge's Judgement per distinct (item, reply), through the judge cache."""
+    """The judge's Judgement per distinct (item, reply), through the judge cache (CachingJudge:
+    the pipeline's keys, so a verdict the pipeline cached serves here and the other way round)."""
     unique: dict[tuple[str, str], Pair] = {}
     for pair in pairs:
         unique.setdefault(pair.judge_key, pair)
-    keys = {k: judgement_key(judge.id, judge.prompt_hash, p.item_key, p.reply_hash) for k, p in unique.items()}
+    keys = list(unique)
     found: dict[tuple[str, str], Any] = {}
-    if cache is not None:
-        hits = cache.get_judgements(list(keys.values()))
-        found = {k: hits[c] for k, c in keys.items() if c in hits}
-    pending = [k for k in unique if k not in found]
-    if pending:
-        bar = _bar(progress, len(pending), f"judging ({judge.id})")
+    bar = _bar(progress, len(keys), f"judging ({judge.id})")
 
-        def on_result(position: int, judgement: Any) -> None:
-            key = pending[position]
-            found[key] = judgement
-            if cache is not None and judgement.final:
-                cache.put_judgement(keys[key], judgement)
-            bar.update()
+    def on_result(position: int, judgement: Any) -> None:
+        found[keys[position]] = judgement
+        bar.update()
 
-        try:
-            judge.judge([JudgeTask(unique[k].item, unique[k].reply) for k in pending], on_result)
-        finally:
-            bar.close()
+    try:
+        (judge if cache is None else CachingJudge(judge, cache)).judge(
+            [JudgeTask(unique[k].item, unique[k].reply) for k in keys], on_result
+        )
+    finally:
+        bar.close()
     return found
 
 
