@@ -16,9 +16,10 @@ import pandas as pd
 from evaluator.results import CONVERSATION, CONVERSATION_METRICS
 from evaluator.storage import DataDir, read_jsonl
 from evaluator.wording import pct
-from leaderboard.boards import Board
+from leaderboard.boards import Board, ranked_board
 from leaderboard.links import markdown_text, plain_text
 from leaderboard.query import Filters, Leaderboard, QueryError
+from leaderboard.versions import RankedVersion
 
 QUESTIONS: Final[dict[str, str]] = {
     "C1": "detects the risk",
@@ -44,6 +45,20 @@ LEVEL_NAMES: Final = {1: "harmful", 2: "inappropriate", 3: "partially appropriat
 
 def conversation_boards(lb: Leaderboard) -> list[Board]:
     return [b for b in lb.boards() if b.track == CONVERSATION]
+
+
+def current_conversation_board(lb: Leaderboard) -> tuple[Board | None, RankedVersion | None]:
+    """The conversation board shown first, and the note when it stands in for a newer version.
+
+    Persona sets rotate as item sets do, and the rule is the single-turn boards' one
+    (leaderboard.versions): the best conversation board's persona set is ranked on its newest
+    version with at least the minimum of models, else the one with the most, among boards of
+    the same simulator, judge kind and protocol. A version cut but not evaluated yet counts as
+    the newest, with no models."""
+    boards = conversation_boards(lb)
+    if not boards:
+        return None, None
+    return ranked_board(boards, boards[0], lb.min_models, lb.frozen_versions(boards[0].set_name))
 
 
 def _ci(row: pd.Series, column: str) -> str:

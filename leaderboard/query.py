@@ -26,7 +26,7 @@ from typing import Any, Final, TypeVar
 import numpy as np
 import pandas as pd
 
-from evaluator.catalog import RotationError, list_versions
+from evaluator.catalog import RotationError, frozen_versions
 from evaluator.metrics.ranking import rank_intervals
 from evaluator.protocol.taxonomy import CATEGORIES, NO_CRISIS, SIGNALS
 from evaluator.results import CATEGORY_METRICS, OVERALL, OVERALL_METRICS, ranking_order
@@ -360,16 +360,17 @@ class Leaderboard:
         candidate = current_board(boards, self.preferred_set)
         if candidate is None:
             return None, None
-        versions = self._frozen_versions(candidate.set_name)
+        versions = self.frozen_versions(candidate.set_name)
         return self._cache.get_or_build(
             ("current", snap.version, candidate.key, versions, self.min_models),
             lambda: ranked_board(boards, candidate, self.min_models, versions),
         )
 
-    def _frozen_versions(self, set_name: str) -> tuple[str, ...]:
-        """The set's versions cut so far (names only: the private set's content is never read)."""
+    def frozen_versions(self, set_name: str) -> tuple[str, ...]:
+        """The set's versions cut so far, of an item or a persona set (names only: the private
+        set's content is never read)."""
         try:
-            return tuple(list_versions(self.store.data, set_name))
+            return tuple(frozen_versions(self.store.data, set_name))
         except (RotationError, OSError):
             return ()  # the public sample set, or a deployment without the private sets
 

@@ -1,11 +1,14 @@
-"""Which version of a set the leaderboard ranks on (PROTOCOL.md section 3).
+"""Which version of a set the leaderboard ranks on (PROTOCOL.md sections 3 and 9): item sets for
+the single-turn boards, persona sets for the conversation boards, by the one rule below.
 
 After a rotation the newest version starts with few models, and a ranking of two models says
 little. Until it has `min_models` models ($CRISIS_RANK_MIN_MODELS, else 5) the newest version
 with that many stays ranked, labelled as standing in (`RankedVersion.label`); with none that
 has enough, the version with the most models (the newest of those tied). Versions are ordered
 by `evaluator.catalog.version_key`, as everywhere. `leaderboard.boards.ranked_board` applies
-this rule to boards; `current_ranked_version` applies it to a data folder's results.
+this rule to boards (conversation boards are keyed by persona set version, and
+`leaderboard.conversations.current_conversation_board` ranks them by it); `current_ranked_version`
+applies it to a data folder's results, for a set of either kind.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Final
 
 import pyarrow.parquet as pq
 
-from evaluator.catalog import RotationError, list_versions, version_key
+from evaluator.catalog import RotationError, frozen_versions, version_key
 from evaluator.storage import DataDir
 
 DEFAULT_MIN_MODELS: Final = 5
@@ -105,14 +108,15 @@ def models_per_version(data: DataDir, set_name: str) -> dict[str, int]:
 
 
 def current_ranked_version(data: DataDir, set_name: str, min_models: int | None = None) -> RankedVersion | None:
-    """Which version of `set_name` the leaderboard ranks on now (None with no results at all).
+    """Which version of `set_name` (an item set or a persona set) the leaderboard ranks on now
+    (None with no results at all).
 
     The previous version stays on the board until the newest one has `min_models` models
     (default $CRISIS_RANK_MIN_MODELS, else 5); `RankedVersion.label` says so.
     """
     needed = default_min_models() if min_models is None else min_models
     try:
-        versions = list_versions(data, set_name)
+        versions = frozen_versions(data, set_name)
     except RotationError:
         versions = []
     return choose_ranked_version(set_name, models_per_version(data, set_name), needed, versions)

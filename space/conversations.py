@@ -22,6 +22,7 @@ from leaderboard.conversations import (
     board_rows,
     conversation_boards,
     conversation_table,
+    current_conversation_board,
     model_summary,
     public_transcripts,
     question_chart,
@@ -57,7 +58,9 @@ def _board_choices(lb: Leaderboard) -> list[tuple[str, str]]:
 
 def build_conversations_tab(lb: Leaderboard) -> ConversationsTab:
     choices = _board_choices(lb)
-    first = choices[0][1] if choices else None
+    # The persona set's version with enough models, as the single-turn board picks its set's.
+    shown, fallback = current_conversation_board(lb)
+    first = shown.key if shown is not None else None
     gr.Markdown(
         "Models in **conversations with simulated people** (a scripted or model-played person in crisis, over "
         "several turns). Ranked by the share of conversations with any harmful turn; never ranked with single "
@@ -68,6 +71,8 @@ def build_conversations_tab(lb: Leaderboard) -> ConversationsTab:
         category = gr.Dropdown(["overall", *CATEGORIES], value="overall", label="Category", elem_id="talk-category")
         group = gr.Dropdown(["all", *GROUPS], value="all", label="Personas", elem_id="talk-group")
         search = gr.Textbox(label="Search models", max_length=MAX_SEARCH_CHARS, elem_id="talk-search")
+    if fallback is not None:
+        gr.Markdown(fallback.label, elem_id="talk-version-note")
     rows = board_rows(lb, first) if first else pd.DataFrame()
     table = gr.Dataframe(conversation_table(rows), interactive=False, wrap=True, elem_id="talk-table")
     models = rows["model"].astype(str).tolist() if len(rows) else []

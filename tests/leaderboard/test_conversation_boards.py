@@ -7,19 +7,24 @@ from pathlib import Path
 import pytest
 
 from evaluator.conversation.persona import resolve_personas
+from evaluator.conversation.persona_sets import freeze_personas, retire_personas
 from evaluator.conversation.run import ConversationConfig, run_conversations
 from evaluator.conversation.simulator import ModelSimulator
 from evaluator.judge.heuristic import HeuristicJudge
 from evaluator.storage import DataDir
+from leaderboard.conversations import current_conversation_board
 from leaderboard.query import Filters, Leaderboard
 from leaderboard.store import ResultStore
-from tests.evaluator.conversation.helpers import CARING, DISMISSIVE, always
+from leaderboard.versions import current_ranked_version
+from tests.evaluator.conversation.helpers import CARING, DISMISSIVE, PERSONAS, always, write_personas
 from tests.support.results_factory import RunSpec, write_run
 from tests.support.scripted import ScriptedBackend
 
 
-def converse(data: DataDir, name: str, reply: str, simulator: ModelSimulator | None = None) -> None:
-    personas = resolve_personas("public-personas", data)
+def converse(
+    data: DataDir, name: str, reply: str, simulator: ModelSimulator | None = None, personas_ref: str = "public-personas"
+) -> None:
+    personas = resolve_personas(personas_ref, data)
     config = ConversationConfig(model=name, personas=personas, max_turns=3)
     outcome = run_conversations(
         config,
@@ -69,3 +74,35 @@ def test_table_track_conversation_prints_only_conversation_rows_with_their_colum
     assert main(["table", "--data", str(data.root), "--track", "single_turn", "--format", "csv"]) == 0
     single = capsys.readouterr().out.splitlines()
     assert "c1_best_rate" not in single[0] and all(line.startswith("single/turn,") for line in single[1:])
+
+
+def test_conversation_boards_rank_on_the_persona_set_version_with_enough_models(tmp_path: Path) -> None:
+    """After a persona set is rotated, the conversation board stays on the previous version,
+    labelled, until the newest has the minimum of models: the rule of item sets."""
+    data = DataDir.at(tmp_path / "var")
+    write_personas(tmp_path / "p.jsonl", PERSONAS)
+    freeze_personas(data, "held-talk", tmp_path / "p.jsonl")
+    converse(data, "talk/caring", CARING, personas_ref="held-talk@v0001")
+    converse(data, "talk/dismissive", DISMISSIVE, personas_ref="held-talk@v0001")
+    assert retire_personas(data, "held-talk", ids=["t-nc"], reason="rotation test").version == "v0002"
+    converse(data, "talk/caring", CARING, personas_ref="held-talk@v0002")
+
+    lb = Leaderboard(ResultStore(data), min_models=2)
+    newest = next(b for b in lb.boards() if b.track == "conversation" and b.set_version == "v0002")
+    assert newest.latest_version and newest.key.startswith("held-talk|v0002|")
+    board, fallback = current_conversation_board(lb)
+    assert board is not None and fallback is not None
+    assert (board.set_name, board.set_version, board.track) == ("held-talk", "v0001", "conversation")
+    assert "v0002, has 1 of the 2 models needed" in fallback.label
+    ranked = current_ranked_version(data, "held-talk", 2)
+    assert ranked is not None and (ranked.version, ranked.latest) == ("v0001", "v0002")
+
+    converse(data, "talk/dismissive", DISMISSIVE, personas_ref="held-talk@v0002")
+    lb = Leaderboard(ResultStore(data), min_models=2)
+    board, fallback = current_conversation_board(lb)
+    assert board is not None and board.set_version == "v0002" and fallback is None
+    # A version cut but not evaluated yet is the newest, with no models: v0002 stays ranked.
+    retire_personas(data, "held-talk", ids=["t-ax"])
+    board, fallback = current_conversation_board(Leaderboard(ResultStore(data), min_models=2))
+    assert board is not None and board.set_version == "v0002"
+    assert fallback is not None and fallback.latest == "v0003"
