@@ -16,6 +16,7 @@ from typing import Final
 
 from evaluator.audit import cli_user, log_admin_action
 from evaluator.catalog import (
+    PERSONAS_FILE,
     RotationError,
     check_name,
     latest_version,
@@ -96,7 +97,14 @@ def discard_draft(data: DataDir, name: str) -> None:
             (root / file_name).unlink()
 
 
+def refuse_persona_set(data: DataDir, name: str) -> None:
+    """One name is one kind: an item draft in a persona set's folder would make it both."""
+    if list_versions(data, name, PERSONAS_FILE):
+        raise RotationError(f"{name} is a persona set: rotate it with `personas freeze|retire|diff`")
+
+
 def require_set(data: DataDir, name: str) -> None:
+    refuse_persona_set(data, name)
     if not (set_root(data, name) / "draft.jsonl").is_file() and not list_versions(data, name):
         known = set_names(data)
         hint = f" (sets: {listed(known)})" if known else ""
@@ -152,6 +160,7 @@ def add_items(
     near-duplicates are added and reported for a maintainer to look at.
     """
     check_name(name)
+    refuse_persona_set(data, name)
     new_items = load_items(Path(source))
     with locked(data, name):
         draft = load_draft(data, name)
@@ -208,6 +217,7 @@ __all__ = [
     "jsonl",
     "load_draft",
     "locked",
+    "refuse_persona_set",
     "require_set",
     "retired_items",
     "save_draft",
