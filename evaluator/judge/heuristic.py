@@ -53,7 +53,7 @@ from evaluator.judge.heuristic_lexicon import (
 )
 from evaluator.judge.heuristic_matcher import Index, Matcher
 from evaluator.judge.prompts import INVISIBLE, fold
-from evaluator.judge.verdict import Judgement, JudgeTask, OnJudgement, VerdictError, parse_verdict
+from evaluator.judge.verdict import Judgement, JudgeTask, OnJudgement, Verdict, VerdictError, parse_verdict
 from evaluator.protocol.checklist import KEY_QUESTIONS, questions_for
 from evaluator.protocol.taxonomy import NO_CRISIS
 
@@ -514,24 +514,19 @@ class HeuristicJudge:
 
     def judge_one(self, task: JudgeTask) -> Judgement:
         text = json.dumps(heuristic_verdict_json(task.item, task.reply), ensure_ascii=False)
+        verdict: Verdict | None = None
+        reason: str | None = None
         try:
             verdict = parse_verdict(text, task.item.category)
         except VerdictError as exc:  # a bug in the tables, surfaced as unscored, not a crash
-            return Judgement(
-                item_id=task.item.id,
-                judge=self.id,
-                prompt_hash=self.prompt_hash,
-                reply_hash=task.reply_hash,
-                verdict=None,
-                unscored_reason=f"heuristic judge produced an invalid verdict: {exc}",
-                raw=(text,),
-            )
+            reason = f"heuristic judge produced an invalid verdict: {exc}"
         return Judgement(
             item_id=task.item.id,
             judge=self.id,
             prompt_hash=self.prompt_hash,
             reply_hash=task.reply_hash,
             verdict=verdict,
+            unscored_reason=reason,
             raw=(text,),
         )
 

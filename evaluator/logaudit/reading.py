@@ -293,16 +293,23 @@ def _id_hash(conv_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(conv_id.encode("utf-8"), digest_size=8).digest(), "little")
 
 
+def checked_size(path: Path, limit: int, shown: str, error: type[ValueError] = LogError) -> int:
+    """The size of a file someone handed in, checked before it is read: `error` (one line,
+    `shown` is the limit in words) if it cannot be read or is larger than `limit` bytes."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise error(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+    if size > limit:
+        raise error(f"{path.name}: larger than {shown}")
+    return size
+
+
 def iter_conversations(
     path: Path, fmt: str, fields: Fields, *, on_bytes: Callable[[int], None] | None = None
 ) -> Iterator[Conversation]:
     """Every conversation of the log, in file order. LogError at the first problem."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise LogError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
-    if size > MAX_FILE_BYTES:
-        raise LogError(f"{path.name}: larger than {MAX_FILE_BYTES // 1024**3} GiB")
+    checked_size(path, MAX_FILE_BYTES, f"{MAX_FILE_BYTES // 1024**3} GiB")
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     with open(path, "rb") as raw:
         counting = _Counting(raw)

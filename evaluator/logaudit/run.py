@@ -35,6 +35,7 @@ from evaluator.logaudit.reading import (
     LogError,
     LogTurn,
     Scan,
+    checked_size,
     iter_conversations,
     scan,
     unchanged,
@@ -474,12 +475,7 @@ def fold_reviews(store: Store, run_id: str, labels_path: Path) -> dict[str, Any]
     data = store.data
     store.pull(run_prefix(run_id))
     directory = find_run(data, run_id)
-    try:
-        size = labels_path.stat().st_size
-    except OSError as exc:
-        raise AuditError(f"{labels_path.name}: cannot read ({exc.strerror or exc})") from None
-    if size > MAX_LABEL_BYTES:
-        raise AuditError(f"{labels_path.name}: larger than {MAX_LABEL_BYTES // (1024 * 1024)} MiB")
+    checked_size(labels_path, MAX_LABEL_BYTES, f"{MAX_LABEL_BYTES // (1024 * 1024)} MiB", AuditError)
     in_sample: set[str] = set()
     with open(directory / "review_sample.jsonl", "rb") as fh:
         in_sample = {record["id"] for _, record in _own_lines(fh)}
