@@ -7,15 +7,25 @@ bound (ARCHITECTURE.md: they live in the backend, not in the judge or metrics).
 Held-out items are secret: a provider's error body may quote the prompt back, so error
 causes carry only the status, a short sanitised error code and the endpoint, never a body.
 The API key never leaves the request headers.
+
+The transport is the standard library's `http.client` over kept-alive connections that
+outlive a batch, driven by one thread pool that lives as long as the backend. A conversation
+run sends a batch per turn, so per-request client work lands on every turn's critical path:
+httpx did about four times the CPU per request under 32 threads (its pool scans every
+connection under one lock, and its h11 state machine is pure Python), which alone cost about
+15% of the ideal wall time in benchmarks/conversations.py.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import logging
 import os
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -24,9 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
-
-import httpx
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from evaluator.backends.base import (
     BackendError,
@@ -79,7 +87,108 @@ def _public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _error_code(response: httpx.Response) -> str | None:
+# A reply larger than this is refused unread: the base URL may be a submitter's server.
+MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Response:
+    """A whole HTTP response, read off the connection before it goes back to the pool."""
+
+    status_code: int
+    headers: Mapping[str, str]  # names lower-cased
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Connections:
+    """Kept-alive connections to one origin, each used by one request at a time.
+
+    Idle connections wait on a stack (the most recent first, the least likely to have been
+    dropped by the server); a request takes one or opens a new one. At most `concurrency`
+    are in use at once, since the backend's slots bound the requests.
+    """
+
+    def __init__(self, url: str, connect_timeout_s: float, timeout_s: float) -> None:
+        parts = urlsplit(url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port
+        self._connect_timeout_s = connect_timeout_s
+        self._timeout_s = timeout_s
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        # One TLS context for all connections: building one loads the CA store (milliseconds).
+        self._tls = ssl.create_default_context() if self._https else None
+
+    def take(self, *, new: bool = False) -> tuple[http.client.HTTPConnection, bool]:
+        """(connection, whether it was used before); a new one (or any, with `new`) is connected here."""
+        with self._lock:
+            if self._idle and not new:
+                return self._idle.pop(), True
+        connection: http.client.HTTPConnection
+        if self._tls is not None:
+            connection = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self._connect_timeout_s, context=self._tls
+            )
+        else:
+            connection = http.client.HTTPConnection(self._host, self._port, timeout=self._connect_timeout_s)
+        try:
+            connection.connect()
+            if connection.sock is not None:
+                connection.sock.settimeout(self._timeout_s)
+        except BaseException:
+            connection.close()
+            raise
+        return connection, False
+
+    def give_back(self, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+
+def _read(connection: http.client.HTTPConnection) -> tuple[_Response, bool]:
+    """The response to the request just sent, and whether the connection may be reused."""
+    response = connection.getresponse()
+    content = response.read(MAX_RESPONSE_BYTES + 1)
+    if len(content) > MAX_RESPONSE_BYTES:
+        raise _TooLarge
+    headers = {name.lower(): value for name, value in response.getheaders()}
+    reusable = response.isclosed() and not response.will_close
+    return _Response(response.status, headers, content), reusable
+
+
+class _Connect(Exception):
+    """No connection could be made; the cause is the OS or TLS error."""
+
+
+# A kept-alive connection the server has meanwhile closed fails like this before any reply;
+# the request never reached the model, so it is sent again once on a new connection.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+def _error_code(response: _Response) -> str | None:
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
@@ -94,7 +203,7 @@ def _error_code(response: httpx.Response) -> str | None:
     return None
 
 
-def _mentions(response: httpx.Response, word: str) -> bool:
+def _mentions(response: _Response, word: str) -> bool:
     try:
         return word in response.text.lower()
     except (UnicodeDecodeError, ValueError):
@@ -103,18 +212,6 @@ def _mentions(response: httpx.Response, word: str) -> bool:
 
 # A refused connection is retried once, after this long (plus jitter), not with backoff.
 REFUSED_RETRY_S: Final = 0.25
-
-
-def _refused(exc: BaseException) -> bool:
-    """Whether a connection error is the peer refusing it (nothing listening on the port)."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # httpx wraps httpcore's error, which wraps the OS error
-        if seen is None:
-            return False
-        if isinstance(seen, ConnectionRefusedError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 @dataclass(slots=True)
@@ -174,15 +271,19 @@ class OpenAIBackend:
         self._unreachable = False
         self._served: dict[str, str] = {}
         self._closed = False
-        headers = {"User-Agent": "crisis-safety-leaderboard"}
+        parts = urlsplit(url)
+        self._path = (parts.path or "") + "/chat/completions" + (f"?{parts.query}" if parts.query else "")
+        headers = {"User-Agent": "crisis-safety-leaderboard", "Content-Type": "application/json"}
         if self._has_key:
             headers["Authorization"] = f"Bearer {os.environ[api_key_env]}"
-        self._client = httpx.Client(
-            headers=headers,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 30.0)),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            follow_redirects=False,
-        )
+        elif parts.username:  # credentials written into the URL, as an HTTP client honours them
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        self._headers = headers
+        self._connections = _Connections(url, min(timeout_s, 30.0), timeout_s)
+        # Lives as long as the backend: a conversation run calls generate once per turn.
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self._model!r}, base_url={self._public_url!r})"
@@ -204,7 +305,18 @@ class OpenAIBackend:
 
     def close(self) -> None:
         self._closed = True
-        self._client.close()
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            # Requests still running end on their own timeout; nothing waits for them here.
+            pool.shutdown(wait=False, cancel_futures=True)
+        self._connections.close()
+
+    def _workers(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="openai")
+            return self._pool
 
     def generate(
         self,
@@ -218,12 +330,11 @@ class OpenAIBackend:
             return []
         stop = threading.Event()
         replies: list[Reply | None] = [None] * len(conversations)
-        pool = ThreadPoolExecutor(max_workers=min(self._concurrency, len(conversations)), thread_name_prefix="openai")
+        pool = self._workers()
+        futures: dict[Future[Reply], int] = {}
         try:
-            futures: dict[Future[Reply], int] = {
-                pool.submit(self._complete, conversation, params, stop): index
-                for index, conversation in enumerate(conversations)
-            }
+            for index, conversation in enumerate(conversations):
+                futures[pool.submit(self._complete, conversation, params, stop)] = index
             # Callbacks run here, on the caller's thread, so they never overlap.
             for future in as_completed(futures):
                 index = futures[future]
@@ -232,11 +343,12 @@ class OpenAIBackend:
                 if on_reply:
                     on_reply(index, reply)
         except BaseException:
-            # A failing callback or Ctrl-C: abandon queued items and cut backoff sleeps short.
+            # A failing callback or Ctrl-C: abandon this call's queued items (the pool and other
+            # calls' items go on) and cut its backoff sleeps short.
             stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
+            for future in futures:
+                future.cancel()
             raise
-        pool.shutdown(wait=True)
         return [r for r in replies if r is not None]
 
     def _payload(self, conversation: Conversation, params: GenerationParams) -> dict[str, Any]:
@@ -315,22 +427,25 @@ class OpenAIBackend:
 
     def _attempt(self, payload: dict[str, Any]) -> Reply | _Outcome | None:
         """A Reply on success, None to resend without response_format, else why it failed."""
-        try:
-            with self._slots:
-                response = self._client.post(f"{self._url}/chat/completions", json=payload)
-        except httpx.ConnectTimeout:
-            return _Outcome(f"ConnectError: cannot reach {self._public_url} (offline?)", retry=True, connect=True)
-        except httpx.TimeoutException:
-            return _Outcome(f"TimeoutError: no reply within {self._timeout_s:g} s", retry=True)
-        except httpx.ConnectError as exc:
-            if _refused(exc):
-                # Nothing listens there: one quick second try (a server just starting), never
-                # the whole backoff ladder, so a wrong URL fails in seconds and says which.
-                cause = f"ConnectError: connection refused by {self._public_url} (is the server running?)"
-                return _Outcome(cause, retry=True, connect=True, wait_s=REFUSED_RETRY_S, refused=True)
-            return _Outcome(f"ConnectError: cannot reach {self._public_url} (offline?)", retry=True, connect=True)
-        except httpx.TransportError as exc:
-            return _Outcome(f"{type(exc).__name__}: connection to {self._public_url} failed", retry=True)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        with self._slots:
+            try:
+                response = self._post(body)
+            except _Connect as failed:
+                exc = failed.__cause__
+                if isinstance(exc, ConnectionRefusedError):
+                    # Nothing listens there: one quick second try (a server just starting), never
+                    # the whole backoff ladder, so a wrong URL fails in seconds and says which.
+                    cause = f"ConnectError: connection refused by {self._public_url} (is the server running?)"
+                    return _Outcome(cause, retry=True, connect=True, wait_s=REFUSED_RETRY_S, refused=True)
+                return _Outcome(f"ConnectError: cannot reach {self._public_url} (offline?)", retry=True, connect=True)
+            except TimeoutError:
+                return _Outcome(f"TimeoutError: no reply within {self._timeout_s:g} s", retry=True)
+            except _TooLarge:
+                cause = f"ResponseError: reply from {self._public_url} is over {MAX_RESPONSE_BYTES:,} bytes"
+                return _Outcome(cause, retry=False)
+            except (OSError, http.client.HTTPException) as exc:
+                return _Outcome(f"{type(exc).__name__}: connection to {self._public_url} failed", retry=True)
         self._unreachable = False
         status = response.status_code
         if status == 200:
@@ -364,7 +479,32 @@ class OpenAIBackend:
             )
         return _Outcome(f"HTTPStatusError: {label} from {self._public_url}", retry=False)
 
-    def _parse(self, response: httpx.Response) -> Reply | _Outcome:
+    def _post(self, body: bytes) -> _Response:
+        """One POST on a pooled connection; a reused one the server has dropped is replaced once."""
+        for again in (False, True):
+            try:
+                connection, reused = self._connections.take(new=again)
+            except (OSError, http.client.HTTPException) as exc:  # TLS and DNS failures too
+                raise _Connect from exc
+            try:
+                connection.request("POST", self._path, body=body, headers=self._headers)
+                response, reusable = _read(connection)
+            except _STALE:
+                connection.close()
+                if reused:
+                    continue
+                raise
+            except BaseException:
+                connection.close()
+                raise
+            if reusable:
+                self._connections.give_back(connection)
+            else:
+                connection.close()
+            return response
+        raise AssertionError("unreachable: the second try uses a new connection")
+
+    def _parse(self, response: _Response) -> Reply | _Outcome:
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError):

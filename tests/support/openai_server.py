@@ -451,6 +451,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(server.url, flush=True)
         while not stop.wait(0.5):
             pass
+        # The last line, for a benchmark that ran it in its own process: what it served.
+        print(json.dumps({"requests": server.request_count, "max_in_flight": server.max_in_flight}), flush=True)
     return 0
 
 

@@ -340,3 +340,87 @@ def test_server_runs_as_a_subprocess(make: Any) -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=5) == 0
+
+
+def _serve_one_reply_per_connection(accepted: list[int], stop: threading.Event) -> socket.socket:
+    """A server that answers one request per connection and then drops it, without saying
+    so (no `Connection: close`), as a server whose keep-alive idle timeout ran out does."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    body = b'{"model": "test-model", "choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}'
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # the test closed the listener
+                return
+            with conn:
+                accepted.append(1)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(
+                    next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1]
+                )
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body)
+                )
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def test_a_kept_alive_connection_the_server_dropped_is_replaced_without_a_retry(make: Any) -> None:
+    accepted: list[int] = []
+    stop = threading.Event()
+    with _serve_one_reply_per_connection(accepted, stop) as listener:
+        try:
+            backend = make(f"http://127.0.0.1:{listener.getsockname()[1]}/v1", concurrency=1)
+            replies = backend.generate([convo(f"q{i}") for i in range(3)], GenerationParams())
+        finally:
+            stop.set()
+    assert [(r.text, r.attempts) for r in replies] == [("ok", 1)] * 3
+    assert len(accepted) == 3
+
+
+def test_connections_are_kept_alive_across_batches(
+    openai_server: OpenAIServer, make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import http.client
+
+    connects: list[int] = []
+    real_connect = http.client.HTTPConnection.connect
+
+    def counted(self: http.client.HTTPConnection) -> None:
+        connects.append(1)
+        real_connect(self)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", counted)
+    openai_server.latency_s = 0.02
+    backend = make(concurrency=4)
+    for batch in range(3):
+        assert all(r.ok for r in backend.generate([convo(f"{batch}-{i}") for i in range(8)], GenerationParams()))
+    # 24 requests, at most 4 at a time: at most one connection per slot, made once.
+    assert openai_server.request_count == 24
+    assert 1 <= len(connects) <= 4
+
+
+def test_an_oversized_reply_is_refused_unread(
+    openai_server: OpenAIServer, make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evaluator.backends import openai
+
+    monkeypatch.setattr(openai, "MAX_RESPONSE_BYTES", 2_000)
+    openai_server.responder = lambda model, messages: "word " * 1_000
+    [reply] = make().generate([convo("hi")], GenerationParams())
+    assert not reply.ok and reply.attempts == 1
+    assert reply.error == f"ResponseError: reply from {openai_server.url} is over 2,000 bytes"
