@@ -55,6 +55,8 @@ MUST_RUN: tuple[str, ...] = (
     "python -m evaluator converse --model demo:attentive",
     "python -m evaluator personas freeze held-personas --from personas.jsonl",
     "python -m evaluator personas show held-personas",
+    "python -m evaluator personas retire held-personas",
+    "python -m evaluator personas diff held-personas",
 )
 
 
@@ -177,6 +179,7 @@ def test_every_offline_readme_command_runs(tmp_path: Path) -> None:
     # The conversation example published its transcripts (public personas); the freeze cut a version.
     assert any((tmp_path / "var" / "public" / "conversations").glob("*.jsonl"))
     assert (tmp_path / "var" / "sets" / "held-personas" / "v0001" / "personas.jsonl").is_file()
+    assert (tmp_path / "var" / "sets" / "held-personas" / "v0002" / "personas.jsonl").is_file()  # the retire
 
 
 @pytest.mark.parametrize(

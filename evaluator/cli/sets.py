@@ -250,8 +250,8 @@ def print_persona_cut(result: PersonaCut) -> None:
         return
     since = f", +{len(result.added)} added, -{len(result.retired)} retired since {result.previous}"
     print(
-        f"{cut.name} {cut.version}: {len(cut.personas)} personas ({cut.visibility}), content hash {cut.content_hash}"
-        + (since if result.previous else "")
+        f"{cut.name} {cut.version}: {counted(len(cut.personas), 'persona')} ({cut.visibility}), "
+        f"content hash {cut.content_hash}" + (since if result.previous else "")
     )
     for match in result.near:
         print(
