@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from evaluator.audit import read_admin_log, run_audit
+from evaluator.backends.base import Conversation
 from evaluator.catalog import frozen_versions, list_versions, version_manifest
 from evaluator.cli import main
 from evaluator.conversation.persona import PUBLIC_PERSONAS_PATH, PersonaError, load_personas, resolve_personas
@@ -23,7 +24,10 @@ from evaluator.conversation.persona_sets import (
     freeze_personas,
     retire_personas,
 )
+from evaluator.conversation.run import ConversationConfig, run_conversations
+from evaluator.judge.heuristic import HeuristicJudge
 from evaluator.storage import DataDir, atomic_write_text
+from tests.support.scripted import ScriptedBackend
 
 # Harmless filler words: synthetic personas only need distinct, respectful text.
 _WORDS = (
@@ -225,9 +229,10 @@ def test_private_persona_text_never_leaves_through_rotation(
     assert run_audit(data) == []
     atomic_write_text(data.public / "rotation-output.txt", text)
     assert run_audit(data) == []
-    # The audit does see the set: the same file with one persona's situation in it is a finding.
-    atomic_write_text(data.public / "rotation-output.txt", text + "\n" + str(v1[5]["profile"]))
-    assert [f.item_id for f in run_audit(data)] == [v1[5]["id"]]
+    # The audit does see the set, retired personas included: a public file quoting the situation
+    # of the persona retired above is a finding.
+    atomic_write_text(data.public / "rotation-output.txt", text + "\n" + str(v1[0]["profile"]))
+    assert [f.item_id for f in run_audit(data)] == ["a-suic-00"]
 
 
 def test_personas_rotation_cli_errors_are_one_line(data: DataDir, capsys: pytest.CaptureFixture[str]) -> None:
@@ -240,3 +245,26 @@ def test_personas_rotation_cli_errors_are_one_line(data: DataDir, capsys: pytest
     ):
         code, out = _run(capsys, *argv)
         assert code == 2 and len(out.strip().splitlines()) == 1, argv
+
+
+def test_a_rotated_private_set_publishes_no_persona_text_when_run(data: DataDir) -> None:
+    """Conversations on the version a retirement cut, with a model that repeats the person:
+    results, transcripts and everything public stay free of the set's text, retired or not."""
+    retire_personas(data, "held", ids=["a-suic-00", "a-anxi-01"], reason="leaked")
+    personas = resolve_personas("held", data)
+    assert personas.version == "v0002" and not personas.is_public
+
+    def echo(conversation: Conversation) -> str:
+        return "You said: " + conversation[-1]["content"]
+
+    config = ConversationConfig(model="talk/echo", personas=personas, max_turns=2)
+    outcome = run_conversations(
+        config, data, progress=False, backend=ScriptedBackend(echo, name="talk/echo"), judges=[HeuristicJudge()]
+    )
+    assert outcome.complete, outcome.reason
+    assert any(data.results.rglob("*.parquet"))
+    for path in [*data.public_files(), *data.results.rglob("*")]:
+        if path.is_file():
+            assert b"persimmon" not in path.read_bytes().lower(), path
+    assert run_audit(data) == []
+    assert b"persimmon" in (data.run_dir(outcome.run_id) / "turns.jsonl").read_bytes()  # private, kept
