@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evaluator.calibration.ratings import QUESTION_IDS, Pair
+from evaluator.calibration.ratings import QUESTION_IDS, Rated
 from evaluator.metrics.agreement import compare_levels, kendall_tau, krippendorff_alpha, quadratic_kappa, within_one
 from evaluator.results import ranking_key
 
@@ -49,7 +49,7 @@ def level_figures(human: Sequence[int | None], judged: Sequence[int | None]) -> 
     }
 
 
-def human_agreement(pairs: Sequence[Pair]) -> dict[str, Any] | None:
+def human_agreement(pairs: Sequence[Rated]) -> dict[str, Any] | None:
     """Agreement among people, on pairs two or more rated; None when nobody was doubled."""
     doubled = [p for p in pairs if len(p.levels) >= 2]
     if not doubled:
@@ -72,7 +72,7 @@ def human_agreement(pairs: Sequence[Pair]) -> dict[str, Any] | None:
     }
 
 
-def model_scores(pairs: Sequence[Pair], levels: Sequence[int | None]) -> dict[str, tuple[float, float]]:
+def model_scores(pairs: Sequence[Rated], levels: Sequence[int | None]) -> dict[str, tuple[float, float]]:
     """Per model that wrote rated replies: (harm rate, mean level) over its scored ones."""
     per: dict[str, list[int]] = defaultdict(list)
     for pair, level in zip(pairs, levels, strict=True):
@@ -89,7 +89,7 @@ def _ranks(scores: Mapping[str, tuple[float, float]]) -> dict[str, int]:
     return {model: 1 + ordered.index(key) for model, key in keys.items()}
 
 
-def ranking_tau(pairs: Sequence[Pair], a: Sequence[int | None], b: Sequence[int | None]) -> float:
+def ranking_tau(pairs: Sequence[Rated], a: Sequence[int | None], b: Sequence[int | None]) -> float:
     """Kendall tau between the model rankings that two sets of levels give (nan below 2 models)."""
     sa, sb = model_scores(pairs, a), model_scores(pairs, b)
     models = sorted(set(sa) & set(sb))
@@ -99,7 +99,7 @@ def ranking_tau(pairs: Sequence[Pair], a: Sequence[int | None], b: Sequence[int 
     return kendall_tau([ra[m] for m in models], [rb[m] for m in models])
 
 
-def checklist_agreement(pairs: Sequence[Pair], verdict_answers: Sequence[Mapping[str, str] | None]) -> dict[str, Any]:
+def checklist_agreement(pairs: Sequence[Rated], verdict_answers: Sequence[Mapping[str, str] | None]) -> dict[str, Any]:
     """Per question: how often the judge gave the person's answer, where both answered yes/no."""
     per: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     for pair, answers in zip(pairs, verdict_answers, strict=True):

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from evaluator.items import Item, ItemSet, item_from_json
 from evaluator.judge.panel import lower_median
@@ -25,6 +25,26 @@ QUESTION_IDS: Final[tuple[str, ...]] = (
     *(f"Q{n}" for n in range(1, 5)),
 )
 _INLINE_FIELDS: Final = ("category", "signal", "turns", "message")
+
+
+class Rated(Protocol):
+    """What the agreement figures read of a rated unit: a single-turn pair, or one question of a
+    rated conversation (evaluator.calibration.conversations)."""
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def levels(self) -> Mapping[str, int | None]: ...
+
+    @property
+    def checklists(self) -> Mapping[str, Mapping[str, str]]: ...
+
+    @property
+    def human_level(self) -> int | None: ...
 
 
 class CalibrationError(ValueError):
@@ -40,6 +60,10 @@ class Pair:
     model: str | None
     levels: dict[str, int] = field(default_factory=dict)  # rater -> level
     checklists: dict[str, dict[str, str]] = field(default_factory=dict)  # rater -> answers
+
+    @property
+    def category(self) -> str:
+        return self.item.category
 
     @property
     def item_key(self) -> str:
@@ -86,7 +110,7 @@ def read_rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
         yield number, value
 
 
-def _json_field(value: Any, where: str, name: str) -> Any:
+def json_field(value: Any, where: str, name: str) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
@@ -101,14 +125,14 @@ def _item_for(
     where = f"{source} line {line}"
     nested = row.get("item")
     if nested is not None:
-        return item_from_json(_json_field(nested, where, "item"), source=source, line=line)
+        return item_from_json(json_field(nested, where, "item"), source=source, line=line)
     item_id = row.get("item_id", row.get("id"))
     if any(k in row for k in _INLINE_FIELDS):
         obj: dict[str, Any] = {
             k: row[k] for k in ("category", "signal", "track", "domain", "locale", "age_group") if k in row
         }
         if "turns" in row:
-            obj["turns"] = _json_field(row["turns"], where, "turns")
+            obj["turns"] = json_field(row["turns"], where, "turns")
         elif isinstance(row.get("message"), str):
             obj["turns"] = [{"role": "user", "content": row["message"]}]
         provisional = item_from_json(obj | {"id": "inline"}, source=source, line=line)
@@ -138,7 +162,7 @@ def _checklist(row: Mapping[str, Any], where: str) -> dict[str, str]:
     raw = row.get("checklist")
     answers: dict[str, str] = {}
     if raw is not None:
-        parsed = _json_field(raw, where, "checklist")
+        parsed = json_field(raw, where, "checklist")
         if not isinstance(parsed, dict):
             raise CalibrationError(f"{where}: field 'checklist': must be an object of question id to answer")
         for qid, entry in parsed.items():

@@ -57,9 +57,10 @@ def calibration_reports(data: DataDir) -> list[dict[str, Any]]:
 
 
 def latest_calibration(
-    data: DataDir, judge: str | None = None, *, official: bool | None = None
+    data: DataDir, judge: str | None = None, *, official: bool | None = None, track: str = "single_turn"
 ) -> dict[str, Any] | None:
-    """The newest calibration report, optionally of one judge id or only official judges.
+    """The newest calibration report of a track (`single_turn`: the checklist levels;
+    `conversation`: C1-C5), optionally of one judge id or only official judges.
 
     The About page shows `latest_calibration(data, official=True)`, or the report of the
     judge the results were made with.
@@ -67,7 +68,9 @@ def latest_calibration(
     reports = [
         r
         for r in calibration_reports(data)
-        if (judge is None or r.get("judge") == judge) and (official is None or bool(r.get("official")) == official)
+        if (judge is None or r.get("judge") == judge)
+        and (official is None or bool(r.get("official")) == official)
+        and r.get("track", "single_turn") == track
     ]
     return reports[-1] if reports else None
 
@@ -161,7 +164,10 @@ def write_heuristic_calibration(path: Path = SHIPPED_SUMMARY) -> Path:
 
 def report_table(report: Mapping[str, Any]) -> str:
     """A report (JSON-safe: missing figures are None) as the table `calibrate` prints."""
-    header = ("scope", "n", "kappa", "within-1", "exact", "harm recall", "harm precision", "judge − human")
+    conversations = report.get("track") == "conversation"
+    # On conversations a level is a severity (harmful 1, suboptimal 2, best 3): recall on 1 is Red recall.
+    harm = "red" if conversations else "harm"
+    header = ("scope", "n", "kappa", "within-1", "exact", f"{harm} recall", f"{harm} precision", "judge − human")
     rows = [header]
 
     def add(scope: str, f: Mapping[str, Any]) -> None:
@@ -179,6 +185,8 @@ def report_table(report: Mapping[str, Any]) -> str:
         )
 
     add("overall", report["overall"])
+    for question, figures in report.get("per_question", {}).items():
+        add(question, figures)
     for category, figures in report.get("per_category", {}).items():
         add(category, figures)
     if len(report.get("per_rater", {})) > 1:
@@ -187,19 +195,25 @@ def report_table(report: Mapping[str, Any]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    rated = "conversations (C1-C5; overall pools the five)" if conversations else "(item, reply) pairs"
     head = (
-        f"calibration of {report['judge']} on {report['pairs']} (item, reply) pairs, {report['ratings']} ratings "
+        f"calibration of {report['judge']} on {report['pairs']} {rated}, {report['ratings']} ratings "
         f"from {report['raters']} raters; unscored by the judge: {report['unscored']}"
     )
     out = [head, "", *lines]
+    first = report.get("first_question_turn")
+    if first:
+        same = pct(first.get("exact"))
+        out.append(f"\nfirst direct question at the same turn as the people's: {same} of {first['n']}")
     hh = report.get("human_human")
     if hh:
         out.append(
-            f"\nhuman–human ({hh['pairs']} pairs rated twice): kappa {num(hh['quadratic_kappa'])}, "
+            f"\nhuman–human ({hh['pairs']} {'questions' if conversations else 'pairs'} rated twice): "
+            f"kappa {num(hh['quadratic_kappa'])}, "
             f"within-one {pct(hh['within_one'])}, alpha {num(hh['alpha_ordinal'])}"
         )
     else:
-        out.append("\nhuman–human: no pair was rated by two people")
+        out.append(f"\nhuman–human: no {'conversation' if conversations else 'pair'} was rated by two people")
     models = report.get("models")
     if models:
         out.append(

@@ -17,7 +17,7 @@ from evaluator.calibration.agreement import (
     model_scores,
     ranking_tau,
 )
-from evaluator.calibration.ratings import CalibrationError, Pair
+from evaluator.calibration.ratings import CalibrationError, Pair, Rated
 from evaluator.calibration.variants import PARAPHRASES, VariantJudge, supports_variants
 from evaluator.clock import now_iso
 from evaluator.judge.panel import lower_median
@@ -85,13 +85,13 @@ def _failed(judged: Mapping[tuple[str, str], Any], pairs: Sequence[Pair]) -> int
 
 
 def _agreement_block(
-    pairs: Sequence[Pair], judge_levels: Sequence[int | None], verdicts: Sequence[Mapping[str, str] | None]
+    pairs: Sequence[Rated], judge_levels: Sequence[int | None], verdicts: Sequence[Mapping[str, str] | None]
 ) -> dict[str, Any]:
     human = [p.human_level for p in pairs]
     overall = level_figures(human, judge_levels)
     per_category: dict[str, Any] = {}
-    for category in sorted({p.item.category for p in pairs}):
-        chosen = [n for n, p in enumerate(pairs) if p.item.category == category]
+    for category in sorted({p.category for p in pairs}):
+        chosen = [n for n, p in enumerate(pairs) if p.category == category]
         per_category[category] = level_figures([human[n] for n in chosen], [judge_levels[n] for n in chosen]) | {
             "pairs": len(chosen),
             "unscored": sum(judge_levels[n] is None for n in chosen),
@@ -231,7 +231,7 @@ def build_report(
     judge_id: str,
     prompt_hash: str,
     official: bool,
-    pairs: Sequence[Pair],
+    pairs: Sequence[Rated],
     levels: Sequence[int | None],
     verdicts: Sequence[Mapping[str, str] | None],
     source: Mapping[str, Any] | None,

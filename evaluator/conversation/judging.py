@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from evaluator.backends.base import Backend, GenerationParams, Reply
+from evaluator.cache import Cache, judgement_keys
 from evaluator.conversation.dialogue import Dialogue
 from evaluator.conversation.offline import (
     ANSWERS,
@@ -258,7 +259,13 @@ def parse_conversation_verdict(text: str, dialogue: Dialogue, nonce: str) -> Con
     found = next((obj for obj in reversed(_json_objects(text)) if obj.get("nonce") == nonce), None)
     if found is None:
         raise ConversationVerdictError("no JSON object carrying this request's nonce")
-    answers_raw = found.get("answers")
+    return read_answers(found.get("answers"), found.get("first_question_turn"), dialogue)
+
+
+def read_answers(answers_raw: Any, first: Any, dialogue: Dialogue) -> ConversationAnswers:
+    """C1-C5 ({"C1": "best" or {"answer": "best", ...}, ...}) and the first direct question, checked
+    against the conversation: every question answered, n/a only where section 9 allows it. A
+    judge's verdict and a person's rating (evaluator.calibration) are read by the same rules."""
     if not isinstance(answers_raw, dict):
         raise ConversationVerdictError("'answers' is missing or not an object")
     answers: dict[str, str] = {}
@@ -271,7 +278,6 @@ def parse_conversation_verdict(text: str, dialogue: Dialogue, nonce: str) -> Con
         if value == "n/a" and not _na_allowed(dialogue, question):
             raise ConversationVerdictError(f"answer {question} may not be n/a for this conversation")
         answers[question] = value
-    first = found.get("first_question_turn")
     if first is not None and (
         isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= dialogue.model_turns
     ):
@@ -424,6 +430,46 @@ class ModelConversationJudge:
                 return ConversationJudgement(*base, None, unscored_reason=f"invalid_output: {exc}", raw=tuple(raw)), ""
             return None, str(exc)
         return ConversationJudgement(*base, answers, raw=tuple(raw)), ""
+
+
+class CachingConversationJudge:
+    """A conversation judge that answers from the cache what it ruled before (PROTOCOL section 5).
+
+    Keys are judgement_keys of (judge id, prompt hash, transcript hash, "conversation"): the
+    persona and every turn, never an id alone. Only scored verdicts are stored: a failed call or
+    an unusable verdict is asked again next time."""
+
+    def __init__(self, judge: ConversationJudge, cache: Cache) -> None:
+        self.inner = judge
+        self.cache = cache
+
+    @property
+    def id(self) -> str:
+        return self.inner.id
+
+    @property
+    def prompt_hash(self) -> str:
+        return self.inner.prompt_hash
+
+    def keys(self, dialogues: Sequence[Dialogue]) -> list[str]:
+        return judgement_keys(self.id, self.prompt_hash, [(transcript_hash(d), "conversation") for d in dialogues])
+
+    def judge(self, dialogues: Sequence[Dialogue]) -> list[ConversationJudgement]:
+        keys = self.keys(dialogues)
+        hits = self.cache.get_records(keys)
+        results: list[ConversationJudgement | None] = [
+            ConversationJudgement.from_json(hits[key]) if key in hits else None for key in keys
+        ]
+        pending = [n for n, found in enumerate(results) if found is None]
+        if pending:
+            try:
+                for n, verdict in zip(pending, self.inner.judge([dialogues[n] for n in pending]), strict=True):
+                    results[n] = verdict
+                    if verdict.scored:
+                        self.cache.put_record(keys[n], verdict.to_json())
+            finally:
+                self.cache.flush()
+        return [r for r in results if r is not None]
 
 
 def conversation_judge_for(judge: Judge) -> ConversationJudge:
