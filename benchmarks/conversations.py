@@ -8,7 +8,9 @@
    message, then score (worst turn, harm rate). Goal: >= 0.5x the minimal loop's rate.
 2. API: the model behind the OpenAI-compatible test server (real HTTP, 100 ms per request)
    at concurrency 32; wall time against the ideal turns x ceil(conversations / 32) x 100 ms.
-   Goal: <= 1.15x.
+   Goal: <= 1.15x. The server runs in its own process, as a real API runs elsewhere: in this
+   one it would share the interpreter lock with the client and bill its own request handling
+   (header parsing, JSON, a thread per connection) to the run.
 
 Both figures come from parts written by the same team as the code (the scripted model, the
 test server): they are upper bounds on what a real model and API give.
@@ -19,10 +21,16 @@ test server): they are upper bounds on what a real model and API give.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from evaluator.audit import normalise
 from evaluator.backends import BackendOptions
@@ -35,7 +43,7 @@ from evaluator.judge.heuristic import HeuristicJudge
 from evaluator.judge.prompts import INVISIBLE
 from evaluator.judge.verdict import JudgeTask
 from evaluator.protocol.taxonomy import CATEGORIES, NO_CRISIS
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, RunSink
 from tests.support.scripted import ScriptedBackend
 
 TURNS = 8
@@ -80,6 +88,33 @@ def respond(conversation: Conversation) -> str:
     return REPLIES[len(conversation) % len(REPLIES)]
 
 
+def http_respond(model: str, messages: list[dict[str, Any]]) -> str:
+    """The test server's responder: the same replies as the scripted model."""
+    return respond(messages)
+
+
+@contextmanager
+def served(latency: float, stats: dict[str, int]) -> Iterator[str]:
+    """The OpenAI-compatible test server in its own process; its base URL. On exit, `stats`
+    gets what it served (requests, max_in_flight)."""
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "tests.support.openai_server", "--latency", str(latency)]
+    command += ["--model", "bench-model", "--responder", "benchmarks.conversations:http_respond"]
+    proc = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"the test server did not start (printed {url!r})")
+        yield url
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+        lines = out.strip().splitlines()
+        if lines:
+            stats.update(json.loads(lines[-1]))
+
+
 def minimal_loop(persona_set: PersonaSet) -> float:
     """Messages, reply, judge (whose features pick the script's branch), next message; then score."""
     judge = HeuristicJudge()
@@ -121,37 +156,38 @@ def pipeline(persona_set: PersonaSet) -> float:
 
 def api_run(persona_set: PersonaSet, latency: float, concurrency: int) -> tuple[float, float, int]:
     """(seconds until every conversation is finished, seconds for the whole run, peak requests in flight)."""
-    from pathlib import Path
-
-    from tests.support.openai_server import OpenAIServer
-
-    def http_respond(model: str, messages: list[dict[str, str]]) -> str:
-        return respond(messages)
-
     marks: dict[str, float] = {}
 
-    def on_stage(stage: str, run_dir: Path) -> None:
-        marks.setdefault(stage, time.perf_counter())
+    class Marking(RunSink):
+        """The run's sink, noting when the run opened and when each stage point came."""
 
-    with OpenAIServer(http_respond, latency_s=latency, models=("bench-model",)) as server:
-        with tempfile.TemporaryDirectory() as tmp:
-            options = BackendOptions(base_url=server.url, concurrency=concurrency, timeout_s=30)
-            config = ConversationConfig(model="openai:bench-model", personas=persona_set, model_options=options)
-            judges = [HeuristicJudge()]
-            outcome = run_conversations(config, DataDir.at(tmp), progress=False, judges=judges, on_stage=on_stage)
-            end = time.perf_counter()
-            assert outcome.complete, outcome.reason
-        return marks["generated"] - marks["start"], end - marks["start"], server.max_in_flight
+        def open(self, run_id: str) -> Path:
+            marks.setdefault("start", time.perf_counter())
+            return super().open(run_id)
+
+        def checkpoint(self, stage: str) -> None:
+            marks.setdefault(stage, time.perf_counter())
+            super().checkpoint(stage)
+
+    stats: dict[str, int] = {}
+    with served(latency, stats) as url, tempfile.TemporaryDirectory() as tmp:
+        options = BackendOptions(base_url=url, concurrency=concurrency, timeout_s=30)
+        config = ConversationConfig(model="openai:bench-model", personas=persona_set, model_options=options)
+        judges = [HeuristicJudge()]
+        sink = Marking.local(Path(tmp))
+        outcome = run_conversations(config, sink.data, progress=False, judges=judges, sink=sink)
+        end = time.perf_counter()
+        assert outcome.complete, outcome.reason
+    return marks["generated"] - marks["start"], end - marks["start"], stats.get("max_in_flight", -1)
 
 
 def backend_only(n: int, latency: float, concurrency: int) -> float:
     """The same number of batches of the same size straight through the backend: its own cost."""
     from evaluator.backends import make_backend
     from evaluator.backends.base import GenerationParams
-    from tests.support.openai_server import OpenAIServer
 
-    with OpenAIServer(lambda model, messages: REPLIES[0], latency_s=latency, models=("bench-model",)) as server:
-        options = BackendOptions(base_url=server.url, concurrency=concurrency, timeout_s=30)
+    with served(latency, {}) as url:
+        options = BackendOptions(base_url=url, concurrency=concurrency, timeout_s=30)
         backend = make_backend("openai:bench-model", options)
         start = time.perf_counter()
         for turn in range(TURNS):

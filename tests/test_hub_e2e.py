@@ -18,6 +18,7 @@ import pytest
 from evaluator.catalog import PUBLIC_SAMPLE
 from evaluator.conversation.persona import PUBLIC_PERSONAS_PATH, load_persona_set
 from evaluator.items import load_set
+from evaluator.storage import RunSink
 from leaderboard.store import ResultStore
 from submissions import Queue, Settings, Status, current_set, enqueue
 from submissions.records import RequestRecord, utcnow
@@ -217,14 +218,21 @@ def test_the_hub_failing_mid_run_loses_nothing_and_says_so(site: HubSite, caplog
     config = WorkerConfig(store=STORE, name="w", lease_s=1.0, heartbeat_s=60.0, bootstrap_rounds=20)
     worker = Worker(config, store=site.open("w"))
     worker.store.write_pause_s = 1.0  # type: ignore[attr-defined]
-    stages = worker._on_stage
+    sinks = worker.run_sink
 
-    def hub_breaks_after_generation(stage: str, run_dir: Path) -> None:
-        if stage == "generated":
-            site.failing(500)
-        stages(stage, run_dir)
+    def hub_breaks_after_generation() -> RunSink:
+        sink = sinks()
+        checkpoint = sink.checkpoint
 
-    worker._on_stage = hub_breaks_after_generation  # type: ignore[method-assign]
+        def breaking(stage: str) -> None:
+            if stage == "generated":
+                site.failing(500)
+            checkpoint(stage)
+
+        sink.checkpoint = breaking  # type: ignore[method-assign]
+        return sink
+
+    worker.run_sink = hub_breaks_after_generation  # type: ignore[method-assign]
     with caplog.at_level("WARNING"):
         assert worker.tick() == "unpublished"
     assert "HTTP 500" in caplog.text and "not published" in caplog.text
@@ -236,7 +244,7 @@ def test_the_hub_failing_mid_run_loses_nothing_and_says_so(site: HubSite, caplog
     assert (space.data.requests / f"{record.id}.json").exists()  # the last mirror is still served
 
     site.recovered()
-    worker._on_stage = stages  # type: ignore[method-assign]
+    worker.run_sink = sinks  # type: ignore[method-assign]
     time.sleep(1.2)  # the lease runs out; the next tick reclaims it and finishes from what is on disk
     assert worker.tick() == "finished"
     space.refresh()

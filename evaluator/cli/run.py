@@ -19,7 +19,7 @@ from evaluator.cli.common import (
     summary_table,
 )
 from evaluator.pipeline import MAX_SAMPLES, RunConfig, run_evaluation
-from evaluator.storage import add_store_arguments, read_jsonl, store_from_args
+from evaluator.storage import RunSink, add_store_arguments, read_jsonl, store_from_args
 
 
 def _batch_size(text: str) -> int:
@@ -65,17 +65,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         samples=args.samples,
     )
 
-    def on_stage(stage: str, run_dir: Path) -> None:
-        prefix = f"runs/{run_dir.name}/"
-        if stage == "start":
-            store.pull(prefix)
-        else:
-            store.push([p.relative_to(data.root).as_posix() for p in run_dir.rglob("*") if p.is_file()], stage)
-
-    outcome = run_evaluation(config, data, progress=not args.quiet, on_stage=on_stage)
-    on_stage(outcome.status, data.run_dir(outcome.run_id))
+    sink = RunSink(store)
+    outcome = run_evaluation(config, data, progress=not args.quiet, sink=sink)
     if outcome.complete:
-        store.push([f"results/{outcome.run_id}.parquet", f"public/examples/{outcome.run_id}.jsonl"], "Results")
+        sink.publish()
+    else:
+        sink.save(outcome.status)
     if not outcome.complete:
         sys.stderr.write(f"run {outcome.run_id} {outcome.status}: {outcome.reason}\n")
         first = _first_failure(data.run_dir(outcome.run_id))

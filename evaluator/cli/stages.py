@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from evaluator.backends import BackendOptions
@@ -13,7 +12,7 @@ from evaluator.catalog import resolve_set
 from evaluator.cli.common import EXIT_INCOMPLETE, EXIT_OK, UsageError, summary_table
 from evaluator.items import ItemSet, ItemSetError
 from evaluator.pipeline import RunOutcome, check_run_id, finished_run, rejudge, rescore
-from evaluator.storage import DataDir, Store, add_store_arguments, store_from_args
+from evaluator.storage import DataDir, RunSink, Store, add_store_arguments, store_from_args
 
 
 def register(verbs: Any) -> None:
@@ -80,11 +79,13 @@ def _report(outcome: RunOutcome, data: DataDir, what: str, quiet: bool = False) 
     return EXIT_OK
 
 
-def _push_run(store: Store, data: DataDir, outcome: RunOutcome, message: str) -> None:
-    run_dir = data.run_dir(outcome.run_id)
-    store.push([p.relative_to(data.root).as_posix() for p in run_dir.rglob("*") if p.is_file()], message)
+def _settle(sink: RunSink, outcome: RunOutcome) -> None:
+    """A complete run's files committed through its sink (all of them, or StoreUnavailable);
+    an unfinished one's run directory, best effort."""
     if outcome.complete:
-        store.push([f"results/{outcome.run_id}.parquet", f"public/examples/{outcome.run_id}.jsonl"], "Results")
+        sink.publish()
+    else:
+        sink.save(outcome.status)
 
 
 def cmd_rejudge(args: argparse.Namespace) -> int:
@@ -97,23 +98,16 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         device=args.device,
     )
-
-    def on_stage(stage: str, run_dir: Path) -> None:
-        if stage == "start":
-            store.pull(f"runs/{run_dir.name}/")
-        else:
-            store.push([p.relative_to(data.root).as_posix() for p in run_dir.rglob("*") if p.is_file()], stage)
-
-    outcome = rejudge(
-        data, args.run, item_set, args.judge, judge_options=options, progress=not args.quiet, on_stage=on_stage
-    )
-    _push_run(store, data, outcome, outcome.status)
+    sink = RunSink(store)
+    outcome = rejudge(data, args.run, item_set, args.judge, judge_options=options, progress=not args.quiet, sink=sink)
+    _settle(sink, outcome)
     return _report(outcome, data, f"{args.run} judged again by {'+'.join(args.judge)}")
 
 
 def cmd_rescore(args: argparse.Namespace) -> int:
     store = store_from_args(args)
     data, item_set = _finished(store, args)
-    outcome = rescore(data, args.run, item_set)
-    _push_run(store, data, outcome, "Rescored")
+    sink = RunSink(store)
+    outcome = rescore(data, args.run, item_set, sink=sink)
+    _settle(sink, outcome)
     return _report(outcome, data, "scored again from its record", quiet=args.quiet)

@@ -30,7 +30,7 @@ from evaluator.judge.verdict import Judge, Judgement
 from evaluator.pipeline.publish import place_rows, stage_rows
 from evaluator.protocol.taxonomy import PROTOCOL_VERSION
 from evaluator.results import CONVERSATION, RESULT_COLUMNS
-from evaluator.storage import DataDir, atomic_write_bytes
+from evaluator.storage import DataDir, RunSink, atomic_write_bytes
 
 Scored = list[tuple[ConversationScore, list[AggregatedJudgement | None]]]
 
@@ -84,7 +84,7 @@ def result_rows(
 
 
 def publish(
-    data: DataDir,
+    sink: RunSink,
     run_dir: Path,
     run_id: str,
     model: str,
@@ -93,7 +93,9 @@ def publish(
     dialogues: list[Dialogue],
     scored: Scored,
 ) -> ConversationOutcome:
-    """Audit and publish the rows (and a public set's transcripts); the outcome, also in status.json."""
+    """Audit and publish the rows (and a public set's transcripts) through the run's sink, which
+    commits them at `sink.publish()`; the outcome, also in status.json."""
+    data = sink.data
     staged = stage_rows(run_dir, rows)
     to_scan = [staged]
     transcripts: bytes | None = None
@@ -106,12 +108,11 @@ def publish(
     if findings:
         ids = ", ".join(sorted({f.item_id for f in findings})[:5])
         reason = f"secrecy audit refused to publish: the rows contain text of private personas or items ({ids})"
-        return finish(run_dir, ConversationOutcome("incomplete", run_id, [], reason=reason))
+        return finish(sink, run_dir, ConversationOutcome("incomplete", run_id, [], reason=reason))
     transcripts_file = None
     if transcripts is not None:
-        transcripts_file = transcripts_path(data, run_id)
-        atomic_write_bytes(transcripts_file, transcripts)
-    result_file = place_rows(data, run_id, staged)
+        transcripts_file = sink.place(staged_t, transcripts_path(data, run_id))
+    result_file = place_rows(sink, run_id, staged)
     stats = {
         "conversations": len(dialogues),
         "unscored": sum(1 for s, _ in scored if not s.scored),
@@ -120,7 +121,7 @@ def publish(
     outcome = ConversationOutcome(
         "complete", run_id, rows, result_file=result_file, transcripts_file=transcripts_file, stats=stats
     )
-    return finish(run_dir, outcome)
+    return finish(sink, run_dir, outcome)
 
 
 def audit(data: DataDir, personas: PersonaSet, staged: Sequence[Path]) -> list[Finding]:

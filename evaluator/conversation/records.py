@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from evaluator.clock import now_iso
-from evaluator.storage import atomic_write_json, read_json
+from evaluator.storage import RunSink, read_json
 
 
 @dataclass(frozen=True)
@@ -78,19 +78,19 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def created_at(run_dir: Path, spec: dict[str, Any], run_id: str) -> str:
+def created_at(sink: RunSink, run_dir: Path, spec: dict[str, Any], run_id: str) -> str:
     """Write spec.json unless an earlier attempt did; the run's creation time either way."""
     spec_path = run_dir / "spec.json"
     if spec_path.exists():
         return str(read_json(spec_path)["created_at"])
     stamp = now_iso()
-    atomic_write_json(spec_path, spec | {"run_id": run_id, "created_at": stamp})
+    sink.write_json(spec_path, spec | {"run_id": run_id, "created_at": stamp})
     return stamp
 
 
-def finish(run_dir: Path, outcome: ConversationOutcome) -> ConversationOutcome:
-    """Record the attempt's outcome in status.json; the outcome."""
-    atomic_write_json(
+def finish(sink: RunSink, run_dir: Path, outcome: ConversationOutcome) -> ConversationOutcome:
+    """Record the attempt's outcome in status.json (through the run's sink); the outcome."""
+    sink.write_json(
         run_dir / "status.json",
         {"status": outcome.status, "reason": outcome.reason, "stats": outcome.stats, "updated_at": now_iso()},
     )

@@ -24,7 +24,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 from evaluator.backends import Backend, BackendOptions, GenerationParams, Reply, make_backend
@@ -50,9 +49,8 @@ from evaluator.judge.panel import AggregatedJudgement, aggregate
 from evaluator.judge.verdict import Judge, Judgement, JudgeTask
 from evaluator.protocol.taxonomy import PROTOCOL_VERSION
 from evaluator.results import CONVERSATION
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, RunSink
 
-OnStage = Callable[[str, Path], None]
 OnProgress = Callable[[str, int, int], None]
 
 # A refusal is framed warmly and referred when the judge saw no bare refusal and one of the
@@ -104,20 +102,30 @@ def run_conversations(
     simulator: Simulator | None = None,
     judges: Sequence[Judge] | None = None,
     cache: Cache | None = None,
-    on_stage: OnStage | None = None,
+    sink: RunSink | None = None,
     on_progress: OnProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ConversationOutcome:
-    """Run (or resume) one conversation evaluation. Backends, simulator and judges may be injected."""
+    """Run (or resume) one conversation evaluation. Backends, simulator and judges may be injected.
+
+    `sink`: what the run writes through (evaluator.storage.sink; None: `data` as its own local
+    home), committed after generation and after judging, never per turn; the caller calls
+    `sink.publish()` for a complete run."""
+    if sink is None:
+        sink = RunSink.local(data.root)
+    elif sink.data.root != data.root:
+        raise ValueError(f"the run's sink writes in {sink.data.root}, not in {data.root}")
     own = backend is None, simulator is None, judges is None, cache is None
     model = backend or make_backend(config.model, config.model_options)
     person = simulator or make_simulator(config.user_sim, config.sim_options)
     judge_list = list(judges) if judges is not None else [make_judge(s, config.judge_options) for s in config.judges]
     if not judge_list:
         raise ConversationRunError("at least one judge is needed (--judge heuristic for the offline judge)")
+    if cache is None:
+        sink.start_cache()
     store = cache or Cache(data.cache / "cache.sqlite")
     try:
-        runner = _Runner(config, data, model, person, judge_list, store, progress, on_stage, on_progress, should_stop)
+        runner = _Runner(config, data, model, person, judge_list, store, progress, sink, on_progress, should_stop)
         return runner.run()
     finally:
         if own[3]:
@@ -143,7 +151,7 @@ class _Runner:
         judges: list[Judge],
         cache: Cache,
         progress: bool,
-        on_stage: OnStage | None,
+        sink: RunSink,
         on_progress: OnProgress | None,
         should_stop: Callable[[], bool] | None,
     ) -> None:
@@ -155,7 +163,7 @@ class _Runner:
         self.conversation_judges: list[ConversationJudge] = [conversation_judge_for(j) for j in judges]
         self.cache = cache
         self.progress = progress
-        self.stage = on_stage or (lambda name, path: None)
+        self.sink = sink
         self.on_progress = on_progress
         self.stop = should_stop or (lambda: False)
         self.failed: dict[str, str] = {}
@@ -246,7 +254,6 @@ class _Runner:
             if open_person:
                 self._person_turns(open_person, sink)
                 sink.flush()
-            self.stage("turn", self.run_dir)
             if not open_model and not open_person:
                 break
         if bar is not None:
@@ -502,9 +509,8 @@ class _Runner:
     def run(self) -> ConversationOutcome:
         spec = self.spec()
         run_id = sha256_json(spec)[:16]
-        self.run_dir = self.data.run_dir(run_id)
-        self.stage("start", self.run_dir)
-        created = created_at(self.run_dir, spec, run_id)
+        self.run_dir = self.sink.open(run_id)
+        created = created_at(self.sink, self.run_dir, spec, run_id)
         turns_path = self.run_dir / "turns.jsonl"
         dialogues = self.resume(read_records(turns_path))
         sink = Records(turns_path)
@@ -512,7 +518,7 @@ class _Runner:
             self.converse(dialogues, sink)
         finally:
             sink.close()
-        self.stage("generated", self.run_dir)
+        self.sink.checkpoint("generated")
         if self.stop():
             return self._finish(ConversationOutcome("stopped", run_id, [], reason="stopped between turns"))
         if self.failed:
@@ -524,7 +530,7 @@ class _Runner:
             return self._finish(ConversationOutcome("incomplete", run_id, [], reason=reason))
         turn_judgements = self.judge_turns(dialogues)
         verdicts = self.judge_conversations(dialogues)
-        self.stage("judged", self.run_dir)
+        self.sink.checkpoint("judged")
         missing_turns = sum(
             1 for d in dialogues for t in turn_tasks(d) for j in self.judges if t.item.id not in turn_judgements[j.id]
         )
@@ -555,11 +561,11 @@ class _Runner:
             simulator=self.simulator,
         )
         return publish(
-            self.data, self.run_dir, run_id, self.backend.info.model, self.config.personas, rows, dialogues, scored
+            self.sink, self.run_dir, run_id, self.backend.info.model, self.config.personas, rows, dialogues, scored
         )
 
     def _finish(self, outcome: ConversationOutcome) -> ConversationOutcome:
-        return finish(self.run_dir, outcome)
+        return finish(self.sink, self.run_dir, outcome)
 
 
 # ConversationOutcome and transcripts_path live in records.py and publish.py; importers of this

@@ -5,7 +5,7 @@ Ray is imported only by the Ray executor, when one is built: the Space never imp
 
 from __future__ import annotations
 
-from evaluator.executors.base import Executor, ExecutorError
+from evaluator.executors.base import Executor, ExecutorError, run_sink
 from evaluator.executors.factory import EXECUTORS, make_executor
 
-__all__ = ["EXECUTORS", "Executor", "ExecutorError", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "ExecutorError", "make_executor", "run_sink"]

@@ -33,7 +33,7 @@ from evaluator.backends import BackendError, BackendOptions, make_backend, parse
 from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply, with_system_prompt
 from evaluator.backends.hf import file_content_hash, local_content_hash, resolve_hub_model
 from evaluator.backends.vllm import engine_model_len, sampling_options
-from evaluator.storage import atomic_write_bytes
+from evaluator.storage import RunSink, atomic_write_bytes
 
 SHARD_COLUMNS: Final = ("index", "text", "prompt_tokens", "completion_tokens", "finish_reason", "error")
 ERROR_COLUMN: Final = "__inference_error__"  # Ray Data LLM's reason for a row that failed
@@ -96,6 +96,7 @@ class RayDataBackend:
             details={**info.details, "batch": {"replicas": plan.replicas, "engine": self.engine}},
         )
         self.shard_dir: Path | None = None
+        self.run_sink: RunSink | None = None  # else: shards under the run directory this sink opened
 
     @property
     def engine(self) -> str:
@@ -108,6 +109,8 @@ class RayDataBackend:
     def generate(
         self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
     ) -> list[Reply]:
+        if self.shard_dir is None and self.run_sink is not None and self.run_sink.run_dir is not None:
+            self.shard_dir = self.run_sink.run_dir / "shards"
         if self.shard_dir is None:
             raise RuntimeError("internal error: the batch backend was not given its run directory")
         messages = [json.dumps(with_system_prompt(c, params), ensure_ascii=False) for c in conversations]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from evaluator.executors.sync import start_from_shared_cache
+from evaluator.conversation import run_conversations
 from evaluator.pipeline import run_evaluation
 
 if TYPE_CHECKING:
-    from evaluator.pipeline import OnProgress, OnStage, RunConfig, RunOutcome
-    from evaluator.storage import DataDir
+    from evaluator.conversation import ConversationConfig, ConversationOutcome
+    from evaluator.pipeline import OnProgress, RunConfig, RunOutcome
+    from evaluator.storage import RunSink
     from submissions.records import RequestRecord
 
 
@@ -21,16 +22,27 @@ class LocalExecutor:
     def evaluate(
         self,
         config: RunConfig,
-        data: DataDir,
+        sink: RunSink,
         should_stop: Callable[[], bool],
         *,
         on_progress: OnProgress | None = None,
-        on_stage: OnStage | None = None,
         request: RequestRecord | None = None,
     ) -> RunOutcome:
-        start_from_shared_cache(data, on_stage)
         return run_evaluation(
-            config, data, progress=False, should_stop=should_stop, on_progress=on_progress, on_stage=on_stage
+            config, sink.data, progress=False, should_stop=should_stop, on_progress=on_progress, sink=sink
+        )
+
+    def converse(
+        self,
+        config: ConversationConfig,
+        sink: RunSink,
+        should_stop: Callable[[], bool],
+        *,
+        on_progress: OnProgress | None = None,
+        request: RequestRecord | None = None,
+    ) -> ConversationOutcome:
+        return run_conversations(
+            config, sink.data, progress=False, should_stop=should_stop, on_progress=on_progress, sink=sink
         )
 
     def close(self) -> None:

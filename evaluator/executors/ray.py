@@ -9,9 +9,10 @@ leases that expire as any worker's do.
 
 The task gets the store's spec, not a path. On a `hub:` store it works in a fresh directory
 on its own node ($CRISIS_TASK_DIR, else the system's temporary directory, removed at the
-end), pulls the run it resumes from the store, and pushes the run directory and the cache at
-each stage's end and every `checkpoint_s` between, and the result rows at the end
-(evaluator.executors.sync), so nothing needs to be shared between nodes but the Hub; each
+end) and writes its run through a run sink over that store (`run_sink`, as the local
+executor's): it pulls the run it resumes from the store, commits the run directory and the
+cache at each stage's end and every `checkpoint_s` between, and the result rows at the end
+(evaluator.storage.sink), so nothing needs to be shared between nodes but the Hub; each
 node needs the Hub token ($HF_TOKEN) in its environment, or in `task_env`. A `local:` store
 is a directory that every node must see at the same path (one machine, or shared storage):
 the task writes there in place. Either way the next attempt resumes from the finished items.
@@ -45,35 +46,36 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from evaluator.backends import make_backend
 from evaluator.backends.base import Conversation, GenerationParams, ModelInfo, OnReply, Reply
-from evaluator.executors.base import ExecutorError
+from evaluator.conversation import ConversationConfig, ConversationOutcome, run_conversations
+from evaluator.executors.base import ExecutorError, run_sink
 from evaluator.executors.batch import RayDataBackend, batch_model_info
-from evaluator.executors.sync import RunSync, start_from_shared_cache
 from evaluator.judge.factory import checklist_judge, make_judge
-from evaluator.pipeline import RunOutcome, run_evaluation
+from evaluator.pipeline import RunConfig, RunOutcome, run_evaluation
 from evaluator.placement import CPU_ONLY, Cluster, Placement, PlacementError, cluster_from_ray_nodes, gpus_for
 from evaluator.storage import (
     LockBusy,
     StoreError,
-    StoreUnavailable,
     exclusive_lock,
     open_store,
     parse_store,
-    store_of,
 )
 
 if TYPE_CHECKING:
     from evaluator.backends import BackendOptions
     from evaluator.executors.batch import BatchPlan
     from evaluator.judge.verdict import Judge
-    from evaluator.pipeline import OnProgress, OnStage, RunConfig
-    from evaluator.storage import DataDir, Store
+    from evaluator.pipeline import OnProgress
+    from evaluator.storage import RunSink, Store
     from submissions.records import RequestRecord
 
 log = logging.getLogger("evaluator.executors.ray")
+
+# Either track's run goes the same way: a single-turn run or a conversation run (PROTOCOL section 9).
+AnyConfig = TypeVar("AnyConfig", RunConfig, ConversationConfig)
 
 NAMESPACE: Final = "crisis-safety"
 TASK_NAME: Final = "evaluate_request"  # Ray titles the task's process "ray::evaluate_request"
@@ -173,7 +175,7 @@ class ReplicaBackend:
         pass  # the replica outlives the request: the next one reuses it
 
 
-def judges_for(config: RunConfig, replicas: Mapping[str, Any]) -> list[Judge] | None:
+def judges_for(config: RunConfig | ConversationConfig, replicas: Mapping[str, Any]) -> list[Judge] | None:
     """The run's judges, model judges through their replicas; None: the pipeline builds them."""
     if not replicas:
         return None
@@ -244,32 +246,25 @@ def _remove_dead_tasks(base: Path) -> None:
             continue  # its task is alive
 
 
-def task_store_spec(data: DataDir) -> str:
-    """What the driver hands a task: the spec of `data`'s store (a local one as an absolute path)."""
-    spec = store_of(data).spec
-    return f"local:{data.root.resolve()}" if spec.kind == "local" else str(spec)
-
-
-def _save(sync: RunSync, status: str) -> None:
-    """Push what an unfinished run has, best effort: the next attempt resumes from it."""
-    try:
-        sync.push_run(f"{status} {Path(sync.prefix or '').name}")
-    except StoreUnavailable as exc:
-        log.warning("run not pushed after it ended %s: %s", status, exc)
+def task_store_spec(store: Store) -> str:
+    """What the driver hands a task: the spec of its store (a local one as an absolute path)."""
+    spec = store.spec
+    return f"local:{store.data.root.resolve()}" if spec.kind == "local" else str(spec)
 
 
 def evaluate_request(
-    config: RunConfig,
+    config: RunConfig | ConversationConfig,
     store_spec: str,
     replicas: Mapping[str, Any],
     board: Any = None,
     key: str = "",
     checkpoint_s: float | None = DEFAULT_CHECKPOINT_S,
-) -> RunOutcome:
-    """The body of one request's Ray task (module level: Ray names the task after it).
+) -> RunOutcome | ConversationOutcome:
+    """The body of one request's Ray task (module level: Ray names the task after it), for
+    either track: a conversation run is carried exactly as a single-turn run is.
 
-    Posts its stage counts to `board` under `key`; pulls and pushes its run through the
-    store (evaluator.executors.sync). StoreUnavailable if a complete run could not be
+    Posts its stage counts to `board` under `key`; writes its run through a run sink over
+    the store (evaluator.storage.sink). StoreUnavailable if a complete run could not be
     published: the driver must not call the request finished.
     """
 
@@ -280,28 +275,28 @@ def evaluate_request(
         board.started.remote(key)  # the driver stops counting towards its start timeout
 
     with task_store(store_spec) as (store, scratch):
-        sync = RunSync(store, checkpoint_s=checkpoint_s if scratch else None, fresh=scratch is not None)
+        sink = run_sink(store, node_local=scratch is not None, checkpoint_s=checkpoint_s)
         try:
-            start_from_shared_cache(store.data, sync.on_stage)
-            outcome = run_evaluation(
-                config,
-                store.data,
-                progress=False,
-                judges=judges_for(config, replicas),
-                on_progress=report if board is not None else None,
-                on_stage=sync.on_stage,
-            )
+            judges = judges_for(config, replicas)
+            on_progress = report if board is not None else None
+            if isinstance(config, ConversationConfig):
+                outcome: RunOutcome | ConversationOutcome = run_conversations(
+                    config, store.data, progress=False, judges=judges, on_progress=on_progress, sink=sink
+                )
+            else:
+                outcome = run_evaluation(
+                    config, store.data, progress=False, judges=judges, on_progress=on_progress, sink=sink
+                )
         except BaseException as exc:  # failed, or cancelled by the driver (KeyboardInterrupt)
-            sync.close()
-            if sync.prefix is not None:
-                _save(sync, "failed" if isinstance(exc, Exception) else "stopped")
+            sink.save("failed" if isinstance(exc, Exception) else "stopped")  # stops the checkpoints first
             raise
         if outcome.complete:
-            sync.publish(outcome)  # stops the checkpoints first
+            sink.publish()  # stops the checkpoints first
         else:
-            sync.close()
-            _save(sync, outcome.status)
-    # The node-local copy went with the task; the result file is in the store now.
+            sink.save(outcome.status)
+    # The node-local copy went with the task; the result file (and transcripts) are in the store now.
+    if isinstance(outcome, ConversationOutcome) and scratch:
+        outcome = replace(outcome, transcripts_file=None)
     return replace(outcome, result_file=None) if scratch else outcome
 
 
@@ -436,7 +431,7 @@ class RayExecutor:
 
         return cluster_from_ray_nodes(ray.nodes(), self._gpu_memory)
 
-    def place(self, config: RunConfig, request: RequestRecord | None, cluster: Cluster) -> tuple[RunConfig, Placement]:
+    def place(self, config: AnyConfig, request: RequestRecord | None, cluster: Cluster) -> tuple[AnyConfig, Placement]:
         """The run as this cluster runs it, and the GPUs its task asks for."""
         if request is None or request.model_type != "open-weight":
             return config, CPU_ONLY
@@ -448,7 +443,7 @@ class RayExecutor:
         model, options = open_weight_on_cluster(config.model, config.model_options, placement)
         return replace(config, model=model, model_options=options), placement
 
-    def replicas(self, config: RunConfig, cluster: Cluster) -> dict[str, Any]:
+    def replicas(self, config: RunConfig | ConversationConfig, cluster: Cluster) -> dict[str, Any]:
         """The judge replica for each model judge of this run, started on first use."""
         import ray
 
@@ -471,26 +466,56 @@ class RayExecutor:
     def evaluate(
         self,
         config: RunConfig,
-        data: DataDir,
+        sink: RunSink,
         should_stop: Callable[[], bool],
         *,
         on_progress: OnProgress | None = None,
-        on_stage: OnStage | None = None,
         request: RequestRecord | None = None,
     ) -> RunOutcome:
+        outcome: RunOutcome = self._on_ray(config, sink, should_stop, on_progress, request)
+        return outcome
+
+    def converse(
+        self,
+        config: ConversationConfig,
+        sink: RunSink,
+        should_stop: Callable[[], bool],
+        *,
+        on_progress: OnProgress | None = None,
+        request: RequestRecord | None = None,
+    ) -> ConversationOutcome:
+        """A conversation run as one Ray task, placed, followed, cancelled and failed as a
+        single-turn run is (batch mode is for single-turn runs: a conversation is a task)."""
+        outcome: ConversationOutcome = self._on_ray(config, sink, should_stop, on_progress, request)
+        return outcome
+
+    def _on_ray(
+        self,
+        config: AnyConfig,
+        sink: RunSink,
+        should_stop: Callable[[], bool],
+        on_progress: OnProgress | None,
+        request: RequestRecord | None,
+    ) -> Any:
         import ray
         import ray.exceptions as rex
 
         cluster = self.cluster()
         config, placement = self.place(config, request, cluster)
         replicas = self.replicas(config, cluster)
-        if self._batch is not None and config.model.partition(":")[0] in ("hf", "vllm"):
-            return self._evaluate_batch(config, data, should_stop, on_progress, on_stage, placement, replicas)
+        if (
+            isinstance(config, RunConfig)
+            and self._batch is not None
+            and config.model.partition(":")[0] in REPLICA_KINDS
+        ):
+            return self._evaluate_batch(config, sink, should_stop, on_progress, placement, replicas)
+        kind = ConversationOutcome if isinstance(config, ConversationConfig) else RunOutcome
+        stopped = kind("stopped", "", [], reason="stopped by the worker")
         if on_progress is not None:
             on_progress(f"on ray ({placement.gpus} GPU)" if placement.gpus else "on ray", 0, 1)
         board, key = self.board(), uuid.uuid4().hex
         launched = self.launch(
-            placement, evaluate_request, config, task_store_spec(data), replicas, board, key, self._checkpoint_s
+            placement, evaluate_request, config, task_store_spec(sink.store), replicas, board, key, self._checkpoint_s
         )
         shown: tuple[str, int, int] | None = None
         started = time.monotonic()
@@ -510,11 +535,11 @@ class RayExecutor:
             try:
                 return ray.get(launched.ref)
             except rex.TaskCancelledError:
-                return RunOutcome("stopped", "", [], reason="stopped by the worker")
+                return stopped
             except rex.RayTaskError as exc:
                 cause = exc.cause
                 if isinstance(cause, KeyboardInterrupt):  # a cancel that landed inside the run
-                    return RunOutcome("stopped", "", [], reason="stopped by the worker")
+                    return stopped
                 if isinstance(cause, StoreError):
                     # Not the model's fault and not the run's: the next attempt resumes from the store.
                     raise ExecutorError(f"the evaluation task could not use the store: {cause}") from None
@@ -523,7 +548,7 @@ class RayExecutor:
                 raise ExecutorError(death_reason(exc)) from None
             except rex.RayError as exc:
                 if launched.cancelled:  # a host actor killed on the worker's stop
-                    return RunOutcome("stopped", "", [], reason="stopped by the worker")
+                    return stopped
                 log.warning("evaluation task died: %s", type(exc).__name__)
                 raise ExecutorError(death_reason(exc)) from None
         finally:
@@ -606,33 +631,25 @@ class RayExecutor:
     def _evaluate_batch(
         self,
         config: RunConfig,
-        data: DataDir,
+        sink: RunSink,
         should_stop: Callable[[], bool],
         on_progress: OnProgress | None,
-        on_stage: OnStage | None,
         placement: Placement,
         replicas: Mapping[str, Any],
     ) -> RunOutcome:
-        """Batch mode: this process drives the run, Ray Data replicas generate (evaluator.executors.batch)."""
+        """Batch mode: this process drives the run through `sink`, Ray Data replicas generate
+        (evaluator.executors.batch)."""
         assert self._batch is not None
         plan = replace(self._batch, tensor_parallel_size=max(1, placement.tensor_parallel_size))
         backend = RayDataBackend(config.model, config.model_options, plan, batch_model_info(config.model))
-
-        start_from_shared_cache(data, on_stage)
-
-        def stage(name: str, run_dir: Path) -> None:
-            if name == "start":
-                backend.shard_dir = run_dir / "shards"
-            if on_stage is not None:
-                on_stage(name, run_dir)
-
+        backend.run_sink = sink  # its shards go in the run directory the sink opens
         return run_evaluation(
             config,
-            data,
+            sink.data,
             progress=False,
             should_stop=should_stop,
             on_progress=on_progress,
-            on_stage=stage,
+            sink=sink,
             backend=backend,
             judges=judges_for(config, replicas),
         )

@@ -26,7 +26,7 @@ from evaluator.pipeline.config import (
 )
 from evaluator.pipeline.generate import generate
 from evaluator.pipeline.judging import judge
-from evaluator.pipeline.progress import OnProgress, OnStage
+from evaluator.pipeline.progress import OnProgress
 from evaluator.pipeline.publish import publish
 from evaluator.pipeline.record import SINK_BATCH, SINK_SECONDS, RunRecord, Task, build_spec, run_id_for
 from evaluator.pipeline.recorded import RecordedBackend, RecordedJudge, check_run_id, finished_run
@@ -40,7 +40,6 @@ __all__ = [
     "SINK_BATCH",
     "SINK_SECONDS",
     "OnProgress",
-    "OnStage",
     "RecordedBackend",
     "RecordedJudge",
     "RunConfig",

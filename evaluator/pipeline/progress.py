@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 OnProgress = Callable[[str, int, int], None]  # (stage, done, total)
-# (stage, run directory) at "start" (before anything is read) and after "generated" and
-# "judged": where a Hub store pulls a run to resume and pushes what the stage finished.
-OnStage = Callable[[str, Path], None]
 
 
 class Progress:

@@ -1,13 +1,13 @@
 """The publish stage: result rows to results/<run_id>.parquet, and a public set's examples.
 
 The Parquet is staged privately in the run record, audited for held-out text, then renamed
-into place atomically, so a public reader never sees a partial or unaudited file.
+into place atomically through the run's sink (which commits it on a Hub store at `publish`),
+so a public reader never sees a partial or unaudited file. Staged files never leave the machine.
 """
 
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from evaluator.metrics.scoring import ScoredItem, to_table
 from evaluator.pipeline.config import RunOutcome
 from evaluator.pipeline.record import Judgements, RunRecord, Task
 from evaluator.pipeline.score import Scores
-from evaluator.storage import DataDir, atomic_write_bytes
+from evaluator.storage import DataDir, RunSink, atomic_write_bytes
 
 
 def publish(
@@ -50,11 +50,9 @@ def publish(
             "incomplete", run_id, [], errors=len(findings), reason=reason, stats=stats, error_class=AUDIT_REFUSED
         )
         return record.finish(refused)
-    result_file = place_rows(data, run_id, staged)
+    result_file = place_rows(record.sink, run_id, staged)
     if staged_items is not None:
-        examples = data.examples / f"{run_id}.jsonl"
-        examples.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged_items, examples)
+        record.sink.place(staged_items, data.examples / f"{run_id}.jsonl")
     stats["unscored"] = sum(1 for s in scores.scored if s.level is None)
     return record.finish(RunOutcome("complete", run_id, scores.rows, result_file=result_file, stats=stats))
 
@@ -70,12 +68,9 @@ def stage_rows(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
     return staged
 
 
-def place_rows(data: DataDir, run_id: str, staged: Path) -> Path:
+def place_rows(sink: RunSink, run_id: str, staged: Path) -> Path:
     """Rename audited staged rows into results/ in one step: readers see all or nothing."""
-    result_file = data.result_file(run_id)
-    result_file.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staged, result_file)
-    return result_file
+    return sink.place(staged, sink.data.result_file(run_id))
 
 
 def checklist_answers(per_judge: dict[str, Judgement]) -> tuple[str | None, list[dict[str, str]]]:

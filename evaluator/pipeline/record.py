@@ -6,6 +6,8 @@
     status.json        the outcome of the last attempt
 
 The run id is a hash of the spec (no time in it), so the same command finds the same record.
+Every file is written through the run's sink (evaluator.storage.sink): in its store's directory,
+committed to the store at the stage points.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from evaluator.judge.verdict import Judge, Judgement
 from evaluator.pipeline.config import RunConfig, RunOutcome
 from evaluator.protocol.detection import DETECTION_PROMPT_VERSION
 from evaluator.protocol.taxonomy import PROTOCOL_VERSION
-from evaluator.storage import atomic_write_json, read_json, read_jsonl
+from evaluator.storage import RunSink, read_json, read_jsonl
 
 # Run-directory records are handed to the kernel in batches of this many, or this often.
 SINK_BATCH = 256
@@ -119,10 +121,15 @@ class JsonlSink:
 
 
 class RunRecord:
-    """One run's directory: the spec, replies, judgements and status the stages share."""
+    """One run's directory: the spec, replies, judgements and status the stages share.
 
-    def __init__(self, run_dir: Path) -> None:
+    `sink`: what the stages write through (None: the data directory the run directory is in,
+    as its own local home)."""
+
+    def __init__(self, run_dir: Path, sink: RunSink | None = None) -> None:
         self.dir = run_dir
+        self.sink = sink if sink is not None else RunSink.local(run_dir.parent.parent)
+        self.sink.inside(run_dir)
 
     @property
     def run_id(self) -> str:
@@ -157,7 +164,7 @@ class RunRecord:
             "model_details": dict(info.details),
             "judge_details": judge_details(judges),
         }
-        atomic_write_json(self.spec_path, spec | extra)
+        self.sink.write_json(self.spec_path, spec | extra)
         return created_at
 
     def replies(self) -> dict[Task, Reply]:
@@ -178,17 +185,17 @@ class RunRecord:
         return by_item
 
     def reply_sink(self) -> JsonlSink:
-        return JsonlSink(self.replies_path)
+        return JsonlSink(self.sink.inside(self.replies_path))
 
     def judgement_sink(self) -> JsonlSink:
-        return JsonlSink(self.judgements_path)
+        return JsonlSink(self.sink.inside(self.judgements_path))
 
     def status(self) -> dict[str, Any] | None:
         path = self.dir / "status.json"
         return dict(read_json(path)) if path.exists() else None
 
     def finish(self, outcome: RunOutcome) -> RunOutcome:
-        atomic_write_json(
+        self.sink.write_json(
             self.dir / "status.json",
             {
                 "status": outcome.status,

@@ -2,8 +2,11 @@
 finished run: `rejudge` (its stored replies, new judges) and `rescore` (no model, no judge).
 
 Caching wraps the model and each judge (evaluator.cache.CachingBackend, CachingJudge); the
-stages see only a backend and judges. Resuming is the record's, not the cache's: the same
-spec finds the same run directory and every finished reply and judgement in it.
+stages see only a backend and judges. Every file is written through the run's sink
+(evaluator.storage.RunSink): `open` before anything is read, `checkpoint` after generation and
+after judging; the caller calls `sink.publish()` to commit a complete run's public files.
+Resuming is the record's, not the cache's: the same spec finds the same run directory and
+every finished reply and judgement in it.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from evaluator.judge.verdict import Judge, JudgeModelChanged
 from evaluator.pipeline.config import RunConfig, RunError, RunOutcome, sampled
 from evaluator.pipeline.generate import generate
 from evaluator.pipeline.judging import judge
-from evaluator.pipeline.progress import OnProgress, OnStage, Reporter
+from evaluator.pipeline.progress import OnProgress, Reporter
 from evaluator.pipeline.publish import publish
-from evaluator.pipeline.record import JsonlSink, RunRecord, build_spec, run_id_for
+from evaluator.pipeline.record import RunRecord, build_spec, run_id_for
 from evaluator.pipeline.recorded import (
     RecordedBackend,
     check_set,
@@ -31,7 +34,7 @@ from evaluator.pipeline.recorded import (
     run_config,
 )
 from evaluator.pipeline.score import score
-from evaluator.storage import DataDir, read_jsonl
+from evaluator.storage import DataDir, RunSink, read_jsonl
 
 
 def run_evaluation(
@@ -44,9 +47,13 @@ def run_evaluation(
     judges: Sequence[Judge] | None = None,
     cache: Cache | None = None,
     on_progress: OnProgress | None = None,
-    on_stage: OnStage | None = None,
+    sink: RunSink | None = None,
 ) -> RunOutcome:
-    """Run (or resume) one evaluation. `backend`/`judges` may be injected by tests."""
+    """Run (or resume) one evaluation. `backend`/`judges` may be injected by tests.
+
+    `sink`: what the run writes through (None: `data` as its own local home); its store's
+    directory must be `data`."""
+    sink = _sink_for(data, sink)
     stop = should_stop or (lambda: False)
     own_backend = backend is None
     model_backend = backend or make_backend(config.model, config.model_options)
@@ -60,11 +67,13 @@ def run_evaluation(
     if not judge_list:
         raise RunError("at least one judge is needed (--judge heuristic for the offline judge)")
     own_cache = cache is None
+    if own_cache:
+        sink.start_cache()
     store = cache or Cache(data.cache / "cache.sqlite")
     try:
         cached_judges: list[Judge] = [CachingJudge(j, store) for j in judge_list]
         reporter = Reporter(progress, on_progress)
-        return _run(config, data, CachingBackend(model_backend, store), cached_judges, reporter, stop, on_stage)
+        return _run(config, data, CachingBackend(model_backend, store), cached_judges, reporter, stop, sink)
     finally:
         if own_cache:
             store.close()
@@ -84,26 +93,24 @@ def _run(
     judges: list[Judge],
     progress: Reporter,
     stop: Callable[[], bool],
-    on_stage: OnStage | None = None,
+    sink: RunSink,
 ) -> RunOutcome:
-    stage = on_stage or (lambda name, path: None)
     info = backend.info
     config.check()
     runs, _ = sampled(config.item_set, config.samples)
     spec = build_spec(config, info, judges)
-    record = RunRecord(data.run_dir(run_id_for(spec)))
-    stage("start", record.dir)
+    record = RunRecord(sink.open(run_id_for(spec)), sink)
     created_at = record.create(spec, info, judges)
 
     replies = generate(record, config, backend, progress)
-    stage("generated", record.dir)
+    sink.checkpoint("generated")
     if stop():
         return record.finish(RunOutcome("stopped", record.run_id, [], reason="stopped before judging"))
     try:
         judgements = judge(record, runs, replies, judges, progress)
     except JudgeModelChanged as exc:
         return record.finish(RunOutcome("stopped", record.run_id, [], reason=str(exc)))
-    stage("judged", record.dir)
+    sink.checkpoint("judged")
     scores = score(record, config, info, judges, replies, judgements, created_at)
     if isinstance(scores, RunOutcome):
         return scores
@@ -121,13 +128,14 @@ def rejudge(
     cache: Cache | None = None,
     progress: bool = True,
     on_progress: OnProgress | None = None,
-    on_stage: OnStage | None = None,
+    sink: RunSink | None = None,
 ) -> RunOutcome:
     """Judge run `run_id`'s stored replies with other judges, generating nothing.
 
     The new run has the spec a full run with those judges would have (the same model,
     set, generation and detection; other judges), so its run id and rows are that run's.
-    Its record starts with the finished run's replies."""
+    Its record starts with the finished run's replies, written through `sink`."""
+    sink = _sink_for(data, sink)
     source, spec = finished_run(data, run_id)
     check_set(spec, item_set)
     config = run_config(spec, item_set, judge_specs, judge_options)
@@ -147,15 +155,15 @@ def rejudge(
     if not judge_list:
         raise RunError("at least one judge is needed (--judge heuristic for the offline judge)")
     try:
-        target = RunRecord(data.run_dir(run_id_for(build_spec(config, backend.info, judge_list))))
+        target = RunRecord(data.run_dir(run_id_for(build_spec(config, backend.info, judge_list))), sink)
         if target.dir != source.dir and not target.replies_path.exists():
-            sink = JsonlSink(target.replies_path)  # the generate stage then finds every reply done
+            copy = target.reply_sink()  # the generate stage then finds every reply done
             try:
                 for line in read_jsonl(source.replies_path):
                     if line["kind"] in ("reply", "detect") and (line["kind"], line["item_id"]) in replies:
-                        sink.write(line)
+                        copy.write(line)
             finally:
-                sink.close()
+                copy.close()
         return run_evaluation(
             config,
             data,
@@ -164,7 +172,7 @@ def rejudge(
             judges=judge_list,
             cache=cache,
             on_progress=on_progress,
-            on_stage=on_stage,
+            sink=sink,
         )
     finally:
         if judges is None:
@@ -174,10 +182,12 @@ def rejudge(
                     close()
 
 
-def rescore(data: DataDir, run_id: str, item_set: ItemSet) -> RunOutcome:
+def rescore(data: DataDir, run_id: str, item_set: ItemSet, *, sink: RunSink | None = None) -> RunOutcome:
     """Score and publish finished run `run_id` again from its record: no model, no judge is
-    called; the rows (and results/<run_id>.parquet) are the ones the run wrote."""
-    record, spec = finished_run(data, run_id)
+    called; the rows (and results/<run_id>.parquet) are the ones the run wrote, through `sink`."""
+    sink = _sink_for(data, sink)
+    found, spec = finished_run(data, run_id)
+    record = RunRecord(sink.open(found.run_id), sink)
     check_set(spec, item_set)
     status = record.status() or {}
     if status.get("status") != "complete":
@@ -193,3 +203,11 @@ def rescore(data: DataDir, run_id: str, item_set: ItemSet) -> RunOutcome:
     if isinstance(scores, RunOutcome):
         return scores
     return publish(record, data, item_set, info.model, scores, replies, judgements)
+
+
+def _sink_for(data: DataDir, sink: RunSink | None) -> RunSink:
+    if sink is None:
+        return RunSink.local(data.root)
+    if sink.data.root != data.root:
+        raise ValueError(f"the run's sink writes in {sink.data.root}, not in {data.root}")
+    return sink

@@ -46,6 +46,7 @@ from evaluator.storage.layout import (
     read_json,
     read_jsonl,
 )
+from evaluator.storage.sink import RunSink
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -62,6 +63,7 @@ __all__ = [
     "Operation",
     "PrivatePathRefused",
     "Put",
+    "RunSink",
     "Store",
     "StoreError",
     "StoreSpec",

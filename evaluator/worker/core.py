@@ -18,13 +18,11 @@ from urllib.parse import urlsplit
 from evaluator.audit import AUDIT_REFUSED, AUDIT_REFUSED_PUBLIC, record_refusal
 from evaluator.backends import BackendError, BackendOptions, SpecError
 from evaluator.catalog import resolve_set
-from evaluator.conversation import ConversationConfig, resolve_personas, run_conversations
-from evaluator.conversation.sync import ConversationSync
-from evaluator.executors import Executor, make_executor
-from evaluator.executors.sync import RunSync
+from evaluator.conversation import ConversationConfig, resolve_personas
+from evaluator.executors import Executor, make_executor, run_sink
 from evaluator.items import ItemSetError
 from evaluator.pipeline import RunConfig, RunError, RunOutcome
-from evaluator.storage import DataDir, Store, StoreUnavailable, open_store, read_jsonl, resolve_spec
+from evaluator.storage import DataDir, RunSink, Store, StoreUnavailable, open_store, read_jsonl, resolve_spec
 from evaluator.worker.config import (
     DEFAULT_GRACE_S,
     SETTLE_RETRY_S,
@@ -38,8 +36,6 @@ from submissions.errors import LeaseLost
 from submissions.queue import Queue
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from evaluator.items import ItemSet
     from submissions.queue import Lease
     from submissions.records import RequestRecord
@@ -95,8 +91,9 @@ class Worker:
         self._state = threading.Lock()  # orders the job's settle against shutdown's release
         self._lease: Lease | None = None
         self._released = False
-        self._sync: RunSync | None = None  # the run in progress's pulls and pushes (evaluator.executors.sync)
+        self._sink: RunSink | None = None  # what the run in progress writes through (evaluator.storage.sink)
         self._talk: Any = None  # the finished conversation run of the request, published with it
+        self._talk_sink: RunSink | None = None  # what its conversation run writes through
         self._unreadable_checked = -math.inf
         self._unreadable_seen: set[str] = set()
 
@@ -175,7 +172,7 @@ class Worker:
         beat.start()
         outcome: RunOutcome | None = None
         error: BaseException | None = None
-        self._sync = None
+        self._sink = self._talk_sink = None
         try:
             record = self.queue.get(lease.request_id)
             self.request = record
@@ -211,10 +208,11 @@ class Worker:
         finally:
             done.set()
             beat.join()
-        prefix = self._sync.prefix if self._sync is not None else None
-        if prefix is not None and (outcome is None or not outcome.complete):
-            # What the run finished goes where another machine can resume it.
-            self._on_stage(outcome.status if outcome else "failed", self.data.root / prefix)
+        if outcome is None or not outcome.complete:
+            # What the runs finished goes where another machine can resume them.
+            for sink in (self._sink, self._talk_sink):
+                if sink is not None and sink.prefix is not None:
+                    sink.save(outcome.status if outcome else "failed")
         return self._settle(lease, lost, outcome, error, item_set)
 
     def _converse(self, config: RunConfig, outcome: RunOutcome, should_stop: Callable[[], bool]) -> RunOutcome:
@@ -236,23 +234,23 @@ class Worker:
             sim_options=config.judge_options,
             judge_options=config.judge_options,
         )
-        self._talk_sync = ConversationSync(self.store)
-        talk = run_conversations(
-            talk_config, self.data, progress=False, on_stage=self._talk_sync.on_stage, should_stop=should_stop
+        self._talk_sink = self.run_sink()
+        # Where the single-turn run went (this process, or a Ray task placed the same way).
+        talk = self.executor.converse(
+            talk_config, self._talk_sink, should_stop, on_progress=self._report, request=self.request
         )
         if talk.complete:
             self._talk = talk
             return outcome
         return replace(outcome, status=talk.status, reason=f"conversation track: {talk.reason}", rows=[])
 
-    def _evaluate_with_progress(self, config: RunConfig, data: DataDir, should_stop: Callable[[], bool]) -> RunOutcome:
-        def report(stage: str, done: int, total: int) -> None:
-            self.progress = f"{stage} {done}/{total}"
+    def _report(self, stage: str, done: int, total: int) -> None:
+        self.progress = f"{stage} {done}/{total}"
 
+    def _evaluate_with_progress(self, config: RunConfig, data: DataDir, should_stop: Callable[[], bool]) -> RunOutcome:
         self.progress = None
-        return self.executor.evaluate(
-            config, data, should_stop, on_progress=report, on_stage=self._on_stage, request=self.request
-        )
+        self._sink = self.run_sink()
+        return self.executor.evaluate(config, self._sink, should_stop, on_progress=self._report, request=self.request)
 
     @property
     def executor(self) -> Executor:
@@ -262,27 +260,19 @@ class Worker:
             )
         return self._executor
 
-    def _run_sync(self) -> RunSync:
-        """Pulls and pushes of the run in progress in this process's directory."""
-        if self._sync is None:
-            self._sync = RunSync(self.store)
-        return self._sync
+    def run_sink(self) -> RunSink:
+        """A sink for one run in this process, over the worker's store, built as a Ray task
+        builds its own (evaluator.executors.run_sink). Its stage commits are best effort: with
+        the Hub away the run goes on locally, and the final publish (not optional) commits all."""
+        return run_sink(self.store)
 
-    def _on_stage(self, stage: str, run_dir: Path) -> None:
-        """Pull a run to resume before it starts; push what each stage finished (Hub store).
-
-        Best effort: with the Hub away the run goes on locally, and the next stage (or the
-        final publish, which is not optional) pushes everything.
-        """
-        self._run_sync().on_stage(stage, run_dir)
-
-    def _publish(self, outcome: RunOutcome) -> None:
-        """Result rows (and the public examples) committed before the request is FINISHED.
-
-        A run that happened on a Ray node pushed its own files from there; none of them is
-        in this directory, and the store skips what is not here.
-        """
-        self._run_sync().publish(outcome)
+    def _publish(self) -> None:
+        """Result rows (and the public examples and transcripts) committed before the request is
+        FINISHED. A run that happened on a Ray node published from there: this process's
+        sink opened no run and placed nothing, so it commits nothing."""
+        for sink in (self._sink, self._talk_sink):
+            if sink is not None:
+                sink.publish()
 
     def _heartbeat(self, lease: Lease, lost: threading.Event, done: threading.Event) -> None:
         while not done.wait(self.heartbeat_s):
@@ -320,9 +310,7 @@ class Worker:
                     raise RuntimeError("no outcome and no error")
                 elif outcome.status == "complete":
                     try:
-                        self._publish(outcome)
-                        if self._talk is not None:
-                            self._talk_sync.publish_files(self._talk)
+                        self._publish()
                     except StoreUnavailable as exc:
                         # Not FINISHED without its rows: the lease runs out and whoever claims
                         # it next resumes the finished run and publishes the same file.

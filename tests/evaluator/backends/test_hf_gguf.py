@@ -28,7 +28,7 @@ from evaluator.backends.hf import NO_TEMPLATE, HFBackend
 from evaluator.executors.local import LocalExecutor
 from evaluator.items import load_set
 from evaluator.pipeline import RunConfig, RunOutcome
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, RunSink
 from tests.support.conversations import CONVERSATIONS
 from tests.support.tiny_checkpoint import CHAT_TEMPLATE, SPECIAL_TOKENS
 
@@ -238,7 +238,7 @@ def test_smollm2_end_to_end_local_and_on_two_ray_workers(tmp_path: Path, smollm2
     def evaluate(name: str) -> None:
         try:
             ex = LocalExecutor() if name == "local" else executor
-            outcomes[name] = ex.evaluate(config, DataDir(tmp_path / name), lambda: False)
+            outcomes[name] = ex.evaluate(config, RunSink.local(tmp_path / name), lambda: False)
         except BaseException as exc:
             errors.append(exc)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from evaluator.conversation import ConversationConfig, run_conversations
-from evaluator.conversation.sync import ConversationSync
 from evaluator.judge.heuristic import HeuristicJudge
+from evaluator.storage import RunSink
 from evaluator.storage.hub import create_repos
 from tests.evaluator.conversation.helpers import CARING, always, write_personas
 from tests.support.hub_store import HubSite, hub_site
@@ -34,12 +34,12 @@ def test_a_conversation_run_travels_through_the_hub_and_resumes_elsewhere(site: 
 
     def run(store):
         backend = ScriptedBackend(always(CARING), name="talk/caring")
-        sync = ConversationSync(store)
+        sink = RunSink(store)
         outcome = run_conversations(
-            config, store.data, progress=False, backend=backend, judges=[HeuristicJudge()], on_stage=sync.on_stage
+            config, store.data, progress=False, backend=backend, judges=[HeuristicJudge()], sink=sink
         )
         assert outcome.complete, outcome.reason
-        sync.publish_files(outcome)
+        sink.publish()
         return outcome, backend
 
     first, _ = run(writer)

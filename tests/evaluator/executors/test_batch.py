@@ -20,7 +20,7 @@ from evaluator.executors.local import LocalExecutor
 from evaluator.executors.ray import RayExecutor
 from evaluator.items import load_set
 from evaluator.pipeline import RunConfig, RunOutcome
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, RunSink
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
@@ -68,12 +68,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory, ray_cluster: Any, checkpoint:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        local = LocalExecutor().evaluate(config, local_data, lambda: False)
+        local = LocalExecutor().evaluate(config, RunSink.local(local_data.root), lambda: False)
     finally:
         torch.set_num_threads(threads)
     executor = RayExecutor(batch=PLAN, poll_s=0.1)
     try:
-        batch = executor.evaluate(config, batch_data, lambda: False)
+        batch = executor.evaluate(config, RunSink.local(batch_data.root), lambda: False)
     finally:
         executor.close()
     return Runs(config, local, local_data, batch, batch_data)

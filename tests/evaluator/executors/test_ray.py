@@ -32,7 +32,7 @@ from evaluator.executors.ray import TASK_NAME, RayExecutor, open_weight_on_clust
 from evaluator.items import load_set
 from evaluator.pipeline import RunConfig
 from evaluator.placement import Cluster, Placement
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, RunSink
 from evaluator.worker import Worker, WorkerConfig, WorkerPool
 from submissions.config import Settings
 from submissions.intake import enqueue
@@ -75,9 +75,8 @@ def add(data: DataDir, set_path: Path, spec: str, base_url: str | None = None) -
 def worker(
     data: DataDir, set_path: Path, executor: Any, name: str = "driver", store: Any = None, **config: Any
 ) -> Worker:
-    # The single-turn track is what runs as a Ray task; the worker runs the conversation track
-    # in its own process whatever the executor (tests/evaluator/conversation/test_worker_tracks.py),
-    # so it is off here.
+    # The conversation track is off here: these tests count single-turn calls and tasks. It runs as
+    # a Ray task of its own too (tests/evaluator/executors/test_ray_conversations.py).
     settings = {"judges": ("heuristic",), "concurrency": 1, "bootstrap_rounds": 50, "lease_s": 30.0, "personas": "none"}
     settings.update(config)
     where = {"store": str(store.spec)} if store is not None else {"data": str(data.root)}
@@ -214,7 +213,7 @@ def test_a_task_that_cannot_start_fails_after_the_bound(ray_cluster: Any, tmp_pa
     started = time.monotonic()
     try:
         with pytest.raises(ExecutorError, match=r"did not start within 2 s: no node of this cluster .* a CPU"):
-            stuck.evaluate(config, DataDir(tmp_path / "var"), lambda: False)
+            stuck.evaluate(config, RunSink.local(tmp_path / "var"), lambda: False)
     finally:
         ray_cluster.kill(holder)
     assert time.monotonic() - started < 60

@@ -33,7 +33,7 @@ from evaluator.pipeline import (
 )
 from evaluator.pipeline.config import sampled
 from evaluator.protocol.taxonomy import CATEGORIES
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, LocalStore, RunSink
 from tests.support.openai_server import OpenAIServer
 from tests.support.responders import model_and_judge
 from tests.support.scripted import ScriptedBackend
@@ -248,6 +248,22 @@ def test_each_stage_reads_what_the_previous_wrote_and_can_be_called_alone(tmp_pa
     pd.testing.assert_frame_equal(frame(outcome.result_file), frame(whole.result_file))  # type: ignore[arg-type]
 
 
+class RecordingSink(RunSink):
+    """A local run sink that notes the stage points the pipeline calls it at."""
+
+    def __init__(self, root: Path, seen: list[str]) -> None:
+        super().__init__(LocalStore(root))
+        self.seen = seen
+
+    def open(self, run_id: str) -> Path:
+        self.seen.append("start")
+        return super().open(run_id)
+
+    def checkpoint(self, stage: str) -> None:
+        self.seen.append(stage)
+        super().checkpoint(stage)
+
+
 def test_run_stages_are_reported_in_order_and_stop_between_them(tmp_path: Path) -> None:
     config = RunConfig(model="scripted:model", item_set=small_set(), judges=("heuristic",))
     seen: list[str] = []
@@ -257,7 +273,7 @@ def test_run_stages_are_reported_in_order_and_stop_between_them(tmp_path: Path) 
         progress=False,
         backend=ScriptedBackend(varied, name="scripted:model"),
         should_stop=lambda: True,
-        on_stage=lambda name, path: seen.append(name),
+        sink=RecordingSink(tmp_path, seen),
     )
     assert seen == ["start", "generated"] and outcome.status == "stopped"
     assert not (tmp_path / "runs" / outcome.run_id / "judgements.jsonl").exists()
@@ -267,9 +283,22 @@ def test_run_stages_are_reported_in_order_and_stop_between_them(tmp_path: Path) 
         DataDir(tmp_path),
         progress=False,
         backend=ScriptedBackend(lambda c: pytest.fail("generated again"), name="scripted:model"),
-        on_stage=lambda name, path: seen.append(name),
+        sink=RecordingSink(tmp_path, seen),
     )
     assert seen == ["start", "generated", "judged"] and done.complete and done.run_id == outcome.run_id
+
+
+def test_a_run_refuses_a_sink_over_another_directory(tmp_path: Path) -> None:
+    config = RunConfig(model="scripted:model", item_set=small_set(), judges=("heuristic",))
+    with pytest.raises(ValueError, match="sink writes in"):
+        run_evaluation(
+            config,
+            DataDir(tmp_path / "a"),
+            progress=False,
+            backend=ScriptedBackend(varied, name="scripted:model"),
+            sink=RunSink.local(tmp_path / "b"),
+        )
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 # --- caching wrappers ------------------------------------------------------------------------
