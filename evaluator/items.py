@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
 
 from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, DOMAINS, ITEM_SIGNALS, ROLES, TRACKS
+from evaluator.storage.layout import JsonLineError, iter_jsonl
 
 MAX_ID_LENGTH: Final = 200
 VISIBILITIES: Final = ("public", "private")
@@ -258,18 +259,17 @@ class _Parse(Protocol[R_co]):
     def __call__(self, obj: Any, *, source: str, line: int | None) -> R_co: ...
 
 
+def _json_lines(lines: Iterable[str], source: str, error: type[ItemSetError]) -> Iterator[tuple[int, Any]]:
+    try:
+        yield from iter_jsonl(lines, on_bad="raise")
+    except JsonLineError as exc:
+        raise error(f"{source} line {exc.number}: invalid JSON ({exc.reason})") from None
+
+
 def iter_jsonl_records(lines: Iterable[str], source: str, parse: _Parse[R], error: type[ItemSetError]) -> Iterator[R]:
     """Records (items, personas) from JSONL lines by `parse`; blank lines skipped, an id twice refused."""
     seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise error(f"{source} line {number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        except RecursionError:
-            raise error(f"{source} line {number}: invalid JSON (nested too deeply)") from None
+    for number, obj in _json_lines(lines, source, error):
         record = parse(obj, source=source, line=number)
         if record.id in seen:
             raise error(

@@ -18,7 +18,7 @@ import orjson
 import pandas as pd
 
 from evaluator.protocol.taxonomy import CATEGORIES
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, iter_jsonl
 from leaderboard.hidden import read_hidden
 from leaderboard.links import plain_text
 
@@ -51,13 +51,7 @@ def _run_files(data: DataDir) -> list[Path]:
 def _records(path: Path) -> Any:
     """The public records of one run file, skipping torn, oversized or non-public lines."""
     with open(path, "rb") as fh:
-        for line in fh:
-            if len(line) > MAX_LINE_BYTES or not line.endswith(b"\n"):
-                continue
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
+        for _, record in iter_jsonl(fh, whole_lines=True, max_line_bytes=MAX_LINE_BYTES, loads=orjson.loads):
             if isinstance(record, dict) and record.get("set_visibility") == "public":
                 yield record
 

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 from evaluator.backends.base import BackendError, Conversation, GenerationParams, ModelInfo, OnReply, Reply
 from evaluator.protocol.detection import detection_messages
+from evaluator.storage import JsonLineError, iter_jsonl
 
 if TYPE_CHECKING:
     from evaluator.items import ItemSet
@@ -72,15 +73,10 @@ def read_replay_file(path: Path) -> tuple[dict[str, tuple[str, str | None]], str
     digest = hashlib.sha256()
     records: dict[str, tuple[str, str | None]] = {}
     with path.open("rb") as handle:
-        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):
-            digest.update(raw)
-            if len(raw) > MAX_LINE_BYTES:
-                raise BackendError(f"replay: {name} line {number}: longer than {MAX_LINE_BYTES} bytes")
-            if not raw.strip():
-                continue
+        for number, obj in _json_lines(handle, digest, name):
             if len(records) >= MAX_RECORDS:
                 raise BackendError(f"replay: {name}: more than {MAX_RECORDS} lines")
-            item_id, reply, detection = _parse_line(raw, f"replay: {name} line {number}")
+            item_id, reply, detection = _parse_record(obj, f"replay: {name} line {number}")
             if item_id in records:
                 raise BackendError(f"replay: {name} line {number}: item {item_id!r} appears twice")
             records[item_id] = (reply, detection)
@@ -89,11 +85,26 @@ def read_replay_file(path: Path) -> tuple[dict[str, tuple[str, str | None]], str
     return records, digest.hexdigest()
 
 
-def _parse_line(raw: bytes, where: str) -> tuple[str, str, str | None]:
+def _json_lines(handle: BinaryIO, digest: Any, name: str) -> Iterator[tuple[int, Any]]:
+    """The file's JSON lines, every byte of it (blank lines too) going into `digest`."""
+
+    def hashed() -> Iterator[bytes]:
+        for raw in iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""):
+            digest.update(raw)
+            yield raw
+
     try:
-        obj: Any = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BackendError(f"{where}: not a JSON object") from None
+        yield from iter_jsonl(hashed(), on_bad="raise", max_line_bytes=MAX_LINE_BYTES, loads=_strict_utf8_json)
+    except JsonLineError as exc:
+        problem = "not a JSON object" if exc.kind == "json" else exc.detail
+        raise BackendError(f"replay: {name} line {exc.number}: {problem}") from None
+
+
+def _strict_utf8_json(raw: bytes) -> Any:
+    return json.loads(raw.decode("utf-8"))  # json.loads(bytes) would also take UTF-16 and -32
+
+
+def _parse_record(obj: Any, where: str) -> tuple[str, str, str | None]:
     if not isinstance(obj, dict):
         raise BackendError(f"{where}: not a JSON object")
     item_id, reply, detection = obj.get("item_id"), obj.get("reply"), obj.get("detection")

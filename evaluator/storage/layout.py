@@ -216,13 +216,23 @@ class BadLine(str):
 
 
 class JsonLineError(ValueError):
-    """Line `number` of a JSON-lines file is not JSON (`kind` "json") or is too long ("length")."""
+    """Line `number` of a JSON-lines file is not JSON (`kind` "json") or is too long ("length");
+    `reason` says where the parser stopped ("Expecting value at column 3"), for callers that show it."""
 
-    def __init__(self, number: int, kind: Literal["json", "length"], detail: str) -> None:
+    def __init__(self, number: int, kind: Literal["json", "length"], detail: str, reason: str = "") -> None:
         super().__init__(f"line {number}: {detail}")
         self.number = number
         self.kind = kind
         self.detail = detail
+        self.reason = reason or detail
+
+
+def _parse_failure(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, json.JSONDecodeError):  # orjson's is a subclass
+        return f"{exc.msg} at column {exc.colno}"
+    return "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
 
 
 def iter_jsonl(
@@ -252,8 +262,8 @@ def iter_jsonl(
         else:
             try:
                 value = loads(line)
-            except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, deep nesting
-                bad = JsonLineError(number, "json", "not valid JSON")
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, deep nesting
+                bad = JsonLineError(number, "json", "not valid JSON", _parse_failure(exc))
             else:
                 yield number, value
                 continue

@@ -193,6 +193,9 @@ def test_cli_maintainer_flag_needs_the_admin_token(tmp_path: Path) -> None:
         (b"", "no replies"),
         (b'{"item_id": "a", "reply": "x"}\n{"item_id": "a", "reply": "y"}\n', "line 2: item 'a' appears twice"),
         (b"[1, 2]\n", "line 1: not a JSON object"),
+        (b"\n{broken\n", "line 2: not a JSON object"),
+        (b"[" * 100_000 + b"\n", "line 1: not a JSON object"),  # too deep for json: an error, not a crash
+        (b'"\xff"\n', "line 1: not a JSON object"),
         (b'{"item_id": "", "reply": "x"}\n', "line 1: item_id must be a string"),
         (b'{"item_id": "a", "reply": 3}\n', "line 1: reply must be a string"),
         (b'{"item_id": "a", "reply": "x", "detection": 1}\n', "line 1: detection must be a string"),

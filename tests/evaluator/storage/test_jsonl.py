@@ -22,6 +22,10 @@ def test_raise_names_the_first_bad_line() -> None:
     with pytest.raises(JsonLineError, match="line 3: not valid JSON") as caught:
         list(iter_jsonl(TEXT.splitlines(), on_bad="raise"))
     assert (caught.value.number, caught.value.kind) == (3, "json")
+    assert caught.value.reason == "Expecting value at column 1"
+    with pytest.raises(JsonLineError) as deep:
+        list(iter_jsonl(["[" * 100_000], on_bad="raise"))
+    assert deep.value.reason == "nested too deeply"
 
 
 def test_keep_yields_the_bad_text_in_place_distinct_from_a_json_string() -> None:
