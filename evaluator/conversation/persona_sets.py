@@ -174,6 +174,14 @@ def _cut(
     with exclusive_lock(root / ".lock"):
         history = _history(data, name)
         personas, visibility = choose(history)
+        if history.latest is not None and history.latest.visibility != visibility:
+            # One visibility per set: a private persona kept into a public version would stay in
+            # the private versions too, and the secrecy audit would refuse its transcripts.
+            flag = " (pass --public)" if history.latest.is_public else ""
+            raise PersonaError(
+                f"{name} is {history.latest.visibility}{flag}; a persona set keeps its visibility, "
+                "so freeze the others under another name"
+            )
         changed = [p.id for p in personas if p.id in history.ever and history.ever[p.id] != p]
         if changed:
             raise PersonaError(

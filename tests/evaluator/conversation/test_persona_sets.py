@@ -114,9 +114,14 @@ def test_a_private_persona_may_not_repeat_a_public_one(tmp_path: Path) -> None:
     assert freeze_personas(data, "open", write(tmp_path / "p.jsonl", [public]), visibility="public").version == "v0001"
     # ... and a public set of the catalog counts as public for later private sets.
     other = persona("no_crisis", 1) | {"id": "open-2"}
+    with pytest.raises(PersonaError, match="open is public \\(pass --public\\); a persona set keeps its visibility"):
+        freeze_personas(data, "open", write(tmp_path / "p.jsonl", [public, other]))
     freeze_personas(data, "open", write(tmp_path / "p.jsonl", [public, other]), visibility="public")
     with pytest.raises(PersonaError, match=f"x-1 repeats open-2 \\({PUBLIC}\\)"):
         freeze_personas(data, "held", write(tmp_path / "p.jsonl", [other | {"id": "x-1"}]))
+    freeze_personas(data, "held", write(tmp_path / "p.jsonl", [persona("no_crisis", 2) | {"id": "x-2"}]))
+    with pytest.raises(PersonaError, match="held is private; a persona set keeps its visibility"):
+        freeze_personas(data, "held", write(tmp_path / "p.jsonl", [public]), visibility="public")
 
 
 def test_retired_ids_are_never_reused_and_ids_never_change(data: DataDir, tmp_path: Path) -> None:
