@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from evaluator.clock import now_iso
-from evaluator.storage import RunSink, read_json
+from evaluator.storage import RunSink, iter_jsonl, read_json
 
 
 @dataclass(frozen=True)
@@ -67,15 +67,8 @@ class Records:
 def read_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    out = []
-    for line in path.read_bytes().splitlines():
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue  # a torn last line: that turn is redone
-        if isinstance(value, dict):
-            out.append(value)
-    return out
+    # A torn last line is skipped: that turn is redone.
+    return [v for _, v in iter_jsonl(path.read_bytes().splitlines(), loads=orjson.loads) if isinstance(v, dict)]
 
 
 def created_at(sink: RunSink, run_dir: Path, spec: dict[str, Any], run_id: str) -> str:
