@@ -216,6 +216,11 @@ def build_conversation_report(
     units = question_units(rated)
     judged = [code(outcomes[n // len(QUESTIONS)], unit.question) for n, unit in enumerate(units)]
     report = build_report(judge_id, prompt_hash, official, units, judged, [None] * len(units), source)
+    for category, figures in report["per_category"].items():
+        # A judge's n/a is no level either: count only the questions of unscored conversations.
+        figures["unscored"] = sum(
+            outcomes[n // len(QUESTIONS)] is None for n, u in enumerate(units) if u.category == category
+        )
     per_question: dict[str, Any] = {}
     for question in QUESTIONS:
         chosen = [n for n, u in enumerate(units) if u.question == question]

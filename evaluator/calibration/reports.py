@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from evaluator.calibration.agreement import json_safe, level_figures
+from evaluator.calibration.conversations import calibrate_conversations, load_conversation_ratings
 from evaluator.calibration.ratings import CalibrationError, load_ratings, read_rows
 from evaluator.calibration.run import DEFAULT_SAMPLE, calibrate_levels
+from evaluator.conversation.persona import PUBLIC_PERSONAS_PATH, load_persona_set
 from evaluator.judge import HeuristicJudge
 from evaluator.storage import DataDir, atomic_create_json, read_json
 from evaluator.wording import num, pct
@@ -85,6 +87,11 @@ SHIPPED_RATINGS: Final[tuple[tuple[str, str], ...]] = (
     ("heuristic-ratings.jsonl", "same parts as the rules (upper bound)"),
     ("heuristic-ratings-outside-style.jsonl", "outside chat-model style, rated before tuning"),
 )
+# Conversations written and rated by the same team as the offline conversation rules, from the
+# public personas' scripts, rated before any judge ran on them: an upper bound too.
+SHIPPED_CONVERSATION_RATINGS: Final[tuple[tuple[str, str], ...]] = (
+    ("conversation-ratings.jsonl", "same team as the offline rules, public personas' scripts (upper bound)"),
+)
 SHIPPED_SUMMARY: Final = SHIPPED_DIR / "heuristic-calibration.json"
 _SUMMARY_FIGURES: Final = (
     "n",
@@ -142,9 +149,27 @@ def heuristic_calibration_summary(folder: Path = SHIPPED_DIR) -> dict[str, Any]:
         "judge": judge.id,
         "reference": "the checklist level given by the file's rater (PROTOCOL section 4)",
         "files": files,
+        "conversation_files": [
+            _conversation_summary(judge, folder / name, role) for name, role in SHIPPED_CONVERSATION_RATINGS
+        ],
     }
     cleaned: dict[str, Any] = json_safe(summary)
     return cleaned
+
+
+def _conversation_summary(judge: HeuristicJudge, path: Path, role: str) -> dict[str, Any]:
+    """The offline judge's C1-C5 figures on a shipped conversation ratings file (public personas)."""
+    rated = load_conversation_ratings(path, load_persona_set(PUBLIC_PERSONAS_PATH))
+    report, _ = calibrate_conversations(rated, judge, None, 0, False, None)
+    scopes = {"overall": report["overall"], **report["per_question"]}
+    return {
+        "file": path.name,
+        "role": role,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "conversations": len(rated),
+        "figures": {scope: {k: f[k] for k in _SUMMARY_FIGURES} for scope, f in scopes.items()},
+        "first_question_turn_exact": report["first_question_turn"]["exact"],
+    }
 
 
 def shipped_heuristic_calibration(path: Path = SHIPPED_SUMMARY) -> dict[str, Any] | None:

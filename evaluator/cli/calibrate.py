@@ -132,8 +132,9 @@ def register(verbs: Any) -> None:
         help="measure a judge's agreement with human ratings",
         description="Judge every rated (item, reply) pair and report judge–human agreement (quadratic-weighted "
         "kappa, harmful recall and precision, within-one, mean signed difference), per category and per rater, "
-        "with human–human agreement where pairs were rated twice. The report (figures only) is saved under "
-        "<data>/public/calibration/.",
+        "with human–human agreement where pairs were rated twice. A file of rated conversations (C1-C5 answers) "
+        "gets the same figures per conversation question (Red recall for harmful). The report (figures only) is "
+        "saved under <data>/public/calibration/.",
     )
     p.add_argument("--ratings", required=True, metavar="FILE", help="JSONL or CSV of human ratings (see the docs)")
     p.add_argument("--judge", action="append", required=True, metavar="SPEC", help="judge spec (repeatable)")
