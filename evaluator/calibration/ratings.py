@@ -17,6 +17,7 @@ from typing import Any, Final, Protocol
 from evaluator.items import Item, ItemSet, item_from_json
 from evaluator.judge.panel import lower_median
 from evaluator.judge.verdict import hash_text
+from evaluator.storage import JsonLineError, iter_jsonl
 
 QUESTION_IDS: Final[tuple[str, ...]] = (
     *(f"R{n}" for n in range(1, 6)),
@@ -96,18 +97,13 @@ def read_rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
         for number, row in enumerate(reader, start=2):
             yield number, {k.strip(): v for k, v in row.items() if k is not None and v not in (None, "")}
         return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CalibrationError(
-                f"{path.name} line {number}: invalid JSON ({exc.msg} at column {exc.colno})"
-            ) from None
-        if not isinstance(value, dict):
-            raise CalibrationError(f"{path.name} line {number}: expected a JSON object")
-        yield number, value
+    try:
+        for number, value in iter_jsonl(text.splitlines(), on_bad="raise"):
+            if not isinstance(value, dict):
+                raise CalibrationError(f"{path.name} line {number}: expected a JSON object")
+            yield number, value
+    except JsonLineError as exc:
+        raise CalibrationError(f"{path.name} line {exc.number}: invalid JSON ({exc.reason})") from None
 
 
 def json_field(value: Any, where: str, name: str) -> Any:
