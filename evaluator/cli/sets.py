@@ -278,16 +278,21 @@ def cmd_personas_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_persona_rotation(actions: Any) -> None:
-    """`personas retire` and `personas diff`, added to the `personas` verbs."""
-    p = actions.add_parser("retire", help="cut a new version without the given personas, with a reason")
+def _retire_arguments(p: argparse.ArgumentParser, records: str, reason_goes: str) -> None:
+    """The arguments of `retire`, for items and personas alike: ids, or a seeded category draw."""
     p.add_argument("name")
-    p.add_argument("--ids", nargs="+", metavar="ID", help="the personas to retire (e.g. leaked ones)")
+    p.add_argument("--ids", nargs="+", metavar="ID", help=f"the {records} to retire (e.g. leaked ones)")
     p.add_argument("--category", choices=CATEGORIES, help="retire a random draw from this category (rotation)")
     p.add_argument("--count", type=int, help="how many to draw")
     p.add_argument("--seed", type=int, help="seed of the draw, so it can be reproduced")
-    p.add_argument("--reason", help=f"why, kept in the version's changelog (default: {DEFAULT_REASON})")
+    p.add_argument("--reason", help=f"why, {reason_goes} (default: {DEFAULT_REASON})")
     add_data(p)
+
+
+def register_persona_rotation(actions: Any) -> None:
+    """`personas retire` and `personas diff`, added to the `personas` verbs."""
+    p = actions.add_parser("retire", help="cut a new version without the given personas, with a reason")
+    _retire_arguments(p, "personas", "kept in the version's changelog")
     p.set_defaults(func=cmd_personas_retire)
 
     p = actions.add_parser("diff", help="ids added, retired and changed between two versions, and counts")
@@ -329,13 +334,7 @@ def register(verbs: Any) -> None:
     p.set_defaults(func=cmd_add)
 
     p = actions.add_parser("retire", help="take items out of the draft, with a reason")
-    p.add_argument("name")
-    p.add_argument("--ids", nargs="+", metavar="ID", help="the items to retire (e.g. leaked ones)")
-    p.add_argument("--category", choices=CATEGORIES, help="retire a random draw from this category (rotation)")
-    p.add_argument("--count", type=int, help="how many to draw")
-    p.add_argument("--seed", type=int, help="seed of the draw, so it can be reproduced")
-    p.add_argument("--reason", help=f"why, published with the items (default: {DEFAULT_REASON})")
-    add_data(p)
+    _retire_arguments(p, "items", "published with the items")
     p.set_defaults(func=cmd_retire)
 
     p = actions.add_parser("freeze", help="cut the draft as a new version and queue re-evaluations")
