@@ -31,14 +31,24 @@ Ratings file: JSONL (one object per line) or CSV (header row), one rating per li
     model       optional: which model wrote the reply (enables the ranking comparison)
     checklist   optional: {"R1": "yes", ...} (JSON text in CSV), or CSV columns R1...Q4
 
+A file of rated conversations (C1-C5 answers, PROTOCOL section 9) is calibrated by the same
+verb and figures, per conversation question: see `conversations` for its format.
+
 Modules: `ratings` (the file read into pairs), `agreement` (the figures), `variants` (reworded
-judge prompts), `run` (one judge's report), `reports` (saved reports, the offline judge's
-shipped figures, the table printed). The `calibrate` verb: evaluator/cli/calibrate.py.
+judge prompts), `run` (one judge's report), `conversations` (rated conversations and their
+report), `reports` (saved reports, the offline judge's shipped figures, the table printed).
+The `calibrate` verb: evaluator/cli/calibrate.py.
 """
 
 from __future__ import annotations
 
 from evaluator.calibration.agreement import checklist_agreement, human_agreement, level_figures, ranking_tau
+from evaluator.calibration.conversations import (
+    RatedConversation,
+    calibrate_conversations,
+    is_conversation_file,
+    load_conversation_ratings,
+)
 from evaluator.calibration.ratings import QUESTION_IDS, CalibrationError, Pair, load_ratings
 from evaluator.calibration.reports import (
     CALIBRATION_DIR,
@@ -76,16 +86,20 @@ __all__ = [
     "CalibrationIncomplete",
     "Pair",
     "PromptVariantBackend",
+    "RatedConversation",
     "VariantJudge",
     "calibrate",
+    "calibrate_conversations",
     "calibration_dir",
     "calibration_reports",
     "checklist_agreement",
     "heuristic_calibration_summary",
     "human_agreement",
+    "is_conversation_file",
     "kendall_tau",
     "latest_calibration",
     "level_figures",
+    "load_conversation_ratings",
     "load_ratings",
     "panel_levels",
     "ranking_tau",
