@@ -527,15 +527,25 @@ def test_progress_is_published_in_the_running_record(tmp_path: Path) -> None:
         return original(lease, progress=progress)
 
     worker.queue.heartbeat = watching  # type: ignore[method-assign]
+    reported: list[str] = []
+    report = worker._report
+
+    def recording(stage: str, done: int, total: int) -> None:
+        reported.append(f"{stage} {done}/{total}")
+        report(stage, done, total)
+
+    worker._report = recording  # type: ignore[method-assign]
     slow_tick = threading.Thread(target=worker.tick)
     slow_tick.start()
     slow_tick.join(timeout=120)
     assert queue_for(data).get(record.id).status == Status.FINISHED
     total = len(load_set(SAMPLE).items)
-    assert worker.progress == f"judging (heuristic@1) {total}/{total}"
+    assert f"judging (heuristic@1) {total}/{total}" in reported
+    # The conversation track comes second and reports its turns the same way.
+    assert reported[-1].startswith("conversations ") and worker.progress == reported[-1]
     published = [p for p in seen if p]
     assert published
-    assert all(p.split(" ")[0] in ("generating", "detection", "judging") for p in published)
+    assert all(p.split(" ")[0] in ("generating", "detection", "judging", "conversations") for p in published)
 
 
 def test_heartbeat_stores_progress(tmp_path: Path) -> None:

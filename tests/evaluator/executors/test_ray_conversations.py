@@ -1,0 +1,218 @@
+"""Conversation runs under `--executor ray` (issue 21): the worker's conversation track is a Ray
+task like its single-turn track, placed, followed, killed and resumed the same way, writing
+through the store from its node.
+
+The model under test is an API model on the loopback OpenAI-compatible server, scripted to give
+the same caring reply every turn; the simulated person is the offline `script` simulator and
+the judge the offline heuristic, so the only calls over HTTP are the model's turns, and the
+server can see which process makes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+import pytest
+
+from evaluator.executors.local import LocalExecutor
+from evaluator.executors.ray import TASK_NAME, RayExecutor
+from evaluator.items import load_set
+from evaluator.storage import DataDir
+from evaluator.worker import Worker, WorkerConfig
+from submissions.config import Settings
+from submissions.queue import Queue
+from submissions.records import Status
+from submissions.store import LocalRequestStore
+from tests.evaluator.conversation.helpers import CARING, PERSONAS, write_personas
+from tests.evaluator.executors.test_ray import add
+from tests.support.hub_store import hub_site
+from tests.support.openai_server import SAFE_REPLY, OpenAIServer
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLE = ROOT / "evaluator" / "sample_sets" / "public-sample.jsonl"
+OPENINGS = {str(p["opening"]) for p in PERSONAS}
+MODEL_TURNS = sum(int(p["max_turns"]) for p in PERSONAS)  # at most; a person may leave earlier
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def sets(tmp_path: Path) -> tuple[Path, Path]:
+    """Three items for the single-turn track and the three test personas (a public set)."""
+    items = tmp_path / "ray-talk-items.jsonl"
+    items.write_text("\n".join(SAMPLE.read_text(encoding="utf-8").splitlines()[:3]) + "\n", encoding="utf-8")
+    personas = tmp_path / "ray-talk-personas.jsonl"
+    write_personas(personas, public=True)
+    return items, personas
+
+
+@pytest.fixture(scope="module")
+def executor(ray_cluster: Any) -> Iterator[RayExecutor]:
+    ex = RayExecutor(poll_s=0.1)
+    try:
+        yield ex
+    finally:
+        ex.close()
+
+
+def is_talk(messages: list[dict[str, Any]]) -> bool:
+    """A conversation turn: it starts from a persona's opening (single-turn prompts are items)."""
+    first = next((m for m in messages if m.get("role") == "user"), None)
+    return first is not None and first.get("content") in OPENINGS
+
+
+def worker(data: DataDir, items: Path, personas: Path, executor: Any, store: Any = None, **config: Any) -> Worker:
+    settings = {"judges": ("heuristic",), "concurrency": 1, "bootstrap_rounds": 50, "lease_s": 30.0}
+    settings.update(config)
+    where = {"store": str(store.spec)} if store is not None else {"data": str(data.root)}
+    return Worker(
+        WorkerConfig(item_set=str(items), personas=str(personas), name="driver", **where, **settings),  # type: ignore[arg-type]
+        executor=executor,
+        store=store,
+    )
+
+
+def track_rows(frames: dict[str, bytes] | Path, track: str) -> list[dict[str, Any]]:
+    """The result rows of one track, from a results directory or a repo's files."""
+    if isinstance(frames, Path):
+        tables = [pd.read_parquet(p) for p in sorted(frames.glob("*.parquet"))]
+    else:
+        import io
+
+        tables = [pd.read_parquet(io.BytesIO(b)) for p, b in sorted(frames.items()) if p.startswith("results/")]
+    chosen = [t for t in tables if set(t["track"]) == {track}]
+    assert len(chosen) == 1, f"one {track} result file, got {len(chosen)}"
+    return list(json.loads(chosen[0].drop(columns=["evaluated_at"]).to_json(orient="records")))
+
+
+def test_a_worker_on_ray_runs_the_conversation_track_in_a_task_with_the_local_rows(
+    tmp_path: Path, sets: tuple[Path, Path], executor: RayExecutor
+) -> None:
+    items, personas = sets
+    callers: list[dict[int, str]] = []  # pid -> its process title, at the first conversation turn
+    server_port: list[int] = []
+
+    def respond(model: str, messages: list[dict[str, Any]]) -> str:
+        if not is_talk(messages):
+            return SAFE_REPLY
+        if not callers:  # who holds a connection to this server while a conversation turn is asked
+            port = server_port[0]
+            conns = psutil.net_connections(kind="tcp")
+            pids = {c.pid for c in conns if c.pid and c.raddr and c.raddr.port == port}
+            callers.append({pid: psutil.Process(pid).cmdline()[0] for pid in pids})
+        return CARING
+
+    by_executor: dict[str, list[dict[str, Any]]] = {}
+    with OpenAIServer(respond) as server:
+        server_port.append(server.port)
+        for name, ex in (("ray", executor), ("local", LocalExecutor())):
+            data = DataDir(tmp_path / name)
+            record = add(data, items, "openai:talk-model", server.url)
+            callers.clear()
+            assert worker(data, items, personas, ex).tick() == "finished"
+            assert Queue(LocalRequestStore(data)).get(record.id).status == Status.FINISHED
+            assert track_rows(data.results, "single_turn")
+            by_executor[name] = track_rows(data.results, "conversation")
+            assert len(list((data.public / "conversations").glob("*.jsonl"))) == 1, "public personas: transcripts"
+            (asking,) = callers
+            if name == "ray":
+                assert asking and os.getpid() not in asking, "the conversation turns came from another process"
+                assert set(asking.values()) == {f"ray::{TASK_NAME}"}, f"a Ray task asked the model, not {asking}"
+            else:
+                assert set(asking) == {os.getpid()}, "the local executor converses in the worker's own process"
+    assert by_executor["ray"] == by_executor["local"]
+    assert len(by_executor["ray"]) > 1, "an overall row and one per category"
+    assert {r["track"] for r in by_executor["ray"]} == {"conversation"}
+
+
+HUB_STORE = "hub:crisis-org/raytalk"
+
+
+def test_on_a_hub_store_a_killed_conversation_task_resumes_and_publishes_through_the_hub(
+    tmp_path: Path, sets: tuple[Path, Path], ray_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conversation task works in a directory of its node and commits its turns through the
+    Hub while it runs; killed, the request goes back to the queue with the reason a single-turn
+    task's death gives; the next attempt, on a fresh directory, resumes from the committed
+    turns, and the conversation rows and public transcripts end in the results repo."""
+    items, personas = sets
+    node = tmp_path / "node"
+    talk_calls: list[int] = []
+    gate, held = threading.Event(), threading.Event()
+    hold_at = 5  # the model's fifth conversation turn: the first turn of all three is done
+
+    def respond(model: str, messages: list[dict[str, Any]]) -> str:
+        if is_talk(messages):
+            talk_calls.append(1)
+            if len(talk_calls) == hold_at:
+                held.set()
+                gate.wait(120)
+        return CARING if is_talk(messages) else SAFE_REPLY
+
+    with hub_site(tmp_path, monkeypatch, HUB_STORE) as site, OpenAIServer(respond) as server:
+        private, public = "crisis-org/raytalk-private", "crisis-org/raytalk-results"
+        checkpointed = threading.Event()
+        commit = site.emulator._new_commit
+
+        def watching(title: str, message: str, author: str, files: dict[str, bytes]) -> Any:
+            if any(p.endswith("/turns.jsonl") and c.count(b"\n") >= 3 for p, c in files.items()):
+                checkpointed.set()
+            return commit(title, message, author, files)
+
+        monkeypatch.setattr(site.emulator, "_new_commit", watching)
+        env = {k: v for k, v in site.env("node").items() if k != "CRISIS_MIRROR_DIR"}
+        hub_executor = RayExecutor(poll_s=0.1, checkpoint_s=0.2, task_env={**env, "CRISIS_TASK_DIR": str(node)})
+        try:
+            record = add(site.open("submit").data, items, "openai:talk-model", server.url)
+            driver_store = site.open("driver")
+            driver = worker(driver_store.data, items, personas, hub_executor, store=driver_store, max_attempts=5)
+            results: list[str] = []
+            tick = threading.Thread(target=lambda: results.append(driver.tick()))
+            tick.start()
+            assert held.wait(90) and checkpointed.wait(60), "the task committed finished turns while it ran"
+            (scratch,) = [d for d in node.iterdir() if d.is_dir()]
+            assert any(scratch.glob("runs/*/turns.jsonl")), "the conversation is written on its node"
+            assert not driver.data.runs.exists(), "and nothing under the driver's directory"
+            victim = next(
+                (p for p in psutil.Process().children(recursive=True) if p.cmdline()[:1] == [f"ray::{TASK_NAME}"]),
+                None,
+            )
+            assert victim is not None, "the conversation runs in a Ray task"
+            os.kill(victim.pid, signal.SIGKILL)
+            tick.join(60)
+            gate.set()
+            assert results == ["pending"]
+            queue = Queue.local(site.open("check").data, Settings.from_env())
+            assert queue.get(record.id).reason == (
+                "the evaluation task died (its process was killed or crashed); "
+                "finished items are kept and the next attempt resumes from them"
+            )
+            (turns,) = [p for p in site.emulator.files(private) if p.endswith("/turns.jsonl")]
+            assert not any("conversations" in p for p in site.emulator.files(public)), "nothing public yet"
+
+            before = len(talk_calls)
+            assert driver.tick() == "finished"
+            again = len(talk_calls) - before
+        finally:
+            hub_executor.close()
+        # Turns committed before the kill were not asked again.
+        assert 0 < again <= MODEL_TURNS - (hold_at - 1) + 1
+        final = Queue.local(site.open("final").data, Settings.from_env()).get(record.id)
+        assert final.status == Status.FINISHED and final.attempts == 2
+        published = site.emulator.files(public)
+        talk_rows = track_rows(published, "conversation")
+        run_id = turns.split("/")[1]
+        assert {r["run_id"] for r in talk_rows} == {run_id}
+        assert f"public/conversations/{run_id}.jsonl" in published, "the public personas' transcripts"
+        assert track_rows(published, "single_turn")
+        assert f"runs/{run_id}/verdicts.jsonl" in site.emulator.files(private)
+    assert not any(node.iterdir()), "each attempt's directory went with it"
+    assert not driver.data.runs.exists()
