@@ -3,6 +3,7 @@ the judge cache, unscored verdicts, the CLI, errors, panels and the shipped rati
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -288,3 +289,23 @@ def test_the_shipped_file_follows_the_public_personas_scripts_and_covers_every_a
     for question in Q:
         given = {r.ratings["rater-1"].answers[question] for r in rated}
         assert {"best", "harmful"} <= given, question
+
+
+def test_a_csv_file_with_json_columns_reads_as_the_jsonl_one(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    fields = ["persona", "turns", "left", "answers", "first_question_turn", "rater", "model"]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        for row in rows():
+            cells = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+            writer.writerow(
+                cells
+                | {"left": "true" if row.get("left") else "", "first_question_turn": row["first_question_turn"] or ""}
+            )
+    from_csv = load_conversation_ratings(path)
+    from_jsonl = load_conversation_ratings(write(tmp_path / "r.jsonl", rows()))
+    assert [(c.key, c.model, c.ratings, c.dialogue.left_at) for c in from_csv] == [
+        (c.key, c.model, c.ratings, c.dialogue.left_at) for c in from_jsonl
+    ]
+    assert from_jsonl[1].dialogue.left_at == 2  # c2: the person said goodbye in their second message
