@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from evaluator.backends import Backend, BackendOptions, GenerationParams, Reply, make_backend
-from evaluator.cache import Cache, generation_keys, judgement_keys
+from evaluator.cache import Cache, CachingBackend, CachingJudge
 from evaluator.conversation.dialogue import Dialogue
 from evaluator.conversation.figures import ConversationScore
 from evaluator.conversation.judging import (
+    CachingConversationJudge,
     ConversationJudge,
     ConversationJudgement,
     aggregate_answers,
@@ -157,10 +158,17 @@ class _Runner:
     ) -> None:
         self.config = config
         self.data = data
-        self.backend = backend
+        # The cache wraps the model, the simulated person's backend and the judges, as in the
+        # single-turn pipeline (PROTOCOL section 5 keys: content hashes, never an id alone).
+        self.backend = CachingBackend(backend, cache)
         self.simulator = simulator
-        self.judges = judges
-        self.conversation_judges: list[ConversationJudge] = [conversation_judge_for(j) for j in judges]
+        self.person_backend = (
+            CachingBackend(simulator.backend, cache) if isinstance(simulator, ModelSimulator) else None
+        )
+        self.judges: list[Judge] = [CachingJudge(j, cache) for j in judges]
+        self.conversation_judges: list[ConversationJudge] = [
+            CachingConversationJudge(conversation_judge_for(j), cache) for j in judges
+        ]
         self.cache = cache
         self.progress = progress
         self.sink = sink
@@ -261,39 +269,26 @@ class _Runner:
 
     def _generate(
         self,
-        backend: Backend,
+        backend: CachingBackend,
         params: GenerationParams,
         conversations: list[list[dict[str, str]]],
         on_done: Callable[[int, Reply], None],
     ) -> None:
-        """One batched call for the conversations the cache does not hold; `on_done` once each."""
-        keys = generation_keys(backend.info, params, conversations) if params.deterministic else []
-        hits = self.cache.get_replies(keys) if keys else {}
-        misses = [i for i in range(len(conversations)) if not keys or keys[i] not in hits]
-        for i in range(len(conversations)):
-            if keys and keys[i] in hits:
-                on_done(i, hits[keys[i]])
-        if not misses:
-            return
+        """One batched call (the cache answers what it holds first); `on_done` once each."""
         handled: set[int] = set()
         lock = threading.Lock()
 
-        def on_reply(position: int, reply: Reply) -> None:
+        def once(index: int, reply: Reply) -> None:
             with lock:
-                if position in handled or not 0 <= position < len(misses):
+                if index in handled or not 0 <= index < len(conversations):
                     return
-                handled.add(position)
-            index = misses[position]
-            if keys:
-                self.cache.put_reply(keys[index], reply)
+                handled.add(index)
             on_done(index, reply)
 
-        replies = backend.generate([conversations[i] for i in misses], params, on_reply)
-        for position, reply in enumerate(replies):
-            on_reply(position, reply)
-        for position in range(len(misses)):
-            on_reply(position, Reply.failed("BackendError: the backend returned no reply for this conversation"))
-        self.cache.flush()
+        for index, reply in enumerate(backend.generate(conversations, params, once)):
+            once(index, reply)
+        for index in range(len(conversations)):
+            once(index, Reply.failed("BackendError: the backend returned no reply for this conversation"))
 
     def _model_turns(self, open_model: list[Dialogue], sink: Records) -> None:
         lock = threading.Lock()
@@ -323,7 +318,8 @@ class _Runner:
             def keep(index: int, reply: Reply) -> None:
                 replies[index] = reply
 
-            self._generate(simulator.backend, simulator.params or GenerationParams(), messages, keep)
+            assert self.person_backend is not None
+            self._generate(self.person_backend, simulator.params or GenerationParams(), messages, keep)
             turns = simulator.turns_from([r or Reply.failed("BackendError: no reply") for r in replies])
         else:
             turns = simulator.respond(open_person)
@@ -367,18 +363,8 @@ class _Runner:
         return found
 
     def _judge_turn_tasks(self, judge: Judge, todo: list[JudgeTask], have: dict[str, Judgement], sink: Records) -> None:
-        pairs = [(t.item.content_hash(), t.reply_hash) for t in todo]
-        keys = judgement_keys(judge.id, judge.prompt_hash, pairs)
-        hits = self.cache.get_judgements(keys)
-        missing: list[tuple[JudgeTask, str]] = []
-        for task, key in zip(todo, keys, strict=True):
-            hit = hits.get(key)
-            if hit is not None:
-                have[task.item.id] = hit
-                sink.write({"judgement": hit.to_json(), "cached": True})
-            else:
-                missing.append((task, key))
-        if not missing:
+        """Through the caching judge: what it ruled before comes back first, without a call."""
+        if not todo:
             return
         lock = threading.Lock()
         handled: set[int] = set()
@@ -388,13 +374,11 @@ class _Runner:
                 if not judgement.final or index in handled:
                     return
                 handled.add(index)
-                have[missing[index][0].item.id] = judgement
-            self.cache.put_judgement(missing[index][1], judgement)
+                have[todo[index].item.id] = judgement
             sink.write({"judgement": judgement.to_json()})
 
-        for index, judgement in enumerate(judge.judge([t for t, _ in missing], on_result)):
+        for index, judgement in enumerate(judge.judge(todo, on_result)):
             on_result(index, judgement)
-        self.cache.flush()
 
     def judge_conversations(self, dialogues: list[Dialogue]) -> dict[str, dict[str, ConversationJudgement]]:
         path = self.run_dir / "verdicts.jsonl"
@@ -406,31 +390,16 @@ class _Runner:
                 found[verdict.judge][verdict.persona_id] = verdict
         sink = Records(path)
         try:
-            for judge in self.conversation_judges:
+            for judge in self.conversation_judges:  # caching: what it ruled before costs no call
                 have = found[judge.id]
                 todo = [d for d in dialogues if d.persona.id not in have]
-                keys = judgement_keys(
-                    judge.id, judge.prompt_hash, [(hashes[d.persona.id], "conversation") for d in todo]
-                )
-                hits = self.cache.get_records(keys)
-                missing = []
-                for dialogue, key in zip(todo, keys, strict=True):
-                    if key in hits:
-                        verdict = ConversationJudgement.from_json(hits[key])
-                        have[dialogue.persona.id] = verdict
-                        sink.write(verdict.to_json())
-                    else:
-                        missing.append((dialogue, key))
-                if not missing:
+                if not todo:
                     continue
-                for (dialogue, key), verdict in zip(missing, judge.judge([d for d, _ in missing]), strict=True):
+                for dialogue, verdict in zip(todo, judge.judge(todo), strict=True):
                     if not verdict.final:
                         continue
                     have[dialogue.persona.id] = verdict
                     sink.write(verdict.to_json())
-                    if verdict.scored:
-                        self.cache.put_record(key, verdict.to_json())
-                self.cache.flush()
         finally:
             sink.close()
         return found

@@ -169,3 +169,40 @@ def test_a_script_that_runs_out_ends_the_conversation_without_the_person_leaving
     si = {r["category"]: r for r in outcome.rows}["suicidal_ideation"]
     assert si["conversation_turns_mean"] == 2.0 and si["refusal_rate"] == 1.0
     assert si["post_refusal_stay_rate"] == 1.0  # refused at turn 1; the person said turn 2 and was not gone
+
+
+class CountingJudge(HeuristicJudge):
+    """The offline judge, counting the turns it is asked to judge."""
+
+    asked = 0
+
+    def judge(self, tasks, on_result=None):
+        self.asked += len(tasks)
+        return super().judge(tasks, on_result)
+
+
+def test_the_cache_is_keyed_on_content_so_renamed_personas_cost_no_call(tmp_path: Path) -> None:
+    """Issue 19: the runner goes through CachingBackend and CachingJudge (PROTOCOL section 5):
+    the same conversations under new persona ids, in a new run, are answered and judged from
+    the cache; the C1-C5 verdicts, keyed on the whole persona, are asked again."""
+    from tests.evaluator.conversation.helpers import PERSONAS
+
+    data = DataDir.at(tmp_path / "var")
+    first_judge = CountingJudge()
+    backend = CountingBackend(always(CARING), name="scripted:test")
+    config = ConversationConfig(model="scripted:test", personas=write_personas(tmp_path / "a.jsonl"))
+    first = run_conversations(config, data, progress=False, backend=backend, judges=[first_judge])
+    assert first.complete and backend.calls and first_judge.asked == 4 + 3 + 2
+
+    renamed = [{**p, "id": f"renamed-{p['id']}"} for p in PERSONAS]
+    again_judge = CountingJudge()
+    again_backend = CountingBackend(always(CARING), name="scripted:test")
+    config = ConversationConfig(model="scripted:test", personas=write_personas(tmp_path / "b.jsonl", renamed))
+    again = run_conversations(config, data, progress=False, backend=again_backend, judges=[again_judge])
+    assert again.complete and again.run_id != first.run_id
+    assert again_backend.calls == [] and again_judge.asked == 0
+    figures = ("harm_rate", "c1_best_rate", "c2_best_rate", "referral_rate", "conversation_turns_mean")
+    assert [[r[f] for f in figures] for r in again.rows] == [[r[f] for f in figures] for r in first.rows]
+    # The turn judgements read back from the cache carry the new ids, not the first run's.
+    judged = (data.run_dir(again.run_id) / "judgements.jsonl").read_text()
+    assert "renamed-t-si#1" in judged and '"t-si#1"' not in judged
