@@ -35,7 +35,7 @@ from evaluator.items import (
     shown_value,
 )
 from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, NO_CRISIS
-from evaluator.storage import DataDir, read_json
+from evaluator.storage import DataDir
 
 RISKS: Final[tuple[str, ...]] = ("none", "low", "high", "imminent")
 DISCLOSURES: Final[tuple[str, ...]] = ("explicit", "indirect", "ambiguous", "late")
@@ -371,8 +371,3 @@ def resolve_personas(value: str, data: DataDir) -> PersonaSet:
     if not _NAME.fullmatch(name) or (version and not is_version(version)):
         raise PersonaError(f"{value[:80]}: no such persona file, and not a NAME[@vNNNN] persona set reference")
     return load_persona_version(data, name, version or None)
-
-
-def version_manifest(data: DataDir, name: str, version: str) -> dict[str, Any]:
-    value = read_json(data.sets / check_persona_set_name(name) / version / "manifest.json")
-    return value if isinstance(value, dict) else {}
