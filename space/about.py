@@ -365,8 +365,39 @@ def offline_judge_section(summary: dict[str, Any] | None = None) -> str:
         lines.append(
             "*The shipped calibration summary is missing; run `python -m scripts.make_heuristic_calibration`.*"
         )
+    lines += _conversation_lines(summary)
     lines += ["", OUTSIDE_FIGURES, "", FIT_FOR]
     return "\n".join(lines)
+
+
+def _conversation_lines(summary: Any) -> list[str]:
+    """The offline judge's C1-C5 agreement with our conversation ratings, per question."""
+    files = summary.get("conversation_files") if isinstance(summary, dict) else None
+    if not isinstance(files, list) or not files:
+        return []
+    lines = [
+        "",
+        "Conversation questions (C1–C5), each answer's severity compared with the rater's (Red: harmful):",
+        "",
+        "| ratings file: question | answers | within one | exact | kappa | Red recall | Red precision "
+        "| judge − human |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in files:
+        figures = entry.get("figures") if isinstance(entry, dict) else None
+        if not isinstance(figures, dict):
+            continue
+        name = _FILE_NAME.sub("", str(entry.get("file", "")))[:80]
+        for scope in ("C1", "C2", "C3", "C4", "C5", "overall"):
+            if isinstance(figures.get(scope), dict):
+                cells = " | ".join(_figure(figures[scope].get(key), kind) for key, kind in _SUMMARY_COLUMNS)
+                lines.append(f"| `{name}`: {'all five' if scope == 'overall' else scope} | {cells} |")
+    lines += [
+        "",
+        "We wrote those conversations' replies, rated them (before any judge ran on them) and wrote the "
+        "offline rules, with one rater: these figures are an **upper bound** too.",
+    ]
+    return lines
 
 
 def about_markdown(data: DataDir | None = None) -> str:

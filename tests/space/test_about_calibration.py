@@ -35,3 +35,16 @@ def test_without_a_summary_the_section_says_how_to_make_one_and_keeps_the_outsid
     text = offline_judge_section({"kind": "heuristic-calibration-summary", "files": []})
     assert "make_heuristic_calibration" in text
     assert "harmful recall 8%" in text
+
+
+def test_the_offline_judges_conversation_calibration_is_shown_per_question_as_an_upper_bound(
+    tmp_path: Path,
+) -> None:
+    page = about_markdown(DataDir.at(str(tmp_path)))
+    entry = heuristic_calibration_summary()["conversation_files"][0]
+    for scope, label in (("C1", "C1"), ("C4", "C4"), ("overall", "all five")):
+        figures = entry["figures"][scope]
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{entry['file']}`: {label} |"))
+        assert f"| {figures['n']} |" in row and f"| {figures['exact']:.0%} |" in row
+        assert f"| {figures['quadratic_kappa']:.2f} |" in row and f"| {figures['harmful_recall']:.0%} |" in row
+    assert "these figures are an **upper bound** too" in page
