@@ -130,19 +130,21 @@ def version_manifest(data: DataDir, name: str, version: str) -> dict[str, Any]:
     return value
 
 
-def set_names(data: DataDir) -> list[str]:
+def set_names(data: DataDir, records_file: str = ITEMS_FILE) -> list[str]:
+    """Names of the item sets (or, with `records_file=PERSONAS_FILE`, the persona sets)."""
     if not data.sets.is_dir():
         return []
     return sorted(
         p.name
         for p in data.sets.iterdir()
-        if p.is_dir() and _NAME.fullmatch(p.name) and p.name not in _RESERVED and _has_content(p)
+        if p.is_dir() and _NAME.fullmatch(p.name) and p.name not in _RESERVED and _has_content(p, records_file)
     )
 
 
-def _has_content(root: Path) -> bool:
-    return (root / "draft.jsonl").is_file() or any(
-        is_version(p.name) and (p / "items.jsonl").is_file() for p in root.iterdir()
+def _has_content(root: Path, records_file: str) -> bool:
+    # Only item sets have a draft: persona sets cut whole files.
+    return (records_file == ITEMS_FILE and (root / "draft.jsonl").is_file()) or any(
+        is_version(p.name) and (p / records_file).is_file() for p in root.iterdir()
     )
 
 

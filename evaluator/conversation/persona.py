@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from evaluator.catalog import PERSONAS_FILE, is_version, list_versions
+from evaluator.catalog import PERSONAS_FILE, is_version, list_versions, set_names
 from evaluator.items import (
     ItemSetError,
     RecordFields,
@@ -339,13 +339,7 @@ def persona_versions(data: DataDir, name: str) -> list[str]:
 
 
 def persona_set_names(data: DataDir) -> list[str]:
-    if not data.sets.is_dir():
-        return []
-    return sorted(p.name for p in data.sets.iterdir() if p.is_dir() and _NAME.fullmatch(p.name) and _has_personas(p))
-
-
-def _has_personas(root: Path) -> bool:
-    return any(is_version(v.parent.name) for v in root.glob(f"v*/{PERSONAS_FILE}"))
+    return set_names(data, PERSONAS_FILE)
 
 
 def load_persona_version(data: DataDir, name: str, version: str | None = None) -> PersonaSet:
