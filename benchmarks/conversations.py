@@ -10,12 +10,14 @@
    at concurrency 32; wall time against the ideal turns x ceil(conversations / 32) x 100 ms.
    Goal: <= 1.15x. The server runs in its own process, as a real API runs elsewhere: in this
    one it would share the interpreter lock with the client and bill its own request handling
-   (header parsing, JSON, a thread per connection) to the run.
+   (header parsing, JSON, a thread per connection) to the run. Best of --api-rounds runs,
+   each interleaved with the reference (the same batches straight through the backend); every
+   round's ratio and the load average are printed.
 
 Both figures come from parts written by the same team as the code (the scripted model, the
 test server): they are upper bounds on what a real model and API give.
 
-    PYTHONPATH=. python benchmarks/conversations.py [--conversations 1000] [--api-conversations 128]
+    PYTHONPATH=. python benchmarks/conversations.py [--conversations 1000] [--api-conversations 128] [--api-rounds 3]
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -214,6 +217,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--api-rounds", type=int, default=3)
     args = parser.parse_args()
 
     # Compile the text-normalisation tables once, as any long-running worker has: a one-off
@@ -239,19 +243,28 @@ def main() -> None:
     print(f"  run / minimal loop rate: {ratio:.2f} (goal >= 0.5) {'PASS' if ratio >= 0.5 else 'FAIL'}")
 
     api = personas(args.api_conversations)
-    clear_features()
     ideal = TURNS * math.ceil(args.api_conversations / args.concurrency) * args.latency
-    conversing, whole, peak = api_run(api, args.latency, args.concurrency)
+    # Interleaved rounds, best of each, as offline: on a shared machine a neighbour's burst
+    # lands on one round, not on the code. Each round is a fresh run (its own data and cache).
+    load_before = os.getloadavg()[0]
+    runs, alones = [], []
+    for _ in range(args.api_rounds):
+        clear_features()
+        runs.append(api_run(api, args.latency, args.concurrency))
+        alones.append(backend_only(args.api_conversations, args.latency, args.concurrency))
+    conversing, whole, peak = min(runs)
+    alone = best(alones)
     print(
         f"api: {args.api_conversations} conversations x {TURNS} turns, {args.latency * 1000:.0f} ms per request, "
-        f"concurrency {args.concurrency} (peak in flight {peak})"
+        f"concurrency {args.concurrency} (peak in flight {peak}); test server in its own process"
     )
+    rounds = ", ".join(f"{r[0] / ideal:.2f}x" for r in runs)
+    print(f"  rounds: {rounds}; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     verdict = "PASS" if conversing / ideal <= 1.15 else "FAIL"
     print(
         f"  conversations {conversing:.2f} s vs ideal {ideal:.2f} s: {conversing / ideal:.2f}x (goal <= 1.15) {verdict}"
     )
     print(f"  whole run with the offline judge and publishing: {whole:.2f} s ({whole / ideal:.2f}x the ideal)")
-    alone = backend_only(args.api_conversations, args.latency, args.concurrency)
     print(
         f"  reference: the same {TURNS} batches straight through the openai backend take {alone:.2f} s "
         f"({alone / ideal:.2f}x the ideal); the conversation loop adds {conversing / alone:.2f}x to that"
