@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from evaluator.cache import Cache, judgement_keys
+from evaluator.cache import Cache, CachingJudge
 from evaluator.items import Item, Turn, sha256_json
 from evaluator.judge.panel import aggregate, majority
 from evaluator.judge.verdict import Judge, Judgement, JudgeTask
@@ -75,29 +75,16 @@ def judge_task(category: str, context: Sequence[LogTurn], reply: str) -> JudgeTa
 
 
 def _run_judge(judge: Judge, tasks: Sequence[JudgeTask], cache: Cache | None) -> list[Judgement]:
-    results: dict[int, Judgement] = {}
-    keys: list[str] = []
-    if cache is not None:
-        keys = judgement_keys(judge.id, judge.prompt_hash, [(t.item.id, t.reply_hash) for t in tasks])
-        hits = cache.get_judgements(keys)
-        results = {n: hits[k] for n, k in enumerate(keys) if k in hits}
     # The same reply in the same context (a canned answer to a common opening) is judged once.
-    same = [(t.item.id, t.reply_hash) for t in tasks]
-    first: dict[tuple[str, str], int] = {}
-    for n, pair in enumerate(same):
-        if n not in results:
-            first.setdefault(pair, n)
-    pending = list(first.values())
-    if pending:
-        for n, judgement in zip(pending, judge.judge([tasks[n] for n in pending]), strict=True):
-            if not judgement.final:
-                raise JudgingError(f"judge {judge.id} call failed: {judgement.error}")
-            results[n] = judgement
-            if cache is not None:
-                cache.put_judgement(keys[n], judgement)
-        if cache is not None:
-            cache.flush()
-    return [results[n] if n in results else results[first[same[n]]] for n in range(len(tasks))]
+    first: dict[tuple[str, str], JudgeTask] = {}
+    for task in tasks:
+        first.setdefault((task.item.id, task.reply_hash), task)
+    judged = (judge if cache is None else CachingJudge(judge, cache)).judge(list(first.values()))
+    failed = next((j for j in judged if not j.final), None)
+    if failed is not None:
+        raise JudgingError(f"judge {judge.id} call failed: {failed.error}")
+    by_pair = dict(zip(first, judged, strict=True))
+    return [by_pair[(t.item.id, t.reply_hash)] for t in tasks]
 
 
 def judge_turns(judges: Sequence[Judge], tasks: Sequence[JudgeTask], cache: Cache | None) -> list[TurnOutcome]:
