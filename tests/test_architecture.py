@@ -29,9 +29,9 @@ DYNAMIC = "<import_module>"
 ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("evaluator/__init__.py", DYNAMIC): "the lazy pipeline and results names: `import evaluator` (the Space, "
     "the submissions CLI) loads no pyarrow or numpy",
-    ("evaluator/backends/__init__.py", "evaluator.backends.openai"): "httpx (~80 ms at start-up) only when an "
-    "openai: backend is built; the other kinds are hoisted",
-    ("evaluator/judge/factory.py", "evaluator.backends.openai"): "httpx only when an openai: judge's endpoint is named",
+    ("evaluator/backends/__init__.py", "evaluator.backends.openai"): "http.client, ssl (~40 ms at start-up) only "
+    "when an openai: backend is built; the other kinds are hoisted",
+    ("evaluator/judge/factory.py", "evaluator.backends.openai"): "http.client, ssl only for an openai: judge",
 }
 
 

@@ -70,7 +70,7 @@ def make_backend(spec: str | BackendSpec, options: BackendOptions | None = None)
     if parsed.kind == "replay":
         return ReplayBackend(parsed.target, maintainer=opts.maintainer)
     if parsed.kind == "openai":
-        from evaluator.backends.openai import OpenAIBackend  # why: httpx (~80 ms) only for the kind that calls an API
+        from evaluator.backends.openai import OpenAIBackend  # why: http.client, ssl (~40 ms) for API kinds only
 
         return OpenAIBackend(
             parsed.target,

@@ -36,7 +36,7 @@ def judge_endpoint(spec: str, options: BackendOptions | None = None) -> str | No
         return None
     if options is not None and options.base_url:
         return options.base_url
-    from evaluator.backends.openai import DEFAULT_BASE_URL  # why: httpx (~80 ms) only when an openai: judge is named
+    from evaluator.backends.openai import DEFAULT_BASE_URL  # why: http.client, ssl only for an openai: judge
 
     if os.environ.get("OPENAI_BASE_URL"):
         return f"{os.environ['OPENAI_BASE_URL']} (from OPENAI_BASE_URL; no --judge-base-url given)"
