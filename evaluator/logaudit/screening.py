@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Final, Protocol
 
 from evaluator.backends.base import Backend, GenerationParams
-from evaluator.cache import Cache, generation_keys
+from evaluator.cache import Cache, CachingBackend
 from evaluator.items import Item, Turn
 from evaluator.logaudit.reading import LogTurn
 from evaluator.protocol.detection import DETECTION_PROMPT_VERSION, detection_messages, parse_detection
@@ -177,8 +177,7 @@ class ModelScreener:
     """A judge model answers the detection question of PROTOCOL section 6 per user turn."""
 
     def __init__(self, backend: Backend, cache: Cache | None) -> None:
-        self._backend = backend
-        self._cache = cache
+        self._backend = backend if cache is None else CachingBackend(backend, cache)
         self._params = GenerationParams(temperature=0.0, max_new_tokens=SCREEN_MAX_NEW_TOKENS)
 
     @property
@@ -193,28 +192,17 @@ class ModelScreener:
             kept = _clip_context(context)
             item = Item("screen", NO_CRISIS, "unknown", tuple(Turn(t.role, t.text) for t in kept))
             conversations.append(detection_messages(item))
-        keys = generation_keys(self._backend.info, self._params, conversations)
-        texts: dict[int, str | None] = {}
-        if self._cache is not None:
-            hits = self._cache.get_replies(keys)
-            texts = {n: hits[k].text for n, k in enumerate(keys) if k in hits}
         # Identical contexts (a greeting many people open with) are asked about once.
-        first: dict[str, int] = {}
-        for n, key in enumerate(keys):
-            if n not in texts:
-                first.setdefault(key, n)
-        pending = list(first.values())
-        if pending:
-            replies = self._backend.generate([conversations[n] for n in pending], self._params)
-            for n, reply in zip(pending, replies, strict=True):
-                if reply.error is not None or reply.text is None:
-                    raise ScreeningError(f"screening call failed: {reply.error or 'no text'}")
-                texts[n] = reply.text
-                if self._cache is not None:
-                    self._cache.put_reply(keys[n], reply)
-            if self._cache is not None:
-                self._cache.flush()
-        return [parse_detection(texts.get(n, texts.get(first.get(keys[n], n)))) for n in range(len(contexts))]
+        same = [tuple(tuple(sorted(m.items())) for m in messages) for messages in conversations]
+        first: dict[tuple[tuple[tuple[str, str], ...], ...], int] = {}
+        for n, key in enumerate(same):
+            first.setdefault(key, n)
+        replies = self._backend.generate([conversations[n] for n in first.values()], self._params)
+        failed = next((r for r in replies if r.error is not None or r.text is None), None)
+        if failed is not None:
+            raise ScreeningError(f"screening call failed: {failed.error or 'no text'}")
+        texts = {key: reply.text for key, reply in zip(first, replies, strict=True)}
+        return [parse_detection(texts[key]) for key in same]
 
 
 def _clip_context(context: Sequence[LogTurn]) -> list[LogTurn]:
