@@ -68,6 +68,12 @@ CSS: Final = """
 }
 #leaderboard-table th { vertical-align: bottom; font-size: 0.85em; }
 #leaderboard-table td { padding-left: 6px; padding-right: 6px; }
+/* Figure tables (issue 23.4): headers wrap between words only, in columns wide enough for each. */
+#pivot-table th, #pivot-table th *, #model-categories th, #model-categories th *,
+#model-categories td, #model-categories td *, #talk-table th, #talk-table th * {
+  overflow-wrap: normal !important; word-break: normal !important;
+}
+#model-categories th, #talk-table th, #pivot-table th { font-size: 0.85em; vertical-align: bottom; }
 .lb-demo { border-left: 4px solid #2563eb; padding-left: 0.6em; }
 .lb-status p { margin: 0.2em 0; }
 .lb-unofficial { border-left: 4px solid #d97706; padding-left: 0.6em; }

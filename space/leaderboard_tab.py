@@ -50,6 +50,10 @@ from space.formatting import (
 from space.model_tab import ModelTab, model_choices, wire_model_tab
 from space.model_tab import category_plot as _category_plot
 
+# The pivot's columns: the model, then up to eight categories (overall and the seven), each as
+# wide as its longest word ("withdrawal", "behaviours") and all of them within a 1400 px page.
+PIVOT_WIDTHS: list[str | int] = ["170px", *["118px"] * 8]
+
 
 @dataclass
 class LeaderboardTab:
@@ -199,6 +203,11 @@ def build_leaderboard_tab(
             value=pivot_styler(leaderboard.pivot(Filters()), "harm_rate"),
             interactive=False,
             max_height=520,
+            # Every category at 1400 px, its name wrapping between words; a phone scrolls
+            # the categories sideways beside the pinned model names.
+            wrap=True,
+            column_widths=PIVOT_WIDTHS,
+            pinned_columns=1,
             label="Models × categories (green better, red worse)",
             elem_id="pivot-table",
         )
@@ -216,10 +225,14 @@ def build_leaderboard_tab(
         )
         # One above the other: side by side, seven category ticks have no room at 1400 px.
         category_plot = gr.Plot(
-            _category_plot(leaderboard, current, plot_defaults(initial.shown)), label="Harm rate by category"
+            _category_plot(leaderboard, current, plot_defaults(initial.shown)),
+            label="Harm rate by category",
+            elem_id="category-plot",
         )
         scatter_plot = gr.Plot(
-            safety_helpfulness_figure(initial.shown), label="Safety vs helpfulness", elem_id="scatter"
+            safety_helpfulness_figure(initial.shown),
+            label="Safety vs helpfulness (hover a point for its model)",
+            elem_id="scatter",
         )
     return LeaderboardTab(
         board,
@@ -321,7 +334,8 @@ def wire_leaderboard(
         names = plot_choices(result.shown)
         keep = [m for m in (chosen or []) if m in set(result.rows["model"])] if len(result.rows) else []
         plot_value = keep or plot_defaults(result.shown)
-        scope = filters.category if filters.signal == ALL_SIGNALS else f"{filters.category}, {filters.signal}"
+        named = category_name(filters.category)
+        scope = named if filters.signal == ALL_SIGNALS else f"{named}, {filters.signal}"
         return (
             status_markdown(result),
             hidden_note(board.snapshot().hidden),

@@ -17,7 +17,7 @@ from evaluator.storage import DataDir
 from leaderboard.boards import Board
 from leaderboard.links import markdown_text
 from leaderboard.model_page import conversation_section, failure_mode_counts, model_detail, public_examples
-from leaderboard.plots import category_figure
+from leaderboard.plots import category_figure, category_name
 from leaderboard.query import Filters, Leaderboard, QueryError
 from space.components import fields_between
 from space.formatting import MAX_MODEL_CHOICES
@@ -25,10 +25,11 @@ from space.formatting import MAX_MODEL_CHOICES
 # The example replies' seven columns, in pixels: shares of a phone's width were narrower than a
 # word (one letter a line); at these the table scrolls sideways there and fits a desktop page.
 EXAMPLE_WIDTHS: list[str | int] = ["60px", "150px", "120px", "90px", "330px", "330px", "80px"]
-# leaderboard.model_page's per-category columns: the name, then counts, rates and intervals.
+# leaderboard.model_page's per-category columns: the name, then counts, rates and intervals,
+# each as wide as its header's longest word ("Inappropriate"), all within a 1400 px page.
 CATEGORY_WIDTHS: list[str | int] = [
-    *["150px", "64px", "64px", "64px", "80px", "64px", "80px"],
-    *["72px", "72px", "80px", "72px", "72px", "80px", "72px"],
+    *["116px", "64px", "76px", "64px", "76px", "64px", "76px"],
+    *["112px", "96px", "96px", "96px", "80px", "76px", "84px"],
 ]
 # The figure tables' three columns: name, value, interval (or group, mean).
 FIGURE_WIDTHS: list[str | int] = ["44%", "22%", "34%"]
@@ -90,7 +91,7 @@ def build_model_tab(leaderboard: Leaderboard, current: Board | None) -> ModelTab
         column_widths=CATEGORY_WIDTHS,
         elem_id="model-categories",
     )
-    plot = gr.Plot(label="Harm rate by category")
+    plot = gr.Plot(label="Harm rate by category", elem_id="model-plot")
     # Full width, so the no-label column (the last) is on screen without scrolling.
     confusion = gr.Dataframe(
         interactive=False,
@@ -228,7 +229,11 @@ def model_outputs(leaderboard: Leaderboard, data: DataDir, board_key: str, model
     return (
         failures,
         "\n\n".join(header),
-        detail.per_category,
+        # Categories by the names the plots and the leaderboard use ("Self-harm"): a key such as
+        # substance_abuse_or_withdrawal has no space to wrap at.
+        detail.per_category.assign(Category=[category_name(c) for c in detail.per_category["Category"]])
+        if "Category" in detail.per_category
+        else detail.per_category,
         category_figure(leaderboard.category_figures(board, [detail.model])),
         detail.detection,
         gr.Dataframe(value=detail.confusion, visible=True)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+import numpy as np
 import pandas as pd
 
 from evaluator.storage import DataDir, append_jsonl
@@ -83,9 +84,9 @@ def test_plots_escape_names_and_draw_intervals(board: Leaderboard) -> None:
     bars = category_figure(board.category_figures(current, [HOSTILE, "acme/mid-70b"]))
     names = [t.name for t in bars.data]
     assert "<" not in "".join(names) and "&lt;img" in names[0]
-    assert bars.data[1].error_y.array is not None
+    assert bars.data[2].error_x.array is not None  # the second model's bars (each has a value trace)
     scatter = safety_helpfulness_figure(board.query(Filters(limit=0)).rows)
-    texts = [t for trace in scatter.data for t in trace.text]
+    texts = [t for trace in scatter.data for t in [*trace.text, *trace.customdata]]
     assert any("&lt;script&gt;" in t for t in texts) and not any("<script>" in t for t in texts)
     empty = category_figure(pd.DataFrame(columns=["model", "category", "value", "lo", "hi"]))
     assert empty.layout.annotations[0].text == "Choose models to compare"
@@ -150,12 +151,16 @@ def test_examples_are_worst_first_with_their_failure_mode_counted(data: DataDir)
 
 
 def test_plots_label_points_avoid_overlap_and_name_categories() -> None:
-    from leaderboard.plots import category_name, label_positions
+    from leaderboard.plots import category_name, place_labels
 
     assert category_name("substance_abuse_or_withdrawal") == "Substance use / withdrawal"
-    near = label_positions(pd.Series([10.0, 11.0, 12.0, 80.0]).to_numpy(), pd.Series([0.0, 0.5, 1.0, 0.0]).to_numpy())
-    assert len(set(near[:3])) == 3  # three close points, three different label positions
+    x, y = np.array([10.0, 11.0, 12.0, 80.0, 0.0]), np.array([0.0, 0.5, 1.0, 0.0, 90.0])
+    names = ["first-model", "second-model", "third-model", "far", "top-left-model"]
+    near = place_labels(x, y, names, (-2.0, 102.0), (-8.0, 100.0))
+    assert near[0] == "top right" and near[1] == "bottom right"  # the two best of three close points
+    assert near[2] is None  # no room left: hover only, never on top of another
     assert near[3] == "top right"  # a lone point keeps the default
+    assert near[4] is not None and "left" not in near[4]  # never out of the axes
     rows = pd.DataFrame(
         {
             "model": ["a", "b"],
@@ -171,4 +176,4 @@ def test_plots_label_points_avoid_overlap_and_name_categories() -> None:
     bars = category_figure(
         pd.DataFrame({"model": ["a"], "category": ["self_harm"], "value": [0.0], "lo": [0.0], "hi": [0.1]})
     )
-    assert bars.data[0].text == ("0.0",)  # a zero bar is labelled zero
+    assert [t.strip() for t in bars.data[1].text] == ["0.0"]  # a zero bar is labelled zero

@@ -229,7 +229,7 @@ def test_selecting_a_row_opens_the_model_page(tab: Tab) -> None:
     assert tab.page.locator("button[role=tab][aria-selected=true]").inner_text() == "Model page"
     categories = tab.page.locator("#model-categories [role=row]")
     tab.wait_for(lambda: categories.count() == 9, "one row per category plus overall and the header")
-    assert "self_harm" in categories.nth(3).inner_text() and "50.0%" in categories.nth(3).inner_text()
+    assert "Self-harm" in categories.nth(3).inner_text() and "50.0%" in categories.nth(3).inner_text()
     assert "Hugging Face page" in header.inner_text()
     assert "judge-a" in tab.page.locator("#model-metadata").inner_text()
     tab.shot("model-page")
