@@ -57,17 +57,38 @@ CSS: Final = """
 #leaderboard-table table { font-variant-numeric: tabular-nums; }
 #leaderboard-table th, #leaderboard-table th * { white-space: normal !important; }
 #leaderboard-table th, #leaderboard-table th * { overflow-wrap: normal; word-break: normal; }
+#leaderboard-table th { vertical-align: bottom; font-size: 0.85em; }
+/* Balanced header lines: "Mean / level / (1-5)" rather than "Mean / level (1- / 5)". */
+#leaderboard-table th span { text-wrap: balance; }
+/* Gradio sizes each column from a hidden row holding its longest value (.sizing-body, nowrap)
+   and copies the widths onto the body cells: both are padded alike, so a value fits its cell
+   and every column fits the table's own width at 1400 px instead of scrolling under its edge. */
+#leaderboard-table .cell-wrap { padding-left: 4px; padding-right: 4px; }
+#leaderboard-table table, #leaderboard-table [role=row] { font-size: 13px; }
+#leaderboard-table .sizing-body td { padding: 0 1px; }
+/* The model column takes what the other columns leave, 18 to 24 characters; a longer name wraps
+   after a "-", never inside a word (Chrome never breaks after "/": only a part longer than the
+   column breaks where it must). */
+#leaderboard-table .virtual-table-viewport { container-type: inline-size; }
+#leaderboard-table .sizing-body td:nth-child(2), #leaderboard-table .sizing-body td:nth-child(2) * {
+  white-space: normal; overflow-wrap: anywhere;
+}
+#leaderboard-table .sizing-body td:nth-child(2) { width: calc(24ch + 10px); min-width: calc(18ch + 10px); }
+#leaderboard-table [role=gridcell] span { word-break: normal; overflow-wrap: break-word; }
 /* Phones: the ranking first (table, then its status), the selectors and filters below it. */
 @media (max-width: 640px) {
   #leaderboard-table { order: -2; }
   #status, #baseline-note { order: -1; }
-  #leaderboard-table table { font-size: 11px; }
-  #leaderboard-table td { padding-left: 3px; padding-right: 3px; }
-  /* The model type makes room for the harm rate and its interval. */
-  #leaderboard-table th:nth-child(3), #leaderboard-table td:nth-child(3) { display: none; }
+  #leaderboard-table table, #leaderboard-table [role=row] { font-size: 11px; }
+  #leaderboard-table th { font-size: 10px; }
+  #leaderboard-table [role=row], #leaderboard-table [role=row] .cell-wrap { min-height: 28px; }
+  #leaderboard-table [role=row] .cell-wrap { padding-top: 4px; padding-bottom: 4px; }
+  /* On the first screen the model gets what rank (5 characters), harm rate (4) and its interval
+     (12) leave, however wide the phone; the columns after them scroll. */
+  #leaderboard-table .sizing-body td:nth-child(2) { min-width: max(calc(17ch + 10px), calc(100cqw - 21ch - 42px)); }
+  /* The model type makes room for the harm rate and its interval (by its header, not its place). */
+  #leaderboard-table:has(th:nth-child(3)[title="Type"]) :is(tr, [role=row]) > :nth-child(3) { display: none; }
 }
-#leaderboard-table th { vertical-align: bottom; font-size: 0.85em; }
-#leaderboard-table td { padding-left: 6px; padding-right: 6px; }
 /* Figure tables (issue 23.4): headers wrap between words only, in columns wide enough for each. */
 #pivot-table th, #pivot-table th *, #model-categories th, #model-categories th *,
 #model-categories td, #model-categories td *, #talk-table th, #talk-table th * {
