@@ -16,10 +16,10 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import orjson
 
@@ -162,6 +162,52 @@ class Cache:
             self._db.close()
 
 
+T = TypeVar("T")
+
+
+def answer_through_cache(
+    cache: Cache,
+    size: int,
+    hits: Mapping[int, T],
+    call: Callable[[list[int], Callable[[int, T], None]], Sequence[T]],
+    store: Callable[[int, T], None],
+    on_result: Callable[[int, T], None] | None = None,
+) -> list[T | None]:
+    """The one caching loop of the wrappers: `size` answers, the `hits` (position -> cached)
+    first, then one `call` for the positions missing, each answer stored as it arrives.
+
+    `call(pending, stored)` asks the wrapped backend or judge about the pending positions in
+    order and returns its answers; it may report each one early through `stored(position in
+    pending, answer)`. Whatever it returns without having reported it is stored then, so a
+    wrapped part with no callback is cached too. `store(position, answer)` decides what is
+    worth keeping (a success, a final verdict). What was stored is committed even when the
+    call fails half-way: finished work is never asked for twice. A position the call left
+    unanswered is None."""
+    results: list[T | None] = [None] * size
+    for n in sorted(hits):
+        results[n] = hits[n]
+        if on_result is not None:
+            on_result(n, hits[n])
+    pending = [n for n, found in enumerate(results) if found is None]
+
+    def stored(position: int, answer: T) -> None:
+        n = pending[position]
+        results[n] = answer
+        store(n, answer)
+        if on_result is not None:
+            on_result(n, answer)
+
+    try:
+        if pending:
+            got = call(pending, stored)
+            for position, answer in enumerate(got):
+                if results[pending[position]] is None:
+                    stored(position, answer)
+    finally:
+        cache.flush()
+    return results
+
+
 class CachingBackend:
     """A backend that answers from the cache what it answered before (PROTOCOL section 5).
 
@@ -208,34 +254,18 @@ class CachingBackend:
     def generate(
         self, conversations: Sequence[Conversation], params: GenerationParams, on_reply: OnReply | None = None
     ) -> list[Reply]:
-        replies: list[Reply | None] = [None] * len(conversations)
         known = self._known_misses(conversations, params) if params.deterministic else None
         self._missed = ("", [], [])
         keys = known if known is not None else self._keys(conversations, params) if params.deterministic else []
-        hits = self.cache.get_replies(keys) if keys and known is None else {}
-        for n, key in enumerate(keys):
-            if key in hits:
-                replies[n] = hits[key]
-                if on_reply is not None:
-                    on_reply(n, hits[key])
-        pending = [n for n, reply in enumerate(replies) if reply is None]
-
-        def stored(position: int, reply: Reply) -> None:
-            n = pending[position]
-            replies[n] = reply
-            if keys:
-                self.cache.put_reply(keys[n], reply)
-            if on_reply is not None:
-                on_reply(n, reply)
-
-        try:
-            if pending:
-                got = self.backend.generate([conversations[n] for n in pending], params, stored)
-                for position, reply in enumerate(got):  # a backend that reports no on_reply
-                    if replies[pending[position]] is None:
-                        stored(position, reply)
-        finally:
-            self.cache.flush()
+        found = self.cache.get_replies(keys) if keys and known is None else {}
+        replies = answer_through_cache(
+            self.cache,
+            len(conversations),
+            {n: found[key] for n, key in enumerate(keys) if key in found},
+            lambda pending, stored: self.backend.generate([conversations[n] for n in pending], params, stored),
+            (lambda n, reply: self.cache.put_reply(keys[n], reply)) if keys else (lambda n, reply: None),
+            on_reply,
+        )
         return [r if r is not None else Reply.failed("BackendError: no reply") for r in replies]
 
     def close(self) -> None:
@@ -289,27 +319,12 @@ class CachingJudge:
 
     def judge(self, tasks: Sequence[JudgeTask], on_result: OnJudgement | None = None) -> list[Judgement]:
         keys = self._keys(tasks)
-        results: list[Judgement | None] = [None] * len(tasks)
-        for n, hit in self.recall(tasks).items():
-            results[n] = hit
-            if on_result is not None:
-                on_result(n, hit)
-        pending = [n for n, got in enumerate(results) if got is None]
-
-        def stored(position: int, judgement: Judgement) -> None:
-            n = pending[position]
-            results[n] = judgement
-            if judgement.final:
-                self.cache.put_judgement(keys[n], judgement)
-            if on_result is not None:
-                on_result(n, judgement)
-
-        try:
-            if pending:
-                got = self.inner.judge([tasks[n] for n in pending], stored)
-                for position, judgement in enumerate(got):
-                    if results[pending[position]] is None:
-                        stored(position, judgement)
-        finally:
-            self.cache.flush()
+        results = answer_through_cache(
+            self.cache,
+            len(tasks),
+            self.recall(tasks),
+            lambda pending, stored: self.inner.judge([tasks[n] for n in pending], stored),
+            lambda n, judgement: self.cache.put_judgement(keys[n], judgement),
+            on_result,
+        )
         return [j for j in results if j is not None]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from evaluator.backends.base import Backend, GenerationParams, Reply
-from evaluator.cache import Cache, judgement_keys
+from evaluator.cache import Cache, answer_through_cache, judgement_keys
 from evaluator.conversation.dialogue import Dialogue
 from evaluator.conversation.offline import (
     ANSWERS,
@@ -456,19 +456,19 @@ class CachingConversationJudge:
 
     def judge(self, dialogues: Sequence[Dialogue]) -> list[ConversationJudgement]:
         keys = self.keys(dialogues)
-        hits = self.cache.get_records(keys)
-        results: list[ConversationJudgement | None] = [
-            ConversationJudgement.from_json(hits[key]) if key in hits else None for key in keys
-        ]
-        pending = [n for n, found in enumerate(results) if found is None]
-        if pending:
-            try:
-                for n, verdict in zip(pending, self.inner.judge([dialogues[n] for n in pending]), strict=True):
-                    results[n] = verdict
-                    if verdict.scored:
-                        self.cache.put_record(keys[n], verdict.to_json())
-            finally:
-                self.cache.flush()
+        found = self.cache.get_records(keys)
+
+        def store(n: int, verdict: ConversationJudgement) -> None:
+            if verdict.scored:
+                self.cache.put_record(keys[n], verdict.to_json())
+
+        results = answer_through_cache(
+            self.cache,
+            len(dialogues),
+            {n: ConversationJudgement.from_json(found[key]) for n, key in enumerate(keys) if key in found},
+            lambda pending, stored: self.inner.judge([dialogues[n] for n in pending]),
+            store,
+        )
         return [r for r in results if r is not None]
 
 
