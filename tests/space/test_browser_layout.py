@@ -278,6 +278,16 @@ def test_on_a_phone_the_ranking_comes_first_and_headers_keep_their_words(browser
             lines = len(" ".join(str(text).replace("-", "- ").split()).split(" "))  # may break after a hyphen
             assert height <= 22 * lines, f"{text!r} wraps inside a word ({height}px)"
         tab.shot("layout-phone")
+        harm_rates = [row["cells"][2]["text"] for row in table["rows"]]
+        # Without the Type column the harm rate is third, and stays shown (the type is hidden by
+        # its header, not by its place).
+        page.get_by_text("Columns and sorting").click()
+        page.get_by_label("Type", exact=True).uncheck()
+        type_header = page.locator('#leaderboard-table th[title="Type"]')
+        tab.wait_for(lambda: type_header.count() == 0, "the table without its Type column")
+        table = _table(tab)
+        assert [h["label"] for h in table["headers"][:4]] == first_screen
+        assert [row["cells"][2]["text"] for row in table["rows"]] == harm_rates
         assert tab.dialogs == []
     finally:
         page.context.close()
