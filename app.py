@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 # Before gradio is imported (by space.app below): it reads this once, at import.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from evaluator.storage import DataDir, StoreError, open_store, resolve_spec, store_of
+from evaluator.storage import DataDir, Store, StoreError, as_store, data_of, open_store, resolve_spec
 from space.app import SignInRefused, build_app, launch, sign_in_enabled
 
 if TYPE_CHECKING:
@@ -44,29 +44,30 @@ def has_results(data: DataDir) -> bool:
     return data.results.is_dir() and any(p.suffix == ".parquet" for p in data.results.iterdir())
 
 
-def make_worker(data: DataDir) -> Worker:
+def make_worker(store: Store) -> Worker:
     # Imported here: the worker pulls in the engine, which the page alone does not need.
     from evaluator.worker import Worker, WorkerConfig
 
-    config = WorkerConfig.from_env(data=str(data.root), name=os.environ.get("CRISIS_WORKER_NAME") or None)
-    return Worker(config, store=store_of(data))
+    config = WorkerConfig.from_env(data=str(store.data.root), name=os.environ.get("CRISIS_WORKER_NAME") or None)
+    return Worker(config, store=store)
 
 
-def seed_baselines(data: DataDir, worker: Worker | None = None) -> None:
+def seed_baselines(store: Store | DataDir, worker: Worker | None = None) -> None:
     """Queue the reference rows on the public sample set and evaluate them now, when
-    nothing is there yet."""
+    nothing is there yet (a plain DataDir: a local home)."""
+    data = data_of(store)
     if has_results(data) or not _enabled("CRISIS_SEED_BASELINES"):
         return
     from submissions import Queue, Settings, SubmissionError, current_set, enqueue
 
-    queue = Queue.local(data, Settings.from_env())
+    queue = Queue.local(store, Settings.from_env())
     target = current_set(data)
     for spec in BASELINES:
         try:
             enqueue(queue, spec=spec, submitter=SYSTEM_USER, target=target, maintainer=True)
         except SubmissionError as exc:  # already queued or finished: nothing to add
             log.info("%s not queued: %s", spec, exc)
-    runner = worker or make_worker(data)
+    runner = worker or make_worker(as_store(store))
     for _ in BASELINES:
         outcome = runner.tick()
         log.warning("seeding the baselines: %s", outcome)
@@ -126,9 +127,9 @@ def main() -> None:
         raise SystemExit(f"error: {exc}") from None
     data = home.data
     wanted = not home.read_only and (_enabled("CRISIS_EMBEDDED_WORKER") or _enabled("CRISIS_SEED_BASELINES"))
-    worker = make_worker(data) if wanted else None
+    worker = make_worker(home) if wanted else None
     try:
-        seed_baselines(data, worker)
+        seed_baselines(home, worker)
     except Exception:  # the page must come up even if the seed cannot be made
         log.exception("could not evaluate the baselines on the public sample set")
     try:
@@ -141,7 +142,7 @@ def main() -> None:
 
         scheduler = start_scheduler(worker, float(os.environ.get("CRISIS_WORKER_INTERVAL", "30")))
     try:
-        launch(build_app(data, demo=demo_enabled()))
+        launch(build_app(home, demo=demo_enabled()))
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)

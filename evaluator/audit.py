@@ -33,12 +33,15 @@ from evaluator.judge.prompts import INVISIBLE, fold
 from evaluator.storage import (
     BadLine,
     DataDir,
+    Store,
     append_jsonl,
+    as_store,
     atomic_write_json,
+    data_of,
     iter_jsonl,
     read_json,
+    read_json_objects,
     read_jsonl,
-    store_of,
 )
 
 NGRAM: Final = 8
@@ -444,26 +447,20 @@ def audit_report_dir(data: DataDir) -> Path:
     return data.logs / "audit"
 
 
-def save_audit_report(data: DataDir, report: AuditReport) -> Path:
+def save_audit_report(store: Store | DataDir, report: AuditReport) -> Path:
     """Saved under logs/audit/ and, on a Hub store, committed to the private repo."""
+    home, data = as_store(store), data_of(store)
     stamp = report.created_at.replace("-", "").replace(":", "").replace("+0000", "Z")
     path = audit_report_dir(data) / f"audit-{stamp}.json"
     atomic_write_json(path, report.to_json())
-    store_of(data).push([path.relative_to(data.root).as_posix()], "audit report")
+    home.push([path.relative_to(data.root).as_posix()], "audit report")
     return path
 
 
 def latest_audit_report(data: DataDir) -> dict[str, Any] | None:
     """The newest saved audit report (for the admin panel), or None."""
-    folder = audit_report_dir(data)
-    reports = sorted(folder.glob("audit-*.json")) if folder.is_dir() else []
-    for path in reversed(reports):
-        try:
-            value = read_json(path)
-        except (OSError, ValueError):
-            continue
-        if isinstance(value, dict):
-            return value
+    for _, report in read_json_objects(audit_report_dir(data), "audit-*.json", reverse=True):
+        return report
     return None
 
 
@@ -476,35 +473,28 @@ AUDIT_REFUSED_PUBLIC: Final = (
 )
 
 
-def write_private_log(data: DataDir, folder: str, record: Mapping[str, Any], *, message: str) -> Path:
-    """One record as its own file under logs/<folder>/, committed through the data's store.
+def write_private_log(store: Store | DataDir, folder: str, record: Mapping[str, Any], *, message: str) -> Path:
+    """One record as its own file under logs/<folder>/, committed through `store` (a plain
+    DataDir: a local home).
 
     A file per record rather than an appended file: writers on other machines never touch
     the same path, so their commits never conflict and none overwrites another's lines.
     Raises StoreUnavailable when the store cannot take the commit (the file stays local).
     """
+    home, data = as_store(store), data_of(store)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = data.logs / folder / f"{stamp}-{secrets.token_hex(4)}.json"
     atomic_write_json(path, dict(record))
-    store_of(data).push([path.relative_to(data.root).as_posix()], message)
+    home.push([path.relative_to(data.root).as_posix()], message)
     return path
 
 
 def read_private_log(data: DataDir, folder: str) -> list[dict[str, Any]]:
     """The records of logs/<folder>/ in this data directory (a Hub mirror pulls logs/ first), oldest first."""
-    base = data.logs / folder
-    out: list[dict[str, Any]] = []
-    for path in sorted(base.glob("*.json")) if base.is_dir() else []:
-        try:
-            value = read_json(path)
-        except (OSError, ValueError):
-            continue
-        if isinstance(value, dict):
-            out.append(value)
-    return out
+    return [record for _, record in read_json_objects(data.logs / folder)]
 
 
-def record_refusal(data: DataDir, request_id: str, run_id: str, reason: str) -> Path:
+def record_refusal(store: Store | DataDir, request_id: str, run_id: str, reason: str) -> Path:
     """The full reason of an audit refusal (it names private item ids), for maintainers only."""
     record = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -512,7 +502,7 @@ def record_refusal(data: DataDir, request_id: str, run_id: str, reason: str) -> 
         "run_id": run_id,
         "reason": reason,
     }
-    return write_private_log(data, "refusals", record, message=f"{request_id}: secrecy audit refusal")
+    return write_private_log(store, "refusals", record, message=f"{request_id}: secrecy audit refusal")
 
 
 def read_refusals(data: DataDir) -> list[dict[str, Any]]:
@@ -532,7 +522,12 @@ ADMIN_LOG_FOLDER: Final = "admin"
 
 
 def log_admin_action(
-    data: DataDir, who: str | None, action: str, detail: Mapping[str, Any] | None = None, *, commit: bool = True
+    store: Store | DataDir,
+    who: str | None,
+    action: str,
+    detail: Mapping[str, Any] | None = None,
+    *,
+    commit: bool = True,
 ) -> dict[str, Any]:
     """Record who did what, and when, in the private admin log; returns the record written.
 
@@ -549,9 +544,9 @@ def log_admin_action(
         "detail": dict(detail or {}),
     }
     if commit:
-        write_private_log(data, ADMIN_LOG_FOLDER, record, message=f"admin: {action}")
+        write_private_log(store, ADMIN_LOG_FOLDER, record, message=f"admin: {action}")
     else:
-        append_jsonl(admin_log_path(data), [record])
+        append_jsonl(admin_log_path(data_of(store)), [record])
     return record
 
 

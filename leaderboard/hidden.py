@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from evaluator.clock import iso_utc, now_iso
-from evaluator.storage import CommitConflict, DataDir, atomic_write_json, exclusive_lock, json_bytes, read_json
+from evaluator.storage import (
+    CommitConflict,
+    DataDir,
+    Store,
+    as_store,
+    atomic_write_json,
+    exclusive_lock,
+    json_bytes,
+    read_json,
+)
 from evaluator.storage.hub import HubStore
 from evaluator.wording import one_line
 
@@ -81,14 +90,15 @@ def _content(entries: dict[str, HiddenModel]) -> dict[str, Any]:
     return {"models": [e.to_json() for e in ordered]}
 
 
-def _update(data: DataDir, change: Callable[[dict[str, HiddenModel]], T]) -> T:
+def _update(store: Store | DataDir, change: Callable[[dict[str, HiddenModel]], T]) -> T:
     """Read, change and write hidden.json so that two maintainers never lose each other's entry.
 
     Locally under a file lock. On a Hub store the file lives in the public results repo: a
     commit against the commit it was read at, re-read and re-applied when the branch moved,
     so a hide survives the Space's disk. StoreUnavailable when the Hub cannot take it.
     """
-    home = data.home
+    home = as_store(store)
+    data = home.data
     if not isinstance(home, HubStore):
         with exclusive_lock(data.cache / "locks" / "hidden.lock"):
             entries = read_hidden(data)
@@ -112,7 +122,7 @@ def _update(data: DataDir, change: Callable[[dict[str, HiddenModel]], T]) -> T:
 
 
 def hide_model(
-    data: DataDir, model: str, reason: str, *, now: datetime | None = None, known: Iterable[str] | None = None
+    store: Store | DataDir, model: str, reason: str, *, now: datetime | None = None, known: Iterable[str] | None = None
 ) -> HiddenModel:
     """Hide `model` from every board, with a reason everyone can read. With `known` (the
     models that have results), a name that is not among them is refused: a typo would
@@ -132,10 +142,10 @@ def hide_model(
         entries[name] = entry
         return entry
 
-    return _update(data, add)
+    return _update(store, add)
 
 
-def unhide_model(data: DataDir, model: str) -> HiddenModel:
+def unhide_model(store: Store | DataDir, model: str) -> HiddenModel:
     """Show `model` again; HiddenError when it is not hidden."""
     name = (model or "").strip()
 
@@ -145,7 +155,7 @@ def unhide_model(data: DataDir, model: str) -> HiddenModel:
             raise HiddenError(f"{name or 'that model'} is not hidden")
         return entry
 
-    return _update(data, remove)
+    return _update(store, remove)
 
 
 __all__ = ["HiddenError", "HiddenModel", "hidden_path", "hide_model", "parse_hidden", "read_hidden", "unhide_model"]

@@ -29,7 +29,7 @@ from evaluator.audit import audit, latest_audit_report, log_admin_action, read_a
 from evaluator.calibration import calibration_reports
 from evaluator.catalog import list_versions, set_names, set_root
 from evaluator.items import ItemSetError
-from evaluator.storage import DataDir, StoreError, store_of
+from evaluator.storage import DataDir, Store, StoreError, as_store, data_of
 from evaluator.wording import num, pct
 from leaderboard.hidden import HiddenError, hide_model, read_hidden, unhide_model
 from leaderboard.links import markdown_text, plain_text
@@ -354,16 +354,18 @@ class AdminActions:
 
     def __init__(
         self,
-        data: DataDir,
+        home: Store | DataDir,
         access: AdminAccess,
         settings: Settings | None = None,
         store: ResultStore | None = None,
     ) -> None:
-        self.data = data
+        """`home`: the store every action writes through (a plain DataDir: a local home)."""
+        self.home = home
+        self.data = data_of(home)
         self.access = access
-        self.queue = Queue.local(data, settings or Settings.from_env())
-        self.store = store or ResultStore(data, persist=False)
-        self.guard = TokenGuard(data)
+        self.queue = Queue.local(home, settings or Settings.from_env())
+        self.store = store or ResultStore(self.data, persist=False)
+        self.guard = TokenGuard(self.data)
 
     def _check(
         self,
@@ -389,7 +391,7 @@ class AdminActions:
 
     def view(self, maintainer: Maintainer, message: str, target: str | None = None) -> tuple[Any, ...]:
         with contextlib.suppress(StoreError):  # a Hub mirror keeps no logs/: fetch what others wrote
-            store_of(self.data).pull("logs/")
+            as_store(self.home).pull("logs/")
         records = actionable_requests(self.queue)
         choices = [(request_label(r), r.id) for r in records]
         request_value = target if target in {r.id for r in records} else None
@@ -485,7 +487,7 @@ class AdminActions:
     # -- the actions: (maintainer, target, text) -> (message, request to keep selected) --
 
     def _record(self, who: Maintainer, action: str, detail: Mapping[str, Any]) -> None:
-        log_admin_action(self.data, who.who, action, detail)
+        log_admin_action(self.home, who.who, action, detail)
 
     def _request_action(
         self, who: Maintainer, request_id: str, action: str, verb: str, act: Callable[[str], RequestRecord]
@@ -537,7 +539,7 @@ class AdminActions:
 
     def _hide(self, who: Maintainer, target: str, text: str) -> tuple[str, str | None]:
         try:
-            entry = hide_model(self.data, target, text, known=model_choices(self.store))
+            entry = hide_model(self.home, target, text, known=model_choices(self.store))
         except HiddenError as exc:
             return f"❌ **Not hidden:** {markdown_text(exc)}", None
         self._record(who, "leaderboard.hide", {"model": entry.model, "reason": entry.reason})
@@ -545,7 +547,7 @@ class AdminActions:
 
     def _unhide(self, who: Maintainer, target: str, text: str) -> tuple[str, str | None]:
         try:
-            entry = unhide_model(self.data, target)
+            entry = unhide_model(self.home, target)
         except HiddenError as exc:
             return f"❌ **Not shown again:** {markdown_text(exc)}", None
         self._record(who, "leaderboard.unhide", {"model": entry.model})
@@ -555,7 +557,7 @@ class AdminActions:
         if not target:
             return "❌ Choose a set first.", None
         try:
-            result = cut_and_requeue(self.data, target, who=who.who)  # the cut logs sets.freeze as `who`
+            result = cut_and_requeue(self.home, target, who=who.who)  # the cut logs sets.freeze as `who`
         except (ItemSetError, OSError) as exc:
             return f"❌ **Not cut:** {markdown_text(exc)}", None
         lines = [
@@ -579,7 +581,7 @@ class AdminActions:
     def _audit(self, who: Maintainer, target: str, text: str) -> tuple[str, str | None]:
         try:
             report = audit(self.data)
-            save_audit_report(self.data, report)
+            save_audit_report(self.home, report)
         except (OSError, ValueError) as exc:
             return f"❌ **The audit could not run:** {markdown_text(exc)}", None
         self._record(who, "audit.run", {"clean": report.clean, "findings": len(report.findings), "files": report.files})

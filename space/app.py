@@ -22,7 +22,7 @@ from typing import Any, Final
 import gradio as gr
 from starlette.middleware import Middleware
 
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, Store
 from leaderboard.limits import MAX_UPLOAD_BYTES
 from leaderboard.links import markdown_text
 from leaderboard.query import Filters, Leaderboard
@@ -102,8 +102,8 @@ CSS: Final = """
 """
 
 
-def store_status_text(data: DataDir) -> str:
-    line = data.home.status_line if data.home is not None else None
+def store_status_text(store: Store | DataDir) -> str:
+    line = None if isinstance(store, DataDir) else store.status_line
     return f"⚠️ {markdown_text(line)}" if line else ""
 
 
@@ -132,7 +132,7 @@ def sign_in_enabled(requested: bool | None = None) -> bool:
 
 
 def build_app(
-    data_dir: DataDir | str | os.PathLike[str] | None = None,
+    data_dir: Store | DataDir | str | os.PathLike[str] | None = None,
     *,
     preferred_set: str | None = None,
     enable_login: bool | None = None,
@@ -149,7 +149,15 @@ def build_app(
     open the maintainers' panel (default: organisation CRISIS_ADMIN_ORG with login, the
     local admin token CRISIS_ADMIN_TOKEN without). `demo` offers the demo board (default:
     CRISIS_DEMO, on unless "0"); `refresh_s` is how often open pages re-read the results."""
-    data = data_dir if isinstance(data_dir, DataDir) else DataDir.at(data_dir)
+    # What the page's writers (submit, queue, admin) are handed: the store, or a plain local directory.
+    home: Store | DataDir
+    if isinstance(data_dir, DataDir):
+        home = data_dir
+    elif data_dir is None or isinstance(data_dir, str | os.PathLike):
+        home = DataDir.at(data_dir)
+    else:
+        home = data_dir
+    data = home if isinstance(home, DataDir) else home.data
     store = store or ResultStore(data)
     show_demo = os.environ.get("CRISIS_DEMO", "1").strip().lower() not in ("0", "false", "no") if demo is None else demo
     board = Leaderboard(
@@ -171,9 +179,9 @@ def build_app(
             "is better; the rank is an interval because figures are estimates (see **About**)."
         )
         # A Hub store out of reach (or read-only) says so on every page load.
-        store_status = gr.Markdown(store_status_text(data), elem_id="store-status")
+        store_status = gr.Markdown(store_status_text(home), elem_id="store-status")
         blocks.load(
-            lambda: store_status_text(data), None, store_status, api_visibility="private", show_progress="hidden"
+            lambda: store_status_text(home), None, store_status, api_visibility="private", show_progress="hidden"
         )
         with gr.Tabs(selected="leaderboard") as tabs:
             with gr.Tab("Leaderboard", id="leaderboard") as lb_tab:
@@ -185,9 +193,9 @@ def build_app(
             with gr.Tab("Conversations", id="conversations"):
                 talk = build_conversations_tab(board)
             with gr.Tab("Submit", id="submit") as submit_tab:
-                st = build_submit_tab(data, login=login, options=submit_options)
+                st = build_submit_tab(home, login=login, options=submit_options)
             with gr.Tab("Queue", id="queue") as queue_tab:
-                qt = build_queue_tab(data, submit_options.settings if submit_options else None)
+                qt = build_queue_tab(home, submit_options.settings if submit_options else None)
             with gr.Tab("About", id="about") as about_tab:
                 about = gr.Markdown(about_markdown(data), elem_id="about-text")
             with gr.Tab("Admin", id=ADMIN_TAB, visible=False) as admin_tab:
@@ -202,7 +210,7 @@ def build_app(
         wire_submit(st, qt, submit_tab, queue_tab, tabs)
         # A calibration report written after start-up shows without a restart.
         about_tab.select(lambda: about_markdown(data), None, about, api_visibility="private", show_progress="hidden")
-        wire_admin(blocks, panel, sign_in, admin_tab, tabs, AdminActions(data, access, settings, store))
+        wire_admin(blocks, panel, sign_in, admin_tab, tabs, AdminActions(home, access, settings, store))
     attach_api(blocks, board)  # the REST API (space.api), mounted by launch()
     return blocks
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 import gradio as gr
 import pandas as pd
 
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, Store, data_of
 from leaderboard.links import markdown_text, plain_text
 from submissions import (
     HfHubClient,
@@ -227,7 +227,7 @@ class QueueTab:
         return [self.summary, *self.tables]
 
 
-def build_queue_tab(data: DataDir, settings: Settings | None = None) -> QueueTab:
+def build_queue_tab(data: Store | DataDir, settings: Settings | None = None) -> QueueTab:
     queue = Queue.local(data, settings or Settings.from_env())
 
     def read(request_id: str = "") -> tuple[str, list[pd.DataFrame] | None, str]:
@@ -314,7 +314,7 @@ def _request_table(record: RequestRecord, position: int | None) -> pd.DataFrame:
 
 
 def do_submit(
-    data: DataDir,
+    data: Store | DataDir,
     options: SubmitOptions,
     *,
     model: str,
@@ -333,7 +333,7 @@ def do_submit(
         kwargs: dict[str, Any] = {}
         if options.known_model_types is not None:
             kwargs["known_model_types"] = options.known_model_types
-        validator = Validator(hub, target=current_set(data), settings=settings, **kwargs)
+        validator = Validator(hub, target=current_set(data_of(data)), settings=settings, **kwargs)
         record = submit(
             queue,
             validator,
@@ -355,12 +355,12 @@ def do_submit(
     )
 
 
-def what_happens(data: DataDir, settings: Settings, user: str | None) -> str:
+def what_happens(data: Store | DataDir, settings: Settings, user: str | None) -> str:
     """What a submit leads to: the set and judge, official or not, the wait, the limit left."""
     judges = _judges()
     official = all(j.strip() != "heuristic" for j in judges.split(","))
     try:
-        target = current_set(data)
+        target = current_set(data_of(data))
         set_text = f"**{markdown_text(target.name)} {markdown_text(target.version)}**"
     except Exception:  # a deployment without its set still explains the rest
         set_text = "the current set"
@@ -402,7 +402,7 @@ def what_happens(data: DataDir, settings: Settings, user: str | None) -> str:
     return "\n\n".join(lines)
 
 
-def build_submit_tab(data: DataDir, *, login: bool, options: SubmitOptions | None = None) -> SubmitTab:
+def build_submit_tab(data: Store | DataDir, *, login: bool, options: SubmitOptions | None = None) -> SubmitTab:
     options = options or SubmitOptions()
     gr.Markdown(
         "Submit an open-weight model from the Hugging Face Hub. It must be public, have safetensors "
@@ -481,7 +481,7 @@ def build_submit_tab(data: DataDir, *, login: bool, options: SubmitOptions | Non
     return SubmitTab(info, [submitter], local, request_id, to_queue)
 
 
-def signed_in_info(data: DataDir, settings: Settings) -> Callable[..., str]:
+def signed_in_info(data: Store | DataDir, settings: Settings) -> Callable[..., str]:
     """What a submit leads to, for the user Gradio injects from the Hugging Face sign-in."""
 
     def info_signed_in(profile: gr.OAuthProfile | None) -> str:
@@ -490,7 +490,7 @@ def signed_in_info(data: DataDir, settings: Settings) -> Callable[..., str]:
     return info_signed_in
 
 
-def local_info(data: DataDir, settings: Settings) -> Callable[..., str]:
+def local_info(data: Store | DataDir, settings: Settings) -> Callable[..., str]:
     """What a submit leads to, for the name typed on a local run."""
 
     def info_local(user: str | None) -> str:

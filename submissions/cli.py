@@ -78,7 +78,7 @@ def _store(args: argparse.Namespace) -> Store:
 
 
 def _queue(args: argparse.Namespace, settings: Settings) -> Queue:
-    return Queue.local(_store(args).data, settings)
+    return Queue.local(_store(args), settings)
 
 
 def _model_column(r: RequestRecord) -> str:

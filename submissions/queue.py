@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, Store
 from submissions.config import Settings
 from submissions.errors import InvalidTransition, LeaseLost, NotAllowed, SubmissionError, UnknownRequest
 from submissions.records import ACTIVE_OR_DONE, RequestRecord, Status, one_line, utcnow
@@ -76,18 +76,19 @@ class Queue:
         self.clock = clock
 
     @classmethod
-    def local(cls, data: DataDir, settings: Settings | None = None, *, clock: Clock = utcnow) -> Queue:
-        """The queue of a data directory's home: its own files, or the Hub store it mirrors.
+    def local(cls, store: Store | DataDir, settings: Settings | None = None, *, clock: Clock = utcnow) -> Queue:
+        """The queue of a store: a local home's own files (a plain DataDir is one), or the Hub's
+        requests repo (hand the HubStore, not its mirror).
 
         On the Hub every heartbeat is a commit, so unless $CRISIS_LEASE_S says otherwise
         leases last HUB_LEASE_S and heartbeats (a third of it) come every ten minutes.
         """
         s = settings or Settings.from_env()
-        store = request_store_for(data)
+        requests = request_store_for(store)
         lease_s = s.lease_s
-        if isinstance(store, HubRequestStore) and not os.environ.get("CRISIS_LEASE_S"):
+        if isinstance(requests, HubRequestStore) and not os.environ.get("CRISIS_LEASE_S"):
             lease_s = HUB_LEASE_S
-        return cls(store, lease_s=lease_s, max_attempts=s.max_attempts, clock=clock)
+        return cls(requests, lease_s=lease_s, max_attempts=s.max_attempts, clock=clock)
 
     # ----------------------------------------------------------------------------- reading
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaluator.sets import DEFAULT_MIN_PER_CATEGORY, DEFAULT_TOLERANCE, MAX_REASON_CHARS, CutResult, cut_version
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, Store, data_of
 from evaluator.wording import one_line
 from submissions.errors import SubmissionRejected
 from submissions.intake import MAINTAINER_PRIORITY
@@ -85,7 +85,7 @@ def finished_on(data: DataDir, name: str, version: str, new_version: str) -> lis
     ]
 
 
-def submissions_enqueue(data: DataDir) -> Enqueue:
+def submissions_enqueue(store: Store | DataDir) -> Enqueue:
     """The queue of `submissions`, as an Enqueue.
 
     Baselines and API models go through `submissions.intake.enqueue` (as a maintainer).
@@ -94,7 +94,7 @@ def submissions_enqueue(data: DataDir) -> Enqueue:
     is copied into a fresh PENDING one through the store, under the same intake lock and
     duplicate check as `submissions.intake` uses.
     """
-    queue = Queue.local(data)
+    queue = Queue.local(store)
 
     def enqueue(job: Reevaluation, priority: int) -> str | None:
         target = SetRef(job.set_name, job.set_version)
@@ -147,7 +147,7 @@ def submissions_enqueue(data: DataDir) -> Enqueue:
 
 
 def requeue_after_cut(
-    data: DataDir,
+    store: Store | DataDir,
     name: str,
     previous: str,
     version: str,
@@ -158,11 +158,11 @@ def requeue_after_cut(
     """Queue every model finished on NAME@previous for NAME@version, at maintainer priority."""
     if priority is None:
         priority = MAINTAINER_PRIORITY
-    jobs = finished_on(data, name, previous, version)
+    jobs = finished_on(data_of(store), name, previous, version)
     report = RequeueReport()
     if not jobs:
         return report
-    run = enqueue or submissions_enqueue(data)
+    run = enqueue or submissions_enqueue(store)
     for job in jobs:
         try:
             new_id = run(job, priority)
@@ -177,7 +177,7 @@ def requeue_after_cut(
 
 
 def cut_and_requeue(
-    data: DataDir,
+    store: Store | DataDir,
     name: str,
     *,
     min_per_category: int = DEFAULT_MIN_PER_CATEGORY,
@@ -191,11 +191,12 @@ def cut_and_requeue(
     The version is cut either way: a queue that cannot be reached is reported in
     `CutResult.requeue.failed`, never raised.
     """
-    result = cut_version(data, name, min_per_category=min_per_category, tolerance=tolerance, who=who)
+    data, home = data_of(store), None if isinstance(store, DataDir) else store
+    result = cut_version(data, name, min_per_category=min_per_category, tolerance=tolerance, who=who, store=home)
     if result.previous is None:
         return result
     try:
-        report = requeue_after_cut(data, name, result.previous, result.version, enqueue=enqueue)
+        report = requeue_after_cut(store, name, result.previous, result.version, enqueue=enqueue)
     except Exception as exc:  # the version is cut either way; say what was not queued
         report = RequeueReport(failed=[("every model", _why(exc))])
     return dataclasses.replace(result, requeue=report)

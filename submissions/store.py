@@ -35,7 +35,9 @@ from evaluator.storage import (
     CommitConflict,
     DataDir,
     LockBusy,
+    Store,
     StoreUnavailable,
+    as_store,
     atomic_create_json,
     atomic_write_json,
     exclusive_lock,
@@ -493,9 +495,10 @@ class HubRequestStore:
             yield
 
 
-def request_store_for(data: DataDir) -> RequestStore:
-    """The request store of a data directory's home: the Hub's when it is a Hub mirror."""
-    home = data.home
+def request_store_for(store: Store | DataDir) -> RequestStore:
+    """The request store of a store: the Hub's requests repo, or the files of a local home
+    (a plain DataDir is one; a Hub mirror handed as a bare DataDir is refused)."""
+    home = as_store(store)
     if isinstance(home, HubStore):
         return HubRequestStore(home)
-    return LocalRequestStore(data)
+    return LocalRequestStore(home.data)

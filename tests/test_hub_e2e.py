@@ -76,7 +76,7 @@ def _finish(proc: subprocess.Popen[str], timeout: float = 240) -> tuple[str, str
 
 def test_submit_then_a_worker_publishes_and_another_mirror_shows_it(site: HubSite) -> None:
     space = site.open("space")
-    queue = Queue.local(space.data, Settings.from_env())
+    queue = Queue.local(space, Settings.from_env())
     record = enqueue(
         queue, spec="baseline:template", submitter="maintainer", target=current_set(space.data), maintainer=True
     )
@@ -87,7 +87,7 @@ def test_submit_then_a_worker_publishes_and_another_mirror_shows_it(site: HubSit
 
     reader = site.open("leaderboard", writable=False)
     store = ResultStore(reader.data, recheck_seconds=0, persist=False)
-    final = Queue.local(reader.data, Settings.from_env()).get(record.id)
+    final = Queue.local(reader, Settings.from_env()).get(record.id)
     assert final.status == Status.FINISHED and final.run_id
     rows = store.snapshot(force=True).results
     shown = rows[rows["run_id"] == final.run_id]
@@ -114,14 +114,14 @@ def _bare_record(n: int) -> RequestRecord:
 
 def test_four_workers_race_forty_requests_each_evaluated_once(site: HubSite) -> None:
     seed = site.open("seed")
-    queue = Queue.local(seed.data, Settings.from_env())
+    queue = Queue.local(seed, Settings.from_env())
     for n in range(40):
         queue.store.create(_bare_record(n))
     workers = [_worker(site, f"racer-{i}", "--until-idle") for i in range(4)]
     logs = [_finish(w, timeout=500) for w in workers]
 
     check = site.open("check", writable=False)
-    records = Queue.local(check.data, Settings.from_env()).records()
+    records = Queue.local(check, Settings.from_env()).records()
     assert len(records) == 40
     assert all(r.status == Status.FINISHED for r in records), [
         (r.id, r.status, r.reason) for r in records if r.status != Status.FINISHED
@@ -141,7 +141,7 @@ def test_a_killed_worker_is_resumed_from_finished_items_on_a_fresh_mirror(site: 
         # Judging is slow, so the kill lands after the replies were pushed at the end of generation.
         server.slow(0.5, when=lambda r: r.model.startswith("judge"))
         seed = site.open("seed")
-        queue = Queue.local(seed.data, Settings.from_env())
+        queue = Queue.local(seed, Settings.from_env())
         record = enqueue(
             queue, spec="openai:test-model", base_url=server.url, submitter="maintainer",
             target=current_set(seed.data), maintainer=True,
@@ -169,7 +169,7 @@ def test_a_killed_worker_is_resumed_from_finished_items_on_a_fresh_mirror(site: 
         # --until-idle stops when nothing is claimable; the doomed worker's lease (6 s) must run out
         # first, as it would before the next scheduled job.
         watcher.refresh()
-        expires = Queue.local(watcher.data, Settings.from_env()).get(record.id).lease_expires_at
+        expires = Queue.local(watcher, Settings.from_env()).get(record.id).lease_expires_at
         if expires is not None:
             time.sleep(max(0.0, (expires - utcnow()).total_seconds()) + 0.5)
 
@@ -183,7 +183,7 @@ def test_a_killed_worker_is_resumed_from_finished_items_on_a_fresh_mirror(site: 
         assert talk and len({json.dumps(r.messages) for r in talk}) == len(talk)
 
     check = site.open("check2", writable=False)
-    final = Queue.local(check.data, Settings.from_env()).get(record.id)
+    final = Queue.local(check, Settings.from_env()).get(record.id)
     assert final.status == Status.FINISHED and final.run_id, (final.status, final.reason)
     assert final.attempts == 2
     published = check.remote_files("results")
@@ -210,7 +210,7 @@ def test_the_hub_failing_mid_run_loses_nothing_and_says_so(site: HubSite, caplog
     from evaluator.worker import Worker, WorkerConfig
 
     space = site.open("space", writable=False)
-    queue = Queue.local(site.open("submit").data, Settings.from_env())
+    queue = Queue.local(site.open("submit"), Settings.from_env())
     record = enqueue(
         queue, spec="baseline:refusal", submitter="maintainer", target=current_set(space.data), maintainer=True
     )
@@ -249,7 +249,7 @@ def test_the_hub_failing_mid_run_loses_nothing_and_says_so(site: HubSite, caplog
     assert worker.tick() == "finished"
     space.refresh()
     assert space.status_line is None
-    final = Queue.local(space.data, Settings.from_env()).get(record.id)
+    final = Queue.local(space, Settings.from_env()).get(record.id)
     assert final.status == Status.FINISHED and final.run_id == run_id and final.attempts == 2
     assert f"results/{run_id}.parquet" in space.remote_files("results")
 
@@ -258,7 +258,7 @@ def test_a_slow_hub_loses_nothing_and_page_reads_never_wait_on_it(site: HubSite)
     from evaluator.worker import Worker, WorkerConfig
 
     space = site.open("space", writable=False)
-    queue = Queue.local(site.open("submit").data, Settings.from_env())
+    queue = Queue.local(site.open("submit"), Settings.from_env())
     record = enqueue(
         queue, spec="baseline:template", submitter="maintainer", target=current_set(space.data), maintainer=True
     )
@@ -271,12 +271,12 @@ def test_a_slow_hub_loses_nothing_and_page_reads_never_wait_on_it(site: HubSite)
         # A page load reads the Space's mirror only: not one request reaches the Hub.
         seen = len(site.emulator.requests)
         page.snapshot(force=True)
-        Queue.local(space.data, Settings.from_env()).get(record.id)
+        Queue.local(space, Settings.from_env()).get(record.id)
         assert len(site.emulator.requests) == seen
     finally:
         site.emulator.slow(0)
     space.refresh()
-    final = Queue.local(space.data, Settings.from_env()).get(record.id)
+    final = Queue.local(space, Settings.from_env()).get(record.id)
     assert final.status == Status.FINISHED and final.run_id
     rows = ResultStore(space.data, recheck_seconds=0, persist=False).snapshot(force=True).results
     assert len(rows[rows["run_id"] == final.run_id]) > 1

@@ -56,11 +56,11 @@ def test_the_space_page_shows_what_a_remote_worker_published(site: HubSite) -> N
     from tests.space.conftest import free_port, submit_options
 
     space = site.open("space", writable=False)
-    queue = Queue.local(space.data, Settings.from_env())
+    queue = Queue.local(space, Settings.from_env())
     record = enqueue(
         queue, spec="baseline:template", submitter="maintainer", target=current_set(space.data), maintainer=True
     )
-    demo = build_app(space.data, enable_login=False, submit_options=submit_options())
+    demo = build_app(space, enable_login=False, submit_options=submit_options())
     port = free_port()
     launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     space.start_refresher(0.5)  # CRISIS_MIRROR_INTERVAL on a real Space: 60 s
@@ -70,7 +70,7 @@ def test_the_space_page_shows_what_a_remote_worker_published(site: HubSite) -> N
         # The worker commits the rows before it marks the request FINISHED, so a refresh can land
         # between the two: wait for the mirror to hold both.
         def mirrored() -> bool:
-            status = Queue.local(space.data, Settings.from_env()).get(record.id).status
+            status = Queue.local(space, Settings.from_env()).get(record.id).status
             return status == Status.FINISHED and bool(list(space.data.results.glob("*.parquet")))
 
         deadline = time.monotonic() + 30

@@ -19,7 +19,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise StoreError(f"no data directory at {data.root} (pass --data DIR, default {DEFAULT_DATA_DIR})")
     report = audit(data, args.extra or ())
     if not args.no_save:
-        saved = save_audit_report(data, report)
+        saved = save_audit_report(store, report)
         if not store.read_only:
             store.push([saved.relative_to(data.root).as_posix()], "Secrecy audit report")
     if report.private_items == 0:

@@ -56,7 +56,7 @@ def _summary(report: dict[str, Any]) -> str:
 
 def _publish(store: Any, run_id: str, system: str, who: str) -> Path:
     path = publish_aggregate(store, run_id, system)
-    log_admin_action(store.data, who, "audit-logs.publish", {"run_id": run_id, "system": system})
+    log_admin_action(store, who, "audit-logs.publish", {"run_id": run_id, "system": system})
     return path
 
 

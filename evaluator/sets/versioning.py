@@ -50,7 +50,7 @@ from evaluator.sets.drafts import (
     save_draft,
 )
 from evaluator.sets.retired import publish_retired
-from evaluator.storage import DataDir, atomic_write_json, atomic_write_text
+from evaluator.storage import DataDir, Store, atomic_write_json, atomic_write_text
 from evaluator.wording import one_line
 
 DEFAULT_MIN_PER_CATEGORY: Final = 30
@@ -259,8 +259,11 @@ def cut_version(
     min_per_category: int = DEFAULT_MIN_PER_CATEGORY,
     tolerance: float | None = DEFAULT_TOLERANCE,
     who: str | None = None,
+    store: Store | None = None,
 ) -> CutResult:
     """Freeze NAME's draft as the next version; refuse (RotationError) with what is missing.
+    `store`: the store `data` belongs to, which the admin log is committed through (None: `data`
+    is a local home).
 
     On success: the version folder with its manifest and changelog, retired items published,
     the draft cleared and the action logged. Re-queueing the models finished on the previous
@@ -327,7 +330,7 @@ def cut_version(
             published = publish_retired(data, name, gone, draft.reasons, previous or "", version)
         discard_draft(data, name)
     log_admin_action(
-        data,
+        store or data,
         by,
         "sets.freeze",
         {"set": name, "version": version, "previous": previous, "added": added, "retired": retired},

@@ -21,10 +21,11 @@ from evaluator.storage.base import (
 from evaluator.storage.home import (
     LocalStore,
     add_store_arguments,
+    as_store,
+    data_of,
     open_store,
     resolve_spec,
     store_from_args,
-    store_of,
 )
 from evaluator.storage.layout import (
     DEFAULT_DATA_DIR,
@@ -44,6 +45,7 @@ from evaluator.storage.layout import (
     iter_jsonl,
     json_bytes,
     read_json,
+    read_json_objects,
     read_jsonl,
 )
 from evaluator.storage.sink import RunSink
@@ -70,19 +72,21 @@ __all__ = [
     "StoreUnavailable",
     "add_store_arguments",
     "append_jsonl",
+    "as_store",
     "atomic_create_bytes",
     "atomic_create_json",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "data_of",
     "exclusive_lock",
     "iter_jsonl",
     "json_bytes",
     "open_store",
     "parse_store",
     "read_json",
+    "read_json_objects",
     "read_jsonl",
     "resolve_spec",
     "store_from_args",
-    "store_of",
 ]

@@ -32,7 +32,7 @@ from evaluator.storage.base import (
     list_tree,
     parse_store,
 )
-from evaluator.storage.hub import HubStore
+from evaluator.storage.hub import MANIFEST_DIR, HubStore
 from evaluator.storage.layout import DEFAULT_DATA_DIR, DataDir, atomic_write_bytes
 
 
@@ -41,7 +41,7 @@ class LocalStore:
 
     def __init__(self, root: Path) -> None:
         self.spec = StoreSpec("local", path=root)
-        self.data = DataDir(root, home=self)
+        self.data = DataDir(root)
 
     read_only = False
     status_line = None
@@ -102,9 +102,21 @@ def open_store(
     return HubStore.open(parsed, writable=writable, env=env, mirrored=mirrored)
 
 
-def store_of(data: DataDir) -> Store:
-    """The home of a DataDir (a plain directory is its own local home)."""
-    return data.home if data.home is not None else LocalStore(data.root)
+def as_store(where: Store | DataDir) -> Store:
+    """The store a writer was handed: a Store as it is; a plain DataDir is its own local home.
+
+    A Hub store's mirror handed as a bare DataDir is refused rather than written as a local
+    directory: what is written there would never reach the Hub. Hand the writer the HubStore."""
+    if not isinstance(where, DataDir):
+        return where
+    if (where.root / MANIFEST_DIR).is_dir():
+        raise StoreError(f"{where.root} is a Hub store's mirror: writes there go through its store, not the directory")
+    return LocalStore(where.root)
+
+
+def data_of(where: Store | DataDir) -> DataDir:
+    """Where a Store (or a plain DataDir) is read."""
+    return where if isinstance(where, DataDir) else where.data
 
 
 def resolve_spec(store: str | None, data: str | None, env: Mapping[str, str] | None = None) -> StoreSpec:

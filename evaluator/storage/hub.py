@@ -129,7 +129,7 @@ class HubStore:
             raise StoreError(f"a Hub mirror keeps only {', '.join(sorted(served))}")
         self._only = None if mirrored is None else frozenset(mirrored)
         self.mirror = mirror
-        self.data = DataDir(mirror, home=self)
+        self.data = DataDir(mirror)
         self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
         self.token = token  # None: whatever huggingface_hub finds ($HF_TOKEN, the saved login)
         self.interval_s = interval_s

@@ -23,12 +23,9 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
-
-if TYPE_CHECKING:
-    from evaluator.storage.base import Store
+from typing import Any, Final, Literal
 
 DEFAULT_DATA_DIR: Final = "./var"
 PUBLIC_AREAS: Final = ("requests", "results", "public")
@@ -37,14 +34,11 @@ PRIVATE_AREAS: Final = ("runs", "sets", "cache", "logs", "queue")
 
 @dataclass(frozen=True)
 class DataDir:
-    """Where files are read: the data directory itself, or a Hub store's local mirror.
-
-    `home` is the store the directory belongs to (None: a plain local directory), so code
-    handed only a DataDir still writes through the right home (submissions.Queue.local).
-    """
+    """Where files are read: the data directory itself, or a Hub store's local mirror. Plain
+    paths: code that writes is handed the Store (`store.data` is its DataDir), and a bare
+    DataDir handed to a writer is a local home (evaluator.storage.home.as_store)."""
 
     root: Path
-    home: Store | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def at(cls, path: str | os.PathLike[str] | None = None) -> DataDir:
@@ -191,6 +185,22 @@ def atomic_write_json(path: Path, value: Any) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_json_objects(
+    folder: Path, pattern: str = "*.json", *, reverse: bool = False
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(path, object) for the files of `folder` named like `pattern` that hold a JSON object,
+    in name order (`reverse`: last name first; stamped names sort by time). A file that cannot
+    be read or holds something else is skipped: one half-written or foreign file must not hide
+    the others. No folder: nothing."""
+    for path in sorted(folder.glob(pattern), reverse=reverse) if folder.is_dir() else []:
+        try:
+            value = read_json(path)
+        except (OSError, ValueError, RecursionError):
+            continue
+        if isinstance(value, dict):
+            yield path, value
 
 
 def append_jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> None:

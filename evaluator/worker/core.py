@@ -72,7 +72,7 @@ class Worker:
         self.config = config
         self.store = store or open_store(resolve_spec(config.store, None if config.store else config.data))
         self.data = self.store.data
-        self.queue = queue or Queue.local(self.data, settings)
+        self.queue = queue or Queue.local(self.store, settings)
         if queue is None and (config.lease_s or config.max_attempts):
             self.queue = Queue(
                 self.queue.store,
@@ -388,7 +388,7 @@ class Worker:
     def _record_refusal(self, rid: str, outcome: RunOutcome) -> None:
         reason = outcome.reason or "secrecy audit refused to publish"
         try:
-            record_refusal(self.data, rid, outcome.run_id, reason)
+            record_refusal(self.store, rid, outcome.run_id, reason)
         except StoreUnavailable as exc:
             # Kept in this machine's logs/ (private); the request is failed all the same.
             log.error("request %s: audit refusal not committed to the private repo: %s", rid, exc)

@@ -43,7 +43,7 @@ def _seed_results(site: HubSite) -> None:
 
 
 def _panel(store: Any) -> tuple[AdminActions, dict[str, Any]]:
-    actions = AdminActions(store.data, AdminAccess(env=ENV), store=ResultStore(store.data, persist=False))
+    actions = AdminActions(store, AdminAccess(env=ENV), store=ResultStore(store.data, persist=False))
     return actions, actions.handlers()
 
 

@@ -38,7 +38,7 @@ def _record(n: int, spec: str = "baseline:refusal", model_type: str = "baseline"
 
 
 def _queue(site: HubSite, name: str, lease_s: float = 600.0) -> Queue:
-    store = request_store_for(site.open(name).data)
+    store = request_store_for(site.open(name))
     assert isinstance(store, HubRequestStore)
     return Queue(store, lease_s=lease_s, max_attempts=2)
 

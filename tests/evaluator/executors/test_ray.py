@@ -32,7 +32,7 @@ from evaluator.executors.ray import TASK_NAME, RayExecutor, open_weight_on_clust
 from evaluator.items import load_set
 from evaluator.pipeline import RunConfig
 from evaluator.placement import Cluster, Placement
-from evaluator.storage import DataDir, RunSink
+from evaluator.storage import DataDir, RunSink, Store
 from evaluator.worker import Worker, WorkerConfig, WorkerPool
 from submissions.config import Settings
 from submissions.intake import enqueue
@@ -66,8 +66,8 @@ def executor(ray_cluster: Any) -> Iterator[RayExecutor]:
         ex.close()
 
 
-def add(data: DataDir, set_path: Path, spec: str, base_url: str | None = None) -> RequestRecord:
-    queue = Queue(LocalRequestStore(data)) if data.home is None else Queue.local(data, Settings.from_env())
+def add(data: DataDir | Store, set_path: Path, spec: str, base_url: str | None = None) -> RequestRecord:
+    queue = Queue(LocalRequestStore(data)) if isinstance(data, DataDir) else Queue.local(data, Settings.from_env())
     target = SetRef.of(load_set(set_path))
     return enqueue(queue, spec=spec, base_url=base_url, submitter="boss", target=target, maintainer=True)
 
@@ -404,7 +404,7 @@ def test_on_a_hub_store_a_task_syncs_its_own_run_from_its_node(
         env = {k: v for k, v in site.env("node").items() if k != "CRISIS_MIRROR_DIR"}
         hub_executor = RayExecutor(poll_s=0.1, checkpoint_s=0.2, task_env={**env, "CRISIS_TASK_DIR": str(node)})
         try:
-            record = add(site.open("submit").data, small_set, "openai:paced-model", server.url)
+            record = add(site.open("submit"), small_set, "openai:paced-model", server.url)
             driver_store = site.open("driver")
             driver = worker(driver_store.data, small_set, hub_executor, store=driver_store, max_attempts=5)
             results: list[str] = []
@@ -433,7 +433,7 @@ def test_on_a_hub_store_a_task_syncs_its_own_run_from_its_node(
             before = server.request_count
             assert driver.tick() == "pending"
             regenerated = server.request_count - before
-            queue = Queue.local(site.open("check").data, Settings.from_env())
+            queue = Queue.local(site.open("check"), Settings.from_env())
             assert queue.get(record.id).reason == (
                 "the evaluation task could not use the store: crisis-org/raylb-results: the Hub answered HTTP 500"
             )
@@ -447,7 +447,7 @@ def test_on_a_hub_store_a_task_syncs_its_own_run_from_its_node(
             hub_executor.close()
         # Replies pushed before the kill were not generated again; no other finished work was lost.
         assert regenerated == calls - kept
-        final = Queue.local(site.open("final").data, Settings.from_env()).get(record.id)
+        final = Queue.local(site.open("final"), Settings.from_env()).get(record.id)
         assert final.status == Status.FINISHED and final.run_id == run_id and final.attempts == 3
         assert f"results/{run_id}.parquet" in site.emulator.files(public)
         titles = [c.title for c in site.emulator.repos[("dataset", private)].commits]

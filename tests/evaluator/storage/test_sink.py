@@ -176,13 +176,13 @@ def test_the_local_executor_and_the_ray_task_write_through_the_same_sink(
     items = mini_set()
     # The worker with its local executor, on the Hub store.
     submit = site.open("submit")
-    queue = Queue.local(submit.data, Settings.from_env())
+    queue = Queue.local(submit, Settings.from_env())
     record = enqueue(queue, spec="baseline:refusal", submitter="boss", target=SetRef.of(items), maintainer=True)
     config = WorkerConfig(store=STORE, name="w", bootstrap_rounds=20, personas="none")
     worker = Worker(config, store=site.open("worker"))
     worker.load_set = lambda: items  # type: ignore[method-assign]
     assert worker.tick() == "finished"
-    assert Queue.local(site.open("check").data, Settings.from_env()).get(record.id).status == Status.FINISHED
+    assert Queue.local(site.open("check"), Settings.from_env()).get(record.id).status == Status.FINISHED
 
     # The Ray task's body, run here (Ray only ships it to a node): a fresh mirror of its own.
     for name, value in site.env("node").items():

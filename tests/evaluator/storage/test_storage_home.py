@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from evaluator.storage import (
+    DataDir,
     LocalStore,
     PrivatePathRefused,
     StoreError,
     StoreSpec,
+    as_store,
     open_store,
     parse_store,
     resolve_spec,
-    store_of,
 )
 from evaluator.storage.hub import HubStore, check_path, content_keys, git_blob_id
 
@@ -75,12 +76,22 @@ def test_resolve_spec_precedence(tmp_path: Path) -> None:
 def test_local_store_is_the_directory(tmp_path: Path) -> None:
     store = open_store(f"local:{tmp_path}")
     assert isinstance(store, LocalStore)
-    assert store.data.root == tmp_path and store.data.home is store
+    assert store.data.root == tmp_path and store.data == DataDir(tmp_path)
     assert not store.read_only and store.status_line is None
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "r.parquet").write_bytes(b"x")
     store.push(["results/r.parquet"], "no-op locally")
-    assert store_of(store.data) is store
+    assert as_store(store) is store
+    assert isinstance(as_store(store.data), LocalStore) and as_store(store.data).data == store.data
+
+
+def test_a_data_dir_is_plain_paths_and_a_hub_mirror_is_never_written_as_a_local_home(tmp_path: Path) -> None:
+    assert DataDir(tmp_path) == DataDir(tmp_path) and not hasattr(DataDir(tmp_path), "home")
+    hub = _offline_hub(tmp_path)
+    (hub.data.root / ".hub").mkdir(parents=True)
+    assert as_store(hub) is hub
+    with pytest.raises(StoreError, match="Hub store's mirror"):
+        as_store(hub.data)
 
 
 def _offline_hub(tmp_path: Path) -> HubStore:
