@@ -17,7 +17,7 @@ from evaluator.calibration.ratings import CalibrationError, load_ratings, read_r
 from evaluator.calibration.run import DEFAULT_SAMPLE, calibrate_levels
 from evaluator.conversation.persona import PUBLIC_PERSONAS_PATH, load_persona_set
 from evaluator.judge import HeuristicJudge
-from evaluator.storage import DataDir, atomic_create_json, read_json
+from evaluator.storage import DataDir, atomic_create_json, read_json_objects
 from evaluator.wording import num, pct
 
 CALIBRATION_DIR: Final = "calibration"
@@ -46,14 +46,9 @@ def save_calibration(data: DataDir, report: Mapping[str, Any]) -> Path:
 
 def calibration_reports(data: DataDir) -> list[dict[str, Any]]:
     """Every saved report, oldest first."""
-    folder = calibration_dir(data)
     out: list[tuple[str, str, dict[str, Any]]] = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            value = read_json(path)
-        except (OSError, ValueError):
-            continue
-        if isinstance(value, dict) and value.get("kind") == "judge-calibration":
+    for path, value in read_json_objects(calibration_dir(data)):
+        if value.get("kind") == "judge-calibration":
             out.append((str(value.get("created_at", "")), path.name, value | {"file": path.name}))
     return [v for _, _, v in sorted(out, key=lambda t: (t[0], t[1]))]
 
