@@ -6,7 +6,6 @@ Publishing waits for the cut because until then the live version still ranks mod
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,7 +14,7 @@ from evaluator.catalog import retired_path
 from evaluator.clock import now_iso
 from evaluator.items import Item, Manifest, content_hash, load_items
 from evaluator.sets.drafts import DEFAULT_REASON
-from evaluator.storage import DataDir, atomic_write_json, atomic_write_text
+from evaluator.storage import DataDir, atomic_write_json, atomic_write_text, iter_jsonl
 
 
 def publish_retired(
@@ -26,9 +25,9 @@ def publish_retired(
     path = retired_path(data, name)
     records: dict[str, dict[str, Any]] = {}
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            with contextlib.suppress(json.JSONDecodeError):
-                obj = json.loads(line)
+        # Lines split at newlines only: a record's text may hold U+2028, which splitlines() cuts at.
+        with open(path, encoding="utf-8") as fh:
+            for _, obj in iter_jsonl(fh):
                 if isinstance(obj, dict) and isinstance(obj.get("id"), str):
                     records[obj["id"]] = obj
     new = 0
