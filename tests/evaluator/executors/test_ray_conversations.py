@@ -25,14 +25,14 @@ import pytest
 from evaluator.executors.local import LocalExecutor
 from evaluator.executors.ray import TASK_NAME, RayExecutor
 from evaluator.items import load_set
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, Store
 from evaluator.worker import Worker, WorkerConfig
 from submissions.config import Settings
+from submissions.intake import enqueue
 from submissions.queue import Queue
-from submissions.records import Status
-from submissions.store import LocalRequestStore
+from submissions.records import RequestRecord, Status
+from submissions.target import SetRef
 from tests.evaluator.conversation.helpers import CARING, PERSONAS, write_personas
-from tests.evaluator.executors.test_ray import add
 from tests.support.hub_store import hub_site
 from tests.support.openai_server import SAFE_REPLY, OpenAIServer
 
@@ -61,6 +61,15 @@ def executor(ray_cluster: Any) -> Iterator[RayExecutor]:
         yield ex
     finally:
         ex.close()
+
+
+def queue(where: Store | DataDir) -> Queue:
+    return Queue.local(where, Settings.from_env())
+
+
+def add(where: Store | DataDir, items: Path, spec: str, base_url: str) -> RequestRecord:
+    target = SetRef.of(load_set(items))
+    return enqueue(queue(where), spec=spec, base_url=base_url, submitter="boss", target=target, maintainer=True)
 
 
 def is_talk(messages: list[dict[str, Any]]) -> bool:
@@ -118,7 +127,7 @@ def test_a_worker_on_ray_runs_the_conversation_track_in_a_task_with_the_local_ro
             record = add(data, items, "openai:talk-model", server.url)
             callers.clear()
             assert worker(data, items, personas, ex).tick() == "finished"
-            assert Queue(LocalRequestStore(data)).get(record.id).status == Status.FINISHED
+            assert queue(data).get(record.id).status == Status.FINISHED
             assert track_rows(data.results, "single_turn")
             by_executor[name] = track_rows(data.results, "conversation")
             assert len(list((data.public / "conversations").glob("*.jsonl"))) == 1, "public personas: transcripts"
@@ -171,7 +180,7 @@ def test_on_a_hub_store_a_killed_conversation_task_resumes_and_publishes_through
         env = {k: v for k, v in site.env("node").items() if k != "CRISIS_MIRROR_DIR"}
         hub_executor = RayExecutor(poll_s=0.1, checkpoint_s=0.2, task_env={**env, "CRISIS_TASK_DIR": str(node)})
         try:
-            record = add(site.open("submit").data, items, "openai:talk-model", server.url)
+            record = add(site.open("submit"), items, "openai:talk-model", server.url)
             driver_store = site.open("driver")
             driver = worker(driver_store.data, items, personas, hub_executor, store=driver_store, max_attempts=5)
             results: list[str] = []
@@ -190,8 +199,7 @@ def test_on_a_hub_store_a_killed_conversation_task_resumes_and_publishes_through
             tick.join(60)
             gate.set()
             assert results == ["pending"]
-            queue = Queue.local(site.open("check").data, Settings.from_env())
-            assert queue.get(record.id).reason == (
+            assert queue(site.open("check")).get(record.id).reason == (
                 "the evaluation task died (its process was killed or crashed); "
                 "finished items are kept and the next attempt resumes from them"
             )
@@ -205,7 +213,7 @@ def test_on_a_hub_store_a_killed_conversation_task_resumes_and_publishes_through
             hub_executor.close()
         # Turns committed before the kill were not asked again.
         assert 0 < again <= MODEL_TURNS - (hold_at - 1) + 1
-        final = Queue.local(site.open("final").data, Settings.from_env()).get(record.id)
+        final = queue(site.open("final")).get(record.id)
         assert final.status == Status.FINISHED and final.attempts == 2
         published = site.emulator.files(public)
         talk_rows = track_rows(published, "conversation")
