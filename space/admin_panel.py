@@ -165,6 +165,11 @@ def audit_summary(data: DataDir) -> tuple[str, pd.DataFrame]:
     return text, pd.DataFrame(rows)
 
 
+# The saved reports' `track`: the checklist levels of single replies, or C1-C5 over whole
+# conversations (there the harm figures are about "harmful" answers to the five questions).
+CALIBRATION_TRACKS: Final = {"single_turn": "single turn", "conversation": "conversation (C1-C5)"}
+
+
 def calibration_table(data: DataDir) -> pd.DataFrame:
     reports = calibration_reports(data)
     if not reports:
@@ -173,9 +178,11 @@ def calibration_table(data: DataDir) -> pd.DataFrame:
     for report in reversed(reports):
         found = report.get("overall")
         overall: dict[str, Any] = found if isinstance(found, dict) else {}
+        track = str(report.get("track", "single_turn"))
         rows.append(
             {
                 "Date": _when(report.get("created_at")),
+                "Track": CALIBRATION_TRACKS.get(track, plain_text(track)),
                 "Judge": plain_text(report.get("judge")),
                 "Official": "yes" if report.get("official") else "no",
                 "n": plain_text(overall.get("n", "—")),
