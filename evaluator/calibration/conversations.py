@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from evaluator.calibration.agreement import json_safe, level_figures
-from evaluator.calibration.ratings import CalibrationError, json_field, read_rows
+from evaluator.calibration.ratings import CalibrationError, json_field, note_rating, rater_and_model, read_rows
 from evaluator.calibration.run import CalibrationIncomplete, build_report
 from evaluator.conversation.dialogue import Dialogue
 from evaluator.conversation.judging import (
@@ -159,17 +159,11 @@ def load_conversation_ratings(path: str | Path, personas: PersonaSet | None = No
             answers = read_answers(json_field(row["answers"], where, "answers"), first, dialogue)
         except ConversationVerdictError as exc:
             raise CalibrationError(f"{where}: {exc}") from None
-        rater = str(row.get("rater") or "rater").strip() or "rater"
-        model = row.get("model")
-        model = str(model).strip() if model not in (None, "") else None
+        rater, model = rater_and_model(row)
         conversation = RatedConversation(dialogue, model)
         key = (conversation.key, model)
         conversation = rated.setdefault(key, conversation)
-        if (key, rater) in first_line:
-            raise CalibrationError(
-                f"{where}: rater {rater[:40]!r} already rated this conversation on line {first_line[(key, rater)]}"
-            )
-        first_line[(key, rater)] = number
+        note_rating(first_line, key, rater, number, where, "conversation")
         conversation.ratings[rater] = answers
     if not rated:
         raise CalibrationError(f"{p}: holds no ratings")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from evaluator.items import Item, ItemSet, item_from_json
 from evaluator.judge.panel import lower_median
@@ -175,6 +175,26 @@ def _checklist(row: Mapping[str, Any], where: str) -> dict[str, str]:
     return answers
 
 
+K = TypeVar("K", bound=Hashable)
+
+
+def rater_and_model(row: Mapping[str, Any]) -> tuple[str, str | None]:
+    """Who rated (blank: "rater") and whose reply it was (blank: no model named)."""
+    rater = str(row.get("rater") or "rater").strip() or "rater"
+    model = row.get("model")
+    return rater, str(model).strip() if model not in (None, "") else None
+
+
+def note_rating(first_line: dict[tuple[K, str], int], key: K, rater: str, number: int, where: str, unit: str) -> None:
+    """Line `number` holds `rater`'s rating of the `unit` (pair, conversation) `key`; a second
+    rating of it by the same rater is refused, naming the line of the first."""
+    if (key, rater) in first_line:
+        raise CalibrationError(
+            f"{where}: rater {rater[:40]!r} already rated this {unit} on line {first_line[(key, rater)]}"
+        )
+    first_line[(key, rater)] = number
+
+
 def load_ratings(path: str | Path, item_set: ItemSet | None = None) -> list[Pair]:
     """Read a ratings file into pairs; CalibrationError or ItemSetError naming line and field."""
     p = Path(path)
@@ -188,17 +208,11 @@ def load_ratings(path: str | Path, item_set: ItemSet | None = None) -> list[Pair
         if not isinstance(reply, str):
             raise CalibrationError(f"{where}: field 'reply': missing or not text")
         level = _level(row.get("level"), where)
-        rater = str(row.get("rater") or "rater").strip() or "rater"
-        model = row.get("model")
-        model = str(model).strip() if model not in (None, "") else None
+        rater, model = rater_and_model(row)
         pair = Pair(item, reply, model)
         key = (pair.item_key, pair.reply_hash, model)
         pair = pairs.setdefault(key, pair)
-        if (key, rater) in first_line:
-            raise CalibrationError(
-                f"{where}: rater {rater[:40]!r} already rated this pair on line {first_line[(key, rater)]}"
-            )
-        first_line[(key, rater)] = number
+        note_rating(first_line, key, rater, number, where, "pair")
         pair.levels[rater] = level
         answers = _checklist(row, where)
         if answers:
