@@ -22,9 +22,13 @@ import pandas as pd
 import psutil
 import pytest
 
+from evaluator.conversation import ConversationConfig
+from evaluator.executors import ExecutorError
 from evaluator.executors.local import LocalExecutor
 from evaluator.executors.ray import TASK_NAME, RayExecutor
 from evaluator.items import load_set
+from evaluator.pipeline import RunConfig
+from evaluator.placement import Cluster
 from evaluator.storage import DataDir, Store
 from evaluator.worker import Worker, WorkerConfig
 from submissions.config import Settings
@@ -100,6 +104,25 @@ def track_rows(frames: dict[str, bytes] | Path, track: str) -> list[dict[str, An
     chosen = [t for t in tables if set(t["track"]) == {track}]
     assert len(chosen) == 1, f"one {track} result file, got {len(chosen)}"
     return list(json.loads(chosen[0].drop(columns=["evaluated_at"]).to_json(orient="records")))
+
+
+def test_a_conversation_run_is_placed_as_its_single_turn_run_is(executor: RayExecutor, sets: tuple[Path, Path]) -> None:
+    """The same GPUs, the same vLLM sizing, the same refusal of a model too large for the cluster."""
+    items, personas = sets
+    talk = ConversationConfig(model="hf:org/model@abc", personas=write_personas(personas, public=True))
+    single = RunConfig(model="hf:org/model@abc", item_set=load_set(items))
+    record = RequestRecord.model_construct(model_type="open-weight", params=70_000_000_000, precision="bfloat16")
+    cluster = Cluster(gpus_per_node=8, nodes=1)
+    placed, placement = executor.place(talk, record, cluster)
+    single_placed, single_placement = executor.place(single, record, cluster)
+    assert isinstance(placed, ConversationConfig) and placed.personas == talk.personas
+    assert placement == single_placement and placement.gpus > 1
+    assert (placed.model, placed.model_options) == (single_placed.model, single_placed.model_options)
+    assert placed.model == "vllm:org/model@abc"
+    assert placed.model_options.tensor_parallel_size == placement.tensor_parallel_size
+    huge = RequestRecord.model_construct(model_type="open-weight", params=405_000_000_000, precision="bfloat16")
+    with pytest.raises(ExecutorError, match="this cluster has 1"):
+        executor.place(talk, huge, Cluster(gpus_per_node=1, nodes=1))
 
 
 def test_a_worker_on_ray_runs_the_conversation_track_in_a_task_with_the_local_rows(
