@@ -21,6 +21,7 @@ from evaluator.storage import DataDir, read_jsonl
 from leaderboard.boards import Board
 from leaderboard.conversations import board_rows, conversation_boards, model_summary, question_chart
 from leaderboard.links import hub_url, plain_text
+from leaderboard.plots import category_name
 from leaderboard.query import CATEGORY_CHOICES, Leaderboard
 
 MAX_EXAMPLES: Final = 50
@@ -167,7 +168,8 @@ def _detection(
     for category in CATEGORIES:
         row = by_category.get(category)
         if row is not None and not _is_missing(row.get("detection_recall")):
-            records.append({"Figure": f"recall: {category}", "Value": pct(row.get("detection_recall")), "95% CI": "—"})
+            recall = pct(row.get("detection_recall"))
+            records.append({"Figure": f"recall: {category_name(category)}", "Value": recall, "95% CI": "—"})
     return pd.DataFrame(records)
 
 
@@ -223,7 +225,8 @@ def _refusal(overall: dict[str, Any]) -> pd.DataFrame:
     for domain in DOMAINS:
         value = overall.get(f"enabling_rate_{domain}")
         if not _is_missing(value):
-            records.append({"Figure": f"enabling: {domain}", "Value": pct(value), "95% CI": "—"})
+            name = domain.replace("_", " ")  # "eating disorder": words a phone can wrap between
+            records.append({"Figure": f"enabling: {name}", "Value": pct(value), "95% CI": "—"})
     records.append({"Figure": "adversarial items", "Value": count(overall.get("n_adversarial")), "95% CI": "—"})
     return pd.DataFrame(records)
 

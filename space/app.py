@@ -95,6 +95,11 @@ CSS: Final = """
   overflow-wrap: normal !important; word-break: normal !important;
 }
 #model-categories th, #talk-table th, #pivot-table th { font-size: 0.85em; vertical-align: bottom; }
+@media (max-width: 640px) {
+  /* The model page's figure tables at a phone's size, so their longest words fit their shares. */
+  :is(#model-detection, #model-refusal, #model-support, #model-metadata) :is(table, [role=row]) { font-size: 11px; }
+  :is(#model-detection, #model-refusal, #model-support, #model-metadata) .cell-wrap { padding: 4px; }
+}
 .lb-demo { border-left: 4px solid #2563eb; padding-left: 0.6em; }
 .lb-status p { margin: 0.2em 0; }
 .lb-unofficial { border-left: 4px solid #d97706; padding-left: 0.6em; }

@@ -24,7 +24,7 @@ from space.formatting import MAX_MODEL_CHOICES
 
 # The example replies' seven columns, in pixels: shares of a phone's width were narrower than a
 # word (one letter a line); at these the table scrolls sideways there and fits a desktop page.
-EXAMPLE_WIDTHS: list[str | int] = ["60px", "150px", "120px", "90px", "330px", "330px", "80px"]
+EXAMPLE_WIDTHS: list[str | int] = ["72px", "172px", "120px", "100px", "300px", "300px", "80px"]
 # leaderboard.model_page's per-category columns: the name, then counts, rates and intervals,
 # each as wide as its header's longest word ("Inappropriate"), all within a 1400 px page.
 CATEGORY_WIDTHS: list[str | int] = [
@@ -32,7 +32,10 @@ CATEGORY_WIDTHS: list[str | int] = [
     *["112px", "96px", "96px", "96px", "80px", "76px", "84px"],
 ]
 # The figure tables' three columns: name, value, interval (or group, mean).
-FIGURE_WIDTHS: list[str | int] = ["44%", "22%", "34%"]
+FIGURE_WIDTHS: list[str | int] = ["42%", "27%", "31%"]  # the middle one holds "cognitive" on a phone
+# The confusion matrix: the true label, then one column per answer, each as wide as its longest word.
+CONFUSION_WIDTHS: list[str | int] = ["150px", *["112px"] * 9]
+METADATA_WIDTHS: list[str | int] = ["45%", "55%"]
 FULL_WIDTH: list[str | int] = ["100%"]
 
 
@@ -97,6 +100,8 @@ def build_model_tab(leaderboard: Leaderboard, current: Board | None) -> ModelTab
         interactive=False,
         label="Detection confusion matrix (rows: true label; first column: answers naming no label)",
         visible=False,
+        wrap=True,
+        column_widths=CONFUSION_WIDTHS,
         elem_id="model-confusion",
     )
     # Full width each, names wrapping in a fixed share: three to a row clipped their value
@@ -114,7 +119,13 @@ def build_model_tab(leaderboard: Leaderboard, current: Board | None) -> ModelTab
         column_widths=FIGURE_WIDTHS,
         elem_id="model-support",
     )
-    metadata = gr.Dataframe(interactive=False, label="Run metadata", elem_id="model-metadata")
+    metadata = gr.Dataframe(
+        interactive=False,
+        label="Run metadata",
+        wrap=True,
+        column_widths=METADATA_WIDTHS,
+        elem_id="model-metadata",
+    )
     history = gr.Dataframe(interactive=False, label="All runs of this model (every set version and judge)")
     # Shown only for a model with conversation results (the Conversations tab's figures).
     conversations = gr.Markdown(visible=False, elem_id="model-conversations")
@@ -224,19 +235,15 @@ def model_outputs(leaderboard: Leaderboard, data: DataDir, board_key: str, model
             column_widths=FULL_WIDTH,
         )
         if examples.empty
-        else gr.Dataframe(value=examples, column_widths=EXAMPLE_WIDTHS)
+        else gr.Dataframe(value=named_categories(examples, "Category"), column_widths=EXAMPLE_WIDTHS)
     )
     return (
         failures,
         "\n\n".join(header),
-        # Categories by the names the plots and the leaderboard use ("Self-harm"): a key such as
-        # substance_abuse_or_withdrawal has no space to wrap at.
-        detail.per_category.assign(Category=[category_name(c) for c in detail.per_category["Category"]])
-        if "Category" in detail.per_category
-        else detail.per_category,
+        named_categories(detail.per_category, "Category"),
         category_figure(leaderboard.category_figures(board, [detail.model])),
         detail.detection,
-        gr.Dataframe(value=detail.confusion, visible=True)
+        gr.Dataframe(value=_named_confusion(detail.confusion), visible=True)
         if detail.confusion is not None
         else gr.Dataframe(value=empty, visible=False),
         detail.refusal,
@@ -246,6 +253,19 @@ def model_outputs(leaderboard: Leaderboard, data: DataDir, board_key: str, model
         *conversation_outputs(leaderboard, detail.model),
         shown,
     )
+
+
+def named_categories(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """`column`'s category keys by the names the plots and the leaderboard use ("Self-harm"): a
+    key such as substance_abuse_or_withdrawal has no space to wrap at on a phone."""
+    if column not in frame.columns:
+        return frame
+    return frame.assign(**{column: [category_name(str(c)) for c in frame[column]]})
+
+
+def _named_confusion(frame: pd.DataFrame) -> pd.DataFrame:
+    named = named_categories(frame, frame.columns[0]) if len(frame.columns) else frame
+    return named.rename(columns={c: category_name(str(c)) for c in named.columns[1:]})
 
 
 def conversation_outputs(leaderboard: Leaderboard, model: str) -> tuple[Any, Any]:

@@ -56,7 +56,7 @@ _PLOT_PROBLEMS = """(root) => {
 # break between words). `sideways`: elements that hide columns behind a sideways scroll.
 _TABLE_PROBLEMS = """(root) => {
   const problems = [];
-  const cells = Array.from(root.querySelectorAll('th, td'))
+  const cells = Array.from(new Set(root.querySelectorAll('th, td, [role=gridcell], [role=columnheader]')))
     .filter(c => c.checkVisibility({visibilityProperty: true, opacityProperty: true}) && c.innerText.trim())
     .filter(c => !c.closest('.sizing-body'));  // Gradio's hidden row that measures the columns
   for (const cell of cells) {
@@ -136,15 +136,29 @@ def test_leaderboard_plots_and_pivot_are_readable(browser: Any, fresh: str, widt
         tab.page.context.close()
 
 
+# The model page's tables -> (a text each shows, whether a phone may scroll it sideways).
+MODEL_TABLES = {
+    # Fourteen columns: all on a desktop page; sideways on a phone (issue 23.2).
+    "model-categories": ({"Unscored", "Appropriate", "Risk-taking behaviours"}, True),
+    "model-failures": ({"unamiable_judgment"}, True),
+    "model-examples": ({"unamiable_judgment", "Suicidal ideation"}, True),
+    "model-confusion": ({"Substance use / withdrawal", "(no label)"}, True),
+    "model-detection": ({"recall: Self-harm", "answers that named no label"}, False),
+    "model-refusal": ({"over-refusal"}, False),
+    "model-support": ({"cognitive", "affective"}, False),
+    "model-metadata": ({"judge prompt hash", "max_new_tokens=1024,"}, False),
+}
+
+
 @pytest.mark.parametrize(("width", "height"), WIDTHS)
-def test_model_page_category_table_and_plot_are_readable(browser: Any, fresh: str, width: int, height: int) -> None:  # noqa: F811
+def test_model_page_tables_and_plot_are_readable(browser: Any, fresh: str, width: int, height: int) -> None:  # noqa: F811
     tab = _open(browser, fresh, width, height)
     try:
         tab.open_model(MODEL)
         problems = check_plot(tab, "#model-plot", f"model-{width}", {"Overall", "No crisis"})
-        # Fourteen columns: all on a desktop page; sideways on a phone (issue 23.2), no word broken.
-        expect = {"Unscored", "Appropriate", "Risk-taking behaviours"}
-        problems += check_table(tab, "#model-categories", f"model-categories-{width}", expect, scroll_ok=width < 640)
+        for elem_id, (expect, phone_scrolls) in MODEL_TABLES.items():
+            scroll_ok = phone_scrolls and width < 640
+            problems += check_table(tab, f"#{elem_id}", f"{elem_id}-{width}", expect, scroll_ok=scroll_ok)
         assert problems == [], "\n".join(problems)
     finally:
         tab.page.context.close()
