@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,12 @@ def is_talk(messages: list[dict[str, Any]]) -> bool:
     return first is not None and first.get("content") in OPENINGS
 
 
+def callers(port: int) -> dict[int, str]:
+    """The processes holding a connection to the server on `port` now, with their titles."""
+    pids = {c.pid for c in psutil.net_connections(kind="tcp") if c.pid and c.raddr and c.raddr.port == port}
+    return {pid: psutil.Process(pid).cmdline()[0] for pid in pids}
+
+
 def worker(data: DataDir, items: Path, personas: Path, executor: Any, store: Any = None, **config: Any) -> Worker:
     settings = {"judges": ("heuristic",), "concurrency": 1, "bootstrap_rounds": 50, "lease_s": 30.0}
     settings.update(config)
@@ -129,17 +136,14 @@ def test_a_worker_on_ray_runs_the_conversation_track_in_a_task_with_the_local_ro
     tmp_path: Path, sets: tuple[Path, Path], executor: RayExecutor
 ) -> None:
     items, personas = sets
-    callers: list[dict[int, str]] = []  # pid -> its process title, at the first conversation turn
+    asked_by: list[dict[int, str]] = []  # pid -> its process title, at the first conversation turn
     server_port: list[int] = []
 
     def respond(model: str, messages: list[dict[str, Any]]) -> str:
         if not is_talk(messages):
             return SAFE_REPLY
-        if not callers:  # who holds a connection to this server while a conversation turn is asked
-            port = server_port[0]
-            conns = psutil.net_connections(kind="tcp")
-            pids = {c.pid for c in conns if c.pid and c.raddr and c.raddr.port == port}
-            callers.append({pid: psutil.Process(pid).cmdline()[0] for pid in pids})
+        if not asked_by:  # who holds a connection to this server while a conversation turn is asked
+            asked_by.append(callers(server_port[0]))
         return CARING
 
     by_executor: dict[str, list[dict[str, Any]]] = {}
@@ -148,13 +152,13 @@ def test_a_worker_on_ray_runs_the_conversation_track_in_a_task_with_the_local_ro
         for name, ex in (("ray", executor), ("local", LocalExecutor())):
             data = DataDir(tmp_path / name)
             record = add(data, items, "openai:talk-model", server.url)
-            callers.clear()
+            asked_by.clear()
             assert worker(data, items, personas, ex).tick() == "finished"
             assert queue(data).get(record.id).status == Status.FINISHED
             assert track_rows(data.results, "single_turn")
             by_executor[name] = track_rows(data.results, "conversation")
             assert len(list((data.public / "conversations").glob("*.jsonl"))) == 1, "public personas: transcripts"
-            (asking,) = callers
+            (asking,) = asked_by
             if name == "ray":
                 assert asking and os.getpid() not in asking, "the conversation turns came from another process"
                 assert set(asking.values()) == {f"ray::{TASK_NAME}"}, f"a Ray task asked the model, not {asking}"
@@ -247,3 +251,48 @@ def test_on_a_hub_store_a_killed_conversation_task_resumes_and_publishes_through
         assert f"runs/{run_id}/verdicts.jsonl" in site.emulator.files(private)
     assert not any(node.iterdir()), "each attempt's directory went with it"
     assert not driver.data.runs.exists()
+
+
+def test_a_worker_shut_down_mid_conversation_cancels_its_task(
+    tmp_path: Path, sets: tuple[Path, Path], executor: RayExecutor
+) -> None:
+    """The worker's stop reaches the conversation task as it reaches a single-turn one: the task
+    is cancelled while a turn is being asked, and the request goes back to the queue. (Ray's
+    cancel is a KeyboardInterrupt that the task's main thread sees once the call it waits on
+    returns: a turn under way finishes first, for either track.)"""
+    items, personas = sets
+    talk_calls: list[int] = []
+    held = threading.Event()
+    asking: dict[int, str] = {}
+    server_port: list[int] = []
+
+    def respond(model: str, messages: list[dict[str, Any]]) -> str:
+        if not is_talk(messages):
+            return SAFE_REPLY
+        talk_calls.append(1)
+        if len(talk_calls) == 2:
+            asking.update(callers(server_port[0]))
+            held.set()
+            time.sleep(3)  # a slow turn; the task is cancelled while it waits for it
+        return CARING
+
+    data = DataDir(tmp_path / "var")
+    with OpenAIServer(respond) as server:
+        server_port.append(server.port)
+        record = add(data, items, "openai:talk-model", server.url)
+        driver = worker(data, items, personas, executor)
+        results: list[str] = []
+        tick = threading.Thread(target=lambda: results.append(driver.tick()))
+        tick.start()
+        assert held.wait(90), "the conversation task is asking its second turn"
+        assert set(asking.values()) == {f"ray::{TASK_NAME}"}, f"a Ray task asks, not {asking}"
+        started = time.monotonic()
+        assert driver.shutdown(grace_s=60), "the run wound down when the task was cancelled"
+        assert time.monotonic() - started < 60
+        tick.join(30)
+    assert results == ["pending"]
+    returned = queue(data).get(record.id)
+    assert returned.status == Status.PENDING and returned.attempts == 0
+    assert returned.history[-1].note == "the worker was shut down; returned to the queue"
+    # At most the first turn's calls already handed to the backend; the conversations have more.
+    assert len(talk_calls) <= len(PERSONAS) < MODEL_TURNS, "the conversation stopped at the cancel"
