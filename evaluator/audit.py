@@ -39,6 +39,7 @@ from evaluator.storage import (
     atomic_write_json,
     data_of,
     iter_jsonl,
+    jsonl_lines,
     read_json,
     read_json_objects,
     read_jsonl,
@@ -124,7 +125,7 @@ def _persona_texts(obj: dict[str, Any]) -> tuple[str, ...] | None:
 def _read_item_lines(path: Path) -> Iterator[tuple[int, dict[str, Any], tuple[str, ...]]]:
     """Every line that holds turns, valid item or not: private text is private even when malformed."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = jsonl_lines(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return
     for number, obj in iter_jsonl(lines):
@@ -314,7 +315,7 @@ def _json_units(text: str) -> Iterator[Unit] | None:
 
 
 def _jsonl_units(text: str) -> Iterator[Unit]:
-    for number, value in iter_jsonl(text.splitlines(), on_bad="keep"):
+    for number, value in iter_jsonl(jsonl_lines(text), on_bad="keep"):
         if isinstance(value, BadLine):
             yield f"line {number}", _unescape(value)
         else:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
 
 from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, DOMAINS, ITEM_SIGNALS, ROLES, TRACKS
-from evaluator.storage.layout import JsonLineError, iter_jsonl
+from evaluator.storage.layout import JsonLineError, iter_jsonl, jsonl_lines
 
 MAX_ID_LENGTH: Final = 200
 VISIBILITIES: Final = ("public", "private")
@@ -302,7 +302,7 @@ def read_jsonl_text(path: Path, error: type[ItemSetError], *, max_bytes: int | N
 def load_items(path: str | Path) -> list[Item]:
     """Load and validate a JSONL file of items; all or nothing."""
     p = Path(path)
-    items = list(iter_jsonl_items(read_jsonl_text(p, ItemSetError).splitlines(), p.name))
+    items = list(iter_jsonl_items(jsonl_lines(read_jsonl_text(p, ItemSetError)), p.name))
     if not items:
         raise ItemSetError(f"{p}: holds no items")
     return items

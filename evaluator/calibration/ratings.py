@@ -17,7 +17,7 @@ from typing import Any, Final, Protocol, TypeVar
 from evaluator.items import Item, ItemSet, item_from_json
 from evaluator.judge.panel import lower_median
 from evaluator.judge.verdict import hash_text
-from evaluator.storage import JsonLineError, iter_jsonl
+from evaluator.storage import JsonLineError, iter_jsonl, jsonl_lines
 
 QUESTION_IDS: Final[tuple[str, ...]] = (
     *(f"R{n}" for n in range(1, 6)),
@@ -98,7 +98,7 @@ def read_rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
             yield number, {k.strip(): v for k, v in row.items() if k is not None and v not in (None, "")}
         return
     try:
-        for number, value in iter_jsonl(text.splitlines(), on_bad="raise"):
+        for number, value in iter_jsonl(jsonl_lines(text), on_bad="raise"):
             if not isinstance(value, dict):
                 raise CalibrationError(f"{path.name} line {number}: expected a JSON object")
             yield number, value

@@ -35,7 +35,7 @@ from evaluator.items import (
     shown_value,
 )
 from evaluator.protocol.taxonomy import AGE_GROUPS, CATEGORIES, NO_CRISIS
-from evaluator.storage import DataDir
+from evaluator.storage import DataDir, jsonl_lines
 
 RISKS: Final[tuple[str, ...]] = ("none", "low", "high", "imminent")
 DISCLOSURES: Final[tuple[str, ...]] = ("explicit", "indirect", "ambiguous", "late")
@@ -294,7 +294,7 @@ def load_personas(path: str | Path) -> list[Persona]:
     """Load and validate a JSONL file of personas; all or nothing."""
     p = Path(path)
     text = read_jsonl_text(p, PersonaError, max_bytes=MAX_FILE_BYTES)
-    personas = list(iter_jsonl_personas(text.splitlines(), p.name))
+    personas = list(iter_jsonl_personas(jsonl_lines(text), p.name))
     if not personas:
         raise PersonaError(f"{p}: holds no personas")
     return personas

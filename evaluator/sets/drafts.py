@@ -29,7 +29,7 @@ from evaluator.catalog import (
 from evaluator.clock import now_iso
 from evaluator.items import Item, ItemSet, iter_jsonl_items, load_items
 from evaluator.sets.duplicates import NEAR_DUPLICATE, DuplicateIndex, DuplicateMatch, item_text
-from evaluator.storage import DataDir, atomic_write_json, atomic_write_text, exclusive_lock, read_json
+from evaluator.storage import DataDir, atomic_write_json, atomic_write_text, exclusive_lock, jsonl_lines, read_json
 
 DRAFT: Final = "draft"
 DEFAULT_REASON: Final = "rotation"
@@ -59,7 +59,7 @@ class Draft:
 
 def _items_from_file(path: Path) -> list[Item]:
     text = path.read_text(encoding="utf-8")
-    return list(iter_jsonl_items(text.splitlines(), path.name)) if text.strip() else []
+    return list(iter_jsonl_items(jsonl_lines(text), path.name)) if text.strip() else []
 
 
 def load_draft(data: DataDir, name: str) -> Draft:

@@ -283,6 +283,13 @@ def iter_jsonl(
             yield number, BadLine(line.decode("utf-8", "replace") if isinstance(line, bytes) else line)
 
 
+def jsonl_lines(text: str) -> list[str]:
+    """A JSON-lines text's lines, for iter_jsonl: cut at "\n" only. str.splitlines() also cuts at
+    U+2028, U+2029 and U+0085, which JSON strings may hold raw (json.dumps(ensure_ascii=False)
+    writes them so), and would turn one valid record into two broken lines."""
+    return text.split("\n")
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Read appended records, skipping a torn line left by a process killed mid-append."""
     if not path.exists():
