@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from evaluator.catalog import PUBLIC_SAMPLE
+from evaluator.conversation import ConversationConfig, run_conversations
+from evaluator.executors import run_sink
 from evaluator.executors.ray import TASK_DIR_ENV, evaluate_request
 from evaluator.items import ItemSet, load_set
 from evaluator.judge.heuristic import HeuristicJudge
@@ -25,6 +27,7 @@ from evaluator.storage.hub import HubStore, create_repos
 from evaluator.worker import Worker, WorkerConfig
 from submissions import Queue, Settings, Status, enqueue
 from submissions.target import SetRef
+from tests.evaluator.conversation.helpers import CARING, always, write_personas
 from tests.support.hub_store import HubSite, hub_site
 from tests.support.scripted import ScriptedBackend
 
@@ -199,3 +202,48 @@ def test_the_local_executor_and_the_ray_task_write_through_the_same_sink(
     assert opened[0][2:] == (False, None), "the worker's own directory: pulls are best effort, no timer"
     assert opened[1][2:] == (True, 30.0), "a task's fresh directory: a failed pull raises; checkpoints on a timer"
     assert isinstance(worker.store, HubStore) and not isinstance(worker.store, LocalStore)
+
+
+def test_a_task_s_fresh_directory_raises_when_the_pull_fails_and_a_worker_s_own_carries_on(site: HubSite) -> None:
+    store = site.open("node")
+    store.write_pause_s = 0.0
+    run_id = "0123456789abcdef"
+    site.failing(500)
+    try:
+        fresh = run_sink(store, node_local=True, checkpoint_s=30.0)
+        with pytest.raises(StoreUnavailable):
+            fresh.open(run_id)
+        assert fresh.prefix is None, "nothing of that run is here to commit over what the store has"
+        with pytest.raises(StoreUnavailable):
+            fresh.start_cache()
+        own = run_sink(store)
+        assert own.open(run_id) == store.data.run_dir(run_id)  # best effort: the run goes on
+        own.start_cache()
+    finally:
+        site.recovered()
+
+
+def test_a_conversation_run_commits_at_its_stage_points_never_per_turn(site: HubSite, tmp_path: Path) -> None:
+    store = site.open("talk")
+    personas = write_personas(tmp_path / "p.jsonl", public=True)
+    config = ConversationConfig(model="talk/caring", personas=personas)
+    before = len(site.emulator.repos[("dataset", PRIVATE)].commits)
+    sink = RunSink(store)
+    outcome = run_conversations(
+        config,
+        store.data,
+        progress=False,
+        backend=ScriptedBackend(always(CARING), name="talk/caring"),
+        judges=[HeuristicJudge()],
+        sink=sink,
+    )
+    assert outcome.complete, outcome.reason
+    assert outcome.stats["model_turns"] > 2 * len(personas.personas), "several turns per conversation"
+    titles = [c.title for c in site.emulator.repos[("dataset", PRIVATE)].commits[before:]]
+    assert titles == [f"generated {outcome.run_id}", f"judged {outcome.run_id}"]
+    assert (
+        site.emulator.files(PRIVATE)[f"runs/{outcome.run_id}/turns.jsonl"]
+        == (store.data.run_dir(outcome.run_id) / "turns.jsonl").read_bytes()
+    )
+    sink.publish()
+    assert f"public/conversations/{outcome.run_id}.jsonl" in site.emulator.files(PUBLIC)
