@@ -2,7 +2,9 @@
 
 The driver (the worker process) claims requests and keeps their leases alive with its own
 heartbeats, publishing the stage counts each task posts to a small actor (ProgressBoard);
-the task only evaluates. Ray's own retries are off (max_retries=0): a task that dies (node
+the task only evaluates. The conversation track's run (PROTOCOL section 9) is a task of its
+own with the same body, placement, store and failure handling (`converse`). Ray's own
+retries are off (max_retries=0): a task that dies (node
 lost, out of memory, killed) fails that attempt through the queue, with a reason the
 submitter can read, and the request goes back to the queue. A driver that dies leaves
 leases that expire as any worker's do.
