@@ -188,7 +188,8 @@ def test_conversations_table_and_chart_are_readable(browser: Any, fresh: str, wi
         shot(tab, "#talk-chart", f"talk-chart-{width}")
         box = chart.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, box
-        problems = check_table(tab, "#talk-table", f"talk-table-{width}", {"C1 detects the risk"}, scroll_ok=True)
+        expect = {"C1 detects the risk", "Stayed after refusal"}
+        problems = check_table(tab, "#talk-table", f"talk-table-{width}", expect, scroll_ok=width < 640)
         assert problems == [], "\n".join(problems)
     finally:
         tab.page.context.close()
