@@ -56,6 +56,23 @@ def _board_choices(lb: Leaderboard) -> list[tuple[str, str]]:
     return [(b.label, b.key) for b in conversation_boards(lb)]
 
 
+def question_plot(elem_id: str, *, name_questions: bool = False, visible: bool = True) -> gr.BarPlot:
+    """The C1-C5 chart of one model (leaderboard.conversations.question_chart's frame), empty
+    until a model is chosen: on this tab and on the model's page (`name_questions`: the label
+    names C1-C5, where no text above the chart does)."""
+    questions = " C1–C5" if name_questions else ""
+    return gr.BarPlot(
+        pd.DataFrame(columns=["question", "answer", "rate"]),
+        x="question",
+        y="rate",
+        color="answer",
+        y_lim=[0, 100],
+        label=f"Conversation questions{questions}: best practice and harmful, % of conversations",
+        visible=visible,
+        elem_id=elem_id,
+    )
+
+
 def build_conversations_tab(lb: Leaderboard) -> ConversationsTab:
     choices = _board_choices(lb)
     # The persona set's version with enough models, as the single-turn board picks its set's.
@@ -79,15 +96,7 @@ def build_conversations_tab(lb: Leaderboard) -> ConversationsTab:
     with gr.Row():
         model = gr.Dropdown(models, value=None, label="Model", elem_id="talk-model")
     summary = gr.Markdown("Choose a model of this board.", elem_id="talk-summary")
-    chart = gr.BarPlot(
-        pd.DataFrame(columns=["question", "answer", "rate"]),
-        x="question",
-        y="rate",
-        color="answer",
-        y_lim=[0, 100],
-        label="Conversation questions: best practice and harmful, % of conversations",
-        elem_id="talk-chart",
-    )
+    chart = question_plot("talk-chart")
     gr.Markdown("#### Transcripts (public personas only)")
     with gr.Row():
         risk = gr.Dropdown(list(RISKS), value="all", label="Risk", elem_id="talk-risk")

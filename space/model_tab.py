@@ -20,6 +20,7 @@ from leaderboard.model_page import conversation_section, failure_mode_counts, mo
 from leaderboard.plots import category_figure, category_name
 from leaderboard.query import Filters, Leaderboard, QueryError
 from space.components import fields_between
+from space.conversations import question_plot
 from space.formatting import MAX_MODEL_CHOICES
 
 # The example replies' seven columns, in pixels: shares of a phone's width were narrower than a
@@ -129,16 +130,7 @@ def build_model_tab(leaderboard: Leaderboard, current: Board | None) -> ModelTab
     history = gr.Dataframe(interactive=False, label="All runs of this model (every set version and judge)")
     # Shown only for a model with conversation results (the Conversations tab's figures).
     conversations = gr.Markdown(visible=False, elem_id="model-conversations")
-    conversation_chart = gr.BarPlot(
-        pd.DataFrame(columns=["question", "answer", "rate"]),
-        x="question",
-        y="rate",
-        color="answer",
-        y_lim=[0, 100],
-        label="Conversation questions C1–C5: best practice and harmful, % of conversations",
-        visible=False,
-        elem_id="model-conversation-chart",
-    )
+    conversation_chart = question_plot("model-conversation-chart", name_questions=True, visible=False)
     return ModelTab(
         model,
         failures,
