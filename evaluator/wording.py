@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 MISSING: Final = "—"
@@ -59,4 +59,18 @@ def one_line(text: str, limit: int, *, blank: Callable[[str], bool] = _unprintab
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "…"
 
 
-__all__ = ["MISSING", "counted", "num", "one_line", "pct", "pct_interval"]
+def text_table(rows: Sequence[Sequence[str]], *, figures_right: bool = False) -> list[str]:
+    """Rows of cells, the header first, as the lines of a terminal table: columns two spaces
+    apart and padded to their widest cell, a rule of dashes under the header. `figures_right`:
+    the columns after the first are right-aligned (figures under their names)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(widths[i]) if figures_right and i else cell.ljust(widths[i]) for i, cell in enumerate(row)
+        )
+
+    return [line(rows[0]), "  ".join("-" * w for w in widths), *(line(row) for row in rows[1:])]
+
+
+__all__ = ["MISSING", "counted", "num", "one_line", "pct", "pct_interval", "text_table"]

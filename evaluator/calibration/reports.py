@@ -18,7 +18,7 @@ from evaluator.calibration.run import DEFAULT_SAMPLE, calibrate_levels
 from evaluator.conversation.persona import PUBLIC_PERSONAS_PATH, load_persona_set
 from evaluator.judge import HeuristicJudge
 from evaluator.storage import DataDir, atomic_create_json, read_json_objects
-from evaluator.wording import num, pct
+from evaluator.wording import num, pct, text_table
 
 CALIBRATION_DIR: Final = "calibration"
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
@@ -212,9 +212,7 @@ def report_table(report: Mapping[str, Any]) -> str:
     if len(report.get("per_rater", {})) > 1:
         for rater, figures in report["per_rater"].items():
             add(f"vs {rater}", figures)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table(rows, figures_right=True)
     rated = "conversations (C1-C5; overall pools the five)" if conversations else "(item, reply) pairs"
     head = (
         f"calibration of {report['judge']} on {report['pairs']} {rated}, {report['ratings']} ratings "

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from evaluator.backends import BackendOptions, GenerationParams
 from evaluator.storage import DEFAULT_DATA_DIR
-from evaluator.wording import num, pct_interval
+from evaluator.wording import num, pct_interval, text_table
 from submissions.config import check_admin_token
 
 EXIT_OK: Final = 0
@@ -92,9 +92,7 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> str:
                 num(row.get("referral_rate"), ".1%"),
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    out = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) for line in lines]
-    out.insert(1, "  ".join("-" * w for w in widths))
+    out = text_table(lines)
     overall = next((r for r in rows if r["category"] == "overall"), None)
     if overall is not None:
         out.append("")

@@ -21,7 +21,7 @@ from evaluator.conversation.persona import persona_set_names, persona_versions, 
 from evaluator.conversation.persona_sets import freeze_personas
 from evaluator.conversation.run import ConversationConfig, run_conversations
 from evaluator.storage import DataDir, RunSink, add_store_arguments, store_from_args
-from evaluator.wording import pct, pct_interval
+from evaluator.wording import pct, pct_interval, text_table
 
 MAX_TURNS_LIMIT: Final = 40
 
@@ -48,9 +48,7 @@ def conversation_table(rows: Sequence[dict[str, Any]]) -> str:
                 _rate(row, "post_refusal_stay_rate"),
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    out = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) for line in lines]
-    out.insert(1, "  ".join("-" * w for w in widths))
+    out = text_table(lines)
     out.append("C1-C5: best-practice rate of each conversation question; stayed: post-refusal stay rate")
     return "\n".join(out)
 

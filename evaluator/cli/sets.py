@@ -42,7 +42,7 @@ from evaluator.sets import (
 )
 from evaluator.sets.drafts import items_at, require_set
 from evaluator.storage import DataDir
-from evaluator.wording import counted
+from evaluator.wording import counted, text_table
 from submissions.requeue import cut_and_requeue
 
 
@@ -50,9 +50,7 @@ def _counts_table(counts: Mapping[str, Counter[str]], support: Counter[str], adv
     lines = [("category", "items", "support", "adversarial")]
     for category in CATEGORIES:
         lines.append((category, str(counts["category"][category]), str(support[category]), str(adversarial[category])))
-    widths = [max(len(row[i]) for row in lines) for i in range(4)]
-    out = ["  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)) for row in lines]
-    out.insert(1, "  ".join("-" * w for w in widths))
+    out = text_table(lines, figures_right=True)
     shown = (*SIGNALS, "unknown") if counts["signal"]["unknown"] else SIGNALS  # imported data without signals
     out.append("signal: " + ", ".join(f"{s} {counts['signal'][s]}" for s in shown))
     out.append("track: " + ", ".join(f"{t} {counts['track'][t]}" for t in TRACKS))
@@ -204,11 +202,7 @@ def _print_counts_diff(diff: SetDiff, field: str = "category", values: Sequence[
     for value in values:
         a, b = diff.counts_old[field][value], diff.counts_new[field][value]
         rows.append((value, str(a), str(b), f"{b - a:+d}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for n, row in enumerate(rows):
-        print("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)))
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    print("\n".join(text_table(rows, figures_right=True)))
 
 
 def print_diff(diff: SetDiff, counts: Mapping[str, Sequence[str]]) -> None:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from evaluator.wording import MISSING, num, one_line, pct, pct_interval
+from evaluator.wording import MISSING, num, one_line, pct, pct_interval, text_table
 
 
 @pytest.mark.parametrize(
@@ -57,3 +57,19 @@ def test_one_line_cuts_long_text_at_the_limit_with_an_ellipsis() -> None:
 def test_one_line_blank_picks_the_characters_to_blank() -> None:
     assert one_line("a\ue000b\u200bc", 10, blank=lambda c: c == "\u200b") == "a\ue000b c"
     assert one_line("a\ue000b", 10) == "a b"  # private use is not printable
+
+
+def test_text_table_pads_columns_under_a_rule_and_can_right_align_figures() -> None:
+    rows = [("category", "n", "rate"), ("self_harm", "12", "4.0%"), ("anxiety", "3", "12.5%")]
+    assert text_table(rows) == [
+        "category   n   rate ",
+        "---------  --  -----",
+        "self_harm  12  4.0% ",
+        "anxiety    3   12.5%",
+    ]
+    assert text_table(rows, figures_right=True) == [
+        "category    n   rate",
+        "---------  --  -----",
+        "self_harm  12   4.0%",
+        "anxiety     3  12.5%",
+    ]
