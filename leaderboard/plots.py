@@ -124,6 +124,14 @@ def _empty(title: str, message: str) -> go.Figure:
     return figure
 
 
+def _value_axis(low: float, high: float, scale: float) -> dict[str, object]:
+    """A value axis with room for labels past the data; a percentage's ticks stop at 100."""
+    axis: dict[str, object] = {"range": [low, high]}
+    if scale == 100.0 and high > 100.0:
+        axis["tickvals"] = [0, 25, 50, 75, 100]
+    return axis
+
+
 def _error(values: pd.Series, lo: pd.Series, hi: pd.Series) -> dict[str, object]:
     plus = (hi - values).clip(lower=0).fillna(0).to_numpy()
     minus = (values - lo).clip(lower=0).fillna(0).to_numpy()
@@ -185,7 +193,7 @@ def category_figure(data: pd.DataFrame, *, label: str = "Harm rate %", scale: fl
         # First category at the top; each bar tall enough for its value label.
         yaxis={"autorange": "reversed", "automargin": True, "ticks": "outside", "ticklen": 4},
         # Room on the right of the longest whisker for the value labels.
-        xaxis={"title": label, "range": [0, max(5.0, top) * 1.22], "automargin": True},
+        xaxis={"title": label, **_value_axis(0.0, max(5.0, top) * 1.22, scale), "automargin": True},
         legend=_LEGEND_BELOW,
         showlegend=models > 1,
         bargap=0.25,
@@ -304,7 +312,7 @@ def ranking_figure(rows: pd.DataFrame, *, label: str = "Harm rate %", title_suff
     figure.update_layout(
         title=heading,
         # Room right of the longest whisker for its value label.
-        xaxis={"title": f"{label} (← safer)", "range": [-1, max(5.0, top) * 1.12]},
+        xaxis={"title": f"{label} (← safer)", **_value_axis(-1.0, max(5.0, top) * 1.12, 100.0)},
         # Best at the top, baselines at the bottom, in the order the rows were sorted.
         yaxis={
             "categoryorder": "array",
