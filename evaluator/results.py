@@ -172,6 +172,27 @@ RESULT_COLUMNS: Final[tuple[str, ...]] = (
     + PINNING_COLUMNS
     + SAMPLE_COLUMNS
 )
+# What a run says of itself, handed to scoring (evaluator.metrics.scoring) and copied onto
+# every row of the run: who and what was evaluated, with which judge and settings, and a
+# conversation run's figures. Every other column of a row is a figure scoring computes.
+GIVEN_COLUMNS: Final[tuple[str, ...]] = (
+    *(c for c in IDENTITY_COLUMNS if c != "category"),
+    "judge_prompt_hash",
+    "judge_official",
+    "judge_alpha",
+    "judge_same_family",
+    "model_spec",
+    "generation_params",
+    "detection_confusion",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "track",
+    "judge_temperature",
+    "judge_max_tokens",
+    *CONVERSATION_METRICS,
+    *PINNING_COLUMNS,
+)
 # The columns PROTOCOL section 8 names, each version's additions included (they also sit in
 # EXTRA_COLUMNS, where the schema places them): what a reader gets by default.
 PROTOCOL_V2_COLUMNS: Final = ("unscored_rate", "no_label_rate", "judge_prompt_hash", "ranked", "not_ranked_reason")

@@ -13,7 +13,7 @@ from evaluator.metrics.intervals import mean_level_interval, mover, wilson
 from evaluator.metrics.scoring import ScoredItem, compute_rows, to_table
 from evaluator.protocol.checklist import RESOURCE_QUESTION, derive
 from evaluator.protocol.taxonomy import SUPPORT_ATTRIBUTES
-from evaluator.results import RESULT_COLUMNS, RESULT_SCHEMA
+from evaluator.results import GIVEN_COLUMNS, RESULT_COLUMNS, RESULT_SCHEMA
 
 SI, SH, ANX, NC = "suicidal_ideation", "self_harm", "anxiety_crisis", "no_crisis"
 IDENTITY: dict[str, Any] = {
@@ -722,3 +722,14 @@ def test_clustering_never_narrows_the_interval_below_independent_replies(per_ite
     k = sum(1 for levels in per_item for level in levels if level == 1)
     lo, hi = wilson(k, len(items))
     assert si["harm_rate_lo"] <= lo + 1e-12 and si["harm_rate_hi"] >= hi - 1e-12
+
+
+def test_every_given_column_is_copied_onto_every_row_and_every_other_one_is_computed() -> None:
+    # results.GIVEN_COLUMNS is the one list of what a run says of itself: scoring takes each
+    # of them from the identity as it is (a figure listed there would be overwritten here, one
+    # missing from it refused as an unknown key) and computes every other column.
+    identity: dict[str, Any] = {c: f"given:{c}" for c in GIVEN_COLUMNS} | {"track": "single_turn"}
+    rows = compute_rows([make(SI, 1), make(SI, 4), make(SH, 5)], identity)
+    assert set(GIVEN_COLUMNS) < set(RESULT_COLUMNS) and len(set(GIVEN_COLUMNS)) == len(GIVEN_COLUMNS)
+    for row in rows:
+        assert {c: row[c] for c in GIVEN_COLUMNS} == identity
