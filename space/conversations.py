@@ -15,7 +15,7 @@ from typing import Any, Final
 import gradio as gr
 import pandas as pd
 
-from evaluator.protocol.taxonomy import CATEGORIES
+from evaluator.results import OVERALL
 from evaluator.storage import DataDir
 from leaderboard.conversations import (
     GROUPS,
@@ -30,7 +30,8 @@ from leaderboard.conversations import (
     transcript_markdown,
 )
 from leaderboard.limits import MAX_SEARCH_CHARS
-from leaderboard.query import Leaderboard
+from leaderboard.query import CATEGORY_CHOICES, Leaderboard
+from space.formatting import category_choices
 
 RISKS: Final = ("all", "none", "low", "high", "imminent")
 DISCLOSURES: Final = ("all", "explicit", "indirect", "ambiguous", "late")
@@ -85,7 +86,7 @@ def build_conversations_tab(lb: Leaderboard) -> ConversationsTab:
     )
     with gr.Row():
         board = gr.Dropdown(choices, value=first, label="Board", elem_id="talk-board", scale=3)
-        category = gr.Dropdown(["overall", *CATEGORIES], value="overall", label="Category", elem_id="talk-category")
+        category = gr.Dropdown(category_choices(), value=OVERALL, label="Category", elem_id="talk-category")
         group = gr.Dropdown(["all", *GROUPS], value="all", label="Personas", elem_id="talk-group")
         search = gr.Textbox(label="Search models", max_length=MAX_SEARCH_CHARS, elem_id="talk-search")
     if fallback is not None:
@@ -114,7 +115,7 @@ def wire_conversations(tab: ConversationsTab, lb: Leaderboard, data: DataDir) ->
         return key if key in keys else None
 
     def bounded(category: str | None, search: str | None) -> tuple[str, str]:
-        return (category if category in ("overall", *CATEGORIES) else "overall"), (search or "")[:MAX_SEARCH_CHARS]
+        return (category if category in CATEGORY_CHOICES else OVERALL), (search or "")[:MAX_SEARCH_CHARS]
 
     def refresh(key: str | None, category: str | None, group: str | None, search: str | None) -> tuple[Any, Any]:
         chosen = known_board(key)

@@ -22,7 +22,7 @@ from leaderboard.display import COLUMN_BY_KEY
 from leaderboard.hidden import HiddenModel
 from leaderboard.links import markdown_text
 from leaderboard.plots import category_name
-from leaderboard.query import ALL_SIGNALS, UNKNOWN_LICENSE, Filters, Leaderboard, QueryResult
+from leaderboard.query import ALL_SIGNALS, CATEGORY_CHOICES, UNKNOWN_LICENSE, Filters, Leaderboard, QueryResult
 from leaderboard.versions import RankedVersion
 from space.api import CSV_ROUTE, PARQUET_ROUTE, page_href
 
@@ -64,6 +64,12 @@ def board_choices(
         choices.append((label, ""))
     choices += [(b.label, b.key) for b in boards]
     return choices
+
+
+def category_choices() -> list[tuple[str, str]]:
+    """Overall and the seven categories as (shown name, key): the names the tables and plots use
+    ("Self-harm"); the values stay the protocol's keys, which the API and links take."""
+    return [(category_name(c), c) for c in CATEGORY_CHOICES]
 
 
 def license_choices(board: Leaderboard) -> list[str]:

@@ -21,7 +21,6 @@ from leaderboard.links import plain_text
 from leaderboard.plots import category_name, ranking_figure, safety_helpfulness_figure
 from leaderboard.query import (
     ALL_SIGNALS,
-    CATEGORY_CHOICES,
     DEFAULT_LIMIT,
     MODEL_TYPES,
     SIGNAL_CHOICES,
@@ -37,6 +36,7 @@ from space.formatting import (
     PARQUET_HREF,
     baseline_note,
     board_choices,
+    category_choices,
     csv_href,
     hidden_note,
     license_choices,
@@ -106,8 +106,7 @@ def build_leaderboard_tab(
             elem_id="board",
         )
         category = gr.Dropdown(
-            # The names the tables and plots use ("Self-harm"), never the protocol's keys.
-            [(category_name(c), c) for c in CATEGORY_CHOICES],
+            category_choices(),
             value=OVERALL,
             label="Category",
             info="Switches every figure to this category.",

@@ -122,12 +122,13 @@ def test_the_table_value_keeps_numbers_and_shows_compact_strings() -> None:
     assert component.postprocess(empty).model_dump() == empty
 
 
-def test_the_category_dropdown_shows_the_tables_plain_names(tmp_path: object) -> None:
+@pytest.mark.parametrize("elem_id", ["category", "talk-category"])  # the single-turn and Conversations tabs
+def test_the_category_dropdown_shows_the_tables_plain_names(tmp_path: object, elem_id: str) -> None:
     from leaderboard.plots import category_name
     from leaderboard.query import CATEGORY_CHOICES
 
     demo = build_app(DataDir.at(str(tmp_path)), enable_login=False)
-    [dropdown] = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "category"]
+    [dropdown] = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == elem_id]
     shown = [(str(label), str(value)) for label, value in dropdown.choices]
     # The values stay the protocol's keys (the API and links use them); the labels are the
     # names the pivot table's headers and the plots use.
