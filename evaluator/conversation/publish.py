@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from evaluator.audit import Finding, check_staged
+from evaluator.audit import AUDIT_REFUSED, Finding, check_staged
 from evaluator.backends import GenerationParams, ModelInfo
 from evaluator.conversation.dialogue import Dialogue
 from evaluator.conversation.figures import ConversationScore, compute_conversation_rows
@@ -104,11 +104,13 @@ def publish(
         staged_t = run_dir / "transcripts.staged.jsonl"
         atomic_write_bytes(staged_t, transcripts)
         to_scan.append(staged_t)
+    sink.before_audit()  # every private set in `data`, wherever the run happens
     findings = audit(data, personas, to_scan)
     if findings:
         ids = ", ".join(sorted({f.item_id for f in findings})[:5])
         reason = f"secrecy audit refused to publish: the rows contain text of private personas or items ({ids})"
-        return finish(sink, run_dir, ConversationOutcome("incomplete", run_id, [], reason=reason))
+        refused = ConversationOutcome("incomplete", run_id, [], reason=reason, error_class=AUDIT_REFUSED)
+        return finish(sink, run_dir, refused)
     transcripts_file = None
     if transcripts is not None:
         transcripts_file = sink.place(staged_t, transcripts_path(data, run_id))

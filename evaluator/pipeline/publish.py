@@ -37,6 +37,7 @@ def publish(
     run_id = record.run_id
     stats = dict(scores.stats)
     staged = stage_rows(record.dir, scores.rows)
+    record.sink.before_audit()  # every private set in `data`, wherever the run happens
     findings = check_before_publish(data, staged, item_set)
     staged_items, what = None, "result rows"
     if item_set.is_public and not findings:

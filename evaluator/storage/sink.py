@@ -35,6 +35,9 @@ from evaluator.storage.layout import DataDir, atomic_write_bytes, json_bytes
 log = logging.getLogger("evaluator.storage.sink")
 
 CACHE_FILE: Final = "cache.sqlite"  # the generation and judgement cache under <data>/cache/
+# What the secrecy audit reads besides the files it scans: every private item and persona set,
+# and the items published on purpose (retired sets, public/retired/), which it lets through.
+AUDIT_AREAS: Final = ("sets/", "public/retired/")
 
 
 class RunSink:
@@ -54,6 +57,7 @@ class RunSink:
         self._committing = threading.Lock()  # a checkpoint and a stage commit never run at once
         self._stop = threading.Event()
         self._checkpoints: threading.Thread | None = None
+        self._audit_ready = False
 
     @classmethod
     def local(cls, root: Path) -> RunSink:
@@ -97,6 +101,22 @@ class RunSink:
             log.warning("run %s: not pulled: %s; carrying on, it is committed at the next stage", run_id, exc)
         self._start_checkpoints()
         return self.root / self.prefix
+
+    def before_audit(self) -> None:
+        """Before the publish stage's secrecy audit: what it reads, pulled once per run (a Ray
+        task's directory holds only its run and the cache, and the audit must know every
+        private set, not only the run's own). A fresh directory raises if the pull fails, so
+        nothing is published unaudited; the worker's own mirror audits with what it holds."""
+        if self._audit_ready:
+            return
+        try:
+            for prefix in AUDIT_AREAS:
+                self.store.pull(prefix)
+        except StoreUnavailable as exc:
+            if self._fresh:
+                raise
+            log.warning("private sets not pulled before the audit: %s; auditing with this mirror's copy", exc)
+        self._audit_ready = True
 
     def checkpoint(self, stage: str) -> None:
         """A stage finished: commit the run directory and the cache, best effort."""

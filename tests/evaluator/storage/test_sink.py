@@ -22,7 +22,7 @@ from evaluator.executors.ray import TASK_DIR_ENV, evaluate_request
 from evaluator.items import ItemSet, load_set
 from evaluator.judge.heuristic import HeuristicJudge
 from evaluator.pipeline import RunConfig, run_evaluation
-from evaluator.storage import LocalStore, RunSink, StoreUnavailable
+from evaluator.storage import LocalStore, Put, RunSink, StoreUnavailable
 from evaluator.storage.hub import HubStore, create_repos
 from evaluator.worker import Worker, WorkerConfig
 from submissions import Queue, Settings, Status, enqueue
@@ -219,6 +219,49 @@ def test_a_task_s_fresh_directory_raises_when_the_pull_fails_and_a_worker_s_own_
         own = run_sink(store)
         assert own.open(run_id) == store.data.run_dir(run_id)  # best effort: the run goes on
         own.start_cache()
+    finally:
+        site.recovered()
+
+
+def test_before_the_audit_a_task_s_fresh_directory_pulls_every_set_once_or_raises(site: HubSite) -> None:
+    """A Ray task's directory holds its run and the cache only; the secrecy audit must know every
+    private set (and the retired items it lets through), so the sink pulls those first, once."""
+    site.open("maintainer").commit(
+        [
+            Put("sets/held-out/v1/items.jsonl", b'{"id": "h1", "turns": []}\n'),
+            Put("sets/personas-private/v1/personas.jsonl", b'{"id": "p1", "opening": "hello"}\n'),
+            Put("public/retired/held-out.jsonl", b'{"id": "h0", "turns": []}\n'),
+            Put("results/other.parquet", b"not pulled"),
+        ],
+        "sets",
+    )
+    store = site.open("node", mirrored=())
+    pulls: list[str] = []
+    pull = store.pull
+
+    def counted(prefix: str) -> None:
+        pulls.append(prefix)
+        pull(prefix)
+
+    store.pull = counted  # type: ignore[method-assign]
+    fresh = run_sink(store, node_local=True)
+    fresh.before_audit()
+    fresh.before_audit()
+    assert pulls == ["sets/", "public/retired/"], "once per run, only what the audit reads"
+    held = {p.relative_to(store.data.root).as_posix() for p in store.data.root.rglob("*.jsonl")}
+    assert held == {
+        "sets/held-out/v1/items.jsonl",
+        "sets/personas-private/v1/personas.jsonl",
+        "public/retired/held-out.jsonl",
+    }
+    assert not store.data.results.exists()
+
+    store.write_pause_s = 0.0
+    site.failing(500)
+    try:
+        with pytest.raises(StoreUnavailable):
+            run_sink(store, node_local=True).before_audit()  # nothing is published unaudited
+        run_sink(store).before_audit()  # the worker's own mirror audits with what it holds
     finally:
         site.recovered()
 
