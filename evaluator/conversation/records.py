@@ -25,6 +25,7 @@ class ConversationOutcome:
     result_file: Path | None = None
     transcripts_file: Path | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    error_class: str | None = None  # AUDIT_REFUSED when the secrecy audit refused to publish
 
     @property
     def complete(self) -> bool:

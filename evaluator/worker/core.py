@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from evaluator.audit import AUDIT_REFUSED, AUDIT_REFUSED_PUBLIC, record_refusal
@@ -92,7 +92,6 @@ class Worker:
         self._lease: Lease | None = None
         self._released = False
         self._sink: RunSink | None = None  # what the run in progress writes through (evaluator.storage.sink)
-        self._talk: Any = None  # the finished conversation run of the request, published with it
         self._talk_sink: RunSink | None = None  # what its conversation run writes through
         self._unreadable_checked = -math.inf
         self._unreadable_seen: set[str] = set()
@@ -217,10 +216,10 @@ class Worker:
 
     def _converse(self, config: RunConfig, outcome: RunOutcome, should_stop: Callable[[], bool]) -> RunOutcome:
         """The conversation track with the same model, judges and options; the single-turn
-        outcome unchanged when it completes, else that outcome made incomplete with its reason.
+        outcome unchanged when it completes, else the conversation run's status, reason, run id
+        and error class in its place.
         An injected `evaluate` stands in for the single-turn track only: conversations then run
         only when a persona set is configured explicitly."""
-        self._talk = None
         chosen = self.config.personas or os.environ.get("CRISIS_PERSONAS")
         injected = self.evaluate != self._evaluate_with_progress
         if chosen == "none" or (chosen is None and injected):
@@ -240,9 +239,13 @@ class Worker:
             talk_config, self._talk_sink, should_stop, on_progress=self._report, request=self.request
         )
         if talk.complete:
-            self._talk = talk
             return outcome
-        return replace(outcome, status=talk.status, reason=f"conversation track: {talk.reason}", rows=[])
+        # The conversation run's outcome, its class kept: a secrecy audit refusal (AUDIT_REFUSED)
+        # is settled as a single-turn one is, its reason (private ids) in the private log only.
+        reason = f"conversation track: {talk.reason}"
+        return replace(
+            outcome, status=talk.status, reason=reason, rows=[], run_id=talk.run_id, error_class=talk.error_class
+        )
 
     def _report(self, stage: str, done: int, total: int) -> None:
         self.progress = f"{stage} {done}/{total}"
