@@ -62,7 +62,7 @@ print(json.dumps({"count": len(names), "modules": sorted({n.split(".")[0] for n 
     assert not {"gradio", "plotly", "space", "leaderboard"} & loaded, sorted(loaded)
     worker = requirement_names(ROOT / "requirements-worker.txt")
     # pandas is imported lazily (inside the functions that read tables), so it is not listed here.
-    imported_names = {"pyarrow", "numpy", "pydantic", "httpx", "orjson"}
+    imported_names = {"pyarrow", "numpy", "pydantic", "orjson"}
     assert imported_names <= loaded, "the probe no longer sees the worker's own imports"
     assert imported_names <= set(worker)
 
