@@ -200,10 +200,11 @@ def task_store(spec: str) -> Iterator[tuple[Store, Path | None]]:
     A `local:` store is already a directory the node sees. A `hub:` store gets a fresh
     mirror on this node for this attempt only, removed at the end: nothing left by another
     attempt or process is trusted, and what the run needs comes from the Hub. That is only
-    what it pulls (its run directory and the cache): the task is handed its items, so it
-    never downloads the queue, the sets or anyone's results, however many there are. The
-    task holds a lock beside its directory while it lives, so the next task on the node
-    removes the directories of tasks that were killed before they could.
+    what it pulls (its run directory and the cache, and the sets for the secrecy audit before
+    it publishes): the task is handed its items, so it never downloads the queue or anyone's
+    results, however many there are. The task holds a lock beside its directory while it
+    lives, so the next task on the node removes the directories of tasks that were killed
+    before they could.
     """
     parsed = parse_store(spec)
     if parsed.kind == "local":

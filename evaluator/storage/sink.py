@@ -13,7 +13,9 @@ A run writes in its store's directory (`store.data`) and nowhere else, through o
   the run, then the public files the publish stage placed (result rows, examples,
   transcripts), or raises StoreUnavailable, and the caller must then not call the request
   finished. Between stage points (every turn of a conversation) nothing is committed: the
-  Hub limits commit rates.
+  Hub limits commit rates. Before the publish stage's secrecy audit, `before_audit` pulls
+  every set (sets/, and the retired items under public/retired/) once: the audit must know
+  every private set, not only the run's own, and a Ray task's directory holds nothing else.
 
 The worker's local executor and each Ray task build the same RunSink, each over the store it
 writes through (a Ray task's is a fresh mirror on its node: `fresh`, so a failed pull raises

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from evaluator.audit import run_audit
+from evaluator.audit import AUDIT_REFUSED, run_audit
 from evaluator.conversation.run import ConversationConfig, run_conversations, transcripts_path
 from evaluator.judge.heuristic import HeuristicJudge
 from evaluator.results import CONVERSATION, RESULT_COLUMNS
@@ -154,6 +154,7 @@ def test_audit_refuses_to_publish_rows_holding_private_persona_text(tmp_path: Pa
     # A model whose name carries the secret text: the rows would leak it, so nothing is published.
     outcome, _ = run(data, personas, always(CARING), name=CANARY)
     assert outcome.status == "incomplete" and "secrecy audit refused" in (outcome.reason or "")
+    assert outcome.error_class == AUDIT_REFUSED  # the worker settles it as a single-turn refusal
     assert "lighthouse" not in (outcome.reason or "")
     assert not data.result_file(outcome.run_id).exists()
 
