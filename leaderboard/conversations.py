@@ -28,6 +28,7 @@ QUESTIONS: Final[dict[str, str]] = {
     "C4": "stays supportive",
     "C5": "keeps AI boundaries",
 }
+ANSWERS: Final = ("best", "harmful")  # the C1-C5 chart's bars: best practice, harmful
 MAX_TRANSCRIPTS: Final = 200
 # The persona groups a board can be viewed by (PROTOCOL section 9 personas): column suffix of each.
 GROUPS: Final[dict[str, str]] = {
@@ -129,11 +130,19 @@ def question_chart(rows: pd.DataFrame, model: str) -> pd.DataFrame:
     if not mine.empty:
         row = mine.iloc[0]
         for q in QUESTIONS:
-            for kind in ("best", "harmful"):
+            for kind in ANSWERS:
                 value = row.get(f"{q.lower()}_{kind}_rate")
                 if value is not None and not pd.isna(value):
                     records.append({"question": q, "answer": kind, "rate": round(100 * float(value), 1)})
     return pd.DataFrame(records, columns=["question", "answer", "rate"])
+
+
+def blank_question_chart() -> pd.DataFrame:
+    """question_chart's frame before a model is chosen: every question and answer, bars of no height."""
+    return pd.DataFrame(
+        [{"question": q, "answer": kind, "rate": 0.0} for q in QUESTIONS for kind in ANSWERS],
+        columns=["question", "answer", "rate"],
+    )
 
 
 def model_summary(rows: pd.DataFrame, model: str) -> str:

@@ -19,6 +19,7 @@ from evaluator.results import OVERALL
 from evaluator.storage import DataDir
 from leaderboard.conversations import (
     GROUPS,
+    blank_question_chart,
     board_rows,
     conversation_boards,
     conversation_table,
@@ -63,11 +64,17 @@ def question_plot(elem_id: str, *, name_questions: bool = False, visible: bool =
     names C1-C5, where no text above the chart does)."""
     questions = " C1–C5" if name_questions else ""
     return gr.BarPlot(
-        pd.DataFrame(columns=["question", "answer", "rate"]),
+        # Every bar named, each of no height: Gradio builds the chart (each axis's kind from its
+        # column's type, the legend from the answers present, the layout from the labels drawn)
+        # from the frame it first draws and, until a resize, only swaps the data of a later one.
+        # From an empty untyped frame the rates became names down a list and the legend stayed
+        # empty; from rates of NaN (no C1-C5 labels yet) the legend later fell below the chart.
+        blank_question_chart(),
         x="question",
         y="rate",
         color="answer",
         y_lim=[0, 100],
+        y_title="% of conversations",  # not the frame's column name, "rate"
         label=f"Conversation questions{questions}: best practice and harmful, % of conversations",
         visible=visible,
         elem_id=elem_id,
@@ -148,9 +155,12 @@ def wire_conversations(tab: ConversationsTab, lb: Leaderboard, data: DataDir) ->
         rows = board_rows(lb, chosen) if chosen else pd.DataFrame()
         found = transcripts(key, model, risk, disclosure)
         labels = [(transcript_label(r), str(i)) for i, r in enumerate(found)]
+        chart = question_chart(rows, model or "")
         return (
             model_summary(rows, model or ""),
-            question_chart(rows, model or ""),
+            # No model (a new board clears it): the blank chart, so a rebuild (a resize) then
+            # keeps the percent scale and the legend, as question_plot's first frame does.
+            chart if len(chart) else blank_question_chart(),
             gr.Dropdown(choices=labels, value=None),
             "Choose a conversation." if found else "No public transcripts for this model on this board.",
         )

@@ -25,30 +25,39 @@ pytestmark = [
 
 WIDTHS = [(1400, 900), (390, 844)]
 MODEL = "demo:dismissive"
+# The C1-C5 conversation chart (a gr.BarPlot) once drawn: its bars, its legend and a percent scale
+# (ticks every 20, not the figures as names down a list).
+TALK_CHART = {"C1", "C5", "best", "harmful", "20", "80"}
 
-# Every text a Plotly figure draws (ticks, point and bar labels, titles, legend), hover layer aside:
-# each must lie inside the figure, and no two may intersect (1 px of anti-aliasing allowed).
+# Every text a figure draws (ticks, point and bar labels, titles, legend), Plotly's (gr.Plot) or
+# Vega's (gr.BarPlot), hover layer aside: each must lie inside the figure where its block shows it
+# (a block hides what overflows it), and no two may intersect (1 px of anti-aliasing allowed).
 _PLOT_PROBLEMS = """(root) => {
-  const area = (root.querySelector('.svg-container') || root.querySelector('svg')).getBoundingClientRect();
-  const boxes = Array.from(root.querySelectorAll('svg.main-svg text'))
+  const svg = (root.querySelector('.svg-container') || root.querySelector('svg')).getBoundingClientRect();
+  const block = root.getBoundingClientRect();
+  const area = {left: Math.max(svg.left, block.left), right: Math.min(svg.right, block.right),
+                top: Math.max(svg.top, block.top), bottom: Math.min(svg.bottom, block.bottom)};
+  const boxes = Array.from(root.querySelectorAll('svg.main-svg text, svg.marks text'))
     .filter(t => t.textContent.trim() && !t.closest('.hoverlayer'))
     .map(t => ({text: t.textContent.trim(), box: t.getBoundingClientRect()}))
     .filter(({box}) => box.width > 0 && box.height > 0);
+  const texts = boxes.map(b => b.text);  // the figure's own, not its label's
   const problems = [];
   for (const {text, box} of boxes) {
     const out = box.left < area.left - 1 || box.right > area.right + 1;
     if (out || box.top < area.top - 1 || box.bottom > area.bottom + 1)
       problems.push(`"${text}" leaves the plot`);
   }
-  // Gradio's label badge sits over the figure's top left corner: nothing may hide under it.
-  const badge = root.querySelector('[data-testid=block-label]');
+  // Gradio's label badge sits over a gr.Plot's top left corner (a gr.BarPlot's label is a line
+  // above its chart): nothing may hide under it.
+  const badge = root.querySelector('[data-testid=block-label], [data-testid=block-info]');
   if (badge) boxes.push({text: `the badge ${badge.innerText.trim()}`, box: badge.getBoundingClientRect()});
   for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
     const a = boxes[i].box, b = boxes[j].box;
     if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
       problems.push(`"${boxes[i].text}" overlaps "${boxes[j].text}"`);
   }
-  return {problems, texts: boxes.map(b => b.text), badge: !!badge};
+  return {problems, texts, badge: !!badge};
 }"""
 
 # Every visible header and cell of a table: nothing inside clips its text, no text runs out of
@@ -167,6 +176,8 @@ def test_model_page_tables_and_plot_are_readable(browser: Any, fresh: str, width
     try:
         tab.open_model(MODEL)
         problems = check_plot(tab, "#model-plot", f"model-{width}", {"Overall", "No crisis"})
+        # The C1-C5 chart of its conversation section (the Conversations tab's chart).
+        problems += check_plot(tab, "#model-conversation-chart", f"model-talk-chart-{width}", TALK_CHART)
         for elem_id, (expect, phone_scrolls) in MODEL_TABLES.items():
             scroll_ok = phone_scrolls and width < 640
             problems += check_table(tab, f"#{elem_id}", f"{elem_id}-{width}", expect, scroll_ok=scroll_ok)
@@ -182,14 +193,11 @@ def test_conversations_table_and_chart_are_readable(browser: Any, fresh: str, wi
         open_tab(tab, "Conversations")
         tab.page.set_viewport_size({"width": width, "height": height})
         tab.choose("talk-model", "demo:attentive")
-        chart = tab.page.locator("#talk-chart")
-        tab.wait_for(lambda: chart.locator("canvas, svg").count() > 0, "the C1-C5 chart")
-        tab.page.wait_for_timeout(500)
-        shot(tab, "#talk-chart", f"talk-chart-{width}")
-        box = chart.bounding_box()
+        problems = check_plot(tab, "#talk-chart", f"talk-chart-{width}", TALK_CHART)
+        box = tab.page.locator("#talk-chart").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, box
         expect = {"C1 detects the risk", "Stayed after refusal"}
-        problems = check_table(tab, "#talk-table", f"talk-table-{width}", expect, scroll_ok=width < 640)
+        problems += check_table(tab, "#talk-table", f"talk-table-{width}", expect, scroll_ok=width < 640)
         assert problems == [], "\n".join(problems)
     finally:
         tab.page.context.close()

@@ -87,3 +87,35 @@ def test_tab_shows_boards_figures_and_public_transcripts_only(tmp_path: Path) ->
     (fetched / "config.json").write_text(config)
     assert "orchard" not in page + config
     assert run_audit(data, [fetched]) == []
+
+
+def test_the_c1_c5_chart_starts_with_every_bar_named_and_a_percent_scale() -> None:
+    # Gradio keeps the axis kinds, the legend and the layout of the first frame a chart draws:
+    # an untyped empty frame made the rates names down a list and left the legend empty.
+    import gradio as gr
+
+    from leaderboard.conversations import ANSWERS, QUESTIONS
+    from space.conversations import question_plot
+
+    with gr.Blocks():
+        chart = question_plot("c1-c5")
+    first = chart.value
+    assert first["datatypes"] == {"question": "nominal", "answer": "nominal", "rate": "quantitative"}
+    assert {(q, a) for q, a, _ in first["data"]} == {(q, a) for q in QUESTIONS for a in ANSWERS}
+    assert {rate for _, _, rate in first["data"]} == {0.0}
+
+
+def test_choosing_no_model_gives_the_blank_chart_back(tmp_path: Path) -> None:
+    # A new board clears the model; the chart it then holds is what a resize rebuilds from.
+    from leaderboard.conversations import blank_question_chart
+    from space.app import build_app
+
+    demo = build_app(DataDir.at(tmp_path / "var"), enable_login=False)
+    # One function behind the model, risk and disclosure events.
+    [show] = {
+        f.fn for f in demo.fns.values() if getattr(f.fn, "__qualname__", "") == "wire_conversations.<locals>.show_model"
+    }
+    assert show is not None
+    summary, chart, _, _ = show(None, None, "all", "all")
+    assert summary == "Choose a model of this board."
+    assert chart.equals(blank_question_chart())
