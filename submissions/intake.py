@@ -23,6 +23,7 @@ from submissions.validation import (
     ValidSubmission,
     api_model_problem,
     base_url_problem,
+    conversation_duplicate_reason,
     duplicate_reason,
     submitter_problem,
 )
@@ -38,9 +39,13 @@ def _create_checked(
     maintainer: bool,
     shown: str,
     target: SetRef,
+    personas: SetRef | None = None,
 ) -> RequestRecord:
     def check(records: list[RequestRecord]) -> None:
-        duplicate = duplicate_reason(records, record.identity, target, shown=shown)
+        if personas is not None:  # a conversation-only re-evaluation is per persona set version
+            duplicate = conversation_duplicate_reason(records, record.identity, personas, shown=shown)
+        else:
+            duplicate = duplicate_reason(records, record.identity, target, shown=shown)
         if duplicate:
             raise SubmissionRejected(duplicate, "duplicate")
         if rate_limit is not None:
@@ -190,6 +195,62 @@ def enqueue(
         )
     raise SubmissionRejected(
         "open-weight models are queued with `submit --model ORG/NAME` (it pins and checks the revision)", "well_formed"
+    )
+
+
+def enqueue_conversation(
+    queue: Queue, finished: RequestRecord, personas: SetRef, *, priority: int = MAINTAINER_PRIORITY
+) -> RequestRecord:
+    """Maintainers: queue a finished model again for the conversation track only, on persona set
+    version `personas` (after a persona set was rotated; its single-turn results stand).
+
+    The model's own fields (spec, pinned sha, base URL, submitter) are checked as an enqueue
+    checks them and carried over; everything its run set on the record starts again. The
+    duplicate check is per persona set version, under the intake lock.
+    """
+    if not -MAX_PRIORITY <= priority <= MAX_PRIORITY:
+        raise SubmissionRejected(f"priority must be between {-MAX_PRIORITY} and {MAX_PRIORITY}", "well_formed")
+    if finished.status != Status.FINISHED:
+        raise SubmissionRejected(f"request {finished.id} is {finished.status}, not FINISHED", "well_formed")
+    try:
+        parsed = parse_spec(finished.spec)
+    except SpecError as exc:
+        raise SubmissionRejected(str(exc), "well_formed") from None
+    if parsed.kind == "baseline" and parsed.target not in BASELINES:
+        raise SubmissionRejected(f"unknown baseline: expected one of {', '.join(BASELINES)}", "well_formed")
+    if finished.model_type == "api":
+        _check_api(finished.model, finished.base_url or "", finished.submitter)
+    problem = submitter_problem(finished.submitter)
+    if problem:
+        raise SubmissionRejected(problem, "well_formed")
+    now = queue.clock()
+    # Copied rather than rebuilt field by field, so that a field added to RequestRecord later
+    # (the model's, not the run's) is carried over too.
+    fresh = finished.model_copy(
+        update={
+            "id": new_request_id(now),
+            "priority": priority,
+            "set_name": None,  # no item set: the single-turn track does not run
+            "set_version": None,
+            "persona_set": personas.name,
+            "persona_version": personas.version,
+            "only_track": "conversation",
+            "reason": None,
+            "error_class": None,
+            "submitted_at": now,
+            "started_at": None,
+            "finished_at": None,
+            "attempts": 0,
+            "worker": None,
+            "lease_expires_at": None,
+            "progress": None,
+            "run_id": None,
+            "history": (),
+        }
+    ).moved(Status.PENDING, now, note=f"conversation-only re-evaluation on persona set {personas} after a rotation")
+    shown = f"{finished.model}@{finished.sha[:7]}" if finished.sha else finished.model
+    return _create_checked(
+        queue, fresh, rate_limit=None, maintainer=True, shown=shown, target=personas, personas=personas
     )
 
 

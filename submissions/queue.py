@@ -170,7 +170,14 @@ class Queue:
         return Lease(lease.request_id, lease.worker, lease.attempt, expires)
 
     def finish(
-        self, lease: Lease, run_id: str, *, set_name: str | None = None, set_version: str | None = None
+        self,
+        lease: Lease,
+        run_id: str,
+        *,
+        set_name: str | None = None,
+        set_version: str | None = None,
+        persona_set: str | None = None,
+        persona_version: str | None = None,
     ) -> RequestRecord:
         now = self.clock()
 
@@ -181,6 +188,8 @@ class Queue:
                 changes["set_name"] = set_name
             if set_version:
                 changes["set_version"] = set_version
+            if persona_set and persona_version:  # where the conversation track ran
+                changes["persona_set"], changes["persona_version"] = persona_set, persona_version
             return record.moved(
                 Status.FINISHED,
                 now,

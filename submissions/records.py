@@ -100,6 +100,13 @@ class RequestRecord(BaseModel):
     priority: int = Field(default=0, ge=-MAX_PRIORITY, le=MAX_PRIORITY)  # higher is claimed first
     set_name: str | None = None
     set_version: str | None = None
+    # The persona set version the conversation track ran on (written when it finishes), or, on a
+    # conversation-only re-evaluation after a persona set was rotated, the one it is to run on.
+    persona_set: str | None = None
+    persona_version: str | None = None
+    # "conversation": a re-evaluation of the conversation track only (the single-turn results
+    # stand); None: a submission, evaluated on both tracks. Records from before it read as None.
+    only_track: Literal["conversation"] | None = None
 
     status: Status = Status.PENDING
     reason: str | None = None  # one user-readable sentence when failed, rejected, requeued or cancelled
@@ -139,6 +146,10 @@ class RequestRecord(BaseModel):
         if self.model_type == "api":
             return f"{self.spec}|{(self.base_url or '').rstrip('/').lower()}"
         return self.spec
+
+    @property
+    def conversation_only(self) -> bool:
+        return self.only_track == "conversation"
 
     @property
     def order_key(self) -> tuple[int, datetime, str]:

@@ -1,5 +1,6 @@
 """Re-evaluation after a set version is cut: every model finished on the previous version is
-queued again, at maintainer priority, for the new one (PROTOCOL.md section 3).
+queued again, at maintainer priority, for the new one (PROTOCOL.md section 3). After a persona
+set version is cut, the same for the conversation track only (section 9).
 
 `cut_and_requeue` is the whole maintainer action (what `sets freeze` and the Space's admin
 panel do): evaluator.sets cuts the version, then the queue takes the models. The version is cut
@@ -17,7 +18,7 @@ from evaluator.sets import DEFAULT_MIN_PER_CATEGORY, DEFAULT_TOLERANCE, MAX_REAS
 from evaluator.storage import DataDir, Store, data_of
 from evaluator.wording import one_line
 from submissions.errors import SubmissionRejected
-from submissions.intake import MAINTAINER_PRIORITY
+from submissions.intake import MAINTAINER_PRIORITY, enqueue_conversation
 from submissions.intake import enqueue as intake_enqueue
 from submissions.queue import Queue
 from submissions.records import RequestRecord, Status, new_request_id
@@ -135,6 +136,10 @@ def submissions_enqueue(store: Store | DataDir) -> Enqueue:
             "lease_expires_at": None,
             "run_id": None,
             "history": (),
+            # Both tracks run again; the conversation track records its persona set when done.
+            "persona_set": None,
+            "persona_version": None,
+            "only_track": None,
         }
         fresh = old.model_copy(update=reset).moved(Status.PENDING, now, note=note)
         with queue.store.intake_lock():
@@ -202,12 +207,71 @@ def cut_and_requeue(
     return dataclasses.replace(result, requeue=report)
 
 
+# ---------------------------------------------------------------- persona sets (PROTOCOL section 9)
+
+
+def conversations_finished_on(data: DataDir, name: str, version: str) -> list[RequestRecord]:
+    """The latest finished request per model whose conversation track ran on persona set
+    NAME@version, oldest submission first. Records from before requests named their persona
+    set do not say where their conversations ran, and are not counted."""
+    latest: dict[str, RequestRecord] = {}
+    for record in LocalRequestStore(data).all():
+        if record.status != Status.FINISHED or (record.persona_set, record.persona_version) != (name, version):
+            continue
+        kept = latest.get(record.identity)
+        if kept is None or (record.finished_at or record.updated_at) > (kept.finished_at or kept.updated_at):
+            latest[record.identity] = record
+    return sorted(latest.values(), key=lambda r: (r.submitted_at, r.id))
+
+
+def requeue_conversations(
+    store: Store | DataDir, name: str, previous: str, version: str, *, priority: int | None = None
+) -> RequeueReport:
+    """Queue every model whose conversations ran on persona set NAME@previous for a
+    conversation-only re-evaluation on NAME@version, at maintainer priority, through the
+    queue's intake (`submissions.intake.enqueue_conversation`). Never raises for one model."""
+    queue = Queue.local(store)
+    target = SetRef(name, version)
+    report = RequeueReport()
+    for finished in conversations_finished_on(data_of(store), name, previous):
+        try:
+            record = enqueue_conversation(
+                queue, finished, target, priority=MAINTAINER_PRIORITY if priority is None else priority
+            )
+        except SubmissionRejected as exc:
+            if exc.check == "duplicate":
+                report.skipped.append((finished.model, f"already queued or evaluated on {target}"))
+            else:
+                report.failed.append((finished.model, _why(exc)))
+            continue
+        except Exception as exc:  # one model's refusal must not stop the others being queued
+            report.failed.append((finished.model, _why(exc)))
+            continue
+        report.queued.append((finished.model, record.id))
+    return report
+
+
+def requeue_after_persona_cut(store: Store | DataDir, name: str, previous: str | None, version: str) -> RequeueReport:
+    """After persona set NAME was cut as `version` (`personas freeze`, `personas retire`):
+    `requeue_conversations` from `previous`; the version is cut either way, so what could not
+    be queued is reported, never raised."""
+    if previous is None or previous == version:
+        return RequeueReport()
+    try:
+        return requeue_conversations(store, name, previous, version)
+    except Exception as exc:
+        return RequeueReport(failed=[("every model", _why(exc))])
+
+
 __all__ = [
     "Enqueue",
     "Reevaluation",
     "RequeueReport",
+    "conversations_finished_on",
     "cut_and_requeue",
     "finished_on",
     "requeue_after_cut",
+    "requeue_after_persona_cut",
+    "requeue_conversations",
     "submissions_enqueue",
 ]

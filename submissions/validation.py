@@ -203,6 +203,21 @@ def duplicate_reason(records: Iterable[RequestRecord], identity: str, target: Se
     return None
 
 
+def conversation_duplicate_reason(
+    records: Iterable[RequestRecord], identity: str, personas: SetRef, *, shown: str
+) -> str | None:
+    """The duplicate check of a conversation-only re-evaluation: per persona set version."""
+    for record in records:
+        if (
+            record.status in ACTIVE_OR_DONE
+            and record.identity == identity
+            and (record.persona_set, record.persona_version) == (personas.name, personas.version)
+        ):
+            state = {"PENDING": "queued", "RUNNING": "running"}.get(record.status, "already evaluated")
+            return f"{shown} is {state} on persona set {personas} (request {record.id})"
+    return None
+
+
 MODEL_TYPES_FILE: Final = Path(__file__).with_name("model_types.txt")
 
 

@@ -16,7 +16,7 @@ from evaluator.cli.common import (
     backend_options_from_args,
     generation_from_args,
 )
-from evaluator.cli.sets import print_persona_cut, register_persona_rotation
+from evaluator.cli.sets import add_no_requeue, print_persona_cut, register_persona_rotation, requeue_persona_cut
 from evaluator.conversation.persona import persona_set_names, persona_versions, resolve_personas
 from evaluator.conversation.persona_sets import freeze_personas
 from evaluator.conversation.run import ConversationConfig, run_conversations
@@ -117,7 +117,9 @@ def cmd_personas_list(args: argparse.Namespace) -> int:
 
 def cmd_personas_freeze(args: argparse.Namespace) -> int:
     data = DataDir.at(args.data)
-    print_persona_cut(freeze_personas(data, args.name, args.source, visibility="public" if args.public else "private"))
+    result = freeze_personas(data, args.name, args.source, visibility="public" if args.public else "private")
+    print_persona_cut(result)
+    requeue_persona_cut(data, result, args.no_requeue)
     return EXIT_OK
 
 
@@ -179,6 +181,7 @@ def register(verbs: Any) -> None:
     q.add_argument("name")
     q.add_argument("--from", dest="source", required=True, metavar="FILE")
     q.add_argument("--public", action="store_true", help="a public set (transcripts may be published)")
+    add_no_requeue(q, "of finished models' conversations")
     add_data(q)
     q.set_defaults(func=cmd_personas_freeze)
     q = actions.add_parser("show", help="counts per category, risk, disclosure and age group (no text)")

@@ -43,7 +43,7 @@ from evaluator.sets import (
 from evaluator.sets.drafts import items_at, require_set
 from evaluator.storage import DataDir
 from evaluator.wording import counted, text_table
-from submissions.requeue import cut_and_requeue
+from submissions.requeue import cut_and_requeue, requeue_after_persona_cut
 
 
 def _counts_table(counts: Mapping[str, Counter[str]], support: Counter[str], adversarial: Counter[str]) -> str:
@@ -254,6 +254,21 @@ def print_persona_cut(result: PersonaCut) -> None:
         )
 
 
+def requeue_persona_cut(data: DataDir, result: PersonaCut, no_requeue: bool) -> None:
+    """After a persona version is cut, as `sets freeze` after an item set's: every model whose
+    conversations ran on the previous version is queued for the conversation track only on the
+    new one (submissions.requeue), unless --no-requeue. Failures are warnings: the cut stands."""
+    if no_requeue or not result.cut or result.previous is None:
+        return
+    report = requeue_after_persona_cut(data, result.set.name, result.previous, result.version)
+    print(
+        f"conversation re-evaluation queued for {counted(len(report.queued), 'model')} finished on {result.previous}"
+        + (f", {len(report.skipped)} already queued" if report.skipped else "")
+    )
+    for model, error in report.failed:
+        sys.stderr.write(f"warning: could not queue {model}: {error}\n")
+
+
 def cmd_personas_retire(args: argparse.Namespace) -> int:
     data = DataDir.at(args.data)
     result = retire_personas(
@@ -263,6 +278,7 @@ def cmd_personas_retire(args: argparse.Namespace) -> int:
     print_persona_cut(result)
     if not result.set.is_public:
         print("retired personas of a private set stay private (PROTOCOL section 9); nothing was published")
+    requeue_persona_cut(data, result, args.no_requeue)
     return 0
 
 
@@ -283,10 +299,15 @@ def _retire_arguments(p: argparse.ArgumentParser, records: str, reason_goes: str
     add_data(p)
 
 
+def add_no_requeue(p: argparse.ArgumentParser, what: str = "of finished models") -> None:
+    p.add_argument("--no-requeue", action="store_true", help=f"do not queue re-evaluation {what}")
+
+
 def register_persona_rotation(actions: Any) -> None:
     """`personas retire` and `personas diff`, added to the `personas` verbs."""
     p = actions.add_parser("retire", help="cut a new version without the given personas, with a reason")
     _retire_arguments(p, "personas", "kept in the version's changelog")
+    add_no_requeue(p, "of finished models' conversations")
     p.set_defaults(func=cmd_personas_retire)
 
     p = actions.add_parser("diff", help="ids added, retired and changed between two versions, and counts")
@@ -346,7 +367,7 @@ def register(verbs: Any) -> None:
         help="largest change of a category's share of the set since the previous version "
         f"(default {DEFAULT_TOLERANCE}, i.e. 5 points)",
     )
-    p.add_argument("--no-requeue", action="store_true", help="do not queue re-evaluation of finished models")
+    add_no_requeue(p)
     add_data(p)
     p.set_defaults(func=cmd_freeze)
 

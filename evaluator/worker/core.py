@@ -93,6 +93,7 @@ class Worker:
         self._released = False
         self._sink: RunSink | None = None  # what the run in progress writes through (evaluator.storage.sink)
         self._talk_sink: RunSink | None = None  # what its conversation run writes through
+        self._talked_on: tuple[str, str] | None = None  # the persona set version it completed on
         self._unreadable_checked = -math.inf
         self._unreadable_seen: set[str] = set()
 
@@ -172,6 +173,7 @@ class Worker:
         outcome: RunOutcome | None = None
         error: BaseException | None = None
         self._sink = self._talk_sink = None
+        self._talked_on = None
         try:
             record = self.queue.get(lease.request_id)
             self.request = record
@@ -198,7 +200,10 @@ class Worker:
                 ),
                 bootstrap_rounds=self.config.bootstrap_rounds,
             )
-            outcome = self.evaluate(config, self.data, lambda: self.stopping.is_set() or lost.is_set())
+            if record.conversation_only:  # a re-evaluation after a persona set was rotated
+                outcome = RunOutcome("complete", "", [])
+            else:
+                outcome = self.evaluate(config, self.data, lambda: self.stopping.is_set() or lost.is_set())
             if outcome.complete:  # a submission is evaluated on both tracks
                 outcome = self._converse(config, outcome, lambda: self.stopping.is_set() or lost.is_set())
         except Exception as exc:  # the request fails with a reason; the worker carries on
@@ -220,13 +225,19 @@ class Worker:
         and error class in its place.
         An injected `evaluate` stands in for the single-turn track only: conversations then run
         only when a persona set is configured explicitly."""
+        record = self.request
+        only = record is not None and record.conversation_only
         chosen = self.config.personas or os.environ.get("CRISIS_PERSONAS")
+        if only:  # the persona set version it was queued for; never another
+            assert record is not None
+            chosen = f"{record.persona_set}@{record.persona_version}"
         injected = self.evaluate != self._evaluate_with_progress
-        if chosen == "none" or (chosen is None and injected):
+        if not only and (chosen == "none" or (chosen is None and injected)):
             return outcome
+        personas = resolve_personas(chosen or "public-personas", self.data)
         talk_config = ConversationConfig(
             model=config.model,
-            personas=resolve_personas(chosen or "public-personas", self.data),
+            personas=personas,
             user_sim=self.config.user_sim or os.environ.get("CRISIS_USER_SIM") or "script",
             judges=config.judges,
             model_options=config.model_options,
@@ -239,7 +250,9 @@ class Worker:
             talk_config, self._talk_sink, should_stop, on_progress=self._report, request=self.request
         )
         if talk.complete:
-            return outcome
+            self._talked_on = (personas.name, personas.version)
+            # A conversation-only request is settled with the conversation run's id.
+            return replace(outcome, run_id=talk.run_id, rows=talk.rows) if only else outcome
         # The conversation run's outcome, its class kept: a secrecy audit refusal (AUDIT_REFUSED)
         # is settled as a single-turn one is, its reason (private ids) in the private log only.
         reason = f"conversation track: {talk.reason}"
@@ -320,9 +333,19 @@ class Worker:
                         log.error("request %s: results of run %s not published: %s", rid, outcome.run_id, exc)
                         return "unpublished"
                     run_id = outcome.run_id
+                    # A conversation-only request ran no item set; both record their persona set.
+                    single = self.request is None or not self.request.conversation_only
+                    persona_set, persona_version = self._talked_on or (None, None)
                     record = self._recorded(
                         rid,
-                        lambda: self.queue.finish(lease, run_id, set_name=item_set.name, set_version=item_set.version),
+                        lambda: self.queue.finish(
+                            lease,
+                            run_id,
+                            set_name=item_set.name if single else None,
+                            set_version=item_set.version if single else None,
+                            persona_set=persona_set,
+                            persona_version=persona_version,
+                        ),
                     )
                 elif outcome.error_class == AUDIT_REFUSED:
                     # The reason names private item ids: it goes to the private log only. The
