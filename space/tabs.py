@@ -94,7 +94,7 @@ def _row(
         "Revision": _revision(record),
         "Type": record.model_type,
         "Submitter": plain_text(record.submitter),
-        "Set": plain_text(f"{record.set_name} {record.set_version}"),
+        "Set": plain_text(record.set_label),
     }
     if group == "Pending":
         eta = "—" if run_s is None or not position else f"~{_duration(run_s * position)}"
@@ -305,7 +305,7 @@ def _request_table(record: RequestRecord, position: int | None) -> pd.DataFrame:
         ("commit", record.sha or "—"),
         ("license", record.license or "—"),
         ("parameters", f"{record.params / 1e9:.2f} B" if record.params else "—"),
-        ("set", f"{record.set_name} {record.set_version}"),
+        ("set", record.set_label),
         ("status", record.status.value),
         ("queue position", str(position) if position else "—"),
         ("submitted", _when(record.submitted_at)),

@@ -152,6 +152,13 @@ class RequestRecord(BaseModel):
         return self.only_track == "conversation"
 
     @property
+    def set_label(self) -> str:
+        """The set a request is evaluated on, as the page shows it."""
+        if self.conversation_only:
+            return f"personas {self.persona_set} {self.persona_version} (conversations only)"
+        return f"{self.set_name} {self.set_version}"
+
+    @property
     def order_key(self) -> tuple[int, datetime, str]:
         """Claim order: maintainer priority first, then oldest submission."""
         return (-self.priority, self.submitted_at, self.id)

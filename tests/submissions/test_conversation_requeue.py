@@ -96,3 +96,10 @@ def test_an_item_set_requeue_of_a_conversation_only_model_runs_both_tracks_again
         None,
         None,
     )
+
+
+def test_a_conversation_only_request_names_its_persona_set(queue: Queue) -> None:
+    queue.store.create(finished(1))
+    fresh = enqueue_conversation(queue, finished(1), PERSONAS)
+    assert fresh.set_label == "personas held-talk v0002 (conversations only)"
+    assert finished(1).set_label == "heldout v1"
