@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from evaluator.backends.spec import SpecError, parse_spec
 from evaluator.sets import DEFAULT_MIN_PER_CATEGORY, DEFAULT_TOLERANCE, MAX_REASON_CHARS, CutResult, cut_version
 from evaluator.storage import DataDir, Store, data_of
 from evaluator.wording import one_line
@@ -210,13 +211,54 @@ def cut_and_requeue(
 # ---------------------------------------------------------------- persona sets (PROTOCOL section 9)
 
 
+def _spec_key(model_type: object, spec: object) -> tuple[str, str, str | None] | None:
+    """What a request's spec and a result row's `model_spec` share whichever backend ran it
+    (an open-weight model may run as hf: or vllm:): type, target and pinned revision."""
+    try:
+        parsed = parse_spec(str(spec))
+    except SpecError:
+        return None
+    return str(model_type), parsed.target.lower(), parsed.revision
+
+
+def _conversed_on(data: DataDir, name: str, version: str) -> set[tuple[str, str, str | None]]:
+    """The models with conversation result rows on persona set NAME@version (`_spec_key`)."""
+    import pyarrow.parquet as pq
+
+    columns = ["track", "set_name", "set_version", "model_type", "model_spec"]
+    found: set[tuple[str, str, str | None]] = set()
+    for path in sorted(data.results.glob("*.parquet")):
+        try:
+            rows = pq.read_table(path, columns=columns).to_pylist()
+        except Exception:  # a file unreadable or without these columns shows no conversations
+            continue
+        for row in rows:
+            if row["track"] == "conversation" and (row["set_name"], str(row["set_version"])) == (name, version):
+                key = _spec_key(row["model_type"], row["model_spec"])
+                if key is not None:
+                    found.add(key)
+    return found
+
+
 def conversations_finished_on(data: DataDir, name: str, version: str) -> list[RequestRecord]:
     """The latest finished request per model whose conversation track ran on persona set
-    NAME@version, oldest submission first. Records from before requests named their persona
-    set do not say where their conversations ran, and are not counted."""
+    NAME@version, oldest submission first.
+
+    A request records where its conversations ran when it finishes; for a record from before
+    that (no `persona_set`), the conversation result rows on NAME@version say it, matched by
+    model type, spec target and pinned revision (two API models of one name at different
+    base URLs cannot be told apart there: both are counted)."""
     latest: dict[str, RequestRecord] = {}
+    conversed: set[tuple[str, str, str | None]] | None = None
     for record in LocalRequestStore(data).all():
-        if record.status != Status.FINISHED or (record.persona_set, record.persona_version) != (name, version):
+        if record.status != Status.FINISHED:
+            continue
+        if record.persona_set is None and not record.conversation_only:
+            if conversed is None:
+                conversed = _conversed_on(data, name, version)
+            if _spec_key(record.model_type, record.spec) not in conversed:
+                continue
+        elif (record.persona_set, record.persona_version) != (name, version):
             continue
         kept = latest.get(record.identity)
         if kept is None or (record.finished_at or record.updated_at) > (kept.finished_at or kept.updated_at):

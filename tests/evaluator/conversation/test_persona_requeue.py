@@ -5,13 +5,14 @@ to it once enough models have it (PROTOCOL section 9, rotated exactly like item 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from evaluator.cli import main
-from evaluator.conversation.persona_sets import freeze_personas
+from evaluator.conversation.persona_sets import freeze_personas, retire_personas
 from evaluator.items import load_set
 from evaluator.storage import DataDir
 from evaluator.worker import Worker, WorkerConfig
@@ -113,3 +114,27 @@ def test_no_requeue_cuts_the_persona_version_and_queues_nothing(
     assert code == 0, err
     assert "held-talk v0002" in out and "re-evaluation" not in out
     assert [r.status for r in queue.store.all()] == [Status.FINISHED]
+
+
+def test_records_from_before_the_fields_are_found_by_their_conversation_rows(tmp_path: Path) -> None:
+    """A deployment's first rotation: its finished records do not say where their conversations
+    ran, and the conversation result rows on the previous version say it instead."""
+    data = DataDir(tmp_path / "var")
+    write_personas(tmp_path / "p.jsonl", PERSONAS)
+    freeze_personas(data, "held-talk", tmp_path / "p.jsonl")
+    queue = Queue(LocalRequestStore(data))
+    talked = enqueue(queue, spec="baseline:template", submitter="boss", target=TARGET, maintainer=True).id
+    assert Worker(WorkerConfig(data=str(data.root), name="w-test", personas="held-talk")).tick() == "finished"
+    silent = enqueue(queue, spec="baseline:refusal", submitter="boss", target=TARGET, maintainer=True).id
+    assert Worker(WorkerConfig(data=str(data.root), name="w-test", personas="none")).tick() == "finished"
+    for rid in (talked, silent):  # as written before requests named their persona set
+        path = data.requests / f"{rid}.json"
+        old = json.loads(path.read_text(encoding="utf-8"))
+        for key in ("persona_set", "persona_version", "only_track"):
+            old.pop(key)
+        path.write_text(json.dumps(old), encoding="utf-8")
+    assert queue.get(talked).persona_set is None
+    retire_personas(data, "held-talk", ids=["t-nc"])
+    report = requeue_conversations(data, "held-talk", "v0001", "v0002")
+    assert [model for model, _ in report.queued] == ["baseline:template"]  # the other had no conversations
+    assert requeue_conversations(data, "held-talk", "v0000", "v0002").queued == []
