@@ -19,7 +19,7 @@ from evaluator.worker import Worker, WorkerConfig
 from leaderboard.conversations import current_conversation_board
 from leaderboard.query import Leaderboard
 from leaderboard.store import ResultStore
-from submissions.intake import enqueue
+from submissions.intake import enqueue, enqueue_conversation
 from submissions.queue import Queue
 from submissions.records import Status
 from submissions.requeue import requeue_conversations
@@ -138,3 +138,20 @@ def test_records_from_before_the_fields_are_found_by_their_conversation_rows(tmp
     report = requeue_conversations(data, "held-talk", "v0001", "v0002")
     assert [model for model, _ in report.queued] == ["baseline:template"]  # the other had no conversations
     assert requeue_conversations(data, "held-talk", "v0000", "v0002").queued == []
+
+
+def test_a_conversation_only_request_for_a_persona_version_not_here_fails_and_runs_nothing(tmp_path: Path) -> None:
+    data = DataDir(tmp_path / "var")
+    write_personas(tmp_path / "p.jsonl", PERSONAS)
+    freeze_personas(data, "held-talk", tmp_path / "p.jsonl")
+    queue = Queue(LocalRequestStore(data))
+    enqueue(queue, spec="baseline:template", submitter="boss", target=TARGET, maintainer=True)
+    worker = Worker(WorkerConfig(data=str(data.root), name="w-test", personas="held-talk"))
+    assert worker.tick() == "finished"
+    before = tracks(data)
+    (finished,) = queue.store.all()
+    rid = enqueue_conversation(queue, finished, SetRef("held-talk", "v0009")).id
+    worker.tick()
+    record = queue.get(rid)
+    assert record.status != Status.FINISHED and "persona set held-talk has no version v0009" in (record.reason or "")
+    assert tracks(data) == before  # never another version, never the single-turn track
