@@ -310,19 +310,21 @@ class CachingJudge:
 
     def recall(self, tasks: Sequence[JudgeTask]) -> dict[int, Judgement]:
         """Position -> the cached verdict under this task's item id (no call)."""
+        return self._recall(tasks, self._keys(tasks)) if tasks else {}
+
+    def _recall(self, tasks: Sequence[JudgeTask], keys: Sequence[str]) -> dict[int, Judgement]:
         if not tasks:
             return {}
-        keys = self._keys(tasks)
         hits = self.cache.get_judgements(keys)
         # The entry may come from the same content under another id (another set).
         return {n: replace(hits[key], item_id=tasks[n].item.id) for n, key in enumerate(keys) if key in hits}
 
     def judge(self, tasks: Sequence[JudgeTask], on_result: OnJudgement | None = None) -> list[Judgement]:
-        keys = self._keys(tasks)
+        keys = self._keys(tasks)  # hashed once: the look-up and the stores share them
         results = answer_through_cache(
             self.cache,
             len(tasks),
-            self.recall(tasks),
+            self._recall(tasks, keys),
             lambda pending, stored: self.inner.judge([tasks[n] for n in pending], stored),
             lambda n, judgement: self.cache.put_judgement(keys[n], judgement),
             on_result,

@@ -175,6 +175,7 @@ class _Runner:
         self.on_progress = on_progress
         self.stop = should_stop or (lambda: False)
         self.failed: dict[str, str] = {}
+        self._tasks: dict[str, list[JudgeTask]] = {}
 
     # ------------------------------------------------------------ spec and resume
 
@@ -351,7 +352,7 @@ class _Runner:
             judgement = Judgement.from_json(record["judgement"])
             if judgement.judge in found and judgement.final:
                 found[judgement.judge][judgement.item_id] = judgement
-        tasks = [t for d in dialogues for t in turn_tasks(d)]
+        tasks = [t for d in dialogues for t in self._turn_tasks(d)]
         sink = Records(path)
         try:
             for judge in self.judges:
@@ -361,6 +362,14 @@ class _Runner:
         finally:
             sink.close()
         return found
+
+    def _turn_tasks(self, dialogue: Dialogue) -> list[JudgeTask]:
+        """The conversation's per-turn checklist tasks, built once for judging, checking and
+        scoring (each holds the context's item and the reply's hash)."""
+        tasks = self._tasks.get(dialogue.persona.id)
+        if tasks is None or len(tasks) != dialogue.model_turns:
+            tasks = self._tasks[dialogue.persona.id] = turn_tasks(dialogue)
+        return tasks
 
     def _judge_turn_tasks(self, judge: Judge, todo: list[JudgeTask], have: dict[str, Judgement], sink: Records) -> None:
         """Through the caching judge: what it ruled before comes back first, without a call."""
@@ -416,7 +425,7 @@ class _Runner:
         aggregated: list[AggregatedJudgement | None] = []
         reasons: list[str] = []
         verdicts_by_turn: list[list[Judgement]] = []
-        for task in turn_tasks(dialogue):
+        for task in self._turn_tasks(dialogue):
             per_judge = [turns[j.id][task.item.id] for j in self.judges if task.item.id in turns[j.id]]
             agg = aggregate(per_judge, task.item.category, "support") if len(per_judge) == len(self.judges) else None
             aggregated.append(agg)
@@ -501,7 +510,11 @@ class _Runner:
         verdicts = self.judge_conversations(dialogues)
         self.sink.checkpoint("judged")
         missing_turns = sum(
-            1 for d in dialogues for t in turn_tasks(d) for j in self.judges if t.item.id not in turn_judgements[j.id]
+            1
+            for d in dialogues
+            for t in self._turn_tasks(d)
+            for j in self.judges
+            if t.item.id not in turn_judgements[j.id]
         )
         missing_verdicts = sum(
             1 for d in dialogues for c in self.conversation_judges if d.persona.id not in verdicts[c.id]
