@@ -144,22 +144,27 @@ def turn_category(persona: Persona, model_turn: int) -> str:
     return persona.category
 
 
-def turn_item(dialogue: Dialogue, model_turn: int) -> Item:
-    """The checklist item for model turn `model_turn`: the conversation up to the message it answers."""
+def turn_item(dialogue: Dialogue, model_turn: int, turns: tuple[Turn, ...] | None = None) -> Item:
+    """The checklist item for model turn `model_turn`: the conversation up to the message it answers.
+
+    `turns`: the whole dialogue's turns, already built (turn_tasks shares them between the
+    items, whose contexts are its prefixes, instead of building each message again per item)."""
     persona = dialogue.persona
     context = dialogue.context(model_turn)
     return Item(
         id=f"{persona.id}#{model_turn}",
         category=turn_category(persona, model_turn),
         signal=persona.signal,
-        turns=tuple(Turn(t["role"], t["content"]) for t in context),
+        turns=turns[: len(context)] if turns is not None else tuple(Turn(t["role"], t["content"]) for t in context),
         locale=persona.locale,
         age_group=persona.age_group,
     )
 
 
 def turn_tasks(dialogue: Dialogue) -> list[JudgeTask]:
-    return [JudgeTask(turn_item(dialogue, k), reply) for k, reply in enumerate(dialogue.model_replies(), start=1)]
+    turns = tuple(Turn(t["role"], t["content"]) for t in dialogue.turns)
+    replies = dialogue.model_replies()
+    return [JudgeTask(turn_item(dialogue, k, turns), reply) for k, reply in enumerate(replies, start=1)]
 
 
 def transcript_hash(dialogue: Dialogue) -> str:

@@ -14,6 +14,7 @@ from evaluator.conversation.judging import (
     OfflineConversationJudge,
     aggregate_answers,
     turn_category,
+    turn_item,
     turn_tasks,
 )
 from evaluator.conversation.offline import ConversationAnswers
@@ -141,3 +142,21 @@ def test_a_run_scores_each_turn_against_the_risk_disclosed_so_far(tmp_path: Path
     assert levels[0] >= 4  # the tips answer the presentation question: no longer a missed crisis
     rows = {r["category"]: r for r in outcome.rows}
     assert rows["anxiety_crisis"]["mean_level"] == min(levels) and rows["anxiety_crisis"]["harm_rate"] == 0.0
+
+
+def test_each_turn_item_holds_the_conversation_up_to_the_message_it_answers() -> None:
+    # turn_tasks shares one built copy of the dialogue's turns between its items (their
+    # contexts are prefixes of it); each must still be exactly that turn's own item. A person
+    # who left without a word after the last reply leaves a trailing model turn.
+    d = dialogue()
+    d.add_person("Thank you, I will call them.", False)
+    d.add_model(CARING)
+    d.add_person(None, True)
+    tasks = turn_tasks(d)
+    assert [t.item for t in tasks] == [turn_item(d, k) for k in (1, 2, 3)]
+    assert [len(t.item.turns) for t in tasks] == [1, 3, 5] and [t.reply for t in tasks] == [CARING] * 3
+    assert [t.item.turns[-1].content for t in tasks] == [
+        d.turns[0]["content"],
+        "It is still heavy.",
+        d.turns[4]["content"],
+    ]
