@@ -53,6 +53,12 @@ QUEUE_ANALYTICS_EVENTS: Final = 500
 QUEUE_ANALYTICS_EVERY: Final = 500
 # Open pages re-read the results this often, so a hidden model leaves them without a reload.
 REFRESH_S: Final = 30.0  # CRISIS_PAGE_REFRESH_S overrides
+# The phone layout's breakpoint (the CSS below); the accordion's header is a button that toggles it.
+FOLD_FILTERS_ON_PHONES: Final = """() => {
+  if (!window.matchMedia("(max-width: 640px)").matches) return;
+  const header = document.querySelector("#filters button.label-wrap.open");
+  if (header) header.click();
+}"""
 CSS: Final = """
 #leaderboard-table table { font-variant-numeric: tabular-nums; }
 #leaderboard-table th, #leaderboard-table th * { white-space: normal !important; }
@@ -188,6 +194,9 @@ def build_app(
         blocks.load(
             lambda: store_status_text(home), None, store_status, api_visibility="private", show_progress="hidden"
         )
+        # On a phone the filters fold away under the ranking (one tap opens them); in the browser,
+        # because only the browser knows the screen's width. No server call.
+        blocks.load(None, None, None, js=FOLD_FILTERS_ON_PHONES)
         with gr.Tabs(selected="leaderboard") as tabs:
             with gr.Tab("Leaderboard", id="leaderboard") as lb_tab:
                 lb = build_leaderboard_tab(board, initial, initial_table, current)

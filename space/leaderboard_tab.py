@@ -124,7 +124,7 @@ def build_leaderboard_tab(
             scale=2,
             elem_id="signal",
         )
-    with gr.Accordion("Filters", open=True):
+    with gr.Accordion("Filters", open=True, elem_id="filters"):
         with gr.Row():
             search = gr.Textbox(
                 label="Search models",

@@ -242,6 +242,7 @@ def test_the_first_board_shows_what_separates_the_models(desktop: Tab) -> None:
     assert set(ticks) == EVERYTHING
     assert ticks == [r[1] for r in rows]  # the chart reads in the table's order, top down
     assert chart.locator(".errorbar").count() >= len(EVERYTHING)
+    assert page.locator("#search").is_visible(), "on a desktop the filters stay open"
     page.locator("#ranking-plot").scroll_into_view_if_needed()
     desktop.shot("layout-desktop")
 
@@ -266,7 +267,12 @@ def test_on_a_phone_the_ranking_comes_first_and_headers_keep_their_words(browser
         assert table["page_width"] <= 390, "the page scrolls sideways"
         _names_read_whole(table, rows=len(EVERYTHING), max_lines=1)
         assert all(row["height"] <= 30 for row in table["rows"]), [row["height"] for row in table["rows"]]
-        assert _box(page.locator("#leaderboard-table"))["y"] < _box(page.locator("#search"))["y"]
+        # The filters fold away under the ranking; one tap on their header opens them.
+        search = page.locator("#search")
+        tab.wait_for(lambda: not search.is_visible(), "the filters folded on a phone")
+        page.locator("#filters button.label-wrap").click()
+        tab.wait_for(lambda: search.is_visible(), "the filters opened by a tap")
+        assert _box(page.locator("#leaderboard-table"))["y"] < _box(search)["y"]
         # No header breaks inside a word: every line of a header is made of its whole words.
         for text in header.locator("[role=columnheader]").all_inner_texts():
             words = set(" ".join(text.split()).split(" "))
