@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -57,6 +59,25 @@ class HubSite:
             "CRISIS_MIRROR_DIR": str(self.root / "mirrors" / name),
             "HF_HUB_DISABLE_TELEMETRY": "1",
         }
+
+    def task_env(self, node: Path) -> dict[str, str]:
+        """What a Ray task on a node of its own is given: this site's Hub settings and a scratch
+        directory on that node, never the driver's mirror."""
+        env = {k: v for k, v in self.env("node").items() if k != "CRISIS_MIRROR_DIR"}
+        return {**env, "CRISIS_TASK_DIR": str(node)}
+
+    def watch_commits(self, monkeypatch: pytest.MonkeyPatch, suffix: str, lines: int) -> threading.Event:
+        """An event set once a commit carries a file ending in `suffix` with at least `lines` lines."""
+        seen = threading.Event()
+        commit = self.emulator._new_commit
+
+        def watching(title: str, message: str, author: str, files: dict[str, bytes]) -> Any:
+            if any(p.endswith(suffix) and c.count(b"\n") >= lines for p, c in files.items()):
+                seen.set()
+            return commit(title, message, author, files)
+
+        monkeypatch.setattr(self.emulator, "_new_commit", watching)
+        return seen
 
     def open(
         self, name: str, *, writable: bool = True, token: str | None = None, mirrored: tuple[str, ...] | None = None

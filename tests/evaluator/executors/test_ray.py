@@ -392,17 +392,8 @@ def test_on_a_hub_store_a_task_syncs_its_own_run_from_its_node(
     respond, gate, held = gated(after=calls - 4)
     with hub_site(tmp_path, monkeypatch, HUB_STORE) as site, OpenAIServer(respond, latency_s=0.3) as server:
         private, public = "crisis-org/raylb-private", "crisis-org/raylb-results"
-        checkpointed = threading.Event()
-        commit = site.emulator._new_commit
-
-        def watching(title: str, message: str, author: str, files: dict[str, bytes]) -> Any:
-            if any(p.endswith("/replies.jsonl") and c.count(b"\n") >= 3 for p, c in files.items()):
-                checkpointed.set()
-            return commit(title, message, author, files)
-
-        monkeypatch.setattr(site.emulator, "_new_commit", watching)
-        env = {k: v for k, v in site.env("node").items() if k != "CRISIS_MIRROR_DIR"}
-        hub_executor = RayExecutor(poll_s=0.1, checkpoint_s=0.2, task_env={**env, "CRISIS_TASK_DIR": str(node)})
+        checkpointed = site.watch_commits(monkeypatch, "/replies.jsonl", 3)
+        hub_executor = RayExecutor(poll_s=0.1, checkpoint_s=0.2, task_env=site.task_env(node))
         try:
             record = add(site.open("submit"), small_set, "openai:paced-model", server.url)
             driver_store = site.open("driver")

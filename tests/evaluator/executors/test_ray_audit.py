@@ -104,8 +104,7 @@ def test_a_ray_task_s_audit_refuses_text_of_a_private_set_it_does_not_run(
             ],
             "a private item set",
         )
-        env = {k: v for k, v in site.env("node").items() if k != "CRISIS_MIRROR_DIR"}
-        executor = RayExecutor(poll_s=0.1, task_env={**env, "CRISIS_TASK_DIR": str(node)})
+        executor = RayExecutor(poll_s=0.1, task_env=site.task_env(node))
         try:
             submit = Queue.local(site.open("submit"), Settings.from_env())
             target = SetRef.of(load_set(items))
